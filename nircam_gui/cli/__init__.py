@@ -1,0 +1,1 @@
+"""Headless command-line twins of every GUI action (nircam-sim, nircam-gain, ...)."""

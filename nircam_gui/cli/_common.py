@@ -1,0 +1,78 @@
+"""What every command shares: a progress bar, a clean stop on Ctrl-C, clear errors."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from tqdm import tqdm
+
+from ..core.errors import NircamFileError
+from ..core.progress import Cancelled
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run_with_progress(
+    work: Callable[[Callable[[float, str], None], Callable[[], bool]], T],
+    description: str,
+    quiet: bool = False,
+) -> tuple[int, T | None]:
+    """Run ``work(progress, cancel)`` with a progress bar; Ctrl-C asks it to stop.
+
+    The first Ctrl-C sets the cancel flag, which the core checks between units of work,
+    so partial outputs are cleaned up; a second Ctrl-C interrupts at once.
+
+    Returns
+    -------
+    (exit_code, result)
+        ``result`` is None unless the work finished.
+    """
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after the current step (Ctrl-C again to abort now)...", file=sys.stderr)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, on_sigint)
+    bar = tqdm(total=1000, desc=description, disable=quiet, unit="‰", leave=False, file=sys.stderr,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
+        bar.set_postfix_str(message[:40], refresh=False)
+        bar.refresh()
+
+    try:
+        result = work(progress, stop.is_set)
+    except (Cancelled, KeyboardInterrupt):
+        bar.close()
+        print(f"{description}: stopped by the user; no partial output was kept.", file=sys.stderr)
+        return EXIT_INTERRUPTED, None
+    except NircamFileError as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR, None
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    bar.close()
+    return EXIT_OK, result
+
+
+def not_built(command: str, issue: str) -> int:
+    """Say plainly that a command's analysis is not built yet."""
+    print(f"{command}: the arguments were understood, but {issue} is not built yet in this version.",
+          file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,1 @@
+"""Computation for nircam-gui. Never imports Qt: everything here runs headless."""

@@ -1,0 +1,139 @@
+"""Write JWST (CRDS-format) reference files through stdatamodels.
+
+One function serves the simulator and every product (GAIN maps, new FLATs, MASKs):
+the model is filled, validated against its schema, and written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+
+import numpy as np
+from astropy.io import fits
+from stdatamodels.jwst import datamodels as dm
+
+from .detector import get_detector
+from .fileio import atomic_path
+
+__all__ = ["MODEL_CLASSES", "write_reference"]
+
+MODEL_CLASSES = {
+    "GAIN": dm.GainModel,
+    "SUPERBIAS": dm.SuperBiasModel,
+    "LINEARITY": dm.LinearityModel,
+    "SATURATION": dm.SaturationModel,
+    "MASK": dm.MaskModel,
+    "IPC": dm.IPCModel,
+    "FLAT": dm.FlatModel,
+    "READNOISE": dm.ReadnoiseModel,
+}
+
+_DQ_DEF_TYPE = np.dtype([("BIT", "<u4"), ("VALUE", "<u4"), ("NAME", "S40"), ("DESCRIPTION", "S80")])
+
+
+def _dq_def(names: Iterable[str]) -> np.ndarray:
+    from .dq import PIXEL
+
+    rows = []
+    for name in names:
+        value = PIXEL[name]
+        rows.append((int(np.log2(value)) if value else 0, value, name, name.replace("_", " ").lower()))
+    return np.array(rows, dtype=_DQ_DEF_TYPE)
+
+
+def write_reference(
+    path: str | os.PathLike,
+    reftype: str,
+    detector: str,
+    arrays: Mapping[str, np.ndarray],
+    *,
+    description: str,
+    author: str = "nircam-gui",
+    pedigree: str = "GROUND",
+    useafter: str = "2022-01-01T00:00:00",
+    exp_type: str | None = None,
+    filter: str | None = None,
+    pupil: str | None = None,
+    history: Iterable[str] = (),
+    dq_names: Iterable[str] = ("DO_NOT_USE",),
+    extra_keywords: Mapping[str, object] | None = None,
+    protect: tuple[str | os.PathLike, ...] = (),
+) -> str:
+    """Write a reference file of type ``reftype`` that passes ``model.validate()``.
+
+    Parameters
+    ----------
+    path : path-like
+        Output FITS file, written atomically.
+    reftype : str
+        One of :data:`MODEL_CLASSES`.
+    detector : str
+        Any name :func:`~nircam_gui.core.detector.get_detector` accepts.
+    arrays : mapping
+        Model attributes to set, e.g. ``{"data": ..., "dq": ...}`` or ``{"coeffs": ...}``.
+    description, author, pedigree, useafter : str
+        CRDS keywords DESCRIP, AUTHOR, PEDIGREE, USEAFTER.
+    exp_type, filter, pupil : str, optional
+        Selection keywords (FLAT is matched on filter and pupil).
+    history : iterable of str
+        HISTORY entries (method, inputs, software versions).
+    dq_names : iterable of str
+        DQ bits described in the DQ_DEF table, for models that have one.
+    extra_keywords : mapping, optional
+        Extra primary-header keywords written after the model (e.g. provenance).
+    protect : tuple of path-like
+        Input files that must not be overwritten.
+
+    Returns
+    -------
+    str
+        The written path.
+    """
+    reftype = reftype.upper()
+    det = get_detector(detector)
+    model = MODEL_CLASSES[reftype]()
+    for name, value in arrays.items():
+        setattr(model, name, value)
+    shape = next(iter(arrays.values())).shape
+    m = model.meta
+    m.reftype = reftype
+    m.description = description
+    m.author = author
+    m.pedigree = pedigree
+    m.useafter = useafter
+    m.telescope = "JWST"
+    m.instrument.name = "NIRCAM"
+    m.instrument.detector = det.name
+    m.instrument.channel = "LONG" if det.is_longwave else "SHORT"
+    m.instrument.module = det.module
+    if reftype != "IPC":
+        m.subarray.name = "FULL"
+        m.subarray.xstart = 1
+        m.subarray.ystart = 1
+        m.subarray.xsize = int(shape[-1])
+        m.subarray.ysize = int(shape[-2])
+        m.subarray.fastaxis = det.fastaxis
+        m.subarray.slowaxis = det.slowaxis
+    if exp_type:
+        m.exposure.type = exp_type
+    if filter:
+        m.instrument.filter = filter
+    if pupil:
+        m.instrument.pupil = pupil
+    if "dq_def" in model.schema["properties"] and reftype != "IPC":
+        model.dq_def = _dq_def(dq_names)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    model.add_history_entry(f"{stamp} written by nircam-gui")
+    for entry in history:
+        model.add_history_entry(str(entry))
+    model.validate()
+    with atomic_path(path, protect=protect) as tmp:
+        model.save(tmp)
+        model.close()
+        with fits.open(tmp, mode="update") as hdul:
+            hdul[0].header["FILENAME"] = os.path.basename(os.fspath(path))
+            for key, value in (extra_keywords or {}).items():
+                hdul[0].header[key] = value
+    return os.fspath(path)

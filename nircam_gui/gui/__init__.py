@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph widgets. Computation goes through core, in worker threads."""
