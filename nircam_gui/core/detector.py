@@ -97,7 +97,7 @@ for _d in DETECTORS.values():
 _ALIASES.update({"A5": "NRCALONG", "B5": "NRCBLONG", "NRCA5": "NRCALONG", "NRCB5": "NRCBLONG"})
 
 
-def get_detector(name: str | int) -> Detector:
+def get_detector(name: str | int | Detector) -> Detector:
     """Look up a detector by DMS name, ground name or SCA number.
 
     Parameters
@@ -114,6 +114,8 @@ def get_detector(name: str | int) -> Detector:
     KeyError
         With the list of known names, when ``name`` is not a NIRCam detector.
     """
+    if isinstance(name, Detector):
+        return name
     key = str(name).strip().upper()
     try:
         return DETECTORS[_ALIASES[key]]

@@ -29,11 +29,18 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
         if Path(p).exists() and path.exists() and os.path.samefile(p, path):
             raise ValueError(f"{path}: refusing to overwrite an input file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent)
+    # keep the real suffix last: writers such as stdatamodels choose the format by it
+    suffix = "".join(path.suffixes) or ".tmp"
+    stem = path.name[: len(path.name) - len("".join(path.suffixes))] if path.suffixes else path.name
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600 files; give the result the permissions of a normal new file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -220,7 +220,7 @@ def _open_fits(path: str | os.PathLike) -> fits.HDUList:
     if os.path.isdir(path):
         raise NircamFileError(path, "is a folder, not a FITS file")
     try:
-        return fits.open(path, memmap=True, lazy_load_hdus=False)
+        return fits.open(path)
     except (OSError, ValueError, TypeError) as exc:
         raise NircamFileError(path, f"not a readable FITS file ({exc})") from None
 

@@ -1,0 +1,109 @@
+"""``nircam-sim``: write simulated NIRCam data with injected truth, in the real JWST formats.
+
+Subcommands
+-----------
+flats   flat-field ramp sets for the gain (PTC) analysis, with reference files and truth
+images  dithered _cal.fits images for sky flats, with ground flats, masks and truth
+demo    the built-in demo data set that ``nircam-gui --demo`` opens
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.detector import DETECTORS
+from ._common import EXIT_USAGE, run_with_progress
+
+
+def _add_flats(sub) -> None:
+    from ..core.simulate.flats import FlatSimConfig
+
+    d = FlatSimConfig.__dataclass_fields__
+    p = sub.add_parser("flats", help="flat-field ramps (_uncal.fits) + reference files + truth",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("-o", "--outdir", required=True, help="output folder")
+    p.add_argument("--detector", default="NRCB1", help=f"one of {', '.join(DETECTORS)} (or B1, 486, ...)")
+    p.add_argument("--nints", type=int, default=d["nints"].default, help="integrations")
+    p.add_argument("--ngroups", type=int, default=d["ngroups"].default, help="groups per integration")
+    p.add_argument("--size", type=int, default=d["size"].default,
+                   help="frame size in pixels (2048 = full frame; smaller keeps the full-frame layout)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layout", choices=("uncal", "uncal_multi", "ground"), default="uncal",
+                   help="one _uncal file per integration, one for all, or ground-test cubes")
+    p.add_argument("--adu-per-group", type=float, default=d["adu_per_group"].default,
+                   help="mean linear signal per group (ADU)")
+    p.add_argument("--first-pair-anomaly", type=float, default=0.0,
+                   help="rms per-pixel flux change of integration 1 (0.002 lowers pair-1 gain ~3%%)")
+    p.add_argument("--first-int-flux-step", type=float, default=0.0, help="fractional flux step of integration 1")
+    p.add_argument("--no-epoxy-void", action="store_true", help="no epoxy void even where the detector has one")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _run_flats(args) -> int:
+    from ..core.simulate.flats import FlatSimConfig, simulate_flats
+
+    try:
+        cfg = FlatSimConfig(detector=args.detector, nints=args.nints, ngroups=args.ngroups, size=args.size,
+                            seed=args.seed, layout=args.layout, adu_per_group=args.adu_per_group,
+                            first_pair_anomaly=args.first_pair_anomaly,
+                            first_int_flux_step=args.first_int_flux_step,
+                            epoxy_void=False if args.no_epoxy_void else None, threads=args.threads)
+    except (KeyError, ValueError) as exc:
+        print(f"nircam-sim flats: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    code, result = run_with_progress(lambda p, c: simulate_flats(args.outdir, cfg, p, c), "simulating flats",
+                                     args.quiet)
+    if result is not None:
+        print(f"wrote {len(result.ramps)} ramp file(s), {len(result.references)} reference files"
+              f"{', the epoxy-void regions' if result.regions else ''} and the truth to {args.outdir}")
+    return code
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the demo data set (flats and images)")
+    p.add_argument("-o", "--outdir", required=True)
+    p.add_argument("--size", type=int, default=2048)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _run_demo(args) -> int:
+    from ..core.simulate.demo import make_demo_dataset
+
+    code, result = run_with_progress(lambda p, c: make_demo_dataset(args.outdir, p, c, size=args.size),
+                                     "making demo data", args.quiet)
+    if result is not None:
+        print(f"demo data set ready in {Path(result).resolve()}")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nircam-sim", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_flats(sub)
+    try:
+        from . import sim_images
+    except ImportError:
+        sim_images = None
+    if sim_images is not None:
+        sim_images.add_parser(sub)
+    _add_demo(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "flats":
+        return _run_flats(args)
+    if args.command == "demo":
+        return _run_demo(args)
+    from . import sim_images
+
+    return sim_images.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

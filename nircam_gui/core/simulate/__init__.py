@@ -1,0 +1,1 @@
+"""Simulators of NIRCam data with injected truth: flat-field ramps and calibrated images."""

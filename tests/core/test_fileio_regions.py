@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from nircam_gui.core.errors import NircamFileError
+from nircam_gui.core.fileio import atomic_path
+from nircam_gui.core.regionsio import polygons_mask, read_polygons, write_polygons
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with atomic_path(target) as tmp:
+        assert tmp.name.endswith(".txt")
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_atomic_write_refuses_to_overwrite_an_input(tmp_path):
+    src = tmp_path / "in.fits"
+    src.write_text("data")
+    with pytest.raises(ValueError, match="input"):
+        with atomic_path(src, protect=(src,)):
+            pass
+    assert src.read_text() == "data"
+
+
+def test_ds9_round_trip_is_exact_and_one_based(tmp_path):
+    polys = [np.array([[10.25, 20.5], [100.0, 30.0], [60.0, 90.75]]), np.array([[0.0, 0.0], [5, 0], [5, 5]])]
+    path = tmp_path / "void.reg"
+    write_polygons(path, polys)
+    text = path.read_text()
+    assert "image" in text and "polygon(11.2500,21.5000" in text  # DS9 is 1-based
+    back = read_polygons(path)
+    assert len(back) == 2
+    for a, b in zip(polys, back):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mask_and_bad_region_files(tmp_path):
+    square = np.array([[9.5, 9.5], [19.5, 9.5], [19.5, 19.5], [9.5, 19.5]])
+    assert polygons_mask([square], (32, 32)).sum() == 100
+    bad = tmp_path / "bad.reg"
+    bad.write_text("image\ncircle(10,10,5)\n")
+    with pytest.raises(NircamFileError, match="bad.reg: only polygons"):
+        read_polygons(bad)
