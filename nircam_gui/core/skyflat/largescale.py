@@ -1,0 +1,116 @@
+"""Large-scale fits to a delta flat (report JWST-STScI-008304, section 3.2).
+
+``poly3`` (default SW)
+    A 3rd-order 2-D polynomial (:class:`astropy.modeling.models.Polynomial2D`, linear
+    least squares) fitted to sigma-clipped medians of ``bin`` x ``bin`` pixel blocks:
+    binning first makes the fit robust to dead pixels and residual sources and fast.
+``median`` (default LW)
+    The report's "8x8 filter on top of a 32x32 low resolution filter": sigma-clipped
+    medians of 32x32 pixel blocks, a median filter of 8x8 blocks on that grid
+    (:func:`scipy.ndimage.median_filter`), then a bicubic spline back to full size.
+    photutils' ``Background2D`` would do this but only accepts odd filter sizes, so we
+    compose it from scipy and take care of the half-cell shift an even window implies.
+
+Fits are normalised to a median of 1 over the pixels that had data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.modeling import fitting, models
+from scipy.interpolate import RectBivariateSpline
+from scipy.ndimage import median_filter
+
+from .combine import clip_along_last_axis
+
+__all__ = ["FIT_METHODS", "bin_image", "default_method", "fit_large_scale", "fit_median", "fit_poly"]
+
+FIT_METHODS = ("poly3", "median")
+
+
+def default_method(longwave: bool) -> str:
+    """The report's choice: ``poly3`` for SW, ``median`` for LW."""
+    return "median" if longwave else "poly3"
+
+
+def bin_image(image: np.ndarray, bin: int = 32, sigma: float = 3.0, maxiters: int = 5,
+              min_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sigma-clipped medians of ``bin`` x ``bin`` blocks (NaN = no data).
+
+    A frame not divisible by ``bin`` is padded with NaN. Blocks with less than
+    ``min_fraction`` of their pixels valid are NaN.
+
+    Returns
+    -------
+    medians, counts : ndarray, shape (nby, nbx)
+    yc, xc : ndarray
+        Block centres in pixel coordinates (mean of the pixels the block spans).
+    """
+    ny, nx = image.shape
+    nby, nbx = -(-ny // bin), -(-nx // bin)
+    pad = np.full((nby * bin, nbx * bin), np.nan, np.float32)
+    pad[:ny, :nx] = image
+    blocks = np.ascontiguousarray(pad.reshape(nby, bin, nbx, bin).transpose(0, 2, 1, 3).reshape(nby, nbx, bin * bin))
+    med, _, cnt = clip_along_last_axis(blocks, sigma, maxiters)
+    valid = np.isfinite(image).astype(np.float32)
+    vpad = np.zeros((nby * bin, nbx * bin), np.float32)
+    vpad[:ny, :nx] = valid
+    nvalid = vpad.reshape(nby, bin, nbx, bin).sum(axis=(1, 3))
+    med = np.where(nvalid >= min_fraction * bin * bin, med, np.nan)
+    # centre of the valid pixels of a partial block, not of the padding
+    yc = np.minimum(np.arange(nby) * bin + (bin - 1) / 2, (np.arange(nby) * bin + np.minimum(ny, (np.arange(nby) + 1) * bin) - 1) / 2)
+    xc = np.minimum(np.arange(nbx) * bin + (bin - 1) / 2, (np.arange(nbx) * bin + np.minimum(nx, (np.arange(nbx) + 1) * bin) - 1) / 2)
+    return med.astype(np.float32), cnt, yc, xc
+
+
+def _normalise(fit: np.ndarray, data: np.ndarray) -> np.ndarray:
+    norm = np.nanmedian(fit[np.isfinite(data)]) if np.isfinite(data).any() else np.nanmedian(fit)
+    return (fit / norm).astype(np.float32)
+
+
+def fit_poly(delta: np.ndarray, order: int = 3, bin: int = 32) -> np.ndarray:
+    """2-D polynomial of ``order`` fitted to the binned ``delta``; full-size, median 1."""
+    med, cnt, yc, xc = bin_image(delta, bin)
+    yy, xx = np.meshgrid(yc, xc, indexing="ij")
+    ok = np.isfinite(med)
+    if ok.sum() < (order + 1) * (order + 2) // 2:
+        raise ValueError("too few valid blocks for a polynomial fit")
+    ny, nx = delta.shape
+    # scaled coordinates keep the normal equations well conditioned
+    sx, sy = (nx - 1) / 2, (ny - 1) / 2
+    model = models.Polynomial2D(order)
+    fitter = fitting.LinearLSQFitter()
+    w = np.sqrt(cnt[ok].astype(float))
+    fitted = fitter(model, (xx[ok] - sx) / sx, (yy[ok] - sy) / sy, med[ok], weights=w)
+    x = (np.arange(nx) - sx) / sx
+    y = (np.arange(ny) - sy) / sy
+    fit = fitted(x[np.newaxis, :], y[:, np.newaxis])
+    return _normalise(fit, delta)
+
+
+def fit_median(delta: np.ndarray, bin: int = 32, filter_size: int = 8) -> np.ndarray:
+    """Median filter ``filter_size`` on the ``bin``-pixel low-resolution grid; full-size, median 1."""
+    med, _, yc, xc = bin_image(delta, bin)
+    # empty blocks take the median of their neighbours before filtering
+    if not np.isfinite(med).all():
+        from scipy.ndimage import generic_filter
+
+        filled = generic_filter(med, np.nanmedian, size=3, mode="nearest")
+        med = np.where(np.isfinite(med), med, filled)
+        med = np.where(np.isfinite(med), med, np.nanmedian(med))
+    filt = median_filter(med, size=filter_size, mode="nearest")
+    # an even window spans offsets -k/2 .. k/2-1: its value belongs half a block lower
+    shift = 0.5 * bin if filter_size % 2 == 0 else 0.0
+    spline = RectBivariateSpline(yc - shift, xc - shift, filt, kx=3, ky=3)
+    ny, nx = delta.shape
+    fit = spline(np.arange(ny), np.arange(nx))
+    return _normalise(fit, delta)
+
+
+def fit_large_scale(delta: np.ndarray, method: str = "poly3", **kwargs) -> np.ndarray:
+    """Dispatch to :func:`fit_poly` (``"poly3"``) or :func:`fit_median` (``"median"``)."""
+    if method == "poly3":
+        return fit_poly(delta, 3, **kwargs)
+    if method == "median":
+        return fit_median(delta, **kwargs)
+    raise ValueError(f"unknown large-scale fit {method!r}; choose from {FIT_METHODS}")

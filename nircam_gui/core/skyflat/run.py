@@ -1,0 +1,379 @@
+"""The whole sky-flat analysis over a set of ``_cal`` images (what ``nircam-skyflat`` runs).
+
+Images are grouped by detector, then by filter and pupil. For each detector the
+source-masked, normalised images are held in one float32 stack (20 full frames: 336 MB),
+from which the per-filter and grey delta flats are combined block by block.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from ..detector import get_detector, reference_pixel_mask
+from ..dq import DEAD
+from ..errors import NircamFileError
+from ..fileio import sha256sum
+from ..progress import Cancelled, CancelCheck, ProgressCallback, Reporter
+from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
+from . import figures, products
+from .background import BackgroundRecord, backgrounds_table, summarise_backgrounds
+from .combine import CombineResult, combine_stack
+from .deadpix import find_clusters, find_dead_pixels
+from .largescale import bin_image, default_method, fit_large_scale
+from .normalise import clipped_level, normalise
+from .sourcemask import source_mask
+
+__all__ = ["DetectorSummary", "SkyflatOptions", "SkyflatResult", "expand_inputs", "run_skyflat"]
+
+
+@dataclass
+class SkyflatOptions:
+    """Every choice of the method; defaults are the report's (JWST-STScI-008304 section 3)."""
+
+    n_sigma: float = 1.0
+    n_pixels: int = 4
+    kernel_fwhm: float = 3.0
+    kernel_size: int = 3
+    dilate: int = 0
+    box_size: int = 64
+    sigma: float = 3.0
+    maxiters: int = 5
+    fit: str | None = None  # None: poly3 for SW, median for LW
+    fit_bin: int = 32
+    median_filter: int = 8
+    dead_threshold: float = 0.8
+    min_coverage: int = 3
+    cluster_link: int = 3
+    cluster_min_npix: int = 20
+    combine_method: str = "bottleneck"
+    figures: bool = True
+    checksums: bool = True
+
+
+@dataclass
+class DetectorSummary:
+    """What one detector produced."""
+
+    detector: str
+    n_images: int
+    filters: list[str]
+    fit_method: str
+    n_dead: int
+    n_clusters: int
+    filter_range: dict[str, float] = field(default_factory=dict)
+    grey: np.ndarray | None = field(default=None, repr=False)
+    fit: np.ndarray | None = field(default=None, repr=False)
+    deltas: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    coverage: np.ndarray | None = field(default=None, repr=False)
+    dead_table: Table | None = field(default=None, repr=False)
+    clusters: Table | None = field(default=None, repr=False)
+
+
+@dataclass
+class SkyflatResult:
+    """Outputs of :func:`run_skyflat`."""
+
+    outdir: str
+    files: list[str]
+    backgrounds: Table
+    background_summary: Table
+    filter_dependence: Table
+    detectors: dict[str, DetectorSummary]
+    warnings: list[str]
+    seconds: float
+
+
+def expand_inputs(paths) -> list[Path]:
+    """Files as given, folders expanded to the FITS files they hold."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(find_fits(p))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise NircamFileError(p, "file does not exist")
+    return out
+
+
+def _index_references(paths, reftype: str) -> dict[tuple, ExposureMeta]:
+    found = {}
+    for p in expand_inputs(paths):
+        meta = inspect(p)
+        if meta.reftype != reftype:
+            if meta.reftype or not Path(p).is_dir():
+                continue
+        pupil = (meta.pupil or "CLEAR").upper()
+        key = (meta.detector,) if reftype == "MASK" else (meta.detector, meta.filter.upper(), pupil)
+        found[key] = meta
+    return found
+
+
+def _filter_range(frac: np.ndarray, bin: int) -> tuple[float, float, float]:
+    med, _, _, _ = bin_image(frac, bin)
+    v = med[np.isfinite(med)]
+    if v.size == 0:
+        return (np.nan, np.nan, np.nan)
+    return float(v.max() - v.min()), float(np.percentile(v, 98) - np.percentile(v, 2)), float(np.std(v))
+
+
+def run_skyflat(
+    cal_files,
+    outdir: str | os.PathLike,
+    *,
+    ground_flats=(),
+    ground_masks=(),
+    predictions: Table | None = None,
+    options: SkyflatOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> SkyflatResult:
+    """Delta sky flats, new flats, dead pixels and backgrounds from ``_cal`` images.
+
+    Parameters
+    ----------
+    cal_files : iterable of path-like
+        ``_cal.fits`` files or folders of them.
+    outdir : path-like
+        Output folder (made if missing). Inputs are never overwritten.
+    ground_flats, ground_masks : iterable of path-like
+        FLAT and MASK reference files, or folders; matched on detector (and filter, pupil).
+    predictions : astropy.table.Table, optional
+        Predicted backgrounds (columns ``filter``, ``background`` [, ``detector``]).
+    options : SkyflatOptions, optional
+    progress, cancel : callable, optional
+
+    Returns
+    -------
+    SkyflatResult
+
+    Raises
+    ------
+    NircamFileError
+        A file that is not a usable full-frame ``_cal`` image.
+    Cancelled
+        When ``cancel()`` returned True; files written so far are removed.
+    """
+    opt = options or SkyflatOptions()
+    t0 = time.perf_counter()
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    warnings: list[str] = []
+    written: list[str] = []
+    rep = Reporter(100, progress, cancel)
+
+    metas = []
+    for p in expand_inputs(cal_files):
+        meta = inspect(p)
+        if meta.kind not in ("cal", "rate") or meta.reftype:
+            raise NircamFileError(p, f"not a calibrated image (found a {meta.reftype or meta.kind} file)")
+        require_full_frame(meta, "the sky-flat method")
+        if not meta.detector:
+            raise NircamFileError(p, "no DETECTOR keyword")
+        metas.append(meta)
+    if not metas:
+        raise NircamFileError(str(cal_files), "no _cal images given")
+    flats = _index_references(ground_flats, "FLAT")
+    masks = _index_references(ground_masks, "MASK")
+    inputs_all = [m.path for m in metas]
+    by_det: dict[str, list[ExposureMeta]] = defaultdict(list)
+    for m in metas:
+        by_det[m.detector].append(m)
+
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    start_mjd = [m.start_mjd for m in metas if m.start_mjd is not None]
+    from astropy.time import Time
+
+    useafter = Time(min(start_mjd), format="mjd").isot[:19] if start_mjd else "2022-07-01T00:00:00"
+    pedigree = "INFLIGHT " + (f"{Time(min(start_mjd), format='mjd').isot[:10]} "
+                              f"{Time(max(start_mjd), format='mjd').isot[:10]}" if start_mjd else "2022-07-01 2022-07-01")
+    options_doc = {k: v for k, v in asdict(opt).items()}
+    versions = products.software_versions()
+    checks = {}
+    n_total = len(metas)
+    try:
+        records: list[BackgroundRecord] = []
+        filt_rows = []
+        summaries: dict[str, DetectorSummary] = {}
+        done = 0
+        for det_name, dmetas in sorted(by_det.items()):
+            det = get_detector(det_name)
+            dmetas.sort(key=lambda m: (m.filter, m.pupil, m.start_mjd or 0, m.path))
+            shapes = {(m.ny, m.nx) for m in dmetas}
+            if len(shapes) != 1:
+                raise NircamFileError(dmetas[0].path, f"{det_name}: images of different sizes {sorted(shapes)}")
+            ny, nx = shapes.pop()
+            # 1. source masks, normalisation, backgrounds
+            stack = np.empty((len(dmetas), ny, nx), np.float32)
+            groups: dict[str, list[int]] = defaultdict(list)
+            drep = rep.sub(len(dmetas) * 3 + 2, int(100 * done / n_total), int(100 * (done + len(dmetas)) / n_total))
+            dq_dead = np.zeros((ny, nx), bool)
+            for i, m in enumerate(dmetas):
+                with open_image(m.path) as img:
+                    sci = np.array(img.sci, dtype=np.float32)
+                    dq = np.array(img.dq)
+                mask = source_mask(sci, dq, n_sigma=opt.n_sigma, n_pixels=opt.n_pixels,
+                                   kernel_fwhm=opt.kernel_fwhm, kernel_size=opt.kernel_size,
+                                   dilate=opt.dilate, box_size=opt.box_size)
+                level = clipped_level(sci, mask, opt.sigma, opt.maxiters)
+                if not np.isfinite(level.median) or level.median <= 0:
+                    raise NircamFileError(m.path, f"no usable sky: background {level.median}")
+                stack[i] = normalise(sci, mask, level.median)
+                dq_dead |= (dq & DEAD) != 0
+                token = products.filter_token(m.filter, m.pupil)
+                groups[token].append(i)
+                records.append(BackgroundRecord(file=os.path.basename(m.path), detector=det_name,
+                                                filter=m.filter.upper(), pupil=(m.pupil or "CLEAR").upper(),
+                                                background=level.median, std=level.std, n_pixels=level.n_used,
+                                                masked_fraction=float(mask.mean()),
+                                                start_mjd=m.start_mjd if m.start_mjd is not None else np.nan))
+                del sci, dq, mask
+                drep.step(f"{det_name} mask {i + 1}/{len(dmetas)}")
+            if opt.checksums:
+                for m in dmetas:
+                    checks[m.path] = sha256sum(m.path)
+            prov = {"versions": versions, "options": options_doc, "created": created,
+                    "inputs": [{"file": m.path, "sha256": checks.get(m.path, "")} for m in dmetas],
+                    "keywords": {"DETECTOR": det_name, "NSKYIMG": len(dmetas)}}
+            # 2. delta flats: grey and per filter
+            crep = drep.sub(len(groups) + 1, len(dmetas), 2 * len(dmetas))
+            grey = combine_stack(stack, None, sigma=opt.sigma, maxiters=opt.maxiters, method=opt.combine_method,
+                                 cancel=cancel)
+            crep.step(f"{det_name} grey")
+            deltas: dict[str, CombineResult] = {}
+            for token, idx in sorted(groups.items()):
+                deltas[token] = combine_stack(stack, idx, sigma=opt.sigma, maxiters=opt.maxiters,
+                                              method=opt.combine_method, cancel=cancel)
+                crep.step(f"{det_name} {token}")
+            del stack
+            # 3. large-scale fit of the grey delta flat
+            method = opt.fit or default_method(det.is_longwave)
+            fit_kw = {"bin": opt.fit_bin}
+            if method == "median":
+                fit_kw["filter_size"] = opt.median_filter
+            fit = fit_large_scale(grey.median, method, **fit_kw)
+            drep.step(f"{det_name} fit")
+            ref = reference_pixel_mask((ny, nx))
+            fit_out = np.where(ref, np.nan, fit).astype(np.float32)
+            kw = {"DETECTOR": det_name, "FILTER": "GREY", "NSKYIMG": len(dmetas), "BUNIT": ""}
+            written.append(products.write_image(
+                out / f"delta_{det_name}_grey.fits",
+                {"SCI": grey.median, "ERR": grey.error, "COVERAGE": grey.coverage},
+                keywords={**kw, "COMBINE": f"sigclip median {opt.sigma} sig {opt.maxiters} it",
+                          "CLIPMETH": opt.combine_method}, provenance=prov, protect=inputs_all))
+            written.append(products.write_image(
+                out / f"fit_{det_name}_grey.fits", {"SCI": fit_out},
+                keywords={**kw, "FITMETH": method, "FITBIN": opt.fit_bin,
+                          "MEDFILT": opt.median_filter if method == "median" else 0},
+                provenance=prov, protect=inputs_all))
+            # 4. per-filter deltas, filter dependence, new flats
+            for token, res in deltas.items():
+                idx = groups[token]
+                m0 = dmetas[idx[0]]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    frac = (res.median / grey.median - 1.0).astype(np.float32)
+                rng_max, rng_98, rms = _filter_range(frac, opt.fit_bin)
+                filt_rows.append((det_name, m0.filter.upper(), (m0.pupil or "CLEAR").upper(), len(idx),
+                                  rng_max, rng_98, rms))
+                written.append(products.write_image(
+                    out / f"delta_{det_name}_{token}.fits",
+                    {"SCI": res.median, "ERR": res.error, "COVERAGE": res.coverage, "FILTDIFF": frac},
+                    keywords={"DETECTOR": det_name, "FILTER": m0.filter.upper(),
+                              "PUPIL": (m0.pupil or "CLEAR").upper(), "NSKYIMG": len(idx),
+                              "COMBINE": f"sigclip median {opt.sigma} sig {opt.maxiters} it",
+                              "FDRANGE": (rng_98, "2-98 pct range of FILTDIFF in 32px bins")},
+                    provenance={**prov, "inputs": [p for p in prov["inputs"]
+                                                   if p["file"] in {dmetas[j].path for j in idx}]},
+                    protect=inputs_all))
+                key = (det_name, m0.filter.upper(), (m0.pupil or "CLEAR").upper())
+                if key in flats:
+                    gmeta = flats[key]
+                    gref = open_reference(gmeta.path, "FLAT")
+                    if gref.data.shape != (ny, nx):
+                        raise NircamFileError(gmeta.path, f"FLAT shape {gref.data.shape} does not match the "
+                                                          f"images ({ny}, {nx})")
+                    data, err, fdq = products.new_flat(gref.data, gref.err, gref.dq, fit)
+                    written.append(products.write_flat(
+                        out / f"flat_{det_name}_{token}.fits", det_name, m0.filter.upper(),
+                        (m0.pupil or "CLEAR").upper(), data, err, fdq, ground_name=os.path.basename(gmeta.path),
+                        fit_method=method, n_images=len(dmetas), provenance=prov, useafter=useafter,
+                        pedigree=pedigree, protect=inputs_all + [gmeta.path]))
+                else:
+                    warnings.append(f"{det_name} {token}: no ground FLAT given, flat_{det_name}_{token}.fits "
+                                    "not written")
+            # 5. dead pixels and concentrations
+            mask_meta = masks.get((det_name,))
+            ground_dq = None
+            if mask_meta is not None:
+                ground_dq = open_reference(mask_meta.path, "MASK").dq.astype(np.uint32)
+                if ground_dq.shape != (ny, nx):
+                    raise NircamFileError(mask_meta.path, f"MASK shape {ground_dq.shape} does not match ({ny}, {nx})")
+                ground_dead = (ground_dq & DEAD) != 0
+            else:
+                warnings.append(f"{det_name}: no ground MASK given; ground DEAD pixels taken from the images' DQ")
+                ground_dead = dq_dead
+            dead = find_dead_pixels(grey.median, threshold=opt.dead_threshold, ground_dead=ground_dead,
+                                    coverage=grey.coverage, min_coverage=opt.min_coverage)
+            clusters, _ = find_clusters(dead.mask, grey.median, link=opt.cluster_link, min_npix=opt.cluster_min_npix)
+            written.append(products.write_table(out / f"deadpix_{det_name}.ecsv", dead.table, prov))
+            written.append(products.write_table(out / f"clusters_{det_name}.ecsv", clusters, prov))
+            written.append(products.write_dead_mask(
+                out / f"deadpix_{det_name}.fits", det_name, dead.mask, ground_dq,
+                ground_name=os.path.basename(mask_meta.path) if mask_meta else "", threshold=opt.dead_threshold,
+                provenance=prov, useafter=useafter, pedigree=pedigree,
+                protect=inputs_all + ([mask_meta.path] if mask_meta else [])))
+            if opt.figures:
+                written.append(figures.plot_detector(out / f"skyflat_{det_name}.png", det_name, grey.median, fit,
+                                                     method, dead.mask, clusters))
+                written.append(figures.plot_filter_dependence(
+                    out / f"filters_{det_name}.png", det_name, {t: r.median for t, r in deltas.items()}, grey.median))
+            summaries[det_name] = DetectorSummary(
+                detector=det_name, n_images=len(dmetas), filters=sorted(deltas), fit_method=method,
+                n_dead=int(dead.mask.sum()), n_clusters=len(clusters),
+                filter_range={r[1]: r[5] for r in filt_rows if r[0] == det_name},
+                grey=grey.median, fit=fit, deltas={t: r.median for t, r in deltas.items()},
+                coverage=grey.coverage, dead_table=dead.table, clusters=clusters)
+            drep.step(f"{det_name} written")
+            done += len(dmetas)
+        # 6. backgrounds, filter dependence, provenance
+        bg = backgrounds_table(records)
+        summary = summarise_backgrounds(bg, predictions)
+        fd = Table(rows=filt_rows or None, names=("detector", "filter", "pupil", "n_images", "range", "range_2_98",
+                                                  "rms"),
+                   dtype=(str, str, str, np.int32, np.float32, np.float32, np.float32))
+        fd["range"].description = "max - min of (filter delta / grey delta - 1) in 32x32 pixel bins"
+        fd["range_2_98"].description = "2nd-98th percentile range of the same bins"
+        fd["rms"].description = "rms of the same bins"
+        prov_all = {"versions": versions, "options": options_doc, "created": created}
+        written.append(products.write_table(out / "backgrounds.ecsv", bg, prov_all))
+        written.append(products.write_table(out / "backgrounds_summary.ecsv", summary, prov_all))
+        written.append(products.write_table(out / "filter_dependence.ecsv", fd, prov_all))
+        if opt.figures:
+            written.append(figures.plot_backgrounds(out / "backgrounds.png", summary))
+        rep.check()
+        outputs = [{"file": os.path.basename(w), "sha256": sha256sum(w)} for w in written]
+        doc = {"created": created, "method": "JWST-STScI-008304 section 3 (NIRCam flight flats)",
+               "options": options_doc, "versions": versions,
+               "inputs": [{"file": m.path, "sha256": checks.get(m.path, ""), "detector": m.detector,
+                           "filter": m.filter, "pupil": m.pupil} for m in metas],
+               "ground_flats": [m.path for m in flats.values()], "ground_masks": [m.path for m in masks.values()],
+               "outputs": outputs, "warnings": warnings,
+               "dead_pixels": {d: s.n_dead for d, s in summaries.items()},
+               "seconds": time.perf_counter() - t0}
+        written.append(products.write_json(out / "provenance.json", doc))
+        if progress:
+            progress(1.0, "done")
+    except (Cancelled, KeyboardInterrupt):
+        for w in written:
+            Path(w).unlink(missing_ok=True)
+        raise
+    return SkyflatResult(os.fspath(out), written, bg, summary, fd, summaries, warnings, time.perf_counter() - t0)
