@@ -1,0 +1,91 @@
+"""Application start-up: the QApplication, the main window, and ``--screenshot`` runs."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from .main_window import MainWindow
+from .settings import APPLICATION, ORGANIZATION, Settings
+
+__all__ = ["create_app", "run"]
+
+#: Longest a --screenshot run waits for loading (making the demo data included).
+SCREENSHOT_TIMEOUT = 300.0
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, created once, with the project's defaults."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("NIRCam GUI")
+    app.setStyle("Fusion")  # the same look on every platform and under Xvfb
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    return app
+
+
+def run(path: str | None = None, demo: bool = False, screenshot: str | None = None,
+        settings: Settings | None = None) -> int:
+    """Show the main window, open ``path`` and/or the demo data, and run the event loop.
+
+    With ``screenshot``, wait until everything is loaded, save the window as a PNG and
+    return 0 (1 when loading failed or timed out, so scripted checks notice).
+    """
+    app = create_app()
+    window = MainWindow(settings=settings, restore_layout=screenshot is None,
+                        modal_errors=screenshot is None)
+    if screenshot is not None:
+        window._save_on_close = False  # a documentation run must not change the user's layout
+    window.show()
+    if demo:
+        window.open_demo()
+    if path:
+        window.open_path(path)
+    if screenshot is None:
+        return app.exec()
+    return _screenshot_when_idle(app, window, screenshot)
+
+
+def _screenshot_when_idle(app: QApplication, window: MainWindow, path: str) -> int:
+    status = {"code": 1, "quiet_since": None}
+    start = time.monotonic()
+
+    def check() -> None:
+        now = time.monotonic()
+        if window.idle:
+            # idle for a moment: queued results have been drawn
+            status["quiet_since"] = status["quiet_since"] or now
+            if now - status["quiet_since"] < 0.3:
+                return
+            window.viewer.canvas.zoom_fit()
+            app.processEvents()
+            ok = window.save_screenshot(path)
+            status["code"] = 0 if ok and not window.last_error else 1
+            if window.last_error:
+                print(f"nircam-gui: {window.last_error}", file=sys.stderr)
+            timer.stop()
+            window.close()
+        else:
+            status["quiet_since"] = None
+            if now - start > SCREENSHOT_TIMEOUT:
+                print(f"nircam-gui: loading did not finish within {SCREENSHOT_TIMEOUT:.0f} s; "
+                      "no screenshot written", file=sys.stderr)
+                timer.stop()
+                window.close()
+
+    timer = QTimer(interval=100)
+    timer.timeout.connect(check)
+    timer.start()
+    app.exec()
+    return status["code"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(run(*(sys.argv[1:2] or [None])))

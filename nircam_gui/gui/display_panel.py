@@ -1,0 +1,168 @@
+"""Display controls: stretch limits, scaling, colour map, levels and histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.display import LIMIT_METHODS, SCALINGS
+from .colormaps import COLORMAPS, lookup_table
+
+__all__ = ["DisplayPanel", "HistogramPlot"]
+
+
+class HistogramPlot(pg.PlotWidget):
+    """Histogram of the displayed frame's sample with the display limits as a draggable band.
+
+    Signals
+    -------
+    levels_dragged(float, float)
+        The user moved the band: new ``(low, high)``.
+    """
+
+    levels_dragged = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground(None)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setMinimumHeight(110)
+        item = self.getPlotItem()
+        item.setLogMode(y=True)
+        item.hideAxis("left")
+        item.getAxis("bottom").setStyle(tickLength=-4)
+        self.curve = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen("#8fa6c9"),
+                                     brush=pg.mkBrush(143, 166, 201, 110))
+        self.addItem(self.curve)
+        self.region = pg.LinearRegionItem(brush=pg.mkBrush(255, 200, 60, 40),
+                                          pen=pg.mkPen("#e0a020", width=2))
+        self.region.setZValue(10)
+        self.addItem(self.region)
+        self.region.sigRegionChangeFinished.connect(self._region_moved)
+        self._updating = False
+
+    def set_data(self, sample: np.ndarray, low: float, high: float) -> None:
+        """Show the histogram of ``sample`` around ``[low, high]``."""
+        self._updating = True
+        try:
+            if sample.size:
+                # span the limits plus the bulk of the data, not single hot pixels
+                p_lo, p_hi = np.percentile(sample, [0.1, 99.9])
+                span = max(high - low, 1e-12)
+                x0 = min(low - 0.25 * span, p_lo)
+                x1 = max(high + 0.25 * span, p_hi)
+                if x1 <= x0:
+                    x1 = x0 + 1.0
+                counts, edges = np.histogram(sample, bins=128, range=(x0, x1))
+                self.curve.setData(edges, np.maximum(counts, 0.8))
+                self.setXRange(x0, x1, padding=0)
+            else:
+                self.curve.setData([], [])
+            self.region.setRegion((low, high))
+        finally:
+            self._updating = False
+
+    def _region_moved(self) -> None:
+        if not self._updating:
+            lo, hi = self.region.getRegion()
+            self.levels_dragged.emit(float(lo), float(hi))
+
+
+class DisplayPanel(QWidget):
+    """Controls for how the image is stretched and coloured (the DS9 Scale and Color menus).
+
+    The panel holds no state of its own: the viewer calls :meth:`show_state` after every
+    change, and the panel emits ``changed(name, value)`` when the user edits something.
+    """
+
+    changed = Signal(str, object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.limits = QComboBox()
+        self.limits.addItems(LIMIT_METHODS)
+        self.limits.setToolTip("How the display limits are chosen (zscale as in DS9/IRAF)")
+        self.scaling = QComboBox()
+        self.scaling.addItems(SCALINGS)
+        self.scaling.setToolTip("Scaling between the limits")
+        self.colormap = QComboBox()
+        self.colormap.addItems(COLORMAPS)
+        self.low = self._spin("Lower display limit")
+        self.high = self._spin("Upper display limit")
+        self.colorbar = QLabel()
+        self.colorbar.setFixedHeight(12)
+        self.colorbar.setScaledContents(True)
+        self.colorbar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.histogram = HistogramPlot()
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Limits", self.limits)
+        form.addRow("Scale", self.scaling)
+        form.addRow("Colours", self.colormap)
+        levels = QHBoxLayout()
+        levels.addWidget(self.low)
+        levels.addWidget(QLabel("to"))
+        levels.addWidget(self.high)
+        form.addRow("Levels", levels)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(self.histogram, 1)
+        layout.addWidget(self.colorbar)
+
+        self.limits.currentTextChanged.connect(lambda v: self.changed.emit("limits", v))
+        self.scaling.currentTextChanged.connect(lambda v: self.changed.emit("scaling", v))
+        self.colormap.currentTextChanged.connect(lambda v: self.changed.emit("colormap", v))
+        self.low.editingFinished.connect(self._levels_typed)
+        self.high.editingFinished.connect(self._levels_typed)
+        self.histogram.levels_dragged.connect(lambda lo, hi: self.changed.emit("manual_levels", (lo, hi)))
+
+    @staticmethod
+    def _spin(tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(-1e30, 1e30)
+        spin.setDecimals(2)
+        spin.setKeyboardTracking(False)
+        spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+        spin.setToolTip(tip)
+        spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        return spin
+
+    def _levels_typed(self) -> None:
+        lo, hi = self.low.value(), self.high.value()
+        if hi > lo:
+            self.changed.emit("manual_levels", (lo, hi))
+
+    def show_state(self, limits: str, scaling: str, colormap: str, levels: tuple[float, float],
+                   sample: np.ndarray | None) -> None:
+        """Show the viewer's state without emitting ``changed``."""
+        for widget, value in ((self.limits, limits), (self.scaling, scaling), (self.colormap, colormap)):
+            widget.blockSignals(True)
+            widget.setCurrentText(value)
+            widget.blockSignals(False)
+        for spin, value in ((self.low, levels[0]), (self.high, levels[1])):
+            spin.blockSignals(True)
+            # enough decimals for small ranges (e.g. gain maps of ~2 e-/ADU)
+            spin.setDecimals(4 if abs(levels[1] - levels[0]) < 10 else 2)
+            spin.setValue(value)
+            spin.blockSignals(False)
+        if sample is not None:
+            self.histogram.set_data(sample, *levels)
+        lut = np.ascontiguousarray(lookup_table(colormap, scaling)[::16][None, :, :])
+        image = QImage(lut.data, lut.shape[1], 1, lut.shape[1] * 3, QImage.Format.Format_RGB888)
+        self.colorbar.setPixmap(QPixmap.fromImage(image.copy()))

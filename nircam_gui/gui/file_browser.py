@@ -1,0 +1,284 @@
+"""File browser: a folder tree showing FITS files with a one-line summary of each.
+
+Summaries (detector, type, nints x ngroups, filter) come from
+:func:`nircam_gui.core.readers.inspect`, which reads headers only; they are read in a
+background thread, a folder at a time, and cached by path and modification time, so
+opening a folder of hundreds of ramps never stalls the window.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QDir,
+    QModelIndex,
+    QObject,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QFileSystemModel,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import NircamFileError
+from ..core.readers import FITS_SUFFIXES, inspect, is_fits
+
+__all__ = ["FileBrowser", "FitsFileModel", "SummaryCache"]
+
+NAME_FILTERS = [f"*{s}" for s in FITS_SUFFIXES] + [f"*{s.upper()}" for s in FITS_SUFFIXES]
+
+
+class _SummaryJob(QRunnable):
+    def __init__(self, cache: "SummaryCache", paths: list[str]) -> None:
+        super().__init__()
+        self.cache, self.paths = cache, paths
+
+    def run(self) -> None:
+        for path in self.paths:
+            if self.cache._stop.is_set():
+                return
+            try:
+                text = inspect(path).summary()
+            except NircamFileError as exc:
+                text = f"unreadable: {exc.problem}"
+            except Exception as exc:  # a header we do not understand must not stop the browser
+                text = f"unreadable: {type(exc).__name__}"
+            try:
+                self.cache.ready.emit(path, text)
+            except RuntimeError:  # the cache was deleted while closing
+                return
+
+
+class SummaryCache(QObject):
+    """Header summaries of FITS files, read in one background thread.
+
+    Signals
+    -------
+    ready(str, str)
+        ``(path, summary)`` when a summary has been read.
+    """
+
+    ready = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._stop = threading.Event()
+        self._cache: dict[str, tuple[float, str]] = {}
+        self._queued: set[str] = set()
+        self.ready.connect(self._store)
+
+    def get(self, path: str) -> str | None:
+        """The summary of ``path`` if known and current; otherwise None (and it is queued)."""
+        try:
+            mtime = os.path.getmtime(path)
+        except OSError:
+            return None
+        hit = self._cache.get(path)
+        if hit is not None:
+            if hit[0] == mtime:
+                return hit[1]
+            del self._cache[path]  # the file changed: read it again
+        self.request([path])
+        return None
+
+    def request(self, paths: list[str]) -> None:
+        """Queue ``paths`` whose summaries are not known yet."""
+        todo = [p for p in paths if p not in self._queued and p not in self._cache]
+        if todo and not self._stop.is_set():
+            self._queued.update(todo)
+            self.pool.start(_SummaryJob(self, todo))
+
+    @property
+    def idle(self) -> bool:
+        """No header is waiting to be read."""
+        return not self._queued
+
+    def _store(self, path: str, text: str) -> None:
+        self._queued.discard(path)
+        try:
+            self._cache[path] = (os.path.getmtime(path), text)
+        except OSError:
+            pass
+
+    def stop(self, timeout_ms: int = 5000) -> None:
+        """Stop reading headers and wait for the thread (called when the window closes)."""
+        self._stop.set()
+        self.pool.clear()
+        self.pool.waitForDone(timeout_ms)
+
+
+class FitsFileModel(QFileSystemModel):
+    """A file-system model with FITS files only, plus a "Summary" column."""
+
+    SUMMARY_COLUMN = 4
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setFilter(QDir.Filter.AllDirs | QDir.Filter.Files | QDir.Filter.NoDotAndDotDot)
+        self.setNameFilters(NAME_FILTERS)
+        self.setNameFilterDisables(False)  # hide, not grey out, what is not FITS
+        self.summaries = SummaryCache(self)
+        self.summaries.ready.connect(self._summary_ready)
+        self.directoryLoaded.connect(self._directory_loaded)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        return super().columnCount(parent) + 1
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if section == self.SUMMARY_COLUMN and orientation == Qt.Orientation.Horizontal \
+                and role == Qt.ItemDataRole.DisplayRole:
+            return "Summary"
+        return super().headerData(section, orientation, role)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if index.column() == self.SUMMARY_COLUMN:
+            if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+                return None
+            path = self.filePath(index.siblingAtColumn(0))
+            if not is_fits(path) or self.isDir(index.siblingAtColumn(0)):
+                return None
+            text = self.summaries.get(path)
+            return text if text is not None else "…"
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
+            path = self.filePath(index)
+            text = self.summaries.get(path) if is_fits(path) else None
+            return f"{path}\n{text}" if text else path
+        return super().data(index, role)
+
+    def _directory_loaded(self, folder: str) -> None:
+        parent = self.index(folder)
+        paths = [self.filePath(self.index(r, 0, parent)) for r in range(self.rowCount(parent))]
+        self.summaries.request([p for p in paths if is_fits(p)])
+
+    def _summary_ready(self, path: str) -> None:
+        index = self.index(path, 0)
+        if index.isValid():
+            cell = self.index(index.row(), self.SUMMARY_COLUMN, index.parent())
+            self.dataChanged.emit(cell, cell)
+
+
+class FileBrowser(QWidget):
+    """Folder tree of FITS files; selecting a file asks for it to be opened.
+
+    Signals
+    -------
+    file_selected(str)
+        A FITS file was selected (click or arrow keys): quick look.
+    folder_changed(str)
+        The root folder changed.
+    """
+
+    file_selected = Signal(str)
+    folder_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = FitsFileModel(self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.tree.setAlternatingRowColors(True)
+        for column in (1, 2, 3):  # size, type, date: the summary says more
+            self.tree.setColumnHidden(column, True)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 240)
+        self.folder_label = QLabel()
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.up_button = QToolButton()
+        self.up_button.setText("↑")
+        self.up_button.setToolTip("Parent folder")
+        self.up_button.clicked.connect(self.go_up)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        top.addWidget(self.up_button)
+        top.addWidget(self.folder_label, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.tree, 1)
+
+        # debounce: arrowing through a folder opens only where the user stops
+        self._select_timer = QTimer(self, singleShot=True, interval=150)
+        self._select_timer.timeout.connect(self._emit_selected)
+        self.tree.selectionModel().currentChanged.connect(lambda *_: self._select_timer.start())
+        self.tree.doubleClicked.connect(self._double_clicked)
+        self.folder: str = ""
+        self.loading = False
+        self.model.directoryLoaded.connect(self._directory_loaded)
+
+    def set_folder(self, folder: str | os.PathLike) -> None:
+        """Show ``folder`` as the root of the tree."""
+        folder = os.path.abspath(os.fspath(folder))
+        self.loading = folder != self.folder or self.loading
+        self.folder = folder
+        self.model.setRootPath(folder)
+        self.tree.setRootIndex(self.model.index(folder))
+        self.folder_label.setText(_elide_home(folder))
+        self.folder_label.setToolTip(folder)
+        self.folder_changed.emit(folder)
+
+    def _directory_loaded(self, folder: str) -> None:
+        if os.path.normpath(folder) == os.path.normpath(self.folder):
+            self.loading = False
+
+    @property
+    def idle(self) -> bool:
+        """The folder is listed and every summary in it has been read."""
+        return not self.loading and self.model.summaries.idle
+
+    def go_up(self) -> None:
+        if self.folder:
+            self.set_folder(Path(self.folder).parent)
+
+    def select(self, path: str | os.PathLike) -> None:
+        """Highlight ``path`` in the tree without opening it again."""
+        index = self.model.index(os.path.abspath(os.fspath(path)))
+        if index.isValid():
+            self.tree.selectionModel().blockSignals(True)
+            self.tree.setCurrentIndex(index)
+            self.tree.selectionModel().blockSignals(False)
+            self.tree.scrollTo(index)
+
+    def current_path(self) -> str:
+        index = self.tree.currentIndex()
+        return self.model.filePath(index.siblingAtColumn(0)) if index.isValid() else ""
+
+    def _emit_selected(self) -> None:
+        path = self.current_path()
+        if path and is_fits(path) and os.path.isfile(path):
+            self.file_selected.emit(path)
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        path = self.model.filePath(index.siblingAtColumn(0))
+        if os.path.isdir(path):
+            self.set_folder(path)
+
+    def stop(self) -> None:
+        """Stop background header reading (window closing)."""
+        self.model.summaries.stop()
+
+
+def _elide_home(path: str) -> str:
+    home = str(Path.home())
+    return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+

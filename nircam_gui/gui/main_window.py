@@ -1,0 +1,528 @@
+"""The main window: file browser, image viewer, display controls, log and analysis tabs."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QFontDatabase, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.display import LIMIT_METHODS, SCALINGS
+from ..core.readers import find_fits, is_fits
+from .colormaps import COLORMAPS
+from .file_browser import FileBrowser
+from .image_viewer import ImageViewer
+from .log_panel import LogPanel
+from .settings import Settings, demo_folder
+from .workers import TaskRunner, Worker
+
+__all__ = ["MainWindow", "PlaceholderPanel"]
+
+log = logging.getLogger("nircam_gui")
+
+FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
+DEMO_MARKER = ".nircam-gui-demo-complete"
+
+#: The analysis places later issues fill: tab title -> what it will do.
+ANALYSES = {
+    "Gain": "Conversion-gain maps from flat-field ramp pairs with the photon transfer curve "
+            "(JWST-STScI-004622).",
+    "Sky flat": "Delta sky flats and new flat reference files from stacks of _cal images "
+                "(JWST-STScI-008304).",
+    "Dead pixels": "New dead pixels and their concentrations from the grey delta flat "
+                   "(JWST-STScI-008304).",
+}
+
+
+class PlaceholderPanel(QWidget):
+    """Stands in for an analysis panel that a later version provides."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        label = QLabel(f"<h3>{title}</h3><p>{text}</p><p><i>Not available in this version yet.</i></p>")
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setMaximumWidth(520)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+
+
+class MainWindow(QMainWindow):
+    """The application window.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Where layout, recent files and display choices are remembered.
+    restore_layout : bool
+        Restore the saved window geometry and dock layout (off for reproducible screenshots).
+    modal_errors : bool
+        Show errors in a message box as well as in the log and status bar.
+
+    Signals
+    -------
+    error(str)
+        A user-facing error message ("<file>: <problem>").
+    """
+
+    error = Signal(str)
+
+    def __init__(self, settings: Settings | None = None, restore_layout: bool = True,
+                 modal_errors: bool = True) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.modal_errors = modal_errors
+        self.last_error = ""
+        self._demo_worker: Worker | None = None
+        self._closing = False
+        self.setWindowTitle("NIRCam GUI")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+
+        self.runner = TaskRunner(self, max_threads=2)
+        self.viewer = ImageViewer(self.runner)
+        self.browser = FileBrowser()
+        self.log_panel = LogPanel(self.runner)
+        logging.getLogger("nircam_gui").addHandler(self.log_panel.handler)
+        logging.getLogger("nircam_gui").setLevel(logging.INFO)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.viewer, "Image")
+        self.analysis_panels: dict[str, QWidget] = {}
+        for title, text in ANALYSES.items():
+            self.set_analysis_panel(title, PlaceholderPanel(title, text))
+        self.setCentralWidget(self.tabs)
+
+        self.files_dock = self._dock("Files", "files_dock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.display_dock = self._dock("Display", "display_dock", self.viewer.panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.log_dock = self._dock("Log", "log_dock", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.files_dock, self.display_dock], [380, 270], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [140], Qt.Orientation.Vertical)
+
+        self._make_status_bar()
+        self._make_menus()
+
+        self.browser.file_selected.connect(self.open_file)
+        self.viewer.loaded.connect(self._loaded)
+        self.viewer.failed.connect(self.show_error)
+        self.viewer.readout.connect(self.readout_label.setText)
+        self.viewer.frame_shown.connect(self._update_zoom_label)
+        self.viewer.canvas.view.sigRangeChanged.connect(lambda *_: self._update_zoom_label())
+
+        self._restore(restore_layout)
+
+    # -- construction -------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState() needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _make_status_bar(self) -> None:
+        bar = self.statusBar()
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.readout_label = QLabel()
+        self.readout_label.setFont(fixed)
+        self.readout_label.setMinimumWidth(520)
+        self.readout_label.setToolTip("Pixel under the mouse: 1-based x, y as in DS9; amplifier 1-4; DQ flags")
+        self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(90)
+        bar.addPermanentWidget(self.readout_label, 1)
+        bar.addPermanentWidget(self.zoom_label)
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        self._action(m, "&Open File…", self.choose_file, QKeySequence.StandardKey.Open)
+        self._action(m, "Open &Folder…", self.choose_folder, "Ctrl+Shift+O")
+        self.recent_menu = m.addMenu("Open &Recent")
+        self._action(m, "Open &Demo Data", self.open_demo, tip="Simulated NIRCam ramps and images")
+        m.addSeparator()
+        self._action(m, "Show &Header…", self.show_header, "Ctrl+H", tip="FITS headers of the open file")
+        self._action(m, "&Save Window Image…", self.choose_screenshot, "Ctrl+Shift+S")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._fill_recent_menu()
+
+        v = mb.addMenu("&View")
+        canvas = self.viewer.canvas
+        self._action(v, "Zoom to &Fit", canvas.zoom_fit, ["F", "Ctrl+0"])
+        self._action(v, "Zoom &1:1", canvas.zoom_actual, "Ctrl+1")
+        self._action(v, "Zoom &In", lambda: canvas.zoom_by(2.0), ["Ctrl+=", "Ctrl++"])
+        self._action(v, "Zoom &Out", lambda: canvas.zoom_by(0.5), "Ctrl+-")
+        v.addSeparator()
+        self.limit_actions = self._choice_menu(v.addMenu("&Limits"), LIMIT_METHODS, "limits")
+        self.scaling_actions = self._choice_menu(v.addMenu("&Scale"), SCALINGS, "scaling")
+        self.colormap_actions = self._choice_menu(v.addMenu("&Colours"), COLORMAPS, "colormap")
+        v.addSeparator()
+        for dock in (self.files_dock, self.display_dock, self.log_dock):
+            v.addAction(dock.toggleViewAction())
+        self._action(v, "&Reset Layout", self.reset_layout)
+
+        f = mb.addMenu("F&rame")
+        self._action(f, "&Next Group", lambda: self.viewer.step_group(1), "]")
+        self._action(f, "&Previous Group", lambda: self.viewer.step_group(-1), "[")
+        self._action(f, "First Group", lambda: self.viewer.set_state(group=0), "Home")
+        self._action(f, "Last Group", lambda: self.viewer.set_state(group=10**9), "End")
+        self._action(f, "Next &Integration", lambda: self.viewer.step_integration(1), "}")
+        self._action(f, "Previous I&ntegration", lambda: self.viewer.step_integration(-1), "{")
+        self.difference_action = self._action(
+            f, "&Difference (group − group 1)", lambda on: self.viewer.set_state(difference=on), "D",
+            checkable=True)
+        self.viewer.difference_box.toggled.connect(self.difference_action.setChecked)
+
+        t = mb.addMenu("&Tasks")
+        self._action(t, "&Cancel Running Task", self.log_panel.cancel, "Esc")
+
+        h = mb.addMenu("&Help")
+        self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self._action(h, "&About", self.show_about)
+        self.viewer.panel.changed.connect(lambda *_: self._sync_choice_menus())
+        self._sync_choice_menus()
+
+    def _choice_menu(self, menu, names, field: str) -> dict[str, QAction]:
+        group = QActionGroup(self)
+        actions = {}
+        for name in names:
+            action = QAction(name, self, checkable=True)
+            action.triggered.connect(lambda _=False, n=name: self._choose(field, n))
+            group.addAction(action)
+            menu.addAction(action)
+            actions[name] = action
+        return actions
+
+    def _choose(self, field: str, value: str) -> None:
+        self.viewer.set_state(**{field: value})
+        self._sync_choice_menus()
+
+    def _sync_choice_menus(self) -> None:
+        s = self.viewer.state
+        for actions, value in ((self.limit_actions, s.limits), (self.scaling_actions, s.scaling),
+                               (self.colormap_actions, s.colormap)):
+            if value in actions:
+                actions[value].setChecked(True)
+
+    # -- opening ------------------------------------------------------------------------
+    def open_path(self, path: str | os.PathLike) -> None:
+        """Open a FITS file, or a folder (showing it and its first FITS file)."""
+        path = os.path.abspath(os.fspath(path))
+        if os.path.isdir(path):
+            self.browser.set_folder(path)
+            self._remember(path)
+            try:
+                files = find_fits(path)
+            except OSError as exc:
+                self.show_error(f"{path}: cannot list the folder ({exc.strerror or exc})")
+                return
+            if files:
+                self.open_file(str(_first_to_show(files)), set_folder=False)
+            else:
+                log.info("%s: no FITS files in this folder", path)
+        elif os.path.exists(path):
+            self.open_file(path)
+        else:
+            self.show_error(f"{path}: no such file or folder")
+
+    def open_file(self, path: str, set_folder: bool = True) -> None:
+        """Open one FITS file in the image viewer."""
+        path = os.path.abspath(path)
+        if set_folder and os.path.dirname(path) != self.browser.folder:
+            self.browser.set_folder(os.path.dirname(path))
+        self.browser.select(path)
+        self.tabs.setCurrentWidget(self.viewer)
+        self.viewer.open(path)
+
+    def _loaded(self, path: str) -> None:
+        self._remember(path)
+        self.setWindowTitle(f"{os.path.basename(path)} — NIRCam GUI")
+        self.browser.select(path)
+
+    def _remember(self, path: str) -> None:
+        self.settings.add_recent(path)
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        recent = self.settings.recent()
+        for path in recent:
+            action = menu.addAction(_elide_middle(path, 70))
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if recent:
+            menu.addSeparator()
+            menu.addAction("Clear Recent", self._clear_recent)
+        menu.setEnabled(bool(recent))
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent()
+        self._fill_recent_menu()
+
+    def choose_file(self) -> None:
+        start = self.browser.folder or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open FITS file", start, FITS_FILTER)
+        if path:
+            self.open_path(path)
+
+    def choose_folder(self) -> None:
+        start = self.browser.folder or str(Path.home())
+        path = QFileDialog.getExistingDirectory(self, "Open folder", start)
+        if path:
+            self.open_path(path)
+
+    # -- demo data ----------------------------------------------------------------------
+    def open_demo(self, folder: str | os.PathLike | None = None) -> None:
+        """Open the simulated demo data set, making it first (in the background) if missing."""
+        folder = Path(folder) if folder is not None else demo_folder()
+        if (folder / DEMO_MARKER).exists():
+            self.open_path(folder)
+            return
+        if self._demo_worker is not None:
+            return
+        log.info("Making the demo data set in %s (a few seconds)…", folder)
+        self._demo_worker = self.runner.run(
+            make_demo, folder, name="Making demo data",
+            on_result=lambda path: self.open_path(path),
+            on_error=self.show_error,
+            on_finished=self._demo_finished,
+        )
+        self._demo_worker.aborted.connect(lambda: log.info("Demo data: stopped; nothing was kept."))
+
+    def _demo_finished(self) -> None:
+        self._demo_worker = None
+
+    # -- messages -----------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        """Tell the user what went wrong: log, status bar, and (unless off) a message box."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        if not self.log_panel.messages().rstrip().endswith(message):  # the viewer may have logged it
+            log.error(message)
+        self.error.emit(message)
+        if self.modal_errors and not self._closing:
+            box = QMessageBox(QMessageBox.Icon.Warning, "NIRCam GUI", message, QMessageBox.StandardButton.Ok, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()  # window-modal but not blocking: work continues behind it
+
+    def show_header(self) -> None:
+        src = self.viewer.source
+        if src is None:
+            self.show_error("No file is open: open a FITS file first.")
+            return
+        from astropy.io import fits
+
+        try:
+            with fits.open(src.path) as hdul:
+                parts = [f"{'=' * 20} HDU {i}: {hdu.name} {'=' * 20}\n{hdu.header.tostring(sep=chr(10))}"
+                         for i, hdu in enumerate(hdul)]
+        except OSError as exc:
+            self.show_error(f"{src.path}: cannot read the headers ({exc})")
+            return
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"Header — {os.path.basename(src.path)}")
+        text = QPlainTextEdit("\n".join(parts), readOnly=True)
+        text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.close)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        dialog.resize(720, 640)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_shortcuts(self) -> None:
+        rows = []
+        for menu_action in self.menuBar().actions():
+            for action in menu_action.menu().actions():
+                keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+                if keys:
+                    rows.append(f"<tr><td><b>{keys}</b></td><td>{action.text().replace('&', '')}</td></tr>")
+        text = ("<table cellspacing=4>" + "".join(rows) + "</table><p>Mouse: wheel zooms, drag pans; "
+                "the status bar shows the pixel under the mouse (1-based x, y as in DS9).</p>")
+        QMessageBox.information(self, "Keyboard shortcuts", text)
+
+    def show_about(self) -> None:
+        from .. import __version__
+
+        QMessageBox.about(self, "About NIRCam GUI",
+                          f"<b>NIRCam GUI</b> {__version__}<br>Quick look and calibration of JWST NIRCam "
+                          "detectors: ramps, images, gain, sky flats and dead pixels.")
+
+    # -- screenshots --------------------------------------------------------------------
+    def choose_screenshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save window image", "nircam-gui.png", "PNG (*.png)")
+        if path:
+            self.save_screenshot(path)
+
+    def save_screenshot(self, path: str | os.PathLike) -> bool:
+        """Render the window to a PNG; True on success."""
+        ok = self.grab().save(os.fspath(path), "PNG")
+        if not ok:
+            self.show_error(f"{path}: could not write the image")
+        return ok
+
+    @property
+    def idle(self) -> bool:
+        """Nothing is running or waiting: no task, no read, no header summaries."""
+        return not self.runner.active and not self.viewer.busy and self.browser.idle
+
+    # -- analysis panels ----------------------------------------------------------------
+    def set_analysis_panel(self, title: str, widget: QWidget) -> None:
+        """Put ``widget`` in the tab ``title`` (replacing the placeholder)."""
+        old = self.analysis_panels.get(title)
+        if old is not None:
+            index = self.tabs.indexOf(old)
+            self.tabs.removeTab(index)
+            old.deleteLater()
+            self.tabs.insertTab(index, widget, title)
+        else:
+            self.tabs.addTab(widget, title)
+        self.analysis_panels[title] = widget
+
+    # -- layout and settings ------------------------------------------------------------
+    def _restore(self, restore_layout: bool) -> None:
+        s = self.settings
+        self._default_state = self.saveState()
+        if restore_layout:
+            geometry = s.geometry("window/geometry")
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+            else:
+                self.resize(1400, 860)
+            state = s.geometry("window/state")
+            if state is not None:
+                self.restoreState(state)
+        else:
+            self.resize(1400, 860)
+        display = {k: s.get(f"display/{k}") for k in ("limits", "scaling", "colormap")}
+        valid = {"limits": LIMIT_METHODS, "scaling": SCALINGS, "colormap": COLORMAPS}
+        changes = {k: v for k, v in display.items() if v in valid[k] and v != "manual"}
+        if changes:
+            self.viewer.set_state(**changes)
+            self._sync_choice_menus()
+        folder = s.get("browser/folder")
+        if folder and os.path.isdir(folder):
+            self.browser.set_folder(folder)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in (self.files_dock, self.display_dock, self.log_dock):
+            dock.show()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.set("window/geometry", self.saveGeometry())
+        s.set("window/state", self.saveState())
+        state = self.viewer.state
+        s.set("display/limits", state.limits if state.limits != "manual" else "zscale")
+        s.set("display/scaling", state.scaling)
+        s.set("display/colormap", state.colormap)
+        if self.browser.folder:
+            s.set("browser/folder", self.browser.folder)
+        s.sync()
+
+    # -- drag and drop ------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        paths = _dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    # -- closing ------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        """Save the layout, stop every worker cleanly, then close."""
+        self._closing = True
+        if self.settings is not None and getattr(self, "_save_on_close", True):
+            self.save_settings()
+        if self.runner.workers:
+            log.info("Stopping background work…")
+        self.statusBar().showMessage("Stopping background work…")
+        QApplication.processEvents()
+        if not self.runner.shutdown(timeout=60):
+            log.warning("A background task did not stop within 60 s.")
+        self.browser.stop()
+        self.viewer.close_source()
+        logging.getLogger("nircam_gui").removeHandler(self.log_panel.handler)
+        super().closeEvent(event)
+
+    def _update_zoom_label(self) -> None:
+        if self.viewer.frame is not None:
+            self.zoom_label.setText(f"zoom {self.viewer.canvas.zoom_factor():.3g}×")
+
+
+def make_demo(folder: Path, progress=None, cancel=None) -> str:
+    """Worker: make the demo data set in ``folder`` and return the folder to open."""
+    try:
+        from ..core.simulate.demo import make_demo_dataset
+    except ImportError:
+        raise RuntimeError("the demo data generator (nircam_gui.core.simulate.demo) is not available "
+                           "in this installation") from None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    result = Path(make_demo_dataset(folder, progress=progress, cancel=cancel))
+    (folder / DEMO_MARKER).write_text("complete\n")
+    return str(result if result.is_dir() else folder)
+
+
+def _first_to_show(files: list[Path]) -> Path:
+    """The file to show first in a folder: a science image or ramp before reference files."""
+    def rank(p: Path) -> tuple[int, str]:
+        name = p.name.lower()
+        order = 0 if "_uncal" in name else 1 if "_cal" in name or "_rate" in name else 2
+        return order, name
+    return min(files, key=rank)
+
+
+def _dropped_paths(mime) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+    return [p for p in paths if os.path.isdir(p) or (is_fits(p) and os.path.isfile(p))]
+
+
+def _elide_middle(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n // 2 - 1] + "…" + text[-(n // 2 - 1):]
+
