@@ -1,27 +1,84 @@
-"""``nircam-skyflat``: delta sky flats, new flats, dead pixels and backgrounds from _cal images."""
+"""``nircam-skyflat``: delta sky flats, new flats, dead pixels and backgrounds from _cal images.
+
+The method of JWST-STScI-008304 (NIRCam flight flats), section 3: photutils source masks,
+normalisation by the sigma-clipped median, sigma-clipped median through the stack per
+detector and filter and all filters together ("grey"), a large-scale fit (poly3 for SW,
+median 8x8 on a 32x32 grid for LW), new FLAT reference files, new dead pixels (MASK) and
+sky backgrounds.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ._common import not_built
+from ._common import EXIT_ERROR, EXIT_USAGE, run_with_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nircam-skyflat", description=__doc__)
-    p.add_argument("files", nargs="+", metavar="CAL", help="_cal.fits images")
+    p = argparse.ArgumentParser(prog="nircam-skyflat", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", metavar="CAL", help="_cal.fits images, or folders of them")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.add_argument("--ground-flat", nargs="+", default=[], metavar="PATH", help="FLAT reference files or folders")
     p.add_argument("--ground-mask", nargs="+", default=[], metavar="PATH", help="MASK reference files or folders")
-    p.add_argument("--dead-threshold", type=float, default=0.8)
+    p.add_argument("--dead-threshold", type=float, default=0.8, help="grey delta below this is dead (default 0.8)")
     p.add_argument("--fit", choices=("poly3", "median"), default=None,
                    help="large-scale fit (default poly3 for SW, median for LW)")
+    g = p.add_argument_group("source mask (report: 3x3 Gaussian, 4 pixels, 1 sigma)")
+    g.add_argument("--nsigma", type=float, default=1.0, help="threshold above the background, in sigma")
+    g.add_argument("--npixels", type=int, default=4, help="connected pixels that make a source")
+    g.add_argument("--dilate", type=int, default=0, help="grow the source mask by this many pixels")
+    p.add_argument("--min-coverage", type=int, default=3, help="images a pixel needs to be judged dead")
+    p.add_argument("--cluster-min-npix", type=int, default=20, help="dead pixels that make a concentration")
+    p.add_argument("--predictions", metavar="TABLE",
+                   help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
+    p.add_argument("--combine", choices=("bottleneck", "astropy"), default="bottleneck",
+                   help="sigma-clipped stack median implementation")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return not_built("nircam-skyflat", "the sky-flat analysis (issue: Sky flats)")
+    args = build_parser().parse_args(argv)
+    from ..core.skyflat.background import read_predictions
+    from ..core.skyflat.run import SkyflatOptions, run_skyflat
+
+    if not 0 < args.dead_threshold < 1:
+        print("nircam-skyflat: --dead-threshold must be between 0 and 1", file=sys.stderr)
+        return EXIT_USAGE
+    predictions = None
+    if args.predictions:
+        try:
+            predictions = read_predictions(args.predictions)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    opt = SkyflatOptions(n_sigma=args.nsigma, n_pixels=args.npixels, dilate=args.dilate, fit=args.fit,
+                         dead_threshold=args.dead_threshold, min_coverage=args.min_coverage,
+                         cluster_min_npix=args.cluster_min_npix, combine_method=args.combine,
+                         figures=not args.no_figures)
+    code, result = run_with_progress(
+        lambda progress, cancel: run_skyflat(args.files, args.outdir, ground_flats=args.ground_flat,
+                                             ground_masks=args.ground_mask, predictions=predictions, options=opt,
+                                             progress=progress, cancel=cancel),
+        "sky flats", args.quiet)
+    if result is None:
+        return code
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{'detector':10s} {'images':>6s} {'fit':>6s} {'new dead':>8s} {'concentr.':>9s}  filters")
+    for name, s in result.detectors.items():
+        print(f"{name:10s} {s.n_images:6d} {s.fit_method:>6s} {s.n_dead:8d} {s.n_clusters:9d}  "
+              + ", ".join(f"{f} ({100 * r:.1f}% range vs grey)" for f, r in s.filter_range.items()))
+    summ = result.background_summary
+    for row in summ:
+        ratio = f"  measured/predicted {row['ratio']:.3f}" if row["ratio"] == row["ratio"] else ""
+        print(f"background {row['detector']} {row['filter']}: {row['mean']:.4f} MJy/sr "
+              f"({row['n_images']} images){ratio}")
+    print(f"wrote {len(result.files)} files to {result.outdir} in {result.seconds:.1f} s")
+    return code
 
 
 if __name__ == "__main__":

@@ -286,11 +286,15 @@ def _render(cat: dict[str, np.ndarray], dx: float, dy: float, n: int, unit: floa
 
 
 def _dithers(cfg: CalSimConfig, sca: int, fkey: int) -> np.ndarray:
-    rng = _rng(cfg.seed, sca, 3, fkey)
     s = cfg.size / FULL_SIZE
-    r = rng.uniform(cfg.dither_min * s, cfg.dither_max * s, cfg.n_images)
-    a = rng.uniform(0, 2 * np.pi, cfg.n_images)
-    return np.column_stack([r * np.cos(a), r * np.sin(a)])
+    out = np.empty((cfg.n_images, 2))
+    for i in range(cfg.n_images):
+        # one stream per image: image i is the same whatever n_images is
+        rng = _rng(cfg.seed, sca, 3, fkey, i)
+        r = rng.uniform(cfg.dither_min * s, cfg.dither_max * s)
+        a = rng.uniform(0, 2 * np.pi)
+        out[i] = r * np.cos(a), r * np.sin(a)
+    return out
 
 
 def _ground_flat(cfg: CalSimConfig, sca: int, fkey: int, ground_dead: np.ndarray) -> tuple[np.ndarray, ...]:

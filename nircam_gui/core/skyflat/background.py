@@ -24,11 +24,11 @@ class BackgroundRecord(dict):
 
 def backgrounds_table(records: Sequence[BackgroundRecord]) -> Table:
     """Per-image table: ``file, detector, filter, background`` (MJy/sr) and extras."""
-    t = Table(rows=[(r["file"], r["detector"], r["filter"], r["pupil"], r["background"], r["std"],
+    t = Table(rows=[(r["file"], r["detector"], r["filter"], r["background"], r["pupil"], r["std"],
                      r["n_pixels"], r["masked_fraction"], r.get("start_mjd", np.nan)) for r in records],
-              names=("file", "detector", "filter", "pupil", "background", "std", "n_pixels",
+              names=("file", "detector", "filter", "background", "pupil", "std", "n_pixels",
                      "masked_fraction", "expstart"),
-              dtype=(str, str, str, str, np.float64, np.float64, np.int64, np.float64, np.float64))
+              dtype=(str, str, str, np.float64, str, np.float64, np.int64, np.float64, np.float64))
     t["background"].unit = u.MJy / u.sr
     t["std"].unit = u.MJy / u.sr
     t["expstart"].unit = u.d

@@ -23,7 +23,7 @@ from scipy.ndimage import median_filter
 
 from .combine import clip_along_last_axis
 
-__all__ = ["FIT_METHODS", "bin_image", "default_method", "fit_large_scale", "fit_median", "fit_poly"]
+__all__ = ["FIT_METHODS", "bin_image", "smooth_background", "default_method", "fit_large_scale", "fit_median", "fit_poly"]
 
 FIT_METHODS = ("poly3", "median")
 
@@ -101,8 +101,12 @@ def fit_median(delta: np.ndarray, bin: int = 32, filter_size: int = 8) -> np.nda
     filt = median_filter(med, size=filter_size, mode="nearest")
     # an even window spans offsets -k/2 .. k/2-1: its value belongs half a block lower
     shift = 0.5 * bin if filter_size % 2 == 0 else 0.0
-    spline = RectBivariateSpline(yc - shift, xc - shift, filt, kx=3, ky=3)
     ny, nx = delta.shape
+    # bbox = the whole frame: the spline extrapolates its end pieces to the edges
+    # instead of clamping to the value at the outermost block centre
+    spline = RectBivariateSpline(yc - shift, xc - shift, filt, kx=min(3, len(yc) - 1), ky=min(3, len(xc) - 1),
+                                 bbox=[min(0, yc[0] - shift), max(ny - 1, yc[-1]),
+                                       min(0, xc[0] - shift), max(nx - 1, xc[-1])])
     fit = spline(np.arange(ny), np.arange(nx))
     return _normalise(fit, delta)
 
@@ -114,3 +118,36 @@ def fit_large_scale(delta: np.ndarray, method: str = "poly3", **kwargs) -> np.nd
     if method == "median":
         return fit_median(delta, **kwargs)
     raise ValueError(f"unknown large-scale fit {method!r}; choose from {FIT_METHODS}")
+
+
+def smooth_background(image: np.ndarray, box: int = 64, filter_size: int = 3, sigma: float = 3.0,
+                      maxiters: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Background and rms maps: sigma-clipped median/std of ``box`` blocks, a median
+    filter of ``filter_size`` blocks, a bicubic spline back to full size.
+
+    Like photutils ``Background2D`` with a median estimator, except at the frame edges:
+    Background2D holds the outermost box value constant over the last half box, which on
+    a sloped sky (a delta flat is a 6-8 % gradient) leaves the edges under-subtracted;
+    the spline here extrapolates the slope.
+    """
+    ny, nx = image.shape
+    nby, nbx = -(-ny // box), -(-nx // box)
+    pad = np.full((nby * box, nbx * box), np.nan, np.float32)
+    pad[:ny, :nx] = image
+    blocks = np.ascontiguousarray(pad.reshape(nby, box, nbx, box).transpose(0, 2, 1, 3).reshape(nby, nbx, box * box))
+    med, std, cnt = clip_along_last_axis(blocks, sigma, maxiters)
+    yc = np.minimum(np.arange(nby) * box + (box - 1) / 2, (np.arange(nby) * box + np.minimum(ny, (np.arange(nby) + 1) * box) - 1) / 2)
+    xc = np.minimum(np.arange(nbx) * box + (box - 1) / 2, (np.arange(nbx) * box + np.minimum(nx, (np.arange(nbx) + 1) * box) - 1) / 2)
+    maps = []
+    for grid in (med, std):
+        ok = (cnt >= 0.25 * box * box) & np.isfinite(grid)
+        grid = np.where(ok, grid, np.nanmedian(grid[ok]) if ok.any() else 0.0)
+        if filter_size > 1:
+            grid = median_filter(grid, size=filter_size, mode="nearest")
+        if len(yc) < 2 or len(xc) < 2:
+            maps.append(np.full((ny, nx), float(np.median(grid)), np.float32))
+            continue
+        spline = RectBivariateSpline(yc, xc, grid, kx=min(3, len(yc) - 1), ky=min(3, len(xc) - 1),
+                                     bbox=[min(0, yc[0]), max(ny - 1, yc[-1]), min(0, xc[0]), max(nx - 1, xc[-1])])
+        maps.append(spline(np.arange(ny), np.arange(nx)).astype(np.float32))
+    return maps[0], maps[1]

@@ -172,9 +172,13 @@ def run_skyflat(
     rep = Reporter(100, progress, cancel)
 
     metas = []
+    given = {Path(p) for p in cal_files if not Path(p).is_dir()}
     for p in expand_inputs(cal_files):
         meta = inspect(p)
         if meta.kind not in ("cal", "rate") or meta.reftype:
+            if p not in given:  # other files in a folder are skipped, a named one is an error
+                warnings.append(f"{p}: skipped, not a calibrated image")
+                continue
             raise NircamFileError(p, f"not a calibrated image (found a {meta.reftype or meta.kind} file)")
         require_full_frame(meta, "the sky-flat method")
         if not meta.detector:
@@ -215,7 +219,7 @@ def run_skyflat(
             # 1. source masks, normalisation, backgrounds
             stack = np.empty((len(dmetas), ny, nx), np.float32)
             groups: dict[str, list[int]] = defaultdict(list)
-            drep = rep.sub(len(dmetas) * 3 + 2, int(100 * done / n_total), int(100 * (done + len(dmetas)) / n_total))
+            drep = rep.sub(len(dmetas) * 2 + 2, int(100 * done / n_total), int(100 * (done + len(dmetas)) / n_total))
             dq_dead = np.zeros((ny, nx), bool)
             for i, m in enumerate(dmetas):
                 with open_image(m.path) as img:
@@ -254,6 +258,7 @@ def run_skyflat(
                 deltas[token] = combine_stack(stack, idx, sigma=opt.sigma, maxiters=opt.maxiters,
                                               method=opt.combine_method, cancel=cancel)
                 crep.step(f"{det_name} {token}")
+            drep.done += len(dmetas)  # the combine's share, reported through crep
             del stack
             # 3. large-scale fit of the grey delta flat
             method = opt.fit or default_method(det.is_longwave)

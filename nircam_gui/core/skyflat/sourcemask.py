@@ -2,27 +2,39 @@
 
 The report smooths each ``_cal`` image with a 3x3 Gaussian kernel and flags any 4
 connected pixels 1 sigma above the background as source, plus every DQ DO_NOT_USE pixel.
-"Background" here is a photutils :class:`~photutils.background.Background2D` map (64 px
-boxes by default): the delta flat itself is a 6-8 % gradient, larger than the per-pixel
-noise, so a single background level would flag whole bright corners as "source".
+"Background" here is a smooth map of sigma-clipped medians of 64 px boxes (and the rms a
+map of their clipped std): the delta flat itself is a 6-8 % gradient, larger than the
+per-pixel noise, so a single background level would flag whole bright corners as
+"source". The map is :func:`.largescale.smooth_background`, not photutils'
+``Background2D``, because Background2D holds the edge boxes flat and so flags the
+upward-sloping frame edges (tests/core/skyflat/test_sourcemask.py shows it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from astropy.convolution import convolve
-from astropy.stats import SigmaClip
-from photutils.background import Background2D, MedianBackground
 from photutils.segmentation import detect_sources, make_2dgaussian_kernel
 from scipy.ndimage import binary_dilation
 
 from ..dq import DO_NOT_USE
+from .largescale import smooth_background
 
 __all__ = ["source_mask"]
 
 
 def _detect(data: np.ndarray, threshold: np.ndarray, n_pixels: int, mask: np.ndarray):
     # photutils 3.0 renamed npixels -> n_pixels; keep 2.x working too
+    import warnings
+
+    from photutils.utils.exceptions import NoDetectionsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)  # an empty field is a valid answer
+        return _detect_raw(data, threshold, n_pixels, mask)
+
+
+def _detect_raw(data, threshold, n_pixels, mask):
     try:
         return detect_sources(data, threshold, n_pixels=n_pixels, mask=mask)
     except TypeError:  # pragma: no cover - photutils < 3
@@ -59,7 +71,7 @@ def source_mask(
     dilate : int
         Grow the source mask by this many pixels (0 = as the report).
     box_size : int
-        Box of the photutils background map.
+        Box of the background map (pixels).
 
     Returns
     -------
@@ -70,14 +82,13 @@ def source_mask(
     if dq is not None:
         bad |= (np.asarray(dq) & DO_NOT_USE) != 0
     box = int(min(box_size, max(8, min(sci.shape) // 4)))
-    bkg = Background2D(sci, box, mask=bad, filter_size=3, bkg_estimator=MedianBackground(),
-                       sigma_clip=SigmaClip(sigma=3.0, maxiters=5), exclude_percentile=50.0)
+    background, rms = smooth_background(np.where(bad, np.nan, sci), box)
     # NaN / DO_NOT_USE pixels are filled with 0 after background subtraction, so they
     # neither create nor hide sources in the smoothed image
-    resid = np.where(bad, 0.0, sci - bkg.background).astype(np.float32)
+    resid = np.where(bad, 0.0, sci - background).astype(np.float32)
     kernel = make_2dgaussian_kernel(kernel_fwhm, size=kernel_size)
     smooth = convolve(resid, kernel, boundary="extend", normalize_kernel=True)
-    segm = _detect(smooth, n_sigma * bkg.background_rms, n_pixels, bad)
+    segm = _detect(smooth, n_sigma * rms, n_pixels, bad)
     mask = bad.copy()
     if segm is not None:  # photutils returns None when nothing is found
         src = segm.data > 0
