@@ -48,7 +48,7 @@ class HistogramPlot(pg.PlotWidget):
         self.curve = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen("#8fa6c9"),
                                      brush=pg.mkBrush(143, 166, 201, 110))
         self.addItem(self.curve)
-        self.region = pg.LinearRegionItem(brush=pg.mkBrush(255, 200, 60, 40),
+        self.region = pg.LinearRegionItem(brush=pg.mkBrush(255, 200, 60, 25),
                                           pen=pg.mkPen("#e0a020", width=2))
         self.region.setZValue(10)
         self.addItem(self.region)

@@ -33,10 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.detector import FULL_SIZE
 from ..core.errors import NircamFileError
-from ..core.readers import FITS_SUFFIXES, inspect, is_fits
+from ..core.readers import FITS_SUFFIXES, ExposureMeta, inspect, is_fits
 
-__all__ = ["FileBrowser", "FitsFileModel", "SummaryCache"]
+__all__ = ["FileBrowser", "FitsFileModel", "SummaryCache", "short_summary"]
 
 NAME_FILTERS = [f"*{s}" for s in FITS_SUFFIXES] + [f"*{s.upper()}" for s in FITS_SUFFIXES]
 
@@ -51,7 +52,7 @@ class _SummaryJob(QRunnable):
             if self.cache._stop.is_set():
                 return
             try:
-                text = inspect(path).summary()
+                text = short_summary(inspect(path))
             except NircamFileError as exc:
                 text = f"unreadable: {exc.problem}"
             except Exception as exc:  # a header we do not understand must not stop the browser
@@ -60,6 +61,18 @@ class _SummaryJob(QRunnable):
                 self.cache.ready.emit(path, text)
             except RuntimeError:  # the cache was deleted while closing
                 return
+
+
+def short_summary(meta: ExposureMeta) -> str:
+    """The header summary for the browser: ``meta.summary()`` without the frame size of full frames.
+
+    Nearly every NIRCam file is 2048x2048; saying so on every row pushes the filter out of
+    a narrow dock. Subarrays and small simulated frames keep their size.
+    """
+    text = meta.summary()
+    if (meta.nx, meta.ny) == (FULL_SIZE, FULL_SIZE):
+        text = text.replace(f"  {FULL_SIZE}x{FULL_SIZE}", "")
+    return text
 
 
 class SummaryCache(QObject):
@@ -197,10 +210,12 @@ class FileBrowser(QWidget):
         self.tree.setAlternatingRowColors(True)
         for column in (1, 2, 3):  # size, type, date: the summary says more
             self.tree.setColumnHidden(column, True)
+        # JWST names are long; their ends (exposure, detector, type) tell files apart
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideLeft)
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 240)
+        header.resizeSection(0, 270)
         self.folder_label = QLabel()
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.up_button = QToolButton()

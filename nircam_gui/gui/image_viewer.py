@@ -321,7 +321,7 @@ class ImageViewer(QWidget):
             self._show(frame, levels, picture)
 
     def _read_failed(self, message: str) -> None:
-        log.error(message)
+        # the window decides how to present it (log, status bar, message box)
         self.failed.emit(message)
 
     def _show(self, frame: Frame, levels: tuple[float, float], picture: np.ndarray) -> None:

@@ -36,8 +36,9 @@ __all__ = ["MainWindow", "PlaceholderPanel"]
 
 log = logging.getLogger("nircam_gui")
 
+DEFAULT_SIZE = (1440, 900)
+READOUT_HINT = "Point at the image for x, y (1-based, as in DS9), value, amplifier and DQ flags"
 FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
-DEMO_MARKER = ".nircam-gui-demo-complete"
 
 #: The analysis places later issues fill: tab title -> what it will do.
 ANALYSES = {
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._demo_worker: Worker | None = None
         self._closing = False
+        self._shown_once = False
         self.setWindowTitle("NIRCam GUI")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -112,12 +114,13 @@ class MainWindow(QMainWindow):
             self.set_analysis_panel(title, PlaceholderPanel(title, text))
         self.setCentralWidget(self.tabs)
 
+        # left column: files above display controls, so the image gets the whole right side
         self.files_dock = self._dock("Files", "files_dock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.display_dock = self._dock("Display", "display_dock", self.viewer.panel,
-                                       Qt.DockWidgetArea.RightDockWidgetArea)
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.splitDockWidget(self.files_dock, self.display_dock, Qt.Orientation.Vertical)
         self.log_dock = self._dock("Log", "log_dock", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.files_dock, self.display_dock], [380, 270], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [140], Qt.Orientation.Vertical)
+        self._default_state = self.saveState()
 
         self._make_status_bar()
         self._make_menus()
@@ -125,7 +128,6 @@ class MainWindow(QMainWindow):
         self.browser.file_selected.connect(self.open_file)
         self.viewer.loaded.connect(self._loaded)
         self.viewer.failed.connect(self.show_error)
-        self.viewer.readout.connect(self.readout_label.setText)
         self.viewer.frame_shown.connect(self._update_zoom_label)
         self.viewer.canvas.view.sigRangeChanged.connect(lambda *_: self._update_zoom_label())
 
@@ -144,6 +146,8 @@ class MainWindow(QMainWindow):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.readout_label = QLabel()
         self.readout_label.setFont(fixed)
+        self.viewer.readout.connect(lambda text: self.readout_label.setText(text or READOUT_HINT))
+        self.readout_label.setText(READOUT_HINT)
         self.readout_label.setMinimumWidth(520)
         self.readout_label.setToolTip("Pixel under the mouse: 1-based x, y as in DS9; amplifier 1-4; DQ flags")
         self.zoom_label = QLabel()
@@ -245,12 +249,12 @@ class MainWindow(QMainWindow):
             self.browser.set_folder(path)
             self._remember(path)
             try:
-                files = find_fits(path)
+                first = fits_to_show(path)
             except OSError as exc:
                 self.show_error(f"{path}: cannot list the folder ({exc.strerror or exc})")
                 return
-            if files:
-                self.open_file(str(_first_to_show(files)), set_folder=False)
+            if first is not None:
+                self.open_file(str(first), set_folder=False)
             else:
                 log.info("%s: no FITS files in this folder", path)
         elif os.path.exists(path):
@@ -309,12 +313,10 @@ class MainWindow(QMainWindow):
     def open_demo(self, folder: str | os.PathLike | None = None) -> None:
         """Open the simulated demo data set, making it first (in the background) if missing."""
         folder = Path(folder) if folder is not None else demo_folder()
-        if (folder / DEMO_MARKER).exists():
-            self.open_path(folder)
-            return
         if self._demo_worker is not None:
             return
-        log.info("Making the demo data set in %s (a few seconds)…", folder)
+        if not any(folder.glob("*")):
+            log.info("Making the demo data set in %s (a few seconds)…", folder)
         self._demo_worker = self.runner.run(
             make_demo, folder, name="Making demo data",
             on_result=lambda path: self.open_path(path),
@@ -331,8 +333,7 @@ class MainWindow(QMainWindow):
         """Tell the user what went wrong: log, status bar, and (unless off) a message box."""
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
-        if not self.log_panel.messages().rstrip().endswith(message):  # the viewer may have logged it
-            log.error(message)
+        log.error(message)
         self.error.emit(message)
         if self.modal_errors and not self._closing:
             box = QMessageBox(QMessageBox.Icon.Warning, "NIRCam GUI", message, QMessageBox.StandardButton.Ok, self)
@@ -419,21 +420,17 @@ class MainWindow(QMainWindow):
     # -- layout and settings ------------------------------------------------------------
     def _restore(self, restore_layout: bool) -> None:
         s = self.settings
-        self._default_state = self.saveState()
-        if restore_layout:
-            geometry = s.geometry("window/geometry")
-            if geometry is not None:
-                self.restoreGeometry(geometry)
-            else:
-                self.resize(1400, 860)
-            state = s.geometry("window/state")
-            if state is not None:
-                self.restoreState(state)
+        geometry = s.geometry("window/geometry") if restore_layout else None
+        state = s.geometry("window/state") if restore_layout else None
+        if geometry is not None:
+            self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 860)
+            self.resize(*DEFAULT_SIZE)
+        self._apply_default_sizes = state is None or not self.restoreState(state)
         display = {k: s.get(f"display/{k}") for k in ("limits", "scaling", "colormap")}
         valid = {"limits": LIMIT_METHODS, "scaling": SCALINGS, "colormap": COLORMAPS}
         changes = {k: v for k, v in display.items() if v in valid[k] and v != "manual"}
+        changes["difference"] = bool(s.get("display/difference", False, bool))
         if changes:
             self.viewer.set_state(**changes)
             self._sync_choice_menus()
@@ -441,10 +438,25 @@ class MainWindow(QMainWindow):
         if folder and os.path.isdir(folder):
             self.browser.set_folder(folder)
 
+    def _default_dock_sizes(self) -> None:
+        self.resizeDocks([self.files_dock], [500], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.files_dock, self.display_dock], [430, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
+
     def reset_layout(self) -> None:
+        """Docks back where they start, at their default sizes."""
         self.restoreState(self._default_state)
         for dock in (self.files_dock, self.display_dock, self.log_dock):
             dock.show()
+        self._default_dock_sizes()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if self._apply_default_sizes:
+                # dock sizes only take once the window has its real size
+                self._default_dock_sizes()
 
     def save_settings(self) -> None:
         s = self.settings
@@ -454,6 +466,7 @@ class MainWindow(QMainWindow):
         s.set("display/limits", state.limits if state.limits != "manual" else "zscale")
         s.set("display/scaling", state.scaling)
         s.set("display/colormap", state.colormap)
+        s.set("display/difference", state.difference)
         if self.browser.folder:
             s.set("browser/folder", self.browser.folder)
         s.sync()
@@ -494,7 +507,11 @@ class MainWindow(QMainWindow):
 
 
 def make_demo(folder: Path, progress=None, cancel=None) -> str:
-    """Worker: make the demo data set in ``folder`` and return the folder to open."""
+    """Worker: make the demo data set in ``folder`` unless complete; return the folder to open.
+
+    ``make_demo_dataset`` returns at once for a complete folder (it writes a marker last),
+    so an interrupted run is finished next time rather than opened half-made.
+    """
     try:
         from ..core.simulate.demo import make_demo_dataset
     except ImportError:
@@ -503,7 +520,6 @@ def make_demo(folder: Path, progress=None, cancel=None) -> str:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     result = Path(make_demo_dataset(folder, progress=progress, cancel=cancel))
-    (folder / DEMO_MARKER).write_text("complete\n")
     return str(result if result.is_dir() else folder)
 
 
@@ -512,8 +528,18 @@ def _first_to_show(files: list[Path]) -> Path:
     def rank(p: Path) -> tuple[int, str]:
         name = p.name.lower()
         order = 0 if "_uncal" in name else 1 if "_cal" in name or "_rate" in name else 2
-        return order, name
+        return order, str(p.parent), name
     return min(files, key=rank)
+
+
+def fits_to_show(folder: str | os.PathLike) -> Path | None:
+    """The FITS file to open with ``folder``: from the folder itself, else from its subfolders."""
+    folder = Path(folder)
+    files = find_fits(folder)
+    if not files:
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            files += find_fits(sub)
+    return _first_to_show(files) if files else None
 
 
 def _dropped_paths(mime) -> list[str]:
