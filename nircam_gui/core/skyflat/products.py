@@ -20,8 +20,8 @@ from ..detector import reference_pixel_mask
 from ..fileio import atomic_path
 from ..reffiles import write_reference
 
-__all__ = ["filter_token", "new_flat", "software_versions", "write_dead_mask", "write_image", "write_table",
-           "write_json"]
+__all__ = ["dq_names_present", "filter_token", "new_flat", "software_versions", "write_dead_mask", "write_flat",
+           "write_image", "write_json", "write_table"]
 
 
 def filter_token(filt: str, pupil: str) -> str:

@@ -90,3 +90,13 @@ def test_backgrounds_match_injected_sky(full_frame_run, truth):
     errors = [measured[i["file"]] / i["sky"] - 1 for i in doc["images"]]
     assert len(errors) == 20
     assert np.max(np.abs(errors)) < 0.005
+
+
+def test_median_fit_also_matches_truth(full_frame_run, truth):
+    # the LW default, on the same grey flat
+    from nircam_gui.core.skyflat.largescale import fit_large_scale
+
+    cfg, sim, res = full_frame_run
+    arrays, _ = truth
+    fit = fit_large_scale(res.detectors["NRCA4"].grey, "median")
+    assert _ls_rms(fit, arrays["LARGE_GREY"]) < 0.003
