@@ -1,32 +1,76 @@
-"""``nircam-gain``: conversion-gain maps from pairs of flat-field ramps (PTC method)."""
+"""``nircam-gain``: conversion-gain maps from pairs of flat-field ramps (PTC method).
+
+Integrations are paired 1/2, 3/4, ... in order of exposure start, calibrated (report
+JWST-STScI-004622 Table 1), measured in boxes per amplifier (epoxy voids on their own),
+fitted below the signal limit, and combined over the pairs that are not anomalous.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from ._common import not_built
+from ._common import EXIT_USAGE, run_with_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nircam-gain", description=__doc__)
+    p = argparse.ArgumentParser(prog="nircam-gain", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE", help="flat-field ramps (_uncal.fits or ground cubes)")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
-    p.add_argument("--box", type=int, default=256, help="box size in pixels (default 256)")
+    p.add_argument("--box", type=int, default=256, help="box size in pixels (default 256, the report's choice)")
     p.add_argument("--signal-limit", type=float, default=None,
-                   help="upper single-frame signal in ADU (default 5000 SW, 7500 LW)")
+                   help="upper single-frame signal in ADU for the fit (default 5000 SW, 7500 LW)")
     p.add_argument("--groups", type=int, default=None, help="use only the first N groups")
-    p.add_argument("--regions", help="DS9 region file with epoxy-void polygons")
-    p.add_argument("--ipc", choices=("none", "analytic", "deconvolve"), default="deconvolve")
-    p.add_argument("--ipc-kernel", help="IPC reference file")
+    p.add_argument("--regions", help="DS9 region file with epoxy-void polygons (image coordinates)")
+    p.add_argument("--ipc", choices=("none", "analytic", "exact", "deconvolve"), default="deconvolve",
+                   help="IPC correction: none; analytic (the report's factor 1-2(k-1)); exact (sum of squares "
+                        "of the physical kernel); deconvolve (the IPC step on the data; default)")
+    p.add_argument("--ipc-kernel", help="IPC reference file (correction kernel)")
     for ref in ("superbias", "linearity", "saturation", "mask"):
-        p.add_argument(f"--{ref}", help=f"{ref.upper()} reference file")
-    p.add_argument("--first-pair", choices=("auto", "keep", "drop"), default="auto")
+        p.add_argument(f"--{ref}", help=f"{ref.upper()} reference file (its step is skipped without it)")
+    p.add_argument("--first-pair", choices=("auto", "keep", "drop"), default="auto",
+                   help="use the first pair in the mean map: auto drops it only when significantly off")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return not_built("nircam-gain", "the gain engine (issue: Gain engine)")
+    args = build_parser().parse_args(argv)
+    from ..core.gain.engine import GainOptions, run_gain
+    from ..core.gain.products import write_gain_products
+
+    try:
+        opts = GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,
+                           ipc=args.ipc, ipc_kernel=args.ipc_kernel, superbias=args.superbias,
+                           linearity=args.linearity, saturation=args.saturation, mask=args.mask,
+                           first_pair=args.first_pair)
+    except ValueError as exc:
+        print(f"nircam-gain: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    outdir = Path(args.outdir)
+
+    def work(progress, cancel):
+        result = run_gain(args.files, opts, lambda f, m: progress(0.97 * f, m), cancel)
+        progress(0.98, "writing products")
+        return result, write_gain_products(result, outdir, figures=not args.no_figures)
+
+    code, out = run_with_progress(work, "nircam-gain", args.quiet)
+    if out is None:
+        return code
+    result, paths = out
+    print(f"{result.detector}: {len(result.pairs)} pairs, {result.boxes.nbox} boxes of {opts.box} px, "
+          f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}")
+    print(result.maps.first_pair.reason)
+    print(f"pairs used: {[p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]}")
+    sectors = result.sectors.copy()
+    for c in ("gain", "gain_err", "box_gain_err"):
+        sectors[c].format = ".4f"
+    sectors.pprint(max_lines=-1, max_width=-1)
+    print(f"wrote {len(paths)} files to {outdir}")
+    return code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,181 @@
+"""Boxes for the PTC: a square grid per amplifier, with epoxy-void boxes overlaid.
+
+Report 004622, sections 4 and 5.1: each sector (amplifier) is divided into a grid of
+boxes; pixels in the epoxy voids form their own, irregular boxes; any box with fewer
+than half the pixels of a nominal box is joined to a neighbouring box of the same kind
+in the same amplifier. Boxes never cross amplifiers and never hold reference pixels
+or masked pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.table import Table
+
+from ..detector import REF_BORDER, amplifier_index, reference_pixel_mask
+
+__all__ = ["BoxGrid", "make_boxes"]
+
+NORMAL, EPOXY = "normal", "epoxy"
+
+
+@dataclass
+class BoxGrid:
+    """A label image and the description of every box.
+
+    Attributes
+    ----------
+    labels : ndarray of int32, shape (ny, nx)
+        0 outside every box, else the box id (1-based, as in ``table['box_id']``).
+    table : astropy.table.Table
+        ``box_id, amp, region, npix, xmin, xmax, ymin, ymax`` (0-based, inclusive bounds);
+        ``amp`` is 1-4.
+    box_size : int
+        Nominal box side in pixels.
+    """
+
+    labels: np.ndarray
+    table: Table
+    box_size: int
+
+    @property
+    def nbox(self) -> int:
+        return len(self.table)
+
+    def region_of(self) -> np.ndarray:
+        """Region name of every box, in box-id order."""
+        return np.asarray(self.table["region"])
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    """Consecutive ids 1..n in order of first appearance in raster order."""
+    flat = labels.ravel()
+    uniq, first = np.unique(flat[flat > 0], return_index=True)
+    order = uniq[np.argsort(first)]
+    lut = np.zeros(int(flat.max()) + 1 if flat.size else 1, np.int32)
+    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    return lut[labels]
+
+
+def _neighbour_contacts(labels: np.ndarray) -> np.ndarray:
+    """Pairs (a, b, count) of 4-connected label contacts, a != b, both > 0."""
+    pairs = []
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
+        sel = (a != b) & (a > 0) & (b > 0)
+        pairs.append(np.stack([a[sel], b[sel]], axis=1))
+    p = np.concatenate(pairs)
+    if p.size == 0:
+        return np.zeros((0, 3), np.int64)
+    p = np.sort(p, axis=1)
+    uniq, counts = np.unique(p, axis=0, return_counts=True)
+    return np.column_stack([uniq, counts])
+
+
+def make_boxes(
+    shape: tuple[int, int],
+    box_size: int = 256,
+    void_mask: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    border: int = REF_BORDER,
+    min_fraction: float = 0.5,
+) -> BoxGrid:
+    """Build the box label image.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Frame shape (full-frame layout: four amplifiers, reference border).
+    box_size : int
+        Side of the square boxes; the grid is aligned on multiples of it from pixel 0,
+        so boxes fit the 512-column amplifiers for 128, 256 and 512.
+    void_mask : ndarray of bool, optional
+        Epoxy-void pixels (e.g. from :func:`nircam_gui.core.regionsio.polygons_mask`).
+    exclude : ndarray of bool, optional
+        Pixels to leave out (DQ, MASK reference file, a user mask).
+    min_fraction : float
+        Pieces with fewer than this fraction of ``box_size**2`` pixels are joined to a
+        neighbour of the same kind in the same amplifier (the one they share the longest
+        border with). A piece with no such neighbour stays on its own.
+
+    Returns
+    -------
+    BoxGrid
+    """
+    ny, nx = shape
+    if box_size < 4:
+        raise ValueError(f"box size {box_size} is too small")
+    usable = ~reference_pixel_mask(shape, border)
+    if exclude is not None:
+        usable &= ~np.asarray(exclude, bool)
+    void = np.zeros(shape, bool) if void_mask is None else (np.asarray(void_mask, bool) & usable)
+    amp = np.broadcast_to(amplifier_index(nx)[None, :], shape)
+    yy, xx = np.indices(shape)
+    cells_x = -(-nx // box_size)
+    cell = (yy // box_size) * cells_x + (xx // box_size)
+    # cell x amplifier x kind: amplifiers split cells that straddle a boundary
+    ncell = int(cell.max()) + 1
+    key = (cell + ncell * amp) * 2 + void
+    labels = np.where(usable, key + 1, 0).astype(np.int64)
+    labels = _relabel(labels)
+
+    nominal = box_size * box_size
+    box_amp = np.zeros(labels.max() + 1, np.int64)
+    box_void = np.zeros(labels.max() + 1, bool)
+    box_amp[labels.ravel()] = amp.ravel()
+    box_void[labels.ravel()] = void.ravel()
+    while True:
+        npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
+        small = [b for b in np.argsort(npix) if b > 0 and 0 < npix[b] < min_fraction * nominal]
+        if not small:
+            break
+        contacts = _neighbour_contacts(labels)
+        merged = False
+        for b in small:
+            rows = contacts[(contacts[:, 0] == b) | (contacts[:, 1] == b)]
+            other = np.where(rows[:, 0] == b, rows[:, 1], rows[:, 0])
+            same = (box_amp[other] == box_amp[b]) & (box_void[other] == box_void[b])
+            if not same.any():
+                continue
+            cand, count = other[same], rows[same, 2]
+            # longest shared border; ties go to the smaller neighbour
+            best = cand[np.lexsort((npix[cand], -count))[0]]
+            labels[labels == b] = best
+            merged = True
+            break
+        if not merged:
+            break
+    labels = _relabel(labels).astype(np.int32)
+
+    n = int(labels.max())
+    flat = labels.ravel()
+    npix = np.bincount(flat, minlength=n + 1)[1:]
+    ys, xs = np.divmod(np.flatnonzero(flat), nx)
+    lab = flat[flat > 0]
+    xmin = np.full(n, nx, np.int64)
+    ymin = np.full(n, ny, np.int64)
+    xmax = np.zeros(n, np.int64)
+    ymax = np.zeros(n, np.int64)
+    np.minimum.at(xmin, lab - 1, xs)
+    np.minimum.at(ymin, lab - 1, ys)
+    np.maximum.at(xmax, lab - 1, xs)
+    np.maximum.at(ymax, lab - 1, ys)
+    box_amp_out = np.zeros(n, np.int64)
+    box_void_out = np.zeros(n, bool)
+    box_amp_out[lab - 1] = amp.ravel()[flat > 0]
+    box_void_out[lab - 1] = void.ravel()[flat > 0]
+    table = Table(
+        {
+            "box_id": np.arange(1, n + 1),
+            "amp": box_amp_out + 1,
+            "region": np.where(box_void_out, EPOXY, NORMAL),
+            "npix": npix,
+            "xmin": xmin,
+            "xmax": xmax,
+            "ymin": ymin,
+            "ymax": ymax,
+        }
+    )
+    table.meta["box_size"] = box_size
+    return BoxGrid(labels, table, box_size)

@@ -1,0 +1,223 @@
+"""The gain analysis end to end: pairs -> calibration -> box statistics -> fits -> maps.
+
+Memory is bounded by the calibration chunk (a few groups of the two integrations of
+a pair), whatever the number of groups. The statistics for every pair, group and box
+are kept (``ptc`` arrays), so the GUI and the studies can re-fit without re-reading.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import dq as dqbits
+from ..calibrate import CalibrationConfig, calibrate_integration
+from ..detector import get_detector
+from ..errors import NircamFileError
+from ..ipc import analytic_gain_factor, invert_kernel, variance_factor
+from ..progress import CancelCheck, ProgressCallback, Reporter
+from ..readers import open_reference
+from ..regionsio import polygons_mask, read_polygons
+from .boxes import BoxGrid, make_boxes
+from .clipstats import BoxClipper, clip_variance_factor
+from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
+from .pairs import Pair, find_integrations, make_pairs
+from .ptcfit import PTCFit, fit_ptc
+
+__all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
+
+IPC_MODES = ("none", "analytic", "exact", "deconvolve")
+# MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
+_EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
+
+
+@dataclass
+class GainOptions:
+    """Options of the gain analysis; the command line and the GUI fill the same fields.
+
+    ``ipc``: ``none`` (no correction), ``analytic`` (the report's factor
+    1 - 2 (k_center - 1) on the gain), ``exact`` (the sum of squares of the physical
+    kernel, the inverse of the reference file's correction kernel), ``deconvolve``
+    (the calibration's IPC step on the data, the report's final choice).
+    """
+
+    box: int = 256
+    signal_limit: float | None = None
+    groups: int | None = None
+    regions: str | None = None
+    ipc: str = "deconvolve"
+    ipc_kernel: str | None = None
+    superbias: str | None = None
+    linearity: str | None = None
+    saturation: str | None = None
+    mask: str | None = None
+    first_pair: str = "auto"
+    nsigma: float = 3.0
+    chunk: int = 8
+
+    def __post_init__(self) -> None:
+        if self.ipc not in IPC_MODES:
+            raise ValueError(f"ipc mode {self.ipc!r}: use one of {', '.join(IPC_MODES)}")
+        if self.ipc != "none" and not self.ipc_kernel:
+            raise ValueError(f"--ipc {self.ipc} needs an IPC reference file (--ipc-kernel)")
+        if self.first_pair not in ("auto", "keep", "drop"):
+            raise ValueError(f"first-pair mode {self.first_pair!r}: use auto, keep or drop")
+        if self.box < 16:
+            raise ValueError(f"box size {self.box}: use at least 16 pixels")
+
+
+@dataclass
+class PTCPoints:
+    """Statistics of every pair, group and box: arrays of shape (npairs, ngroups, nbox)."""
+
+    mean: np.ndarray  # clipped mean of the summed frame (ADU)
+    variance: np.ndarray  # clipped variance of the differenced frame, clipping bias removed (ADU^2)
+    variance_raw: np.ndarray  # as clipped, before the bias correction
+    diff_mean: np.ndarray  # mean of the differenced frame (lamp change between the two)
+    npix_sum: np.ndarray
+    npix_diff: np.ndarray
+    group_median: np.ndarray  # (npairs, 2, ngroups) median calibrated signal of each integration
+
+
+@dataclass
+class GainResult:
+    """Everything a product writer, the GUI or a study needs."""
+
+    options: GainOptions
+    files: list[str]
+    detector: str
+    pairs: list[Pair]
+    boxes: BoxGrid
+    ptc: PTCPoints
+    fit: PTCFit
+    maps: GainMaps
+    sectors: object  # astropy Table
+    signal_limit: float
+    clip_factor: float
+    ipc_factor: float
+    ipc_info: dict
+    calibration: dict
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.boxes.labels.shape
+
+
+def _ipc_factor(options: GainOptions) -> tuple[float, dict]:
+    if options.ipc == "none":
+        return 1.0, {"mode": "none"}
+    kc = open_reference(options.ipc_kernel, "IPC").data.astype(float)
+    if kc.ndim != 2:
+        raise NircamFileError(options.ipc_kernel, "only a 2-D (3x3 or 5x5) IPC kernel is supported")
+    analytic = analytic_gain_factor(kc)
+    exact = variance_factor(invert_kernel(kc, size=kc.shape[0]))
+    info = {"mode": options.ipc, "kernel_file": options.ipc_kernel, "correction_kernel": kc.tolist(),
+            "analytic_factor": analytic, "exact_factor": exact}
+    factor = {"analytic": analytic, "exact": exact, "deconvolve": 1.0}[options.ipc]
+    return factor, info
+
+
+def _exclusion(options: GainOptions, shape: tuple[int, int]) -> np.ndarray | None:
+    if not options.mask:
+        return None
+    ref = open_reference(options.mask, "MASK")
+    if ref.dq.shape != shape:
+        raise NircamFileError(options.mask, f"MASK is {ref.dq.shape[1]}x{ref.dq.shape[0]}, the ramps "
+                                            f"{shape[1]}x{shape[0]}")
+    return (ref.dq.astype(np.uint32) & np.uint32(_EXCLUDE_BITS)) != 0
+
+
+def build_boxes(options: GainOptions, shape: tuple[int, int]) -> BoxGrid:
+    """The box grid for these options (MASK exclusions and epoxy-void regions included)."""
+    void = polygons_mask(read_polygons(options.regions), shape) if options.regions else None
+    return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape))
+
+
+def run_gain(
+    files: list[str | os.PathLike],
+    options: GainOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> GainResult:
+    """Measure gain maps from flat-field ramps with the PTC method.
+
+    Parameters
+    ----------
+    files : list of path-like
+        Raw ramps (``_uncal.fits`` or ground cubes); integrations are paired 1/2, 3/4, ...
+        in order of exposure start.
+    options : GainOptions
+    progress, cancel : callable, optional
+        See :mod:`nircam_gui.core.progress`.
+
+    Returns
+    -------
+    GainResult
+    """
+    opt = options or GainOptions()
+    t_start = time.perf_counter()
+    pairs = make_pairs(find_integrations(list(files)))
+    meta = pairs[0].first.meta
+    det = get_detector(meta.detector) if meta.detector else None
+    if det is None:
+        raise NircamFileError(pairs[0].first.path, "no detector in the header (DETECTOR or SCA_ID)")
+    limit = float(opt.signal_limit if opt.signal_limit is not None else det.signal_limit)
+    shape = (meta.ny, meta.nx)
+    ipc_factor, ipc_info = _ipc_factor(opt)
+    boxes = build_boxes(opt, shape)
+    clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
+    cal = CalibrationConfig(superbias=opt.superbias, linearity=opt.linearity, saturation=opt.saturation,
+                            mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
+                            ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
+    ngroups = meta.ngroups if opt.groups is None else min(opt.groups, meta.ngroups)
+    npairs, nbox = len(pairs), boxes.nbox
+    shape3 = (npairs, ngroups, nbox)
+    ptc = PTCPoints(*(np.full(shape3, np.nan) for _ in range(4)),
+                    np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan))
+    rep = Reporter(npairs * ngroups, progress, cancel)
+    calib_prov: dict = {}
+    t_stats = 0.0
+    for p, pair in enumerate(pairs):
+        ga = calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel)
+        gb = calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel)
+        for ca, cb in zip(ga, gb):
+            calib_prov = ca.provenance
+            g0 = ca.first_group
+            ptc.group_median[p, 0, g0:g0 + len(ca.median_signal)] = ca.median_signal
+            ptc.group_median[p, 1, g0:g0 + len(cb.median_signal)] = cb.median_signal
+            usable = ((ca.pixeldq | cb.pixeldq) & np.uint32(dqbits.DO_NOT_USE)) == 0
+            for k in range(ca.data.shape[0]):
+                t0 = time.perf_counter()
+                g = g0 + k
+                valid = usable & ((ca.groupdq[k] | cb.groupdq[k]) == 0)
+                ss = clipper.clip(ca.data[k], cb.data[k], 1.0, valid, keep_mask=True)
+                sd = clipper.clip(ca.data[k], cb.data[k], -1.0, ss.kept)
+                ptc.mean[p, g] = ss.mean
+                ptc.npix_sum[p, g] = ss.npix
+                ptc.variance[p, g] = sd.variance
+                ptc.variance_raw[p, g] = sd.variance_raw
+                ptc.diff_mean[p, g] = sd.mean
+                ptc.npix_diff[p, g] = sd.npix
+                t_stats += time.perf_counter() - t0
+                rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
+    box_npix = np.asarray(boxes.table["npix"])
+    fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pair_gain = fit.gain * ipc_factor
+        gain_err_fit = fit.slope_err / fit.slope**2 * ipc_factor
+    first = check_first_pair(pair_gain, opt.first_pair)
+    maps = combine_pairs(pair_gain, box_npix, first, gain_err_fit)
+    sectors = sector_table(boxes.table, maps)
+    timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats}
+    return GainResult(opt, [os.fspath(f) for f in files], det.name, pairs, boxes, ptc, fit, maps, sectors, limit,
+                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings)
+
+
+def options_dict(options: GainOptions) -> dict:
+    """Options as plain data (for provenance and settings)."""
+    return {k: (os.fspath(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}

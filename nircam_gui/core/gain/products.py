@@ -1,0 +1,239 @@
+"""Write a gain analysis: GAIN reference file, ECSV tables, PTC points, figures, provenance.
+
+The command line and the GUI export through these functions, so the same settings
+give the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from ... import __version__
+from .. import dq as dqbits
+from ..fileio import atomic_path, sha256sum
+from ..reffiles import write_reference
+from .engine import GainResult, options_dict
+
+__all__ = ["gain_image", "read_ptc_points", "write_gain_products"]
+
+PTC_FILE = "ptc_points.fits"
+
+
+def gain_image(result: GainResult, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel image of box values (default: the mean gain) and its DQ.
+
+    Pixels outside every box, or in a box without a measurement, take the mean gain of
+    their amplifier's normal region, so the file is usable by the pipeline as it is;
+    DQ flags them (REFERENCE_PIXEL, or NO_GAIN_VALUE + DO_NOT_USE).
+    """
+    labels = result.boxes.labels
+    values = result.maps.mean_gain if values is None else values
+    table = np.concatenate([[np.nan], values]).astype(np.float32)
+    img = table[labels]
+    dq = np.zeros(labels.shape, np.uint32)
+    ref = np.zeros(labels.shape, bool)
+    b = 4
+    ref[:b, :] = ref[-b:, :] = ref[:, :b] = ref[:, -b:] = True
+    missing = ~np.isfinite(img)
+    dq[ref] |= dqbits.REFERENCE_PIXEL
+    dq[missing & ~ref] |= dqbits.PIXEL["NO_GAIN_VALUE"] | dqbits.DO_NOT_USE
+    nx = labels.shape[1]
+    fill = {}
+    for row in result.sectors:
+        if row["region"] == "normal":
+            fill[int(row["amp"])] = float(row["gain"])
+    amp_of_col = np.arange(nx) // (nx // 4) + 1
+    default = float(np.nanmean(list(fill.values()))) if fill else 1.0
+    fill_cols = np.array([fill.get(a, default) for a in amp_of_col], np.float32)
+    img = np.where(missing, fill_cols[None, :], img)
+    return img, dq
+
+
+def boxes_table(result: GainResult) -> Table:
+    """The ``boxes.ecsv`` table: one row per box."""
+    t = result.boxes.table.copy()
+    m = result.maps
+    t["gain"] = m.mean_gain
+    t["gain_err"] = m.mean_err
+    t["gain_err_single"] = m.single_err
+    t["gain_err_scatter"] = m.scatter_err
+    used = m.pair_used
+    with np.errstate(all="ignore"):
+        rn = np.nanmean(result.fit.read_noise[used], axis=0)
+    t["read_noise"] = rn
+    t["read_noise_e"] = rn * m.mean_gain
+    t["n_pairs"] = m.n_pairs
+    t["flags"] = np.bitwise_or.reduce(result.fit.flags, axis=0)
+    for p, pair in enumerate(result.pairs):
+        t[f"gain_pair{pair.number}"] = m.pair_gain[p]
+    for col in [c for c in t.colnames if c.startswith("gain")]:
+        t[col].unit = "electron / adu"
+    t["read_noise"].unit = "adu"
+    t["read_noise_e"].unit = "electron"
+    t.meta.update(_summary_meta(result))
+    t.meta["comments"] = [
+        "Boxes are 0-based inclusive bounding boxes in DMS orientation; amp 1-4.",
+        "gain: mean over accepted pairs; gain_err: map-difference uncertainty of the mean map.",
+        "read_noise: sqrt(intercept/2), single frame, includes reset (kTC) noise.",
+    ]
+    return t
+
+
+def pairs_table(result: GainResult) -> Table:
+    """The ``pairs.ecsv`` table: one row per pair, with the anomaly statistics."""
+    m = result.maps
+    rows = []
+    for p, pair in enumerate(result.pairs):
+        g = m.pair_gain[p]
+        ok = np.isfinite(g)
+        rel = (g[ok] / m.mean_gain[ok] - 1) if ok.any() else np.array([np.nan])
+        rows.append((pair.number, pair.first.path, pair.first.index + 1, pair.second.path, pair.second.index + 1,
+                     pair.first.meta.start_iso, pair.second.meta.start_iso, bool(m.pair_used[p]),
+                     float(np.nanmean(g)), float(np.nanstd(g)), float(np.nanmean(rel)),
+                     float(np.nanmean(result.ptc.diff_mean[p, 0])), int(np.sum(result.fit.flags[p] != 0))))
+    t = Table(rows=rows, names=("pair", "file_1", "int_1", "file_2", "int_2", "start_1", "start_2", "used",
+                                "mean_gain", "std_gain", "mean_rel_to_mean_map", "diff_mean_group0",
+                                "n_flagged_boxes"))
+    t["mean_gain"].unit = t["std_gain"].unit = "electron / adu"
+    t["diff_mean_group0"].unit = "adu"
+    fp = m.first_pair
+    t.meta.update({
+        "first_pair_mode": fp.mode, "first_pair_anomalous": fp.anomalous, "first_pair_used": fp.used,
+        "d21_mean": fp.d21_mean, "d21_std": fp.d21_std, "ref_label": fp.ref_label, "ref_mean": fp.ref_mean,
+        "ref_std": fp.ref_std, "z": fp.z, "single_map_err": fp.single_map_err, "reason": fp.reason,
+    })
+    return t
+
+
+def ptc_points_table(result: GainResult) -> Table:
+    """Long table of every (pair, group, box) point, for the GUI's PTC panel and the studies."""
+    ptc = result.ptc
+    npairs, ngroups, nbox = ptc.mean.shape
+    pair_no = np.array([p.number for p in result.pairs])
+    P, G, B = np.meshgrid(np.arange(npairs), np.arange(ngroups), np.arange(nbox), indexing="ij")
+    t = Table({
+        "pair": pair_no[P.ravel()],
+        "group": G.ravel(),
+        "box_id": B.ravel() + 1,
+        "mean": ptc.mean.ravel(),
+        "variance": ptc.variance.ravel(),
+        "variance_raw": ptc.variance_raw.ravel(),
+        "diff_mean": ptc.diff_mean.ravel(),
+        "npix_sum": ptc.npix_sum.ravel(),
+        "npix_diff": ptc.npix_diff.ravel(),
+        "used": result.fit.used.ravel(),
+        "residual": result.fit.residuals.ravel(),
+    })
+    for c in ("mean", "diff_mean", "residual"):
+        t[c].unit = "adu"
+    t["variance"].unit = t["variance_raw"].unit = "adu2"
+    return t
+
+
+def read_ptc_points(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read ``ptc_points.fits`` back into (npairs, ngroups, nbox) arrays."""
+    t = Table.read(path)
+    pairs = np.unique(t["pair"])
+    ng = int(t["group"].max()) + 1
+    nb = int(t["box_id"].max())
+    out = {"pairs": pairs}
+    for c in ("mean", "variance", "variance_raw", "diff_mean", "npix_sum", "npix_diff", "used", "residual"):
+        out[c] = np.asarray(t[c]).reshape(len(pairs), ng, nb)
+    out["meta"] = dict(t.meta)
+    return out
+
+
+def _summary_meta(result: GainResult) -> dict:
+    return {
+        "detector": result.detector,
+        "box_size": result.options.box,
+        "signal_limit_adu": result.signal_limit,
+        "summed_signal_limit_adu": 2 * result.signal_limit,
+        "clip_sigma": result.options.nsigma,
+        "clip_variance_factor": result.clip_factor,
+        "clip_note": "variance of the differenced frame divided by clip_variance_factor: the fraction of a "
+                     "Gaussian variance kept by 3-sigma mean-centred clipping iterated to convergence",
+        "ipc_mode": result.options.ipc,
+        "ipc_factor_applied": result.ipc_factor,
+        "uncertainty_method": result.maps.uncertainty_method,
+        "unit_scatter_e_per_adu_sqrtpix": result.maps.unit_scatter,
+    }
+
+
+def provenance(result: GainResult, checksums: bool = True) -> dict:
+    """Inputs with checksums, every option, calibration steps and software versions."""
+    files = []
+    for f in dict.fromkeys(result.files):
+        entry = {"path": os.path.abspath(f)}
+        if checksums:
+            entry["sha256"] = sha256sum(f)
+        files.append(entry)
+    return {
+        "software": {"nircam_gui": __version__, **result.calibration.get("versions", {})},
+        "inputs": files,
+        "regions": result.options.regions,
+        "options": options_dict(result.options),
+        "calibration": result.calibration,
+        "ipc": result.ipc_info,
+        "summary": _summary_meta(result),
+        "first_pair": result.maps.first_pair.reason,
+        "pairs_used": [int(p.number) for p, u in zip(result.pairs, result.maps.pair_used) if u],
+        "timings_s": result.timings,
+        "notes": result.maps.notes,
+    }
+
+
+def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: bool = True,
+                        checksums: bool = True) -> dict[str, Path]:
+    """Write every product of a gain analysis to ``outdir``; returns name -> path."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    protect = tuple(result.files)
+    out: dict[str, Path] = {}
+    prov = provenance(result, checksums)
+    img, dq = gain_image(result)
+    used = [p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]
+    history = [
+        f"PTC gain (report JWST-STScI-004622 method) by nircam-gui {__version__}",
+        f"{result.options.box}x{result.options.box} px boxes, signal limit {result.signal_limit:g} ADU/frame",
+        f"pairs used: {used}; IPC: {result.options.ipc}",
+        f"clipped variance divided by {result.clip_factor:.5f} (3-sigma clipping bias)",
+    ] + [f"input: {os.path.basename(f)}" for f in dict.fromkeys(result.files)]
+    path = outdir / "gain_map.fits"
+    write_reference(path, "GAIN", result.detector, {"data": img},
+                    description=f"PTC gain map, {result.options.box} px boxes", pedigree="GROUND",
+                    history=history, protect=protect,
+                    extra_keywords={"BOXSIZE": result.options.box, "SIGLIMIT": result.signal_limit,
+                                    "CLIPFAC": result.clip_factor, "IPCMODE": result.options.ipc})
+    with fits.open(path, mode="update") as hdul:
+        hdul.append(fits.ImageHDU(dq, name="DQ"))
+    out["gain_map"] = path
+    with atomic_path(outdir / "box_labels.fits", protect) as tmp:
+        fits.HDUList([fits.PrimaryHDU(result.boxes.labels)]).writeto(tmp)
+    out["box_labels"] = outdir / "box_labels.fits"
+    for name, table in (("boxes", boxes_table(result)), ("sectors", result.sectors), ("pairs", pairs_table(result))):
+        table = table.copy()
+        table.meta.update(_summary_meta(result))
+        p = outdir / f"{name}.ecsv"
+        with atomic_path(p, protect) as tmp:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
+        out[name] = p
+    ptc = ptc_points_table(result)
+    ptc.meta.update({k.upper()[:8]: v for k, v in _summary_meta(result).items() if not isinstance(v, str)})
+    with atomic_path(outdir / PTC_FILE, protect) as tmp:
+        ptc.write(tmp, format="fits", overwrite=True)
+    out["ptc_points"] = outdir / PTC_FILE
+    with atomic_path(outdir / "provenance.json", protect) as tmp:
+        tmp.write_text(json.dumps(prov, indent=1, default=str))
+    out["provenance"] = outdir / "provenance.json"
+    if figures:
+        from .figures import write_figures
+
+        out.update(write_figures(result, outdir))
+    return out
