@@ -41,6 +41,7 @@ __all__ = [
     "LIMIT_METHODS",
     "SCALINGS",
     "DisplayState",
+    "ExtensionSource",
     "Frame",
     "FrameSource",
     "PixelInfo",
@@ -239,6 +240,9 @@ class FrameSource:
     while the GUI thread may ask for a shape or close the file.
     """
 
+    #: names of the planes (extensions) when they have names, else None
+    plane_names: list[str] | None = None
+
     def __init__(self, meta: ExposureMeta) -> None:
         self.meta = meta
         self.path = meta.path
@@ -374,6 +378,48 @@ class RampSource(FrameSource):
             self._ramp.close()
 
 
+class ExtensionSource(FrameSource):
+    """Any other FITS file: its 2-D image extensions (of the first one's shape) are planes.
+
+    Truth files of the simulator and similar products hold one map per named extension;
+    DS9 users step through them as a cube.
+    """
+
+    def __init__(self, meta: ExposureMeta) -> None:
+        super().__init__(meta)
+        from astropy.io import fits
+
+        try:
+            self._hdul = fits.open(meta.path, memmap=True)
+        except (OSError, ValueError) as exc:
+            raise NircamFileError(meta.path, f"not a readable FITS file ({exc})") from None
+        images = [i for i, h in enumerate(self._hdul) if h.is_image and h.header.get("NAXIS", 0) == 2]
+        if not images:
+            self._hdul.close()
+            raise NircamFileError(meta.path, "no image found (expected a SCI extension, a ramp, a reference "
+                                             "file or any 2-D image extension)")
+        shape = self._hdul[images[0]].shape
+        self._planes = [i for i in images if self._hdul[i].shape == shape]
+        self.plane_names = [self._hdul[i].name or f"HDU {i}" for i in self._planes]
+        self.meta.ny, self.meta.nx = shape
+
+    @property
+    def ngroups(self) -> int:
+        return len(self._planes)
+
+    def frame(self, integration: int = 0, group: int = 0, difference: bool = False) -> Frame:
+        with self._lock:
+            try:
+                data = np.array(self._hdul[self._planes[group]].data, dtype=np.float32)
+            except (OSError, ValueError, TypeError) as exc:
+                raise NircamFileError(self.path, f"could not read {self.plane_names[group]} ({exc})") from None
+        return prepare_frame(data, None, self.meta, group=group)
+
+    def close(self) -> None:
+        with self._lock:
+            self._hdul.close()
+
+
 def open_source(path: str | os.PathLike) -> FrameSource:
     """Open any FITS file the viewer can show, as the right :class:`FrameSource`.
 
@@ -389,7 +435,7 @@ def open_source(path: str | os.PathLike) -> FrameSource:
         return ImageSource(path)
     if meta.kind == "reference":
         return ReferenceSource(path)
-    raise NircamFileError(path, "no image found (expected a SCI extension, a ramp or a reference file)")
+    return ExtensionSource(meta)
 
 
 @dataclass

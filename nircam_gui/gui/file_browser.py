@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QStyledItemDelegate,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -185,6 +186,12 @@ class FitsFileModel(QFileSystemModel):
             self.dataChanged.emit(cell, cell)
 
 
+class _ElideLeftDelegate(QStyledItemDelegate):
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideLeft
+
+
 class FileBrowser(QWidget):
     """Folder tree of FITS files; selecting a file asks for it to be opened.
 
@@ -211,7 +218,7 @@ class FileBrowser(QWidget):
         for column in (1, 2, 3):  # size, type, date: the summary says more
             self.tree.setColumnHidden(column, True)
         # JWST names are long; their ends (exposure, detector, type) tell files apart
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self.tree.setItemDelegateForColumn(0, _ElideLeftDelegate(self.tree))
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)

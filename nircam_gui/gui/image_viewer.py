@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -156,6 +157,8 @@ class ImageViewer(QWidget):
         self.title = QLabel("Open a FITS file: File ▸ Open, drop it here, or pick it in the file browser.")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setContentsMargins(6, 2, 6, 2)
+        # a long file name must not widen the window and squeeze the docks: clip it instead
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.ramp_bar = self._make_ramp_bar()
 
         layout = QVBoxLayout(self)
@@ -177,18 +180,21 @@ class ImageViewer(QWidget):
         self.integration_total = QLabel("of 1")
         self.group_slider = QSlider(Qt.Orientation.Horizontal)
         self.group_slider.setToolTip("Group ([ and ] step through the ramp)")
+        self.group_slider.setMinimumWidth(60)
         self.group_spin = QSpinBox()
         self.group_spin.setToolTip("Group (1-based)")
         self.group_total = QLabel("of 1")
-        self.difference_box = QCheckBox("Difference: group − group 1")
-        self.difference_box.setToolTip("Show the selected group minus the first group (D)")
+        self.difference_box = QCheckBox("minus group 1")
+        self.difference_box.setToolTip("Difference frame: the selected group minus the first group (D)")
         row = QHBoxLayout(bar)
         row.setContentsMargins(6, 0, 6, 2)
-        row.addWidget(QLabel("Integration"))
+        self._integration_label = QLabel("Integration")
+        row.addWidget(self._integration_label)
         row.addWidget(self.integration_spin)
         row.addWidget(self.integration_total)
         row.addSpacing(16)
-        row.addWidget(QLabel("Group"))
+        self.group_label = QLabel("Group")
+        row.addWidget(self.group_label)
         row.addWidget(self.group_slider, 1)
         row.addWidget(self.group_spin)
         row.addWidget(self.group_total)
@@ -220,6 +226,9 @@ class ImageViewer(QWidget):
         self.difference_box.setChecked(self.state.difference)
         is_ramp = bool(src is not None and src.is_ramp)
         self.difference_box.setVisible(is_ramp)
+        self.group_label.setText("Group" if is_ramp else "Plane")
+        for w in (self.integration_spin, self.integration_total, self._integration_label):
+            w.setVisible(is_ramp)
         self.integration_spin.setEnabled(nints > 1)
         for w in widgets:
             w.blockSignals(False)
@@ -333,6 +342,7 @@ class ImageViewer(QWidget):
             self.canvas.zoom_fit()
             self._fit_next = False
         self.title.setText(self._title_text())
+        self.title.setToolTip(self.source.path if self.source is not None else "")
         self._sync_panel()
         self.frame_shown.emit()
 
@@ -340,14 +350,16 @@ class ImageViewer(QWidget):
         src, f = self.source, self.frame
         if src is None or f is None:
             return ""
-        meta = src.meta
-        text = f"<b>{os.path.basename(src.path)}</b> &nbsp; {meta.summary()}"
+        # what changes with the controls comes first: a narrow window clips the end
+        parts = [f"<b>{os.path.basename(src.path)}</b>"]
         if src.is_ramp:
             what = f"group {f.group + 1} − group 1" if f.difference else f"group {f.group + 1}/{src.ngroups}"
-            text += f" &nbsp;·&nbsp; integration {f.integration + 1}/{src.nints}, {what}"
+            parts.append(f"integration {f.integration + 1}/{src.nints}, {what}")
         elif src.ngroups > 1:
-            text += f" &nbsp;·&nbsp; plane {f.group + 1}/{src.ngroups}"
-        return text
+            name = f" {src.plane_names[f.group]}" if src.plane_names else ""
+            parts.append(f"plane {f.group + 1}/{src.ngroups}{name}")
+        parts.append(src.meta.summary())
+        return " &nbsp;·&nbsp; ".join(parts)
 
     def close_source(self) -> None:
         """Release the open file (the image stays on screen)."""

@@ -116,6 +116,17 @@ def test_pixel_info_is_one_based_with_amplifier_and_dq(tmp_path):
     src.close()
 
 
+def test_named_image_extensions_are_planes(tmp_path):
+    path = tmp_path / "truth.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.full((8, 8), 2.0, np.float32), name="GAIN"),
+                  fits.ImageHDU(np.ones((8, 8), np.uint8), name="VOID"),
+                  fits.ImageHDU(np.zeros((3, 3), np.float32), name="IPC")]).writeto(path)
+    src = open_source(path)
+    assert src.ngroups == 2 and src.plane_names == ["GAIN", "VOID"]
+    assert src.frame(0, 0).image[0, 0] == 2.0 and src.frame(0, 1).image[0, 0] == 1.0
+    src.close()
+
+
 def test_unshowable_file_names_the_file(tmp_path):
     path = tmp_path / "empty.fits"
     fits.HDUList([fits.PrimaryHDU()]).writeto(path)

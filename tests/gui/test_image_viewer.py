@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from fits_samples import CAL_DQ, uncal_value
@@ -36,7 +38,8 @@ def hover(qtbot, viewer, column, row) -> str:
     texts = []
     viewer.readout.connect(texts.append)
     scene = viewer.canvas.scene_pos_of(column, row)
-    pos = QPointF(viewer.canvas.mapFromScene(scene))
+    exact = viewer.canvas.viewportTransform().map(scene)
+    pos = QPointF(math.floor(exact.x()), math.floor(exact.y()))  # a real pointer is on whole pixels
     port = viewer.canvas.viewport()
     event = QMouseEvent(QEvent.Type.MouseMove, pos, port.mapToGlobal(pos), Qt.MouseButton.NoButton,
                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
