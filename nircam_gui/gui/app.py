@@ -48,6 +48,7 @@ def run(path: str | None = None, demo: bool = False, screenshot: str | None = No
     if screenshot is not None:
         window._save_on_close = False  # a documentation run must not change the user's layout
     window.show()
+    _report_unexpected_errors(window)
     if demo:
         window.open_demo()
     if path:
@@ -55,6 +56,23 @@ def run(path: str | None = None, demo: bool = False, screenshot: str | None = No
     if screenshot is None:
         return app.exec()
     return _screenshot_when_idle(app, window, screenshot)
+
+
+def _report_unexpected_errors(window: MainWindow) -> None:
+    """A bug in a slot must not print a traceback at the user: show one line, log the rest."""
+    import logging
+    import traceback
+
+    from .workers import error_message
+
+    def hook(kind, exc, tb):
+        logging.getLogger("nircam_gui").debug("".join(traceback.format_exception(kind, exc, tb)))
+        if isinstance(exc, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        window.show_error(f"Unexpected error, please report it: {error_message(exc)}")
+
+    sys.excepthook = hook
 
 
 def _screenshot_when_idle(app: QApplication, window: MainWindow, path: str) -> int:

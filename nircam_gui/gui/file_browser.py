@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -246,12 +247,14 @@ class FileBrowser(QWidget):
         self.tree.doubleClicked.connect(self._double_clicked)
         self.folder: str = ""
         self.loading = False
+        self._loading_since = 0.0
         self.model.directoryLoaded.connect(self._directory_loaded)
 
     def set_folder(self, folder: str | os.PathLike) -> None:
         """Show ``folder`` as the root of the tree."""
         folder = os.path.abspath(os.fspath(folder))
-        self.loading = folder != self.folder or self.loading
+        if folder != self.folder:
+            self.loading, self._loading_since = True, time.monotonic()
         self.folder = folder
         self.model.setRootPath(folder)
         self.tree.setRootIndex(self.model.index(folder))
@@ -266,7 +269,9 @@ class FileBrowser(QWidget):
     @property
     def idle(self) -> bool:
         """The folder is listed and every summary in it has been read."""
-        return not self.loading and self.model.summaries.idle
+        # a folder the model listed before may not announce itself again: give up after 2 s
+        listed = not self.loading or time.monotonic() - self._loading_since > 2.0
+        return listed and self.model.summaries.idle
 
     def go_up(self) -> None:
         if self.folder:

@@ -219,3 +219,28 @@ def test_demo_errors_are_reported(qtbot, window, tmp_path, monkeypatch):
     with qtbot.waitSignal(window.error, timeout=5000) as err:
         window.open_demo(tmp_path / "demo")
     assert err.args[0] == f"{tmp_path / 'demo'}: disk full"
+
+
+def test_header_dialog_shows_all_headers(qtbot, window, data_dir):
+    from PySide6.QtWidgets import QDialog, QPlainTextEdit
+
+    with qtbot.waitSignal(window.viewer.loaded, timeout=10000):
+        window.open_path(data_dir / "jw_nrcb1_cal.fits")
+    window.show_header()
+    dialogs = [w for w in window.findChildren(QDialog) if w.isVisible()]
+    assert len(dialogs) == 1
+    text = dialogs[0].findChild(QPlainTextEdit).toPlainText()
+    assert "DETECTOR= 'NRCB1" in text and "HDU 3: DQ" in text
+    dialogs[0].close()
+
+
+def test_folder_without_fits_at_top_opens_from_subfolders(qtbot, window, tmp_path):
+    from fits_samples import make_cal
+
+    (tmp_path / "b_images").mkdir()
+    (tmp_path / "a_empty").mkdir()
+    make_cal(tmp_path / "b_images" / "x_cal.fits")
+    with qtbot.waitSignal(window.viewer.loaded, timeout=10000) as loaded:
+        window.open_path(tmp_path)
+    assert loaded.args[0] == str(tmp_path / "b_images" / "x_cal.fits")
+    assert window.browser.folder == str(tmp_path)
