@@ -13,7 +13,7 @@ after reset and already holds one frame time of signal):
 3. non-linearity: the raw signal ``r`` solves ``S = r + c2 r^2 + c3 r^3`` (the
    LINEARITY reference file holds exactly these coefficients), capped at the full
    well ``w(x, y)``;
-4. IPC: ``r`` convolved with the physical kernel (inverse of the IPC reference
+4. IPC: ``r`` convolved with the physical kernel (the 5x5 inverse of the IPC reference
    file's correction kernel), science pixels only, as the jwst IPC step does;
 5. bias: superbias (with a ~1,000 ADU even/odd column pattern) + a per-integration even/odd offset per amplifier + a per-group
    drift per amplifier; reference pixels get these but no light;
@@ -221,11 +221,12 @@ def _build_truth(cfg: FlatSimConfig, rng: np.random.Generator, tgroup: float):
     read_noise = (cfg.read_noise * rng.lognormal(0, 0.1, shape)).astype(np.float32)
 
     kc = np.asarray(cfg.ipc_correction_kernel, float)
-    kernel = invert_kernel(kc).astype(np.float32)
+    # 5x5: the correction kernel then undoes it to 2e-6 in variance (3x3 leaves 3e-4)
+    kernel = invert_kernel(kc, size=5).astype(np.float32)
     void_kernel = None
     if has_void and cfg.void_ipc_scale != 1.0:
         delta = np.zeros_like(kernel)
-        delta[1, 1] = 1
+        delta[kernel.shape[0] // 2, kernel.shape[1] // 2] = 1
         void_kernel = (delta + (kernel - delta) * cfg.void_ipc_scale).astype(np.float32)
 
     static = _Static(shape, (1.0 / gain).astype(np.float32), rate_e, anomaly, c2, c3, well, sb, read_noise, ref,
