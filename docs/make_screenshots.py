@@ -24,7 +24,8 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from nircam_gui.gui.app import create_app  # noqa: E402
-from nircam_gui.gui.main_window import MainWindow, make_demo  # noqa: E402
+from nircam_gui.gui.demo import make_demo  # noqa: E402
+from nircam_gui.gui.main_window import MainWindow  # noqa: E402
 from nircam_gui.gui.settings import demo_folder  # noqa: E402
 
 HERE = Path(__file__).parent

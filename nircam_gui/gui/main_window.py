@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ..core.display import LIMIT_METHODS, SCALINGS
 from ..core.readers import find_fits, is_fits
 from .colormaps import COLORMAPS
+from .demo import make_demo
 from .file_browser import FileBrowser
 from .image_viewer import ImageViewer
 from .log_panel import LogPanel
@@ -85,6 +86,9 @@ class MainWindow(QMainWindow):
     """
 
     error = Signal(str)
+
+    #: make the demo data in a child process (the simulation holds the GIL at times)
+    demo_in_process = True
 
     def __init__(self, settings: Settings | None = None, restore_layout: bool = True,
                  modal_errors: bool = True) -> None:
@@ -318,7 +322,7 @@ class MainWindow(QMainWindow):
         if not any(folder.glob("*")):
             log.info("Making the demo data set in %s (a few seconds)…", folder)
         self._demo_worker = self.runner.run(
-            make_demo, folder, name="Making demo data",
+            make_demo, str(folder), name="Making demo data", in_process=self.demo_in_process,
             on_result=lambda path: self.open_path(path),
             on_error=self.show_error,
             on_finished=self._demo_finished,
@@ -504,23 +508,6 @@ class MainWindow(QMainWindow):
     def _update_zoom_label(self) -> None:
         if self.viewer.frame is not None:
             self.zoom_label.setText(f"zoom {self.viewer.canvas.zoom_factor():.3g}×")
-
-
-def make_demo(folder: Path, progress=None, cancel=None) -> str:
-    """Worker: make the demo data set in ``folder`` unless complete; return the folder to open.
-
-    ``make_demo_dataset`` returns at once for a complete folder (it writes a marker last),
-    so an interrupted run is finished next time rather than opened half-made.
-    """
-    try:
-        from ..core.simulate.demo import make_demo_dataset
-    except ImportError:
-        raise RuntimeError("the demo data generator (nircam_gui.core.simulate.demo) is not available "
-                           "in this installation") from None
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    result = Path(make_demo_dataset(folder, progress=progress, cancel=cancel))
-    return str(result if result.is_dir() else folder)
 
 
 def _first_to_show(files: list[Path]) -> Path:

@@ -12,6 +12,10 @@ Signals are emitted from the worker thread and delivered queued to the GUI threa
 slots never run concurrently with the GUI. Progress is throttled (at most ~25 updates a
 second) so a chatty computation cannot flood the event loop.
 
+Long core computations can run in a child process instead (``in_process=True``): a thread
+shares the GIL with the GUI, and some core steps hold it long enough to stall the window.
+The signals are the same either way.
+
 Errors never reach the user as tracebacks: a :class:`NircamFileError` becomes its message
 ("<file>: <problem>"); any other exception becomes a one-line message naming the task,
 and the traceback goes to the log at debug level for developers.
@@ -28,8 +32,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from ..core.errors import NircamFileError
 from ..core.progress import Cancelled
+from ._process import child_main, error_message
 
 __all__ = ["TaskRunner", "Worker", "error_message"]
 
@@ -39,13 +43,12 @@ log = logging.getLogger("nircam_gui")
 PROGRESS_INTERVAL = 0.04
 
 
-def error_message(exc: BaseException, task: str = "") -> str:
-    """A message for the user: ``"<file>: <problem>"`` for file errors, one line otherwise."""
-    if isinstance(exc, NircamFileError):
-        return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = f"{task}: " if task else ""
-    return f"{where}{text}" if isinstance(exc, (OSError, ValueError)) else f"{where}{type(exc).__name__}: {text}"
+#: Seconds a child process gets to honour Cancel before it is terminated.
+PROCESS_STOP_TIMEOUT = 20.0
+
+
+class _ChildError(Exception):
+    """An error already turned into a user message in the child process."""
 
 
 class _Runnable(QRunnable):
@@ -88,9 +91,11 @@ class Worker(QObject):
     aborted = Signal()
     finished = Signal()
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", in_process: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__()
         self.fn = fn
+        self.in_process = in_process
         self.args = args
         self.kwargs = kwargs
         self.name = name or getattr(fn, "__name__", "task")
@@ -134,7 +139,9 @@ class Worker(QObject):
         try:
             if self._cancel.is_set():
                 raise Cancelled("cancelled before it started")
-            if inspect.isgeneratorfunction(self.fn):
+            if self.in_process:
+                result = self._run_in_process()
+            elif inspect.isgeneratorfunction(self.fn):
                 result = self._run_generator(self.fn(*self.args, **self.kwargs))
             else:
                 params = inspect.signature(self.fn).parameters
@@ -150,6 +157,9 @@ class Worker(QObject):
             self.returned.emit(result)
         except Cancelled:
             self.aborted.emit()
+        except _ChildError as exc:
+            self.error = str(exc)
+            self.errored.emit(self.error)
         except Exception as exc:  # every error becomes a message, never a traceback
             log.debug("%s failed", self.name, exc_info=True)
             self.error = error_message(exc, self.name)
@@ -157,6 +167,54 @@ class Worker(QObject):
         finally:
             self._done.set()
             self.finished.emit()
+
+    def _run_in_process(self) -> Any:
+        """Run the task in a child process; this thread only relays its messages."""
+        import multiprocessing as mp
+        import queue as queue_module
+
+        ctx = mp.get_context("spawn")  # fork would copy the GUI's threads and locks
+        messages = ctx.Queue()
+        cancel_event = ctx.Event()
+        child = ctx.Process(target=child_main, daemon=True,
+                            args=(self.fn, self.args, self.kwargs, messages, cancel_event, self.name))
+        child.start()
+        cancel_sent_at = None
+        try:
+            while True:
+                if self._cancel.is_set() and cancel_sent_at is None:
+                    cancel_event.set()
+                    cancel_sent_at = time.monotonic()
+                if cancel_sent_at is not None and time.monotonic() - cancel_sent_at > PROCESS_STOP_TIMEOUT:
+                    child.terminate()  # it ignored Cancel: stop it, it has no GUI state to lose
+                    raise Cancelled("terminated")
+                try:
+                    message = messages.get(timeout=0.05)
+                except queue_module.Empty:
+                    if not child.is_alive():
+                        try:  # the last message may arrive just after the exit
+                            message = messages.get(timeout=0.5)
+                        except queue_module.Empty:
+                            raise RuntimeError(f"the worker process ended unexpectedly "
+                                               f"(exit code {child.exitcode})") from None
+                    else:
+                        continue
+                kind = message[0]
+                if kind == "progress":
+                    self.progressed.emit(message[1], message[2])
+                elif kind == "result":
+                    return message[1]
+                elif kind == "cancelled":
+                    raise Cancelled("cancelled")
+                elif kind == "error":
+                    log.debug("%s failed in its process:\n%s", self.name, message[2])
+                    raise _ChildError(message[1])
+        finally:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=5)
+            messages.close()
 
     def _run_generator(self, gen) -> Any:
         try:
@@ -204,14 +262,17 @@ class TaskRunner(QObject):
         on_error: Callable[[str], None] | None = None,
         on_yield: Callable[[Any], None] | None = None,
         on_finished: Callable[[], None] | None = None,
+        in_process: bool = False,
         **kwargs: Any,
     ) -> Worker:
         """Start ``fn`` in the background; callbacks run in the GUI thread.
 
         Callbacks are connected before the task starts: a queued signal emitted before a
-        slot is connected would be lost.
+        slot is connected would be lost. With ``in_process`` the task runs in a child
+        process (``fn``, its arguments and result must pickle): use it for long core
+        computations, which may hold the GIL.
         """
-        worker = Worker(fn, *args, name=name, **kwargs)
+        worker = Worker(fn, *args, name=name, in_process=in_process, **kwargs)
         if on_result is not None:
             worker.returned.connect(on_result)
         if on_error is not None:

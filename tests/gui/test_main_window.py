@@ -196,6 +196,7 @@ def test_demo_is_made_in_the_background_then_opened(qtbot, window, tmp_path, mon
     fake = types.ModuleType("nircam_gui.core.simulate.demo")
     fake.make_demo_dataset = fake_make_demo_dataset
     monkeypatch.setitem(sys.modules, "nircam_gui.core.simulate.demo", fake)
+    monkeypatch.setattr(window, "demo_in_process", False)  # the fake lives in this process
     folder = tmp_path / "demo"
     with qtbot.waitSignal(window.viewer.loaded, timeout=10000) as loaded:
         window.open_demo(folder)
@@ -216,6 +217,7 @@ def test_demo_errors_are_reported(qtbot, window, tmp_path, monkeypatch):
 
     fake.make_demo_dataset = broken
     monkeypatch.setitem(sys.modules, "nircam_gui.core.simulate.demo", fake)
+    monkeypatch.setattr(window, "demo_in_process", False)
     with qtbot.waitSignal(window.error, timeout=5000) as err:
         window.open_demo(tmp_path / "demo")
     assert err.args[0] == f"{tmp_path / 'demo'}: disk full"

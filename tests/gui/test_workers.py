@@ -168,3 +168,61 @@ def test_event_loop_never_stalls_during_a_run(qtbot, data_dir):
     assert worker.error is None and worker.result is not None
     assert len(gaps) > 20
     assert max(gaps) < 100, f"event loop stalled {max(gaps)} ms"
+
+
+def holds_the_gil(seconds, progress=None, cancel=None):
+    """Work that keeps the GIL for long stretches (one long C call after another)."""
+    import re
+
+    rep = Reporter(1000, progress, cancel)
+    pattern = re.compile(r"(a+)+b")  # catastrophic backtracking: minutes in C, GIL held
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        pattern.match("a" * 23)  # ~0.2 s per call, GIL held throughout
+        rep.step("holding the GIL")
+    return "done"
+
+
+def fails_with_file_error(path, progress=None, cancel=None):
+    raise NircamFileError(path, "SCI extension missing")
+
+
+def test_process_worker_result_progress_and_no_stall(qtbot):
+    """A task that holds the GIL stalls a thread worker's GUI; in a process it cannot."""
+    clock, gaps, last = QElapsedTimer(), [], [None]
+    clock.start()
+
+    def tick():
+        now = clock.elapsed()
+        if last[0] is not None:
+            gaps.append(now - last[0])
+        last[0] = now
+
+    worker = Worker(holds_the_gil, 1.5, name="GIL", in_process=True)
+    progress = []
+    worker.progressed.connect(lambda f, m: progress.append(m))
+    gc.collect()
+    probe = QTimer(interval=5)
+    probe.timeout.connect(tick)
+    probe.start()
+    with qtbot.waitSignals([worker.returned, worker.finished], timeout=30000):
+        worker.start()
+    probe.stop()
+    assert worker.result == "done"
+    assert progress and progress[-1] == "holding the GIL"
+    assert max(gaps) < 100, f"event loop stalled {max(gaps)} ms"
+
+
+def test_process_worker_cancel_and_errors(qtbot):
+    worker = Worker(holds_the_gil, 60, in_process=True)
+    with qtbot.waitSignal(worker.progressed, timeout=20000):
+        worker.start()
+    t0 = time.monotonic()
+    with qtbot.waitSignals([worker.aborted, worker.finished], timeout=10000):
+        worker.cancel()
+    assert time.monotonic() - t0 < 5
+
+    failing = Worker(fails_with_file_error, "/data/x_uncal.fits", in_process=True)
+    with qtbot.waitSignal(failing.errored, timeout=20000) as err:
+        failing.start()
+    assert err.args[0] == "/data/x_uncal.fits: SCI extension missing"
