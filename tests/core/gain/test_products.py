@@ -1,0 +1,84 @@
+import json
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from stdatamodels.jwst import datamodels as dm
+
+from nircam_gui.cli import gain as gain_cli
+from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.products import read_ptc_points, write_gain_products
+from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    sim = simulate_flats(tmp_path_factory.mktemp("sm"), FlatSimConfig(detector="NRCB4", size=512, nints=4,
+                                                                      ngroups=6, seed=3))
+    r = sim.references
+    args = ["--box", "64", "--regions", str(sim.regions), "--ipc-kernel", str(r["IPC"]), "--superbias",
+            str(r["SUPERBIAS"]), "--linearity", str(r["LINEARITY"]), "--saturation", str(r["SATURATION"]),
+            "--mask", str(r["MASK"])]
+    opts = GainOptions(box=64, regions=str(sim.regions), ipc_kernel=str(r["IPC"]), superbias=str(r["SUPERBIAS"]),
+                       linearity=str(r["LINEARITY"]), saturation=str(r["SATURATION"]), mask=str(r["MASK"]))
+    return sim, args, opts
+
+
+def test_command_writes_every_product(small, tmp_path, capsys):
+    sim, args, opts = small
+    out = tmp_path / "out"
+    before = {p: p.read_bytes() for p in sim.ramps}
+    assert gain_cli.main([*map(str, sim.ramps), "-o", str(out), "-q", *args]) == 0
+    assert "pairs used: [1, 2]" in capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    assert {"gain_map.fits", "boxes.ecsv", "sectors.ecsv", "pairs.ecsv", "ptc_points.fits", "provenance.json",
+            "gain_map.png", "ptc_examples.png", "gain_hist.png"} <= names
+    assert all(p.read_bytes() == b for p, b in before.items())  # inputs untouched
+
+    model = dm.open(out / "gain_map.fits")
+    model.validate()
+    assert model.meta.reftype == "GAIN" and model.meta.instrument.detector == "NRCB4"
+    assert any("clipping bias" in str(h) for h in model.history)
+    dq = fits.getdata(out / "gain_map.fits", "DQ")
+    assert (dq[:4] != 0).all() and np.isfinite(model.data).all()
+
+    boxes = Table.read(out / "boxes.ecsv")
+    for col in ("box_id", "amp", "region", "npix", "xmin", "xmax", "ymin", "ymax", "gain", "gain_err",
+                "read_noise", "n_pairs", "gain_pair1", "gain_pair2"):
+        assert col in boxes.colnames
+    assert set(boxes["region"]) == {"normal", "epoxy"}
+    assert boxes.meta["clip_variance_factor"] == pytest.approx(0.96992, abs=1e-5)
+    sectors = Table.read(out / "sectors.ecsv")
+    assert set(sectors.colnames) >= {"amp", "region", "gain", "gain_err", "n_boxes"}
+    pairs = Table.read(out / "pairs.ecsv")
+    assert list(pairs["used"]) == [True, True] and "reason" in pairs.meta
+    prov = json.loads((out / "provenance.json").read_text())
+    assert len(prov["inputs"]) == 4 and all(len(i["sha256"]) == 64 for i in prov["inputs"])
+    assert prov["options"]["box"] == 64 and "linearity" in json.dumps(prov["calibration"])
+
+    # a box of the mean map in the GAIN file equals the table
+    row = boxes[len(boxes) // 2]
+    assert model.data[row["ymin"] + 1, row["xmin"] + 1] == pytest.approx(row["gain"], rel=1e-6) or \
+        fits.getdata(out / "box_labels.fits")[row["ymin"] + 1, row["xmin"] + 1] != row["box_id"]
+
+
+def test_ptc_points_round_trip_equals_engine(small, tmp_path):
+    sim, _, opts = small
+    res = run_gain(sim.ramps, opts)
+    write_gain_products(res, tmp_path, figures=False, checksums=False)
+    pts = read_ptc_points(tmp_path / "ptc_points.fits")
+    np.testing.assert_array_equal(pts["mean"], res.ptc.mean)
+    np.testing.assert_array_equal(pts["variance"], res.ptc.variance)
+    np.testing.assert_array_equal(pts["used"], res.fit.used)
+
+
+def test_clear_errors(small, tmp_path, capsys):
+    sim, args, _ = small
+    assert gain_cli.main([str(sim.ramps[0]), "-o", str(tmp_path), "-q", *args]) == 1
+    assert "at least two integrations" in capsys.readouterr().err
+    assert gain_cli.main([str(sim.ramps[0]), "-o", str(tmp_path), "--ipc", "analytic"]) == 2
+    assert "needs an IPC reference file" in capsys.readouterr().err
+    bad = [a if a != str(sim.references["MASK"]) else str(sim.references["IPC"]) for a in args]
+    assert gain_cli.main([*map(str, sim.ramps), "-o", str(tmp_path / "o2"), "-q", *bad]) == 1
+    assert "is a IPC reference file, expected MASK" in capsys.readouterr().err
