@@ -175,6 +175,9 @@ class ImageViewer(QWidget):
     # -- ramp controls ------------------------------------------------------------------
     def _make_ramp_bar(self) -> QWidget:
         bar = QWidget()
+        self.integration_slider = QSlider(Qt.Orientation.Horizontal)
+        self.integration_slider.setToolTip("Integration ({ and } step through them)")
+        self.integration_slider.setMaximumWidth(140)
         self.integration_spin = QSpinBox()
         self.integration_spin.setToolTip("Integration (1-based)")
         self.integration_total = QLabel("of 1")
@@ -190,6 +193,7 @@ class ImageViewer(QWidget):
         row.setContentsMargins(6, 0, 6, 2)
         self._integration_label = QLabel("Integration")
         row.addWidget(self._integration_label)
+        row.addWidget(self.integration_slider)
         row.addWidget(self.integration_spin)
         row.addWidget(self.integration_total)
         row.addSpacing(16)
@@ -201,6 +205,7 @@ class ImageViewer(QWidget):
         row.addSpacing(16)
         row.addWidget(self.difference_box)
         self.integration_spin.valueChanged.connect(lambda v: self.set_state(integration=v - 1))
+        self.integration_slider.valueChanged.connect(lambda v: self.set_state(integration=v - 1))
         self.group_slider.valueChanged.connect(lambda v: self.set_state(group=v - 1))
         self.group_spin.valueChanged.connect(lambda v: self.set_state(group=v - 1))
         self.difference_box.toggled.connect(lambda v: self.set_state(difference=v))
@@ -212,11 +217,14 @@ class ImageViewer(QWidget):
         nints, ngroups = (src.nints, src.ngroups) if src is not None else (1, 1)
         show = src is not None and (nints > 1 or ngroups > 1)
         self.ramp_bar.setVisible(show)
-        widgets = (self.integration_spin, self.group_slider, self.group_spin, self.difference_box)
+        widgets = (self.integration_spin, self.integration_slider, self.group_slider, self.group_spin,
+                   self.difference_box)
         for w in widgets:
             w.blockSignals(True)
         self.integration_spin.setRange(1, nints)
         self.integration_spin.setValue(self.state.integration + 1)
+        self.integration_slider.setRange(1, nints)
+        self.integration_slider.setValue(self.state.integration + 1)
         self.integration_total.setText(f"of {nints}")
         self.group_slider.setRange(1, ngroups)
         self.group_slider.setValue(self.state.group + 1)
@@ -229,6 +237,7 @@ class ImageViewer(QWidget):
         self.group_label.setText("Group" if is_ramp else "Plane")
         for w in (self.integration_spin, self.integration_total, self._integration_label):
             w.setVisible(is_ramp)
+        self.integration_slider.setVisible(is_ramp and nints > 1)
         self.integration_spin.setEnabled(nints > 1)
         for w in widgets:
             w.blockSignals(False)

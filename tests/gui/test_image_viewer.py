@@ -86,8 +86,10 @@ def test_ramp_groups_integrations_and_difference(qtbot, viewer, data_dir):
     assert viewer.frame.group == 1 and viewer.group_spin.value() == 2
     assert viewer.frame.image[3, 9] == uncal_value(0, 1, 3, 9)
 
-    viewer.integration_spin.setValue(2)
+    assert viewer.integration_slider.isVisible() and viewer.integration_slider.maximum() == 2
+    viewer.integration_slider.setValue(2)
     qtbot.waitUntil(lambda: not viewer.busy and viewer.frame.integration == 1, timeout=5000)
+    assert viewer.integration_spin.value() == 2
     assert viewer.frame.image[3, 9] == uncal_value(1, 1, 3, 9)
 
     viewer.difference_box.setChecked(True)

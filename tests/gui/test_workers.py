@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 
 from nircam_gui.core.errors import NircamFileError
-from nircam_gui.core.progress import Cancelled, Reporter
+from nircam_gui.core.progress import Reporter
 from nircam_gui.gui.workers import TaskRunner, Worker
 
 
