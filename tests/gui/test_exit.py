@@ -104,3 +104,38 @@ def test_cli_reports_a_missing_path(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert f"{tmp_path / 'nope.fits'}: no such file or folder" in out.stderr
+
+
+def test_closing_during_a_process_run_exits_zero(tmp_path):
+    """The demo data are made in a child process: closing the window stops it cleanly."""
+    script = tmp_path / "close_during_demo.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        from nircam_gui.gui.app import create_app
+        from nircam_gui.gui.main_window import MainWindow
+
+        if __name__ == "__main__":  # the child process imports this file again
+            app = create_app()
+            win = MainWindow(modal_errors=False)
+            win.show()
+            win.open_demo({str(tmp_path / "demo")!r})
+            worker = win._demo_worker
+            worker.aborted.connect(lambda: print("aborted", flush=True))
+            closed = []
+
+            def first_progress(fraction, message):
+                if not closed:  # close as soon as the child reports work under way
+                    closed.append(time.monotonic())
+                    win.close()
+
+            worker.progressed.connect(first_progress)
+            code = app.exec()
+            print("running", worker.is_running, "stopped in", round(time.monotonic() - closed[0], 1))
+            sys.exit(code)
+    """))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NIRCAM_GUI_SETTINGS=str(tmp_path / "settings.ini"))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "aborted" in out.stdout and "running False" in out.stdout
+    stopped = float(out.stdout.split("stopped in")[1].split()[0])
+    assert stopped < 15
