@@ -400,7 +400,7 @@ class ImageViewer(QWidget):
 def _map_frame(frame: Frame, state: DisplayState, lut: np.ndarray):
     """Worker: display limits for ``state`` and the coloured picture of ``frame``."""
     levels = limits(frame.sample, state.limits, frame.data_range, state.manual_levels)
-    return frame, levels, render_rgba(frame.image, levels, lut, NAN_COLOUR)
+    return frame, levels, render_rgba(frame.image, levels, lut, NAN_COLOUR, has_nan=frame.has_nan)
 
 
 def _read_frame(source: FrameSource, state: DisplayState, lut: np.ndarray):

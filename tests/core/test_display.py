@@ -47,6 +47,29 @@ def test_limits_methods():
         assert hi > lo
 
 
+def test_render_maps_levels_through_the_table_and_marks_nan():
+    from nircam_gui.core.display import render_rgba
+
+    lut = np.stack([np.arange(256, dtype=np.uint8)] * 3, axis=1)  # grey ramp
+    img = np.array([[0.0, 5.0, 10.0], [np.nan, -3.0, 99.0]], np.float32)
+    pic = render_rgba(img, (0.0, 10.0), lut, nan_colour=(1, 2, 3))
+    assert pic.shape == (2, 3, 4) and pic.dtype == np.uint8
+    assert list(pic[0, :, 0]) == [0, 127, 255] and pic[1, 1, 0] == 0 and pic[1, 2, 0] == 255
+    assert tuple(pic[1, 0]) == (1, 2, 3, 255)
+    assert (pic[..., 3] == 255).all()
+
+
+def test_frame_range_ignores_nan(tmp_path):
+    from nircam_gui.core.display import prepare_frame
+
+    meta = ExposureMeta(path="x", kind="cal", nx=16, ny=16)
+    img = np.arange(256, dtype=np.float32).reshape(16, 16)
+    assert prepare_frame(img, None, meta).has_nan is False
+    img[3, 3] = np.nan
+    f = prepare_frame(img, None, meta)
+    assert f.has_nan and f.data_range == (0.0, 255.0)
+
+
 def test_constant_frame_still_has_a_range():
     lo, hi = limits(np.full(1000, 3.0, np.float32), "zscale")
     assert lo < 3.0 < hi
