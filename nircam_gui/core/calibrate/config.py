@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import asdict, dataclass, field
 
-from .provenance import file_checksum, software_versions
+from ..provenance import file_checksum, software_versions
 
 __all__ = ["STEP_ORDER", "CalibrationConfig", "CalibrationPlan", "MissingReferenceWarning"]
 

@@ -17,6 +17,7 @@ from astropy.table import Table
 from ... import __version__
 from .. import dq as dqbits
 from ..fileio import atomic_path, sha256sum
+from ..provenance import software_versions
 from ..reffiles import write_reference
 from .engine import GainResult, options_dict
 
@@ -175,7 +176,7 @@ def provenance(result: GainResult, checksums: bool = True) -> dict:
             entry["sha256"] = sha256sum(f)
         files.append(entry)
     return {
-        "software": {"nircam_gui": __version__, **result.calibration.get("versions", {})},
+        "software": software_versions(),
         "inputs": files,
         "regions": result.options.regions,
         "options": options_dict(result.options),

@@ -20,7 +20,7 @@ from ..detector import reference_pixel_mask
 from ..fileio import atomic_path
 from ..reffiles import write_reference
 
-__all__ = ["dq_names_present", "filter_token", "new_flat", "software_versions", "write_dead_mask", "write_flat",
+__all__ = ["dq_names_present", "filter_token", "new_flat", "write_dead_mask", "write_flat",
            "write_image", "write_json", "write_table"]
 
 
@@ -28,21 +28,6 @@ def filter_token(filt: str, pupil: str) -> str:
     """Name used in output files: ``F150W``, or ``F444W_F405N`` when the pupil holds a filter."""
     pupil = (pupil or "CLEAR").upper()
     return filt.upper() if pupil in ("CLEAR", "NONE", "") else f"{filt.upper()}_{pupil}"
-
-
-def software_versions() -> dict[str, str]:
-    """Versions of the packages the result depends on."""
-    import astropy
-    import bottleneck
-    import photutils
-    import scipy
-    import stdatamodels
-
-    import nircam_gui
-
-    return {"nircam_gui": nircam_gui.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "astropy": astropy.__version__, "photutils": photutils.__version__,
-            "stdatamodels": stdatamodels.__version__, "bottleneck": bottleneck.__version__}
 
 
 def _provenance_cards(header: fits.Header, provenance: Mapping) -> None:

@@ -21,6 +21,7 @@ from ..detector import get_detector, reference_pixel_mask
 from ..dq import DEAD
 from ..errors import NircamFileError
 from ..fileio import sha256sum
+from ..provenance import software_versions
 from ..progress import Cancelled, CancelCheck, ProgressCallback, Reporter
 from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
 from . import figures, products
@@ -31,7 +32,8 @@ from .largescale import bin_image, default_method, fit_large_scale
 from .normalise import clipped_level, normalise
 from .sourcemask import source_mask
 
-__all__ = ["DetectorSummary", "SkyflatOptions", "SkyflatResult", "expand_inputs", "run_skyflat"]
+__all__ = ["DetectorSummary", "SkyflatOptions", "SkyflatResult", "expand_inputs", "new_dead_pixels", "run_skyflat",
+           "write_dead_pixel_products"]
 
 
 @dataclass
@@ -75,6 +77,28 @@ class DetectorSummary:
     coverage: np.ndarray | None = field(default=None, repr=False)
     dead_table: Table | None = field(default=None, repr=False)
     clusters: Table | None = field(default=None, repr=False)
+    # What re-thresholding and exporting need without recomputing the stack (the GUI's
+    # threshold slider, :mod:`.export`); defaults keep older callers working.
+    #: input files in stack order, and per filter token
+    files: list[str] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    #: pixels left out of the new dead pixels (ground MASK DEAD, or the images' DQ DEAD)
+    ground_dead: np.ndarray | None = field(default=None, repr=False)
+    mask_file: str = ""
+    #: written FLAT reference files per filter token
+    flat_files: dict[str, str] = field(default_factory=dict)
+    #: per-image source masks (``np.packbits`` of the boolean mask, by file), with ``keep_masks``
+    source_masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the provenance the detector's products were written with
+    provenance: dict = field(default_factory=dict, repr=False)
+    dead_threshold: float = 0.8
+
+    def source_mask(self, file: str) -> np.ndarray | None:
+        """The boolean source mask (sources + DO_NOT_USE) of one input image, if kept."""
+        packed = self.source_masks.get(file)
+        if packed is None or self.grey is None:
+            return None
+        return np.unpackbits(packed, count=self.grey.size).reshape(self.grey.shape).astype(bool)
 
 
 @dataclass
@@ -89,6 +113,12 @@ class SkyflatResult:
     detectors: dict[str, DetectorSummary]
     warnings: list[str]
     seconds: float
+    options: SkyflatOptions | None = None
+    #: USEAFTER and PEDIGREE of the reference files, the input files, the provenance document
+    useafter: str = ""
+    pedigree: str = ""
+    inputs: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict, repr=False)
 
 
 def expand_inputs(paths) -> list[Path]:
@@ -136,6 +166,7 @@ def run_skyflat(
     options: SkyflatOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    keep_masks: bool = False,
 ) -> SkyflatResult:
     """Delta sky flats, new flats, dead pixels and backgrounds from ``_cal`` images.
 
@@ -151,6 +182,9 @@ def run_skyflat(
         Predicted backgrounds (columns ``filter``, ``background`` [, ``detector``]).
     options : SkyflatOptions, optional
     progress, cancel : callable, optional
+    keep_masks : bool
+        Keep every image's source mask in the result (bit-packed, 0.5 MB a full frame),
+        for display; the products do not change.
 
     Returns
     -------
@@ -201,7 +235,7 @@ def run_skyflat(
     pedigree = "INFLIGHT " + (f"{Time(min(start_mjd), format='mjd').isot[:10]} "
                               f"{Time(max(start_mjd), format='mjd').isot[:10]}" if start_mjd else "2022-07-01 2022-07-01")
     options_doc = {k: v for k, v in asdict(opt).items()}
-    versions = products.software_versions()
+    versions = software_versions()
     checks = {}
     n_total = len(metas)
     try:
@@ -221,6 +255,7 @@ def run_skyflat(
             groups: dict[str, list[int]] = defaultdict(list)
             drep = rep.sub(len(dmetas) * 2 + 2, int(100 * done / n_total), int(100 * (done + len(dmetas)) / n_total))
             dq_dead = np.zeros((ny, nx), bool)
+            kept_masks: dict[str, np.ndarray] = {}
             for i, m in enumerate(dmetas):
                 with open_image(m.path) as img:
                     sci = np.array(img.sci, dtype=np.float32)
@@ -233,6 +268,8 @@ def run_skyflat(
                     raise NircamFileError(m.path, f"no usable sky: background {level.median}")
                 stack[i] = normalise(sci, mask, level.median)
                 dq_dead |= (dq & DEAD) != 0
+                if keep_masks:
+                    kept_masks[m.path] = np.packbits(mask, axis=None)
                 token = products.filter_token(m.filter, m.pupil)
                 groups[token].append(i)
                 records.append(BackgroundRecord(file=os.path.basename(m.path), detector=det_name,
@@ -281,6 +318,7 @@ def run_skyflat(
                           "MEDFILT": opt.median_filter if method == "median" else 0},
                 provenance=prov, protect=inputs_all))
             # 4. per-filter deltas, filter dependence, new flats
+            flat_files: dict[str, str] = {}
             for token, res in deltas.items():
                 idx = groups[token]
                 m0 = dmetas[idx[0]]
@@ -312,6 +350,7 @@ def run_skyflat(
                         (m0.pupil or "CLEAR").upper(), data, err, fdq, ground_name=os.path.basename(gmeta.path),
                         fit_method=method, n_images=len(dmetas), provenance=prov, useafter=useafter,
                         pedigree=pedigree, protect=inputs_all + [gmeta.path]))
+                    flat_files[token] = written[-1]
                 else:
                     warnings.append(f"{det_name} {token}: no ground FLAT given, flat_{det_name}_{token}.fits "
                                     "not written")
@@ -326,16 +365,10 @@ def run_skyflat(
             else:
                 warnings.append(f"{det_name}: no ground MASK given; ground DEAD pixels taken from the images' DQ")
                 ground_dead = dq_dead
-            dead = find_dead_pixels(grey.median, threshold=opt.dead_threshold, ground_dead=ground_dead,
-                                    coverage=grey.coverage, min_coverage=opt.min_coverage)
-            clusters, _ = find_clusters(dead.mask, grey.median, link=opt.cluster_link, min_npix=opt.cluster_min_npix)
-            written.append(products.write_table(out / f"deadpix_{det_name}.ecsv", dead.table, prov))
-            written.append(products.write_table(out / f"clusters_{det_name}.ecsv", clusters, prov))
-            written.append(products.write_dead_mask(
-                out / f"deadpix_{det_name}.fits", det_name, dead.mask, ground_dq,
-                ground_name=os.path.basename(mask_meta.path) if mask_meta else "", threshold=opt.dead_threshold,
-                provenance=prov, useafter=useafter, pedigree=pedigree,
-                protect=inputs_all + ([mask_meta.path] if mask_meta else [])))
+            dead, clusters = new_dead_pixels(grey.median, grey.coverage, ground_dead, opt, opt.dead_threshold)
+            written.extend(write_dead_pixel_products(
+                out, det_name, dead, clusters, ground_dq, mask_meta.path if mask_meta else "", opt.dead_threshold,
+                prov, useafter, pedigree, inputs_all))
             if opt.figures:
                 written.append(figures.plot_detector(out / f"skyflat_{det_name}.png", det_name, grey.median, fit,
                                                      method, dead.mask, clusters))
@@ -346,7 +379,11 @@ def run_skyflat(
                 n_dead=int(dead.mask.sum()), n_clusters=len(clusters),
                 filter_range={r[1]: r[5] for r in filt_rows if r[0] == det_name},
                 grey=grey.median, fit=fit, deltas={t: r.median for t, r in deltas.items()},
-                coverage=grey.coverage, dead_table=dead.table, clusters=clusters)
+                coverage=grey.coverage, dead_table=dead.table, clusters=clusters,
+                files=[m.path for m in dmetas],
+                groups={t: [dmetas[j].path for j in idx] for t, idx in sorted(groups.items())},
+                ground_dead=ground_dead, mask_file=mask_meta.path if mask_meta else "", flat_files=flat_files,
+                source_masks=kept_masks, provenance=prov, dead_threshold=opt.dead_threshold)
             drep.step(f"{det_name} written")
             done += len(dmetas)
         # 6. backgrounds, filter dependence, provenance
@@ -381,4 +418,50 @@ def run_skyflat(
         for w in written:
             Path(w).unlink(missing_ok=True)
         raise
-    return SkyflatResult(os.fspath(out), written, bg, summary, fd, summaries, warnings, time.perf_counter() - t0)
+    return SkyflatResult(os.fspath(out), written, bg, summary, fd, summaries, warnings, time.perf_counter() - t0,
+                         options=opt, useafter=useafter, pedigree=pedigree, inputs=inputs_all, provenance=doc)
+
+
+def new_dead_pixels(grey: np.ndarray, coverage: np.ndarray | None, ground_dead: np.ndarray | None,
+                    options: SkyflatOptions, threshold: float | None = None):
+    """New dead pixels and their concentrations, as :func:`run_skyflat` finds them.
+
+    One function for the run and for re-thresholding a kept grey delta flat (the GUI's
+    slider, :func:`.export.export_skyflat`), so both give the same pixels.
+
+    Parameters
+    ----------
+    grey, coverage : ndarray
+        Grey delta flat and its coverage.
+    ground_dead : ndarray of bool, optional
+        Pixels already dead on the ground.
+    options : SkyflatOptions
+        ``min_coverage``, ``cluster_link``, ``cluster_min_npix`` (and the threshold by default).
+    threshold : float, optional
+        Overrides ``options.dead_threshold``.
+
+    Returns
+    -------
+    dead : DeadPixels
+    clusters : astropy.table.Table
+    """
+    t = options.dead_threshold if threshold is None else float(threshold)
+    dead = find_dead_pixels(grey, threshold=t, ground_dead=ground_dead, coverage=coverage,
+                            min_coverage=options.min_coverage)
+    clusters, _ = find_clusters(dead.mask, grey, link=options.cluster_link, min_npix=options.cluster_min_npix)
+    return dead, clusters
+
+
+def write_dead_pixel_products(out: Path, detector: str, dead, clusters: Table, ground_dq: np.ndarray | None,
+                              mask_file: str, threshold: float, provenance: dict, useafter: str, pedigree: str,
+                              protect) -> list[str]:
+    """``deadpix_<det>.ecsv``, ``clusters_<det>.ecsv`` and the MASK ``deadpix_<det>.fits``."""
+    out = Path(out)
+    written = [products.write_table(out / f"deadpix_{detector}.ecsv", dead.table, provenance),
+               products.write_table(out / f"clusters_{detector}.ecsv", clusters, provenance)]
+    written.append(products.write_dead_mask(
+        out / f"deadpix_{detector}.fits", detector, dead.mask, ground_dq,
+        ground_name=os.path.basename(mask_file) if mask_file else "", threshold=threshold,
+        provenance=provenance, useafter=useafter, pedigree=pedigree,
+        protect=list(protect) + ([mask_file] if mask_file else [])))
+    return written

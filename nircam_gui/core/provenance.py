@@ -1,4 +1,4 @@
-"""Provenance of a calibration: software versions and reference-file checksums.
+"""Provenance shared by every product: software versions and input checksums.
 
 Checksums of large reference files (a full-frame LINEARITY file is ~70 MB) are cached
 by path, size and modification time, so asking for provenance once per chunk or per
@@ -12,7 +12,7 @@ import platform
 import threading
 from importlib import metadata
 
-from ..fileio import sha256sum
+from .fileio import sha256sum
 
 __all__ = ["file_checksum", "software_versions"]
 
@@ -43,9 +43,10 @@ def _version(dist: str) -> str:
 
 def software_versions() -> dict[str, str]:
     """Versions of the packages whose code touches the numbers."""
-    from ... import __version__
+    from .. import __version__
 
     out = {"nircam_gui": __version__, "python": platform.python_version()}
-    for dist in ("jwst", "stcal", "stdatamodels", "crds", "numpy", "scipy", "astropy"):
+    for dist in ("jwst", "stcal", "stdatamodels", "crds", "numpy", "scipy", "astropy", "photutils", "bottleneck",
+                 "numba"):
         out[dist] = _version(dist)
     return out
