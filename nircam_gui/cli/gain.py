@@ -16,7 +16,9 @@ from ._common import EXIT_USAGE, run_with_progress
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nircam-gain", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="studies (report sections 5 and 6.3): nircam-gain study "
+                                       "{consistency,box-size,signal-limit,ipc,external} -h")
     p.add_argument("files", nargs="+", metavar="FILE", help="flat-field ramps (_uncal.fits or ground cubes)")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.add_argument("--box", type=int, default=256, help="box size in pixels (default 256, the report's choice)")
@@ -38,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "study":
+        # studies of report sections 5 and 6.3: nircam-gain study STUDY INPUT... -o OUT
+        from .gain_study import main as study_main
+
+        return study_main(argv[1:])
     args = build_parser().parse_args(argv)
     from ..core.gain.engine import GainOptions, run_gain
     from ..core.gain.products import write_gain_products
