@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from ..detector import reference_pixel_mask
 
-__all__ = ["DeadPixels", "find_clusters", "find_dead_pixels"]
+__all__ = ["DeadPixelIndex", "DeadPixels", "find_clusters", "find_dead_pixels"]
 
 
 @dataclass
@@ -136,3 +136,61 @@ def find_clusters(dead: np.ndarray, grey: np.ndarray, *, link: int = 3, min_npix
     table.meta["link"] = int(link)
     table.meta["min_npix"] = int(min_npix)
     return table, out_labels
+
+
+class DeadPixelIndex:
+    """The pixels :func:`find_dead_pixels` can call dead, sorted by grey value, for instant re-thresholding.
+
+    Built once from a grey delta flat (a sort of the eligible pixels below ``max_threshold``,
+    ~0.2 s for a full frame); then the dead pixels at any threshold up to ``max_threshold``
+    are a prefix of the sorted arrays, found by binary search in microseconds. The
+    criteria are exactly :func:`find_dead_pixels`'s, so ``mask(t)`` equals
+    ``find_dead_pixels(grey, threshold=t, ...).mask``.
+
+    Parameters
+    ----------
+    grey, ground_dead, coverage, min_coverage, exclude_reference
+        As for :func:`find_dead_pixels`.
+    max_threshold : float
+        Highest threshold that will be asked for.
+    """
+
+    def __init__(self, grey: np.ndarray, *, ground_dead: np.ndarray | None = None,
+                 coverage: np.ndarray | None = None, min_coverage: int = 3, exclude_reference: bool = True,
+                 max_threshold: float = 1.0) -> None:
+        grey = np.asarray(grey)
+        self.shape = grey.shape
+        self.max_threshold = float(max_threshold)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(grey) & (grey < self.max_threshold) & (grey != 0.0) & (grey != 1.0)
+        if ground_dead is not None:
+            ok &= ~np.asarray(ground_dead, dtype=bool)
+        if coverage is not None:
+            ok &= np.asarray(coverage) >= min_coverage
+        if exclude_reference:
+            ok &= ~reference_pixel_mask(grey.shape)
+        y, x = np.nonzero(ok)
+        values = grey[y, x]
+        order = np.argsort(values, kind="stable")
+        self.values = values[order]  # grey's dtype: compared exactly as find_dead_pixels compares
+        self.x = x[order].astype(np.int32)
+        self.y = y[order].astype(np.int32)
+
+    def count(self, threshold: float) -> int:
+        """Number of dead pixels at ``threshold``."""
+        if threshold > self.max_threshold:
+            raise ValueError(f"threshold {threshold} above the index's maximum {self.max_threshold}")
+        # strict "<": searchsorted "left" gives the number of values below threshold
+        return int(np.searchsorted(self.values, np.asarray(threshold).astype(self.values.dtype), side="left"))
+
+    def pixels(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, y, value)`` of the dead pixels at ``threshold``, 0-based, lowest value first."""
+        k = self.count(threshold)
+        return self.x[:k], self.y[:k], self.values[:k]
+
+    def mask(self, threshold: float) -> np.ndarray:
+        """Boolean dead-pixel map at ``threshold``."""
+        x, y, _ = self.pixels(threshold)
+        out = np.zeros(self.shape, bool)
+        out[y, x] = True
+        return out

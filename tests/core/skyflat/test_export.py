@@ -78,3 +78,20 @@ def test_export_refuses_own_folder_and_cancels_cleanly(kept_run, tmp_path):
     with pytest.raises(Cancelled):
         export_skyflat(res, tmp_path / "x", cancel=lambda: True)
     assert not [p for p in os.listdir(tmp_path / "x") if not p.startswith(".")]
+
+
+def test_dead_pixel_index_matches_find_dead_pixels(kept_run):
+
+    from nircam_gui.core.skyflat.deadpix import DeadPixelIndex, find_dead_pixels
+
+    s = kept_run[2].detectors["NRCBLONG"]
+    index = DeadPixelIndex(s.grey, ground_dead=s.ground_dead, coverage=s.coverage, min_coverage=3,
+                           max_threshold=0.99)
+    for t in (0.1, 0.5, 0.8, 0.8000001, 0.93, 0.99):
+        ref = find_dead_pixels(s.grey, threshold=t, ground_dead=s.ground_dead, coverage=s.coverage, min_coverage=3)
+        assert index.count(t) == int(ref.mask.sum()), t
+        assert np.array_equal(index.mask(t), ref.mask), t
+    x, y, v = index.pixels(0.8)
+    assert np.all(v < np.float32(0.8)) and np.all(np.diff(v) >= 0)
+    with pytest.raises(ValueError):
+        index.count(0.995)
