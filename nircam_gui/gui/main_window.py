@@ -135,6 +135,9 @@ class MainWindow(QMainWindow):
         self.viewer.frame_shown.connect(self._update_zoom_label)
         self.viewer.canvas.view.sigRangeChanged.connect(lambda *_: self._update_zoom_label())
 
+        from .skyflat import install_skyflat_tabs  # "Sky flat" and "Dead pixels" tabs
+
+        install_skyflat_tabs(self)
         self._restore(restore_layout)
 
     # -- construction -------------------------------------------------------------------

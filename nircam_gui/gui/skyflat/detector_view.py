@@ -1,0 +1,214 @@
+"""Per-detector products of a sky-flat run: delta flats, fit, new flats, filter dependence, coverage.
+
+Views (report JWST-STScI-008304): *Filters* puts each filter's delta flat and the grey
+one side by side over their fractional differences from grey (Figs. 4-6); *Overview*
+shows the grey delta, its large-scale fit, grey/fit and the coverage; single products
+fill the whole area. Delta flats and the fit share one scale so they compare by eye;
+differences use a symmetric diverging scale. Any input image's source mask can be drawn
+over every panel.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ...core.readers import open_reference
+from ...core.skyflat.run import DetectorSummary, SkyflatResult
+from ..workers import TaskRunner
+from .images import ImageGrid, PanelSpec, panel_levels
+
+__all__ = ["DetectorView"]
+
+#: diverging map for ratios and differences (blue below, red above)
+DIVERGING = "CET-D1"
+NO_MASK = "(no source mask)"
+
+
+def symmetric_levels(image: np.ndarray, centre: float, floor: float = 0.005) -> tuple[float, float]:
+    """``centre -+ h`` with h the 99th percentile of ``|image - centre|`` (at least ``floor``)."""
+    lo, hi = panel_levels(image, "98%")
+    h = max(abs(lo - centre), abs(hi - centre), floor)
+    return centre - h, centre + h
+
+
+def _ratio(a: np.ndarray, b: np.ndarray, minus: float = 0.0) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a / b - minus).astype(np.float32)
+
+
+class DetectorView(QWidget):
+    """Detector and product choosers over an :class:`ImageGrid`.
+
+    Signals
+    -------
+    error(str)
+    """
+
+    error = Signal(str)
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.result: SkyflatResult | None = None
+        self._flat_cache: dict[str, np.ndarray] = {}
+        self._loading = 0
+        self.detector_combo = QComboBox()
+        self.detector_combo.setToolTip("Detector")
+        self.view_combo = QComboBox()
+        self.view_combo.setToolTip("What to show")
+        self.view_combo.setMinimumContentsLength(22)
+        self.mask_combo = QComboBox()
+        self.mask_combo.setToolTip("Draw the source mask (sources + DO_NOT_USE) of one input image over the panels")
+        self.mask_combo.setMinimumContentsLength(30)
+        self.grid = ImageGrid(runner)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Detector"))
+        top.addWidget(self.detector_combo)
+        top.addWidget(QLabel("Show"))
+        top.addWidget(self.view_combo)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Mask of"))
+        top.addWidget(self.mask_combo, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.grid, 1)
+        self.detector_combo.currentTextChanged.connect(self._detector_changed)
+        self.view_combo.currentTextChanged.connect(lambda _: self.refresh())
+        self.mask_combo.currentIndexChanged.connect(lambda _: self._mask_changed())
+
+    @property
+    def busy(self) -> bool:
+        return self._loading > 0 or self.grid.busy
+
+    @property
+    def summary(self) -> DetectorSummary | None:
+        if self.result is None:
+            return None
+        return self.result.detectors.get(self.detector_combo.currentText())
+
+    def set_result(self, result: SkyflatResult | None) -> None:
+        self.result = result
+        self._flat_cache = {}
+        self.detector_combo.blockSignals(True)
+        self.detector_combo.clear()
+        if result is not None:
+            self.detector_combo.addItems(list(result.detectors))
+        self.detector_combo.blockSignals(False)
+        self._detector_changed()
+
+    def views(self) -> list[str]:
+        s = self.summary
+        if s is None:
+            return []
+        names = ["Filters: delta flats and / grey − 1", "Overview: grey, fit, grey / fit, coverage",
+                 "Grey delta flat", "Large-scale fit", "Grey / fit", "Coverage"]
+        names += [f"{t} delta flat" for t in s.deltas]
+        names += [f"New flat {t}" for t in s.flat_files]
+        return names
+
+    def _detector_changed(self) -> None:
+        s = self.summary
+        keep = self.view_combo.currentText()
+        self.view_combo.blockSignals(True)
+        self.view_combo.clear()
+        self.view_combo.addItems(self.views())
+        if keep and self.view_combo.findText(keep) >= 0:
+            self.view_combo.setCurrentText(keep)
+        self.view_combo.blockSignals(False)
+        self.mask_combo.blockSignals(True)
+        self.mask_combo.clear()
+        self.mask_combo.addItem(NO_MASK, "")
+        if s is not None:
+            for token, files in s.groups.items():
+                for f in files:
+                    self.mask_combo.addItem(f"{token}: {os.path.basename(f)}", f)
+        self.mask_combo.blockSignals(False)
+        self.grid.set_overlay(None)
+        self.refresh()
+
+    def _mask_changed(self) -> None:
+        s = self.summary
+        f = self.mask_combo.currentData()
+        mask = s.source_mask(f) if (s is not None and f) else None
+        if f and mask is None:
+            self.error.emit(f"{f}: its source mask was not kept by this run")
+        self.grid.set_overlay(mask)
+
+    def show_view(self, name: str) -> None:
+        """Select a view by its (start of) name."""
+        for i in range(self.view_combo.count()):
+            if self.view_combo.itemText(i).startswith(name):
+                self.view_combo.setCurrentIndex(i)
+                return
+        raise KeyError(name)
+
+    def show_mask_of(self, path: str) -> None:
+        i = self.mask_combo.findData(path)
+        if i < 0:
+            raise KeyError(path)
+        self.mask_combo.setCurrentIndex(i)
+
+    def refresh(self) -> None:
+        """Draw the chosen view of the chosen detector."""
+        s = self.summary
+        name = self.view_combo.currentText()
+        if s is None or s.grey is None or not name:
+            self.grid.clear()
+            return
+        if name.startswith("New flat "):
+            token = name[len("New flat "):]
+            if token not in self._flat_cache:
+                self._load_flat(s, token)
+                return
+        self.grid.set_panels(*self.panels(s, name))
+
+    def panels(self, s: DetectorSummary, name: str) -> tuple[list[PanelSpec], int]:
+        """The panels of view ``name`` and the number of columns."""
+        det = s.detector
+        shared = panel_levels(s.grey, "99.5%")  # one scale for deltas and fit
+        grey = PanelSpec(f"{det} grey delta", s.grey, shared)
+        if name.startswith("Filters"):
+            tops = [PanelSpec(f"{det} {t} delta", d, shared) for t, d in s.deltas.items()] + [grey]
+            fracs = {t: _ratio(d, s.grey, 1.0) for t, d in s.deltas.items()}
+            h = max([symmetric_levels(f, 0.0)[1] for f in fracs.values()] + [0.005])
+            bottoms = [PanelSpec(f"{t} / grey − 1", f, (-h, h), DIVERGING, ".4f") for t, f in fracs.items()]
+            return tops + bottoms, len(tops)
+        fit = PanelSpec(f"large-scale fit ({s.fit_method})", s.fit, shared)
+        over = _ratio(s.grey, s.fit)
+        ratio = PanelSpec("grey / fit", over, symmetric_levels(over, 1.0), DIVERGING)
+        cov = PanelSpec("coverage (images)", s.coverage, "minmax", "viridis", ".6g")
+        if name.startswith("Overview"):
+            return [grey, fit, ratio, cov], 2
+        single = {"Grey delta flat": grey, "Large-scale fit": fit, "Grey / fit": ratio, "Coverage": cov}
+        if name in single:
+            return [single[name]], 1
+        if name.endswith(" delta flat"):
+            token = name[: -len(" delta flat")]
+            return [PanelSpec(f"{det} {token} delta", s.deltas[token], shared)], 1
+        if name.startswith("New flat "):
+            token = name[len("New flat "):]
+            return [PanelSpec(f"{det} {token} new flat", self._flat_cache[token], "99.5%")], 1
+        raise KeyError(name)
+
+    def _load_flat(self, s: DetectorSummary, token: str) -> None:
+        path = s.flat_files[token]
+
+        def loaded(data, t=token):
+            self._flat_cache[t] = data
+            self.refresh()
+
+        self._loading += 1
+        self.runner.run(_read_flat, path, name=f"Reading {os.path.basename(path)}", on_result=loaded,
+                        on_error=self.error.emit, on_finished=self._loaded)
+
+    def _loaded(self) -> None:
+        self._loading -= 1
+
+
+def _read_flat(path: str) -> np.ndarray:
+    return np.asarray(open_reference(path, "FLAT").data, np.float32)

@@ -1,0 +1,343 @@
+"""The sky-flat set-up: input images grouped by detector and filter, ground references, options, Run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.skyflat.run import SkyflatOptions
+from ..workers import TaskRunner
+from .state import SkyflatSetup, scan_files
+
+__all__ = ["SetupWidget"]
+
+FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
+TABLE_FILTER = "Tables (*.ecsv *.csv *.fits *.txt);;All files (*)"
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+#: Large-scale fit choices: label -> SkyflatOptions.fit
+FITS = {"Auto (poly3 SW, median LW)": None, "3rd-order polynomial": "poly3", "Median 8x8 on 32x32 grid": "median"}
+
+
+class SetupWidget(QWidget):
+    """Choose images, ground flats and masks, predictions and options; start and cancel the run.
+
+    The choices live in :attr:`setup` (plain Python); the widgets write to it as they change.
+
+    Signals
+    -------
+    run_requested()
+    cancel_requested()
+    changed()
+        The files or options changed.
+    error(str)
+    """
+
+    run_requested = Signal()
+    cancel_requested = Signal()
+    changed = Signal()
+    error = Signal(str)
+
+    def __init__(self, runner: TaskRunner, setup: SkyflatSetup | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.setup = setup or SkyflatSetup()
+        self._scanning = 0
+        self.last_dir = str(Path.home())
+
+        files_box = QGroupBox("Input files")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["File", "Detector", "Filter"])
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setColumnWidth(0, 250)
+        self.tree.setToolTip("_cal images are grouped by detector and filter automatically; FLAT and MASK "
+                             "reference files are matched to them by detector and filter")
+        add_files = QPushButton("Add Files…")
+        add_files.setToolTip("_cal.fits images and ground FLAT / MASK reference files")
+        add_folder = QPushButton("Add Folder…")
+        add_folder.setToolTip("Every _cal image and FLAT / MASK reference file in a folder and its subfolders")
+        remove = QPushButton("Remove")
+        clear = QPushButton("Clear")
+        add_files.clicked.connect(self.choose_files)
+        add_folder.clicked.connect(self.choose_folder)
+        remove.clicked.connect(self.remove_selected)
+        clear.clicked.connect(self.clear)
+        buttons = QHBoxLayout()
+        for b in (add_files, add_folder, remove, clear):
+            buttons.addWidget(b)
+        self.pred_edit = QLineEdit()
+        self.pred_edit.setPlaceholderText("optional: table with columns filter, background [MJy/sr], detector")
+        self.pred_edit.editingFinished.connect(self._predictions_edited)
+        pred_button = QPushButton("…")
+        pred_button.setMaximumWidth(30)
+        pred_button.clicked.connect(self.choose_predictions)
+        pred_row = QHBoxLayout()
+        pred_row.addWidget(QLabel("Predicted backgrounds"))
+        pred_row.addWidget(self.pred_edit, 1)
+        pred_row.addWidget(pred_button)
+        fl = QVBoxLayout(files_box)
+        fl.addLayout(buttons)
+        fl.addWidget(self.tree, 1)
+        fl.addLayout(pred_row)
+
+        self.options_box = self._make_options()
+
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Build the delta flats, fits, new flats, dead pixels and backgrounds "
+                                   "in the background")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        copy_cli = QPushButton("Copy Command")
+        copy_cli.setToolTip("Copy the nircam-skyflat command that does the same run")
+        copy_cli.clicked.connect(self.copy_command)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel(" ")
+        self.run_button.clicked.connect(self.run_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button)
+        run_row.addWidget(self.cancel_button)
+        run_row.addWidget(copy_cli)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(files_box, 1)
+        layout.addWidget(self.options_box)
+        layout.addWidget(self.notes)
+        layout.addLayout(run_row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        self._refresh()
+
+    # -- options ----------------------------------------------------------------------
+    def _make_options(self) -> QGroupBox:
+        box = QGroupBox("Method (defaults: JWST-STScI-008304 section 3)")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        o = self.setup.options
+        self.option_widgets: dict[str, QWidget] = {}
+
+        def dspin(name, lo, hi, step, decimals, tip):
+            w = QDoubleSpinBox()
+            w.setRange(lo, hi)
+            w.setSingleStep(step)
+            w.setDecimals(decimals)
+            w.setValue(getattr(o, name))
+            w.setToolTip(tip)
+            w.valueChanged.connect(lambda v, n=name: self._set_option(n, float(v)))
+            self.option_widgets[name] = w
+            return w
+
+        def ispin(name, lo, hi, tip):
+            w = QSpinBox()
+            w.setRange(lo, hi)
+            w.setValue(getattr(o, name))
+            w.setToolTip(tip)
+            w.valueChanged.connect(lambda v, n=name: self._set_option(n, int(v)))
+            self.option_widgets[name] = w
+            return w
+
+        def row(*widgets):
+            h = QHBoxLayout()
+            for w in widgets:
+                h.addWidget(w) if isinstance(w, QWidget) else h.addWidget(QLabel(w))
+            h.addStretch(1)
+            return h
+
+        form.addRow("Source mask", row(
+            dspin("n_sigma", 0.1, 10, 0.1, 2, "Detection threshold above the background, in sigma (report: 1)"),
+            "σ,", ispin("n_pixels", 1, 100, "Connected pixels that make a source (report: 4)"), "px, grow",
+            ispin("dilate", 0, 20, "Grow the source mask by this many pixels (report: 0)"), "px"))
+        form.addRow("Sigma clipping", row(
+            dspin("sigma", 1.0, 10, 0.5, 1, "Clipping threshold for normalisation and the stack median (report: 3)"),
+            "σ,", ispin("maxiters", 1, 20, "Clipping iterations (report: 5)"), "iterations"))
+        self.fit_combo = QComboBox()
+        self.fit_combo.addItems(list(FITS))
+        self.fit_combo.setToolTip("Large-scale fit of the grey delta flat (report: poly3 SW, median LW)")
+        self.fit_combo.currentTextChanged.connect(lambda t: self._set_option("fit", FITS[t]))
+        form.addRow("Large-scale fit", row(
+            self.fit_combo, "bin", ispin("fit_bin", 4, 256, "Low-resolution grid, pixels per bin (report: 32)"),
+            "median", ispin("median_filter", 1, 64, "Median filter on the grid, bins (report: 8; LW)")))
+        form.addRow("Dead pixels", row(
+            dspin("dead_threshold", 0.05, 0.99, 0.05, 2, "Grey delta below this is a new dead pixel (report: 0.8); "
+                                                        "the Dead pixels tab can change it afterwards"),
+            "threshold, ≥", ispin("min_coverage", 1, 1000, "Images a pixel needs to be judged"), "images"))
+        form.addRow("Concentrations", row(
+            ispin("cluster_min_npix", 2, 100000, "Dead pixels that make a concentration"), "pixels, linked within",
+            ispin("cluster_link", 0, 50, "Dead pixels closer than this belong to one concentration"), "px"))
+        self.figures_box = QCheckBox("PNG figures")
+        self.figures_box.setChecked(o.figures)
+        self.figures_box.toggled.connect(lambda v: self._set_option("figures", bool(v)))
+        self.combine_combo = QComboBox()
+        self.combine_combo.addItems(["bottleneck", "astropy"])
+        self.combine_combo.setToolTip("Sigma-clipped stack median implementation (same numbers, different speed)")
+        self.combine_combo.currentTextChanged.connect(lambda t: self._set_option("combine_method", t))
+        form.addRow("Output", row(self.figures_box, "stack median", self.combine_combo))
+        return box
+
+    def _set_option(self, name: str, value) -> None:
+        setattr(self.setup.options, name, value)
+        self._refresh()
+
+    def set_options(self, options: SkyflatOptions) -> None:
+        """Show ``options`` in the widgets (and use them)."""
+        self.setup.options = options
+        for name, w in self.option_widgets.items():
+            w.blockSignals(True)
+            w.setValue(getattr(options, name))
+            w.blockSignals(False)
+        label = next(k for k, v in FITS.items() if v == options.fit)
+        self.fit_combo.setCurrentText(label)
+        self.figures_box.setChecked(options.figures)
+        self.combine_combo.setCurrentText(options.combine_method)
+        self._refresh()
+
+    # -- files ------------------------------------------------------------------------
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add _cal images and reference files", self.last_dir,
+                                                FITS_FILTER)
+        if paths:
+            self.add_paths(paths)
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a folder of _cal images", self.last_dir)
+        if path:
+            self.add_paths([path])
+
+    def choose_predictions(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Predicted backgrounds", self.last_dir, TABLE_FILTER)
+        if path:
+            self.pred_edit.setText(path)
+            self._predictions_edited()
+
+    def _predictions_edited(self) -> None:
+        self.setup.predictions = self.pred_edit.text().strip()
+        self._refresh()
+
+    def set_predictions(self, path: str) -> None:
+        self.pred_edit.setText(path)
+        self._predictions_edited()
+
+    def add_paths(self, paths) -> None:
+        """Add files or folders; headers are read in the background."""
+        paths = [os.fspath(p) for p in paths]
+        if paths:
+            first = paths[0]
+            self.last_dir = first if os.path.isdir(first) else os.path.dirname(first)
+        self._scanning += 1
+        self._refresh()
+        self.runner.run(scan_files, paths, name="Reading headers", on_result=self._scanned,
+                        on_error=self.error.emit, on_finished=self._scan_done)
+
+    @property
+    def busy(self) -> bool:
+        return self._scanning > 0
+
+    def _scan_done(self) -> None:
+        self._scanning -= 1
+        self._refresh()
+
+    def _scanned(self, result) -> None:
+        images, refs, problems = result
+        self.setup.add(images, refs)
+        for p in problems:
+            self.error.emit(p)
+        self._fill_tree()
+        self.changed.emit()
+
+    def remove_selected(self) -> None:
+        paths = []
+        for item in self.tree.selectedItems():
+            stack = [item]
+            while stack:
+                it = stack.pop()
+                if it.data(0, PATH_ROLE):
+                    paths.append(it.data(0, PATH_ROLE))
+                stack.extend(it.child(i) for i in range(it.childCount()))
+        self.setup.remove(paths)
+        self._fill_tree()
+        self.changed.emit()
+
+    def clear(self) -> None:
+        self.setup.clear()
+        self._fill_tree()
+        self.changed.emit()
+
+    def _fill_tree(self) -> None:
+        t = self.tree
+        t.clear()
+        grouped = self.setup.grouped()
+        images = QTreeWidgetItem(t, [f"Images ({len(self.setup.images)})"])
+        for det, by_token in grouped.items():
+            d = QTreeWidgetItem(images, [det, det, f"{sum(len(v) for v in by_token.values())} images"])
+            for token, files in by_token.items():
+                f = QTreeWidgetItem(d, [f"{token} ({len(files)})", det, token])
+                for c in files:
+                    leaf = QTreeWidgetItem(f, [os.path.basename(c.path), det, token])
+                    leaf.setData(0, PATH_ROLE, c.path)
+                    leaf.setToolTip(0, c.path)
+                f.setExpanded(len(files) <= 12)
+            d.setExpanded(True)
+        images.setExpanded(True)
+        for title, refs in (("Ground flats", self.setup.flats), ("Ground masks", self.setup.masks)):
+            top = QTreeWidgetItem(t, [f"{title} ({len(refs)})"])
+            for r in sorted(refs, key=lambda r: (r.detector, r.token)):
+                leaf = QTreeWidgetItem(top, [os.path.basename(r.path), r.detector, r.token])
+                leaf.setData(0, PATH_ROLE, r.path)
+                leaf.setToolTip(0, r.path)
+            top.setExpanded(True)
+        self._refresh()
+
+    # -- running ----------------------------------------------------------------------
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        self.cancel_button.setEnabled(running)
+        self.options_box.setEnabled(not running)
+        if running:
+            self.progress.setValue(0)
+        self._refresh()
+
+    def set_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(1000 * fraction))
+        self.progress_label.setText(message or " ")
+
+    def copy_command(self) -> None:
+        QGuiApplication.clipboard().setText(self.setup.command_line())
+
+    def _refresh(self) -> None:
+        running = getattr(self, "_running", False)
+        problems = self.setup.problems() if self.setup.images else []
+        self.run_button.setEnabled(bool(self.setup.images) and not problems and not running and not self.busy)
+        lines = [f"<span style='color:#c0392b'>{p}</span>" for p in problems]
+        lines += [f"<span style='color:#a0700f'>{w}</span>" for w in self.setup.warnings()[:6]]
+        if self.busy:
+            lines.append("Reading headers…")
+        self.notes.setText("<br>".join(lines))
+        self.notes.setVisible(bool(lines))

@@ -1,0 +1,221 @@
+"""Plain-Python state of the sky-flat and dead-pixel tabs (no Qt), bound to widgets elsewhere.
+
+As in glue, what the user chose lives apart from the widgets that show it: the setup
+(files, references, options) can be built, tested and turned into a ``run_skyflat`` call
+without a display, and the dead-pixel view state (detector, threshold) is a small object
+the panel reads when it draws.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from ...core.errors import NircamFileError
+from ...core.readers import ExposureMeta, find_fits, inspect
+from ...core.skyflat.products import filter_token
+from ...core.skyflat.run import SkyflatOptions
+
+__all__ = ["CalFile", "DeadPixelViewState", "SkyflatSetup", "scan_files"]
+
+
+@dataclass(frozen=True)
+class CalFile:
+    """One input image as the setup lists it."""
+
+    path: str
+    detector: str
+    token: str  # filter, or FILTER_PUPIL when the pupil holds a filter
+    full_frame: bool = True
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A ground FLAT or MASK reference file."""
+
+    path: str
+    reftype: str
+    detector: str
+    token: str = ""
+
+
+def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
+    """Sort files (folders expanded, subfolders included) into _cal images and reference files.
+
+    Only headers are read. Returns ``(images, references, problems)``; a problem is a
+    message ``"<file>: <why it was skipped>"``.
+    """
+    images: list[CalFile] = []
+    refs: list[Reference] = []
+    problems: list[str] = []
+    todo: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            todo.extend(find_fits(p))
+            todo.extend(f for sub in sorted(p.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
+                        for f in find_fits(sub))
+        else:
+            todo.append(p)
+    for p in todo:
+        try:
+            meta: ExposureMeta = inspect(p)
+        except NircamFileError as exc:
+            problems.append(str(exc))
+            continue
+        det = (meta.detector or "").upper()
+        if meta.reftype in ("FLAT", "MASK"):
+            token = filter_token(meta.filter, meta.pupil) if meta.reftype == "FLAT" and meta.filter else ""
+            refs.append(Reference(os.fspath(p), meta.reftype, det, token))
+        elif meta.kind in ("cal", "rate") and not meta.reftype:
+            if not det:
+                problems.append(f"{p}: no DETECTOR keyword; skipped")
+                continue
+            images.append(CalFile(os.fspath(p), det, filter_token(meta.filter or "?", meta.pupil),
+                                  meta.is_full_frame))
+        elif meta.kind != "unknown":
+            problems.append(f"{p}: {meta.description()}, not a calibrated image or FLAT/MASK; skipped")
+    return images, refs, problems
+
+
+@dataclass
+class SkyflatSetup:
+    """What the next sky-flat run uses: images, ground references, predictions, options."""
+
+    images: list[CalFile] = field(default_factory=list)
+    flats: list[Reference] = field(default_factory=list)
+    masks: list[Reference] = field(default_factory=list)
+    predictions: str = ""
+    options: SkyflatOptions = field(default_factory=SkyflatOptions)
+
+    def add(self, images: list[CalFile], refs: list[Reference]) -> None:
+        """Add files, keeping each path once."""
+        seen = {c.path for c in self.images}
+        self.images += [c for c in images if c.path not in seen]
+        for ref in refs:
+            target = self.flats if ref.reftype == "FLAT" else self.masks
+            if ref.path not in {r.path for r in target}:
+                target.append(ref)
+
+    def remove(self, paths) -> None:
+        paths = set(paths)
+        self.images = [c for c in self.images if c.path not in paths]
+        self.flats = [r for r in self.flats if r.path not in paths]
+        self.masks = [r for r in self.masks if r.path not in paths]
+
+    def clear(self) -> None:
+        self.images, self.flats, self.masks = [], [], []
+
+    def grouped(self) -> dict[str, dict[str, list[CalFile]]]:
+        """Images by detector, then filter token, sorted (what the run will stack)."""
+        out: dict[str, dict[str, list[CalFile]]] = defaultdict(lambda: defaultdict(list))
+        for c in sorted(self.images, key=lambda c: (c.detector, c.token, c.path)):
+            out[c.detector][c.token].append(c)
+        return {d: dict(t) for d, t in out.items()}
+
+    def problems(self) -> list[str]:
+        """Why a run cannot start yet (empty when it can)."""
+        msgs = []
+        if not self.images:
+            msgs.append("Add _cal.fits images (files or folders).")
+        for c in self.images:
+            if not c.full_frame:
+                msgs.append(f"{c.path}: not a full frame; the sky-flat method needs full frames")
+        if self.predictions and not os.path.exists(self.predictions):
+            msgs.append(f"{self.predictions}: predictions table does not exist")
+        return msgs
+
+    def warnings(self) -> list[str]:
+        """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""
+        msgs = []
+        flats = {(r.detector, r.token) for r in self.flats}
+        masks = {r.detector for r in self.masks}
+        minimum = self.options.min_coverage
+        for det, by_token in self.grouped().items():
+            if det not in masks:
+                msgs.append(f"{det}: no ground MASK; ground dead pixels taken from the images' DQ")
+            for token, files in by_token.items():
+                if (det, token) not in flats:
+                    msgs.append(f"{det} {token}: no ground FLAT; no new flat for it")
+                if len(files) < minimum:
+                    msgs.append(f"{det} {token}: {len(files)} image(s), fewer than the {minimum} a pixel needs "
+                                "to be judged dead")
+        return msgs
+
+    def run_kwargs(self) -> dict:
+        """Keyword arguments of :func:`~nircam_gui.core.skyflat.run.run_skyflat` (outdir aside)."""
+        return {"ground_flats": [r.path for r in self.flats], "ground_masks": [r.path for r in self.masks],
+                "options": replace(self.options)}
+
+    def command_line(self, outdir: str = "OUTDIR") -> str:
+        """The ``nircam-skyflat`` command that does the same run (shown to the user)."""
+        o, d = self.options, SkyflatOptions()
+        args = ["nircam-skyflat", *[c.path for c in self.images], "-o", outdir]
+        if self.flats:
+            args += ["--ground-flat", *[r.path for r in self.flats]]
+        if self.masks:
+            args += ["--ground-mask", *[r.path for r in self.masks]]
+        flags = {"dead_threshold": "--dead-threshold", "fit": "--fit", "n_sigma": "--nsigma",
+                 "n_pixels": "--npixels", "dilate": "--dilate", "min_coverage": "--min-coverage",
+                 "cluster_min_npix": "--cluster-min-npix", "combine_method": "--combine"}
+        for name, flag in flags.items():
+            if getattr(o, name) != getattr(d, name):
+                args += [flag, str(getattr(o, name))]
+        if self.predictions:
+            args += ["--predictions", self.predictions]
+        if not o.figures:
+            args.append("--no-figures")
+        return " ".join(_quote(a) for a in args)
+
+    def cli_options_only(self) -> list[str]:
+        """Options the command line cannot set (changed here from their defaults)."""
+        cli = {"dead_threshold", "fit", "n_sigma", "n_pixels", "dilate", "min_coverage", "cluster_min_npix",
+               "combine_method", "figures"}
+        d = SkyflatOptions()
+        return [f.name for f in fields(SkyflatOptions)
+                if f.name not in cli and getattr(self.options, f.name) != getattr(d, f.name)]
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+@dataclass
+class DeadPixelViewState:
+    """What the dead-pixel tab shows: one detector at one threshold."""
+
+    detector: str = ""
+    threshold: float = 0.8
+    selected_cluster: int = -1  # row of the concentrations table, -1 for none
+
+
+def run_task(cal_files: list[str], outdir: str, predictions: str, kwargs: dict, progress=None, cancel=None):
+    """The background run: read the predictions, then :func:`run_skyflat` keeping the source masks.
+
+    Module-level and free of Qt so a child process can import and run it quickly.
+    """
+    from ...core.skyflat.background import read_predictions
+    from ...core.skyflat.run import run_skyflat
+
+    table = None
+    if predictions:
+        try:
+            table = read_predictions(predictions)
+        except (OSError, ValueError) as exc:
+            raise NircamFileError(predictions, f"cannot read the predictions table ({exc})") from exc
+    return run_skyflat(cal_files, outdir, predictions=table, progress=progress, cancel=cancel, keep_masks=True,
+                       **kwargs)
+
+
+def build_indexes(result, max_threshold: float = 0.995) -> dict:
+    """A :class:`~nircam_gui.core.skyflat.deadpix.DeadPixelIndex` per detector of a run."""
+    from ...core.skyflat.deadpix import DeadPixelIndex
+
+    opt = result.options or SkyflatOptions()
+    return {d: DeadPixelIndex(s.grey, ground_dead=s.ground_dead, coverage=s.coverage,
+                              min_coverage=opt.min_coverage, max_threshold=max_threshold)
+            for d, s in result.detectors.items() if s.grey is not None}
