@@ -141,9 +141,20 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, NircamFileError) as exc:
         print(f"nircam-gain study {args.study}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    code, out = run_with_progress(work, f"nircam-gain study {args.study}", args.quiet)
+    def guarded(progress, cancel):
+        # parameters the data refuse (a group beyond the ramp, no point below a limit) are
+        # usage errors, said in one line, as the ones found before the work starts
+        try:
+            return work(progress, cancel)
+        except ValueError as exc:
+            return _Usage(str(exc))
+
+    code, out = run_with_progress(guarded, f"nircam-gain study {args.study}", args.quiet)
     if out is None:
         return code
+    if isinstance(out, _Usage):
+        print(f"nircam-gain study {args.study}: {out.message}", file=sys.stderr)
+        return EXIT_USAGE
     report, paths, extra = out
     _provenance(args, argv, outdir, protect, extra)
     print(report)
@@ -152,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------- studies
+class _Usage:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
 def _need_files(files, what: str) -> None:
     if not files:
         raise ValueError(f"{what} needs the flat-field ramps (FILE...)")

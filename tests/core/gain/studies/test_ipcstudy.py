@@ -129,3 +129,11 @@ def test_mismatched_runs_are_refused(study_rundata, study_sim):
     sim, _ = study_sim
     with pytest.raises(ValueError, match="same boxes"):
         compare_ipc_maps(study_rundata[256], study_rundata["none"], sim_ipc_kernel(sim))
+
+
+def test_coupling_measurement_can_be_cancelled(study_sim, options_for):
+    from nircam_gui.core.progress import Cancelled
+
+    sim, _ = study_sim
+    with pytest.raises(Cancelled):
+        measure_coupling(sim.ramps[:4], calibration_for(options_for(sim), ipc_step=False), cancel=lambda: True)

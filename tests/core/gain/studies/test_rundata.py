@@ -54,3 +54,15 @@ def test_obtain_runs_without_ramps_or_saved_run_says_what_is_missing(study_sim, 
     sim, _ = study_sim
     with pytest.raises(NircamFileError, match="no saved run"):
         obtain_runs([{"box": 64}], [], options_for(sim), [])
+
+
+def test_cancelled_runs_leave_nothing(study_sim, options_for, tmp_path):
+    from nircam_gui.core.progress import Cancelled
+
+    sim, _ = study_sim
+    calls = []
+    with pytest.raises(Cancelled):
+        obtain_runs([{"box": 256}], sim.ramps, options_for(sim), [], tmp_path / "runs",
+                    progress=lambda f, m: calls.append(f), cancel=lambda: len(calls) > 3)
+    assert calls and all(0 <= f <= 1 for f in calls)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
