@@ -4,9 +4,9 @@ For every box (a label in a label image) this computes what a loop of
 ``astropy.stats.sigma_clip`` would (3-sigma, mean-centred, iterated to convergence),
 without a Python loop over boxes and without reordering the frame:
 
-* one fused pass over the frame in image order (a numba kernel, parallel over row
-  blocks) forms the summed or differenced frame on the fly and accumulates per-box
-  sums in float64, so no reordering or per-box copies are made;
+* one fused pass over the two frames of a pair in image order (a numba kernel) forms
+  the summed and the differenced frame on the fly and accumulates per-box sums in
+  float64 for both clips, so no reordering or per-box copies are made;
 * a robust start (median and MAD of a fixed per-box subsample) fixes a band
   ``|x - c| <= 2.5 sigma`` whose pixels are certainly kept; one pass over the frame
   sums them, and the iteration to convergence runs only on the ~1% of pixels outside
@@ -32,7 +32,8 @@ from scipy import stats as sps
 __all__ = ["BoxClipper", "ClippedStats", "clip_variance_factor"]
 
 _BAND = 2.5
-_CHUNKS = 64  # row blocks of the parallel pass, each with its own accumulators
+_CHUNKS = 64  # row blocks, each with its own accumulators (serial: the GUI thread and the
+# simulator's threads share two cores, where a parallel pass measured slower)
 
 
 def clip_variance_factor(nsigma: float = 3.0, iterations: int | None = None) -> float:
@@ -70,7 +71,7 @@ class ClippedStats:
     kept: np.ndarray | None = None  # boolean image of kept pixels (only when asked for)
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True)
 def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, band, nbox, outside):  # pragma: no cover
     """Sums over the pixels inside each box's band; marks the valid ones outside it.
 
@@ -82,8 +83,7 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
     s1 = np.zeros((_CHUNKS, nbox + 1))
     s2 = np.zeros((_CHUNKS, nbox + 1))
     cnt = np.zeros((_CHUNKS, nbox + 1))
-    sg = np.float32(sign)
-    for c in numba.prange(_CHUNKS):
+    for c in range(_CHUNKS):
         for r in range(c * step, min(nr, (c + 1) * step)):
             lab = run_labels[r]
             lo = starts[r]
@@ -92,17 +92,17 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
                 for i in range(lo, hi):
                     outside[i] = False
                 continue
-            cc = np.float32(center[lab])
-            bd = np.float32(band[lab])
+            cc = center[lab]
+            bd = band[lab]
             acc1 = 0.0
             acc2 = 0.0
             k = 0.0
             for i in range(lo, hi):
-                xc = (a[i] + sg * b[i]) - cc
+                xc = (np.float64(a[i]) + sign * np.float64(b[i])) - cc
                 v = valid[i] if use_valid else True
                 inside = (abs(xc) <= bd) and v
                 outside[i] = v and not inside
-                w = np.float64(xc) if inside else 0.0
+                w = xc if inside else 0.0
                 acc1 += w
                 acc2 += w * w
                 k += 1.0 if inside else 0.0
@@ -110,6 +110,104 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
             s2[c, lab] += acc2
             cnt[c, lab] += k
     return s1.sum(axis=0)[1:], s2.sum(axis=0)[1:], cnt.sum(axis=0)[1:]
+
+
+@numba.njit(cache=True, fastmath=True)
+def _pair_pass(a, b, starts, ends, run_labels, valid, use_valid, cs, bs, cd, bd, nbox, code):  # pragma: no cover
+    """One pass over a pair of frames for both clips.
+
+    ``code``: 0 unused; 1 inside the sum band and the difference band (certainly kept by
+    both clips); 2 inside the sum band only (a difference candidate); 3 outside the sum
+    band (a sum candidate, and a difference candidate if the sum keeps it).
+    Returns the sum-band sums and the sums over code-1 pixels of the difference.
+    """
+    nr = starts.size
+    step = (nr + _CHUNKS - 1) // _CHUNKS
+    out = np.zeros((6, _CHUNKS, nbox + 1))
+    for c in range(_CHUNKS):
+        for r in range(c * step, min(nr, (c + 1) * step)):
+            lab = run_labels[r]
+            lo = starts[r]
+            hi = ends[r]
+            if lab == 0:
+                for i in range(lo, hi):
+                    code[i] = 0
+                continue
+            csl = cs[lab]
+            bsl = bs[lab]
+            cdl = cd[lab]
+            bdl = bd[lab]
+            s1 = 0.0
+            s2 = 0.0
+            ns = 0.0
+            d1 = 0.0
+            d2 = 0.0
+            nd = 0.0
+            for i in range(lo, hi):
+                v = valid[i] if use_valid else True
+                ai = np.float64(a[i])
+                bi = np.float64(b[i])
+                xs = (ai + bi) - csl
+                xd = (ai - bi) - cdl
+                ins = v and (abs(xs) <= bsl)
+                ind = ins and (abs(xd) <= bdl)
+                code[i] = 0 if not v else (3 if not ins else (1 if ind else 2))
+                ws = xs if ins else 0.0
+                wd = xd if ind else 0.0
+                s1 += ws
+                s2 += ws * ws
+                ns += 1.0 if ins else 0.0
+                d1 += wd
+                d2 += wd * wd
+                nd += 1.0 if ind else 0.0
+            out[0, c, lab] += s1
+            out[1, c, lab] += s2
+            out[2, c, lab] += ns
+            out[3, c, lab] += d1
+            out[4, c, lab] += d2
+            out[5, c, lab] += nd
+    return out.sum(axis=1)[:, 1:]
+
+
+@numba.njit(cache=True)
+def _converge_nb(n0, s1, s2, labels, x, nsigma, max_iter):  # pragma: no cover - jitted
+    """Clip the candidates to convergence; see :meth:`BoxClipper._converge`."""
+    m = n0.size
+    keep = np.ones(x.size, np.bool_)
+    n = np.empty(m)
+    t1 = np.empty(m)
+    t2 = np.empty(m)
+    mu = np.empty(m)
+    var = np.empty(m)
+    lim = np.empty(m)
+    for _ in range(max_iter):
+        n[:] = n0
+        t1[:] = s1
+        t2[:] = s2
+        for k in range(x.size):
+            if keep[k]:
+                j = labels[k] - 1
+                n[j] += 1.0
+                t1[j] += x[k]
+                t2[j] += x[k] * x[k]
+        for j in range(m):
+            if n[j] > 0:
+                mu[j] = t1[j] / n[j]
+                var[j] = max(t2[j] / n[j] - mu[j] * mu[j], 0.0)
+            else:
+                mu[j] = np.nan
+                var[j] = np.nan
+            lim[j] = nsigma * np.sqrt(var[j])
+        changed = False
+        for k in range(x.size):
+            j = labels[k] - 1
+            new = abs(x[k] - mu[j]) <= lim[j]
+            if new != keep[k]:
+                keep[k] = new
+                changed = True
+        if not changed:
+            break
+    return keep, n, t1, t2, mu, var, lim
 
 
 class BoxClipper:
@@ -149,6 +247,7 @@ class BoxClipper:
         idx = first[:, None] + (k[None, :] * self.box_npix[:, None]) // sample
         self.sample_index = order[np.minimum(idx, first[:, None] + np.maximum(self.box_npix[:, None] - 1, 0))]
         self._outside = np.empty(flat.size, bool)
+        self._code = np.empty(flat.size, np.uint8)
         self._dummy_valid = np.ones(1, bool)
 
     def clip(
@@ -188,23 +287,9 @@ class BoxClipper:
             cand = np.flatnonzero(outside)
             cl = self.flat_labels[cand]
             cx = (a[cand].astype(np.float64) + sign * b[cand]) - center[cl - 1]
-            keep_c = np.ones(cand.size, bool)
-            for _ in range(self.max_iter):
-                n = n0 + np.bincount(cl, weights=keep_c, minlength=self.nbox + 1)[1:]
-                w = cx * keep_c
-                s1_t = s1 + np.bincount(cl, weights=w, minlength=self.nbox + 1)[1:]
-                s2_t = s2 + np.bincount(cl, weights=w * cx, minlength=self.nbox + 1)[1:]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    mu = s1_t / n
-                    var = np.maximum(s2_t / n - mu * mu, 0.0)
-                lim = self.nsigma * np.sqrt(var)
-                new = np.abs(cx - mu[cl - 1]) <= lim[cl - 1]
-                if np.array_equal(new, keep_c):
-                    break
-                keep_c = new
+            keep_c, n, s1_t, s2_t, mu, var, lim = self._converge(n0, s1, s2, cl, cx)
             # every band pixel must lie inside the converged limits, else rebuild the band
-            with np.errstate(invalid="ignore"):
-                ok = (np.maximum(np.abs(band - mu), np.abs(band + mu)) <= lim) | (n0 == 0) | ~np.isfinite(band)
+            ok = self._band_inside(band, mu, lim, n0)
             if ok.all():
                 break
             center = center + np.nan_to_num(mu)
@@ -219,6 +304,70 @@ class BoxClipper:
             kept[cand[~keep_c]] = False
             kept = kept.reshape(self.shape)
         return ClippedStats(mean, variance_raw / self.factor, variance_raw, n.astype(np.int64), kept)
+
+    def _converge(self, n0, s1, s2, labels, x):
+        """Iterate the clip on the candidates (``x`` relative to the start centre) to convergence.
+
+        ``n0, s1, s2`` are the count and sums of the certainly-kept pixels of every box.
+        Returns (keep, n, s1_total, s2_total, mu, var, lim) with ``mu`` relative to the centre.
+        """
+        return _converge_nb(np.asarray(n0, float), np.asarray(s1, float), np.asarray(s2, float),
+                            np.asarray(labels, np.int64), np.asarray(x, float), self.nsigma, self.max_iter)
+
+    @staticmethod
+    def _band_inside(band, mu, lim, n0) -> np.ndarray:
+        """True where every certainly-kept pixel (|x| <= band) lies inside the converged limits."""
+        with np.errstate(invalid="ignore"):
+            return (np.maximum(np.abs(band - mu), np.abs(band + mu)) <= lim) | (n0 == 0) | ~np.isfinite(band)
+
+    @staticmethod
+    def _result(center, n, s1_t, s2_t, factor) -> ClippedStats:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = center + s1_t / n
+            variance_raw = (s2_t - s1_t * s1_t / n) / n
+        return ClippedStats(mean, variance_raw / factor, variance_raw, n.astype(np.int64))
+
+    def clip_pair(self, a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None) -> tuple[ClippedStats, ClippedStats]:
+        """Clipped statistics of the summed frame, and of the differenced frame without the
+        pixels rejected in the sum, from a single pass over ``a`` and ``b``.
+
+        Equal to ``clip(a, b, 1, valid, keep_mask=True)`` followed by
+        ``clip(a, b, -1, kept)``, which it falls back to in the rare case a band from the
+        robust start is not enclosed by the converged limits.
+        """
+        a = np.ascontiguousarray(a, dtype=np.float32).ravel()
+        b = np.ascontiguousarray(b, dtype=np.float32).ravel()
+        v = None if valid is None else np.ascontiguousarray(valid, dtype=bool).ravel()
+        idx = self.sample_index
+        vs = None if v is None else v[idx]
+        cs, sig_s = self._robust_start_values(a[idx] + b[idx], vs)
+        cd, sig_d = self._robust_start_values(a[idx] - b[idx], vs)
+        band_s = np.where(np.isfinite(sig_s), _BAND * sig_s, np.inf)
+        band_d = np.where(np.isfinite(sig_d), _BAND * sig_d, np.inf)
+        code = self._code
+        pad = lambda x: np.concatenate([[0.0], np.minimum(x, 3e38)])  # noqa: E731
+        sums = _pair_pass(a, b, self.run_starts, self.run_ends, self.run_labels,
+                          self._dummy_valid if v is None else v, v is not None,
+                          pad(cs), pad(band_s), pad(cd), pad(band_d), self.nbox, code)
+        s1, s2, ns, d1, d2, nd = sums
+        cand = np.flatnonzero(code >= 2)
+        cc = code[cand]
+        cl = self.flat_labels[cand]
+        three = cc == 3
+        i3, l3 = cand[three], cl[three]
+        keep3, n_s, s1_s, s2_s, mu_s, var_s, lim_s = self._converge(ns, s1, s2, l3, (a[i3].astype(np.float64) + b[i3]) - cs[l3 - 1])
+        ok = self._band_inside(band_s, mu_s, lim_s, ns).all()
+        if ok:
+            i_d = np.concatenate([cand[~three], i3[keep3]])
+            l_d = np.concatenate([cl[~three], l3[keep3]])
+            x_d = (a[i_d].astype(np.float64) - b[i_d]) - cd[l_d - 1]
+            _, n_d, s1_d, s2_d, mu_d, var_d, lim_d = self._converge(nd, d1, d2, l_d, x_d)
+            ok = self._band_inside(band_d, mu_d, lim_d, nd).all()
+        if not ok:
+            ss = self.clip(a.reshape(self.shape), b.reshape(self.shape), 1.0,
+                           None if v is None else v.reshape(self.shape), keep_mask=True)
+            return ss, self.clip(a.reshape(self.shape), b.reshape(self.shape), -1.0, ss.kept)
+        return (self._result(cs, n_s, s1_s, s2_s, self.factor), self._result(cd, n_d, s1_d, s2_d, self.factor))
 
     def _robust_start_values(self, s: np.ndarray, valid_sample: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if valid_sample is not None:

@@ -57,6 +57,19 @@ def test_sum_then_difference_equals_astropy_loop(frames):
         assert sd.variance[box - 1] == pytest.approx(kd.var() / clip_variance_factor(3), rel=1e-6)
 
 
+def test_single_pass_pair_equals_two_clips(frames):
+    lab, a, b, valid = frames
+    clipper = BoxClipper(lab)
+    for v in (None, valid):
+        ss = clipper.clip(a, b, 1.0, v, keep_mask=True)
+        sd = clipper.clip(a, b, -1.0, ss.kept)
+        ps, pd = clipper.clip_pair(a, b, v)
+        np.testing.assert_array_equal(ps.npix, ss.npix)
+        np.testing.assert_array_equal(pd.npix, sd.npix)
+        np.testing.assert_allclose(ps.mean, ss.mean, rtol=1e-12)
+        np.testing.assert_allclose(pd.variance, sd.variance, rtol=1e-9)
+
+
 def test_empty_and_constant_boxes_do_not_break(frames):
     lab, a, b, _ = frames
     valid = np.ones(lab.shape, bool)
