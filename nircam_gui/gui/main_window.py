@@ -116,6 +116,11 @@ class MainWindow(QMainWindow):
         self.analysis_panels: dict[str, QWidget] = {}
         for title, text in ANALYSES.items():
             self.set_analysis_panel(title, PlaceholderPanel(title, text))
+        from .gain.panel import GainPanel  # the Gain tab (issue 8); imported here to keep start-up light
+
+        self.gain_panel = GainPanel(self.runner, self.settings, self.browser)
+        self.gain_panel.error.connect(lambda message: self.show_error(message))
+        self.set_analysis_panel("Gain", self.gain_panel)
         self.setCentralWidget(self.tabs)
 
         # left column: files above display controls, so the image gets the whole right side
@@ -323,7 +328,7 @@ class MainWindow(QMainWindow):
         if self._demo_worker is not None:
             return
         if not any(folder.glob("*")):
-            log.info("Making the demo data set in %s (a few seconds)…", folder)
+            log.info("Making the demo data set in %s (once; under a minute)…", folder)
         self._demo_worker = self.runner.run(
             make_demo, str(folder), name="Making demo data", in_process=self.demo_in_process,
             on_result=lambda path: self.open_path(path),
