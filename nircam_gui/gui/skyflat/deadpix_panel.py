@@ -43,10 +43,11 @@ MAX_DOTS = 50_000
 BACKGROUNDS = ("grey delta flat", "white (as the report's Fig. 7)")
 
 
-def _clusters(index, threshold: float, grey: np.ndarray, link: int, min_npix: int):
-    """Worker: concentrations of the dead pixels at ``threshold``."""
-    table, _ = find_clusters(index.mask(threshold), grey, link=link, min_npix=min_npix)
-    return table
+def _clusters(first: str, indexes: dict, greys: dict, threshold: float, link: int, min_npix: int) -> dict:
+    """Worker: concentrations of the dead pixels at ``threshold`` on every detector (``first`` first)."""
+    order = [first] + [d for d in indexes if d != first]
+    return {d: find_clusters(indexes[d].mask(threshold), greys[d], link=link, min_npix=min_npix)[0]
+            for d in order if d in indexes}
 
 
 class DeadPixelPanel(QWidget):
@@ -64,6 +65,7 @@ class DeadPixelPanel(QWidget):
         self.session = session
         self.clusters = None  # astropy Table of the concentrations on screen
         self.clusters_threshold: float | None = None
+        self.all_clusters: dict = {}  # detector -> Table, at clusters_threshold
         self.last_update_ms = 0.0
         self._cluster_inflight = False
         self._cluster_pending = False
@@ -131,7 +133,7 @@ class DeadPixelPanel(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([380, 900])
+        split.setSizes([440, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(split)
@@ -176,7 +178,7 @@ class DeadPixelPanel(QWidget):
         if not name or name == self.session.view.detector:
             return
         self.session.view.detector = name
-        self.clusters = None
+        self.clusters = self.all_clusters.get(name)
         self._draw_background()
         self._threshold_changed(self.session.view.threshold)
 
@@ -219,9 +221,9 @@ class DeadPixelPanel(QWidget):
         counts = self.session.dead_counts()
         r = self.session.result
         opt = r.options
-        rows = [(d, s.n_images, counts.get(d, 0), len(self.clusters) if (d == self.session.view.detector
-                and self.clusters is not None and self.clusters_threshold == threshold) else -1)
-                for d, s in r.detectors.items()]
+        fresh = self.clusters_threshold == threshold
+        rows = [(d, s.n_images, counts.get(d, 0), len(self.all_clusters[d]) if fresh and d in self.all_clusters
+                 else -1) for d, s in r.detectors.items()]
         fill_table(self.counts_table, [(d, n, c, k if k >= 0 else "…") for d, n, c, k in rows],
                    ["detector", "images", "new dead", "concentrations"], ["", "d", "d", ""])
         self.count_label.setText(f"{len(x)} new dead pixels on {self.session.view.detector} below {threshold:g} "
@@ -239,9 +241,10 @@ class DeadPixelPanel(QWidget):
         self._cluster_inflight = True
         opt = self.session.result.options
         t, det = self.session.view.threshold, s.detector
-        self.session.runner.run(_clusters, index, t, s.grey, opt.cluster_link, opt.cluster_min_npix,
-                                name="Finding concentrations",
-                                on_result=lambda table, t=t, d=det: self._clusters_ready(d, t, table),
+        greys = {d: x.grey for d, x in self.session.result.detectors.items()}
+        self.session.runner.run(_clusters, det, self.session.indexes, greys, t, opt.cluster_link,
+                                opt.cluster_min_npix, name="Finding concentrations",
+                                on_result=lambda tables, t=t, d=det: self._clusters_ready(d, t, tables),
                                 on_error=self.error.emit, on_finished=self._clusters_done)
 
     def _clusters_done(self) -> None:
@@ -250,21 +253,25 @@ class DeadPixelPanel(QWidget):
             self._cluster_pending = False
             self._request_clusters()
 
-    def _clusters_ready(self, detector: str, threshold: float, table) -> None:
-        if detector != self.session.view.detector or threshold != self.session.view.threshold:
+    def _clusters_ready(self, detector: str, threshold: float, tables: dict) -> None:
+        if threshold != self.session.view.threshold:
             return  # a newer threshold's concentrations are on their way
-        self.clusters, self.clusters_threshold = table, threshold
+        self.all_clusters, self.clusters_threshold = tables, threshold
+        detector = self.session.view.detector
+        table = tables[detector]
+        self.clusters = table
         rows = [(k + 1, float(c["x"]) + 1, float(c["y"]) + 1, int(c["npix"]), float(c["mean_value"]),
                  float(c["radius"]), f"{int(c['xmin']) + 1}-{int(c['xmax']) + 1}",
                  f"{int(c['ymin']) + 1}-{int(c['ymax']) + 1}") for k, c in enumerate(table)]
         fill_table(self.cluster_table, rows, ["#", "x", "y", "pixels", "mean value", "rms radius", "x range",
                                               "y range"], ["d", ".1f", ".1f", "d", ".3f", ".1f", "", ""])
         self.cluster_table.setToolTip("Centres and ranges 1-based, as in DS9")
-        item = self.counts_table.findItems(detector, Qt.MatchFlag.MatchExactly)
-        if item:
-            cell = self.counts_table.item(item[0].row(), 3)
-            if cell is not None:
-                cell.setText(str(len(table)))
+        for row in range(self.counts_table.rowCount()):
+            d = self.counts_table.item(row, 0).text()
+            cell = self.counts_table.item(row, 3)
+            if cell is not None and d in tables:
+                cell.setText(str(len(tables[d])))
+                cell.setData(Qt.ItemDataRole.UserRole, len(tables[d]))
         self._selected = -1
         self._draw_circles()
 
@@ -277,7 +284,8 @@ class DeadPixelPanel(QWidget):
         if view is None or self.clusters is None:
             return
         for k, c in enumerate(self.clusters):
-            r = max(3.0 * float(c["radius"]), 20.0)  # as the report's figure: visible at full-frame zoom
+            # as the report's figure: large enough to see at full-frame zoom
+            r = max(4.0 * float(c["radius"]), 0.03 * max(self.summary.grey.shape))
             cx, cy = float(c["x"]) + 0.5, float(c["y"]) + 0.5
             e = QGraphicsEllipseItem(cx - r, cy - r, 2 * r, 2 * r)
             pen = pg.mkPen((255, 0, 0) if k != self._selected else (0, 200, 255), width=2.5)

@@ -19,20 +19,15 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from ...core.readers import open_reference
 from ...core.skyflat.run import DetectorSummary, SkyflatResult
 from ..workers import TaskRunner
-from .images import ImageGrid, PanelSpec, panel_levels
+from .images import ImageGrid, PanelSpec
 
 __all__ = ["DetectorView"]
 
 #: diverging map for ratios and differences (blue below, red above)
 DIVERGING = "CET-D1"
 NO_MASK = "(no source mask)"
-
-
-def symmetric_levels(image: np.ndarray, centre: float, floor: float = 0.005) -> tuple[float, float]:
-    """``centre -+ h`` with h the 99th percentile of ``|image - centre|`` (at least ``floor``)."""
-    lo, hi = panel_levels(image, "98%")
-    h = max(abs(lo - centre), abs(hi - centre), floor)
-    return centre - h, centre + h
+#: display smoothing choices (block size)
+SMOOTHING = (1, 4, 8, 16, 32)
 
 
 def _ratio(a: np.ndarray, b: np.ndarray, minus: float = 0.0) -> np.ndarray:
@@ -60,26 +55,40 @@ class DetectorView(QWidget):
         self.detector_combo.setToolTip("Detector")
         self.view_combo = QComboBox()
         self.view_combo.setToolTip("What to show")
-        self.view_combo.setMinimumContentsLength(22)
+        self.view_combo.setMinimumContentsLength(16)
         self.mask_combo = QComboBox()
         self.mask_combo.setToolTip("Draw the source mask (sources + DO_NOT_USE) of one input image over the panels")
-        self.mask_combo.setMinimumContentsLength(30)
+        self.mask_combo.setMinimumContentsLength(12)
+        self.smooth_combo = QComboBox()
+        for n in SMOOTHING:
+            self.smooth_combo.addItem("pixels" if n == 1 else f"{n}×{n} median", n)
+        self.smooth_combo.setToolTip("Display only: median of blocks, to see large-scale structure through the "
+                                     "pixel noise (the readout keeps each pixel's value)")
+        for combo in (self.detector_combo, self.view_combo, self.mask_combo, self.smooth_combo):
+            # long names must not widen the window: the combos shrink and elide instead
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.detector_combo.setMinimumContentsLength(8)
+        self.smooth_combo.setMinimumContentsLength(8)
         self.grid = ImageGrid(runner)
         top = QHBoxLayout()
         top.addWidget(QLabel("Detector"))
         top.addWidget(self.detector_combo)
         top.addWidget(QLabel("Show"))
         top.addWidget(self.view_combo)
-        top.addSpacing(12)
-        top.addWidget(QLabel("Mask of"))
-        top.addWidget(self.mask_combo, 1)
+        top.addWidget(self.smooth_combo)
+        top.addStretch(1)
+        second = QHBoxLayout()
+        second.addWidget(QLabel("Source mask of"))
+        second.addWidget(self.mask_combo, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addLayout(second)
         layout.addWidget(self.grid, 1)
         self.detector_combo.currentTextChanged.connect(self._detector_changed)
         self.view_combo.currentTextChanged.connect(lambda _: self.refresh())
         self.mask_combo.currentIndexChanged.connect(lambda _: self._mask_changed())
+        self.smooth_combo.currentIndexChanged.connect(lambda _: self.refresh())
 
     @property
     def busy(self) -> bool:
@@ -105,7 +114,7 @@ class DetectorView(QWidget):
         s = self.summary
         if s is None:
             return []
-        names = ["Filters: delta flats and / grey − 1", "Overview: grey, fit, grey / fit, coverage",
+        names = ["Filters (deltas, / grey − 1)", "Overview (grey, fit, ratio, coverage)",
                  "Grey delta flat", "Large-scale fit", "Grey / fit", "Coverage"]
         names += [f"{t} delta flat" for t in s.deltas]
         names += [f"New flat {t}" for t in s.flat_files]
@@ -165,23 +174,25 @@ class DetectorView(QWidget):
             if token not in self._flat_cache:
                 self._load_flat(s, token)
                 return
-        self.grid.set_panels(*self.panels(s, name))
+        specs, ncols = self.panels(s, name)
+        smooth = int(self.smooth_combo.currentData() or 1)
+        for spec in specs:
+            if spec.colormap != "viridis":  # not the coverage: counts are exact
+                spec.smooth = smooth
+        self.grid.set_panels(specs, ncols)
 
     def panels(self, s: DetectorSummary, name: str) -> tuple[list[PanelSpec], int]:
         """The panels of view ``name`` and the number of columns."""
-        det = s.detector
-        shared = panel_levels(s.grey, "99.5%")  # one scale for deltas and fit
-        grey = PanelSpec(f"{det} grey delta", s.grey, shared)
+        # the deltas and the fit share one scale (set by the grey delta), as in the report's figures
+        grey = PanelSpec("grey delta", s.grey, "99.5%", group="flat")
         if name.startswith("Filters"):
-            tops = [PanelSpec(f"{det} {t} delta", d, shared) for t, d in s.deltas.items()] + [grey]
-            fracs = {t: _ratio(d, s.grey, 1.0) for t, d in s.deltas.items()}
-            h = max([symmetric_levels(f, 0.0)[1] for f in fracs.values()] + [0.005])
-            bottoms = [PanelSpec(f"{t} / grey − 1", f, (-h, h), DIVERGING, ".4f") for t, f in fracs.items()]
+            tops = [PanelSpec(f"{t} delta", d, "99.5%", group="flat") for t, d in s.deltas.items()] + [grey]
+            bottoms = [PanelSpec(f"{t} / grey − 1", _ratio(d, s.grey, 1.0), "sym:0", DIVERGING, ".4f", group="frac")
+                       for t, d in s.deltas.items()]
             return tops + bottoms, len(tops)
-        fit = PanelSpec(f"large-scale fit ({s.fit_method})", s.fit, shared)
-        over = _ratio(s.grey, s.fit)
-        ratio = PanelSpec("grey / fit", over, symmetric_levels(over, 1.0), DIVERGING)
-        cov = PanelSpec("coverage (images)", s.coverage, "minmax", "viridis", ".6g")
+        fit = PanelSpec(f"fit ({s.fit_method})", s.fit, "99.5%", group="flat")
+        ratio = PanelSpec("grey / fit", _ratio(s.grey, s.fit), "sym:1", DIVERGING)
+        cov = PanelSpec("coverage", s.coverage, "minmax", "viridis", ".6g")
         if name.startswith("Overview"):
             return [grey, fit, ratio, cov], 2
         single = {"Grey delta flat": grey, "Large-scale fit": fit, "Grey / fit": ratio, "Coverage": cov}
@@ -189,10 +200,10 @@ class DetectorView(QWidget):
             return [single[name]], 1
         if name.endswith(" delta flat"):
             token = name[: -len(" delta flat")]
-            return [PanelSpec(f"{det} {token} delta", s.deltas[token], shared)], 1
+            return [PanelSpec(f"{token} delta", s.deltas[token], "99.5%")], 1
         if name.startswith("New flat "):
             token = name[len("New flat "):]
-            return [PanelSpec(f"{det} {token} new flat", self._flat_cache[token], "99.5%")], 1
+            return [PanelSpec(f"{token} new flat", self._flat_cache[token], "99.5%")], 1
         raise KeyError(name)
 
     def _load_flat(self, s: DetectorSummary, token: str) -> None:

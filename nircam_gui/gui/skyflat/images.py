@@ -38,14 +38,17 @@ class PanelSpec:
     image : ndarray
         2-D data, row-major, pixel (0, 0) at the bottom left.
     stretch : str or (float, float)
-        A limit method of the main viewer (``"zscale"``, ``"99.5%"``, ``"minmax"``) or
-        explicit levels; explicit levels let several panels share one scale.
+        A limit method of the main viewer (``"zscale"``, ``"99.5%"``, ``"minmax"``),
+        ``"sym:<centre>"`` (symmetric about centre, 98% of the pixels inside), or explicit levels.
     colormap : str
         A name from :data:`nircam_gui.gui.colormaps.COLORMAPS`.
     fmt : str
         Format of the value in the readout.
     values : ndarray, optional
         What the readout reports, when it is not the picture (a blank background).
+    smooth : int
+        Show the median of ``smooth`` x ``smooth`` blocks (display only: the readout keeps
+        the pixel's own value), to bring out large-scale structure as the report's figures do.
     """
 
     title: str
@@ -54,12 +57,35 @@ class PanelSpec:
     colormap: str = "gray"
     fmt: str = ".5g"
     values: np.ndarray | None = None
+    smooth: int = 1
+    #: panels with the same non-empty group share one scale (the widest of their own)
+    group: str = ""
+
+
+def block_median(image: np.ndarray, size: int) -> np.ndarray:
+    """Median of ``size`` x ``size`` blocks (NaN ignored), repeated back to the image's shape."""
+    ny, nx = image.shape
+    nby, nbx = -(-ny // size), -(-nx // size)
+    pad = np.full((nby * size, nbx * size), np.nan, np.float32)
+    pad[:ny, :nx] = image
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+            med = np.nanmedian(pad.reshape(nby, size, nbx, size), axis=(1, 3))
+    return np.repeat(np.repeat(med, size, axis=0), size, axis=1)[:ny, :nx]
 
 
 def panel_levels(image: np.ndarray, stretch) -> tuple[float, float]:
     """Display limits of ``image`` for ``stretch`` (reference border left out, as the viewer does)."""
     if not isinstance(stretch, str):
         return float(stretch[0]), float(stretch[1])
+    if stretch.startswith("sym:"):
+        centre = float(stretch[4:])
+        lo, hi = panel_levels(image, "98%")
+        h = max(abs(lo - centre), abs(hi - centre), 1e-4)
+        return centre - h, centre + h
     sample = display_sample(image, border=REF_BORDER)
     rng = (float(np.nanmin(sample)), float(np.nanmax(sample))) if stretch == "minmax" and sample.size else None
     return limits(sample, stretch, rng)
@@ -67,10 +93,15 @@ def panel_levels(image: np.ndarray, stretch) -> tuple[float, float]:
 
 def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[int, int, int, int]):
     """Worker: levels and RGBA pictures of every panel, and of the overlay."""
-    out = []
-    for s in specs:
-        lv = panel_levels(s.image, s.stretch)
-        out.append((lv, render_rgba(s.image, lv, lookup_table(s.colormap, "linear"), NAN_COLOUR)))
+    images = [block_median(s.image, s.smooth) if s.smooth > 1 else s.image for s in specs]
+    levels = [panel_levels(im, s.stretch) for im, s in zip(images, specs)]
+    for group in {s.group for s in specs if s.group}:
+        members = [k for k, s in enumerate(specs) if s.group == group]
+        shared = (min(levels[k][0] for k in members), max(levels[k][1] for k in members))
+        for k in members:
+            levels[k] = shared
+    out = [(lv, render_rgba(im, lv, lookup_table(s.colormap, "linear"), NAN_COLOUR))
+           for im, lv, s in zip(images, levels, specs)]
     over = None
     if overlay is not None:
         over = np.zeros(overlay.shape + (4,), np.uint8)
@@ -224,8 +255,11 @@ class ImageGrid(QWidget):
                 over_item.show()
             else:
                 over_item.hide()
-            title.setText(f"<b>{spec.title}</b> &nbsp;<span style='color:#bbb'>"
-                          f"[{format(lv[0], spec.fmt)}, {format(lv[1], spec.fmt)}]</span>")
+            # short: four titles side by side must not widen the window
+            title.setText(f"<b>{spec.title}</b> <span style='color:#bbb'>"
+                          f"[{lv[0]:.4g}, {lv[1]:.4g}]</span>")
+            title.setToolTip(f"{spec.title}: display limits {lv[0]:.6g} to {lv[1]:.6g}"
+                             + (f", {spec.smooth}x{spec.smooth} block medians" if spec.smooth > 1 else ""))
         if self._fit_next:
             self.zoom_fit()
             self._fit_next = False

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -67,11 +68,16 @@ class SkyflatPanel(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addLayout(head)
         rl.addWidget(self.results_tabs, 1)
+        scroll = QScrollArea()  # the set-up scrolls rather than widening the window
+        scroll.setWidget(self.setup)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        scroll.setMinimumWidth(260)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.setup)
+        split.addWidget(scroll)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([430, 900])
+        split.setSizes([520, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(split)

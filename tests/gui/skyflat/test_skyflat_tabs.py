@@ -8,7 +8,7 @@ from astropy.io import fits
 from astropy.table import Table
 from PySide6.QtCore import Qt
 
-from conftest import load_and_run, wait_idle
+from skyflat_gui_helpers import load_and_run, wait_idle
 from nircam_gui.core.skyflat.deadpix import find_dead_pixels
 from nircam_gui.gui.skyflat.state import SkyflatSetup, scan_files
 
@@ -62,7 +62,7 @@ def test_run_products_backgrounds_and_masks(qtbot, tabs, sim_set):
     view.show_view("Filters")
     wait_idle(qtbot, window)
     titles = [s.title for s in view.grid.specs]
-    assert titles == ["NRCA1 F150W delta", "NRCA1 F200W delta", "NRCA1 grey delta", "F150W / grey − 1",
+    assert titles == ["F150W delta", "F200W delta", "grey delta", "F150W / grey − 1",
                       "F200W / grey − 1"]
     frac = view.grid.specs[3].image
     s = res.detectors["NRCA1"]
@@ -112,6 +112,10 @@ def test_dead_pixel_threshold_is_live_and_matches_the_engine(qtbot, tabs, sim_se
     assert "Sky flats" not in started  # the stack was not recomputed
     qtbot.waitUntil(lambda: dead.idle and dead.clusters_threshold == 0.8, timeout=30_000)
     assert len(dead.clusters) == len(res.detectors["NRCALONG"].clusters) >= 1
+    assert {d: len(t) for d, t in dead.all_clusters.items()} == {d: x.n_clusters for d, x in res.detectors.items()}
+    concentrations = {dead.counts_table.item(r, 0).text(): dead.counts_table.item(r, 3).text()
+                      for r in range(dead.counts_table.rowCount())}
+    assert concentrations == {d: str(x.n_clusters) for d, x in res.detectors.items()}
     assert dead.cluster_table.rowCount() == len(dead.clusters) == len(dead._circles)
     counts = {dead.counts_table.item(r, 0).text(): int(dead.counts_table.item(r, 2).text())
               for r in range(dead.counts_table.rowCount())}
