@@ -15,7 +15,6 @@ OUT/runs/ for the next study to reuse.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

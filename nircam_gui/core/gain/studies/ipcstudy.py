@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+import numba
 from scipy import optimize
 
 from ... import dq as dqbits
@@ -59,7 +60,7 @@ from ...detector import amplifier_index, reference_pixel_mask
 from ...ipc import analytic_gain_factor, invert_kernel, variance_factor
 from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..clipstats import BoxClipper
-from ..pairs import make_pairs, find_integrations
+from ..pairs import find_integrations, make_pairs
 from ._common import image_axes, scaled_progress, weighted_stats, write_figure, write_json, write_table
 from .rundata import RunData
 
@@ -153,6 +154,50 @@ def _region_labels(shape: tuple[int, int], void: np.ndarray | None) -> tuple[np.
     return lab.astype(np.int32), names
 
 
+@numba.njit(cache=True)
+def _spatial_sums(xc, kept, lab, row_inv_n, amp, nlab):  # pragma: no cover - compiled
+    """Per label: pixels, sum x^2, horizontal and vertical neighbour products and counts, sum 1/n_row."""
+    out = np.zeros((7, nlab))
+    ny, nx = xc.shape
+    for y in range(ny):
+        for x in range(nx):
+            if not kept[y, x]:
+                continue
+            lb = lab[y, x]
+            v = np.float64(xc[y, x])
+            out[0, lb] += 1.0
+            out[1, lb] += v * v
+            out[6, lb] += row_inv_n[y * 4 + amp[x]]
+            if x + 1 < nx and kept[y, x + 1] and lab[y, x + 1] == lb:
+                out[2, lb] += 1.0
+                out[3, lb] += v * xc[y, x + 1]
+            if y + 1 < ny and kept[y + 1, x] and lab[y + 1, x] == lb:
+                out[4, lb] += 1.0
+                out[5, lb] += v * xc[y + 1, x]
+    return out
+
+
+@numba.njit(cache=True)
+def _cross_sums(xc, prev, both, lab, nlab):  # pragma: no cover - compiled
+    """Products of consecutive increments: same pixel, and symmetrised horizontal/vertical neighbours."""
+    out = np.zeros((6, nlab))
+    ny, nx = xc.shape
+    for y in range(ny):
+        for x in range(nx):
+            if not both[y, x]:
+                continue
+            lb = lab[y, x]
+            out[0, lb] += 1.0
+            out[1, lb] += np.float64(xc[y, x]) * prev[y, x]
+            if x + 1 < nx and both[y, x + 1] and lab[y, x + 1] == lb:
+                out[2, lb] += 1.0
+                out[3, lb] += 0.5 * (np.float64(xc[y, x]) * prev[y, x + 1] + np.float64(xc[y, x + 1]) * prev[y, x])
+            if y + 1 < ny and both[y + 1, x] and lab[y + 1, x] == lb:
+                out[4, lb] += 1.0
+                out[5, lb] += 0.5 * (np.float64(xc[y, x]) * prev[y + 1, x] + np.float64(xc[y + 1, x]) * prev[y, x])
+    return out
+
+
 class _Accumulator:
     """Per-frame sums for 8 regions: n, sum x^2, horizontal and vertical neighbour products."""
 
@@ -160,16 +205,11 @@ class _Accumulator:
         self.labels = labels
         self.clipper = BoxClipper(labels, nsigma=CLIP_SIGMA)
         self.nlab = 9  # 4 amplifiers x (normal, epoxy), label 0 left out
-        lab = labels
         # amplifier rows: the unit of common-mode noise (side reference-pixel correction, 1/f banding)
         amp = np.broadcast_to(amplifier_index(labels.shape[1])[None, :], labels.shape)
         self.amp_row = (np.arange(labels.shape[0])[:, None] * 4 + amp).astype(np.int64)
+        self.amp = np.ascontiguousarray(amplifier_index(labels.shape[1]), dtype=np.int64)
         self.nrow = labels.shape[0] * 4
-        self.same_h = (lab[:, :-1] == lab[:, 1:]) & (lab[:, :-1] > 0)
-        self.same_v = (lab[:-1, :] == lab[1:, :]) & (lab[:-1, :] > 0)
-
-    def _count(self, lab, sel, w=None):
-        return np.bincount(lab[sel], weights=None if w is None else w[sel], minlength=self.nlab)[1:]
 
     def frame(self, x: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         """Centred, clipped frame (0 where not kept), kept mask, and the spatial sums."""
@@ -186,32 +226,15 @@ class _Accumulator:
             rmean = np.bincount(rl, weights=xc[kept], minlength=self.nrow) / rcount
             inv_n = np.where(rcount > 0, 1.0 / rcount, 0.0)
         xc[kept] -= rmean[rl].astype(np.float32)
-        lab = self.labels
-        h = self.same_h & kept[:, :-1] & kept[:, 1:]
-        v = self.same_v & kept[:-1, :] & kept[1:, :]
-        sums = {
-            "n": self._count(lab, kept),
-            "s0": self._count(lab, kept, (xc * xc).astype(np.float64)),
-            "nh": self._count(lab[:, :-1], h),
-            "sh": self._count(lab[:, :-1], h, (xc[:, :-1] * xc[:, 1:]).astype(np.float64)),
-            "nv": self._count(lab[:-1, :], v),
-            "sv": self._count(lab[:-1, :], v, (xc[:-1, :] * xc[1:, :]).astype(np.float64)),
-            "inv_n": self._count(lab, kept, inv_n[self.amp_row]),  # sum over pixels of 1/(pixels in its row)
-        }
+        o = _spatial_sums(xc, kept, self.labels, inv_n, self.amp, self.nlab)[:, 1:]
+        sums = {"n": o[0], "s0": o[1], "nh": o[2], "sh": o[3], "nv": o[4], "sv": o[5],
+                "inv_n": o[6]}  # inv_n: sum over pixels of 1/(pixels in its amplifier row)
         return xc, kept, sums
 
     def temporal(self, xc: np.ndarray, kept: np.ndarray, prev: np.ndarray, prev_kept: np.ndarray) -> dict:
         """Products of consecutive increments: same pixel, and horizontal/vertical neighbours."""
-        lab = self.labels
-        both = kept & prev_kept
-        h = self.same_h & both[:, :-1] & both[:, 1:]
-        v = self.same_v & both[:-1, :] & both[1:, :]
-        # neighbour terms symmetrised: x_g(i) x_{g-1}(i+1) and x_g(i+1) x_{g-1}(i)
-        wh = 0.5 * (xc[:, :-1] * prev[:, 1:] + xc[:, 1:] * prev[:, :-1])
-        wv = 0.5 * (xc[:-1, :] * prev[1:, :] + xc[1:, :] * prev[:-1, :])
-        return {"nt": self._count(lab, both), "t0": self._count(lab, both, (xc * prev).astype(np.float64)),
-                "nth": self._count(lab[:, :-1], h), "th": self._count(lab[:, :-1], h, wh.astype(np.float64)),
-                "ntv": self._count(lab[:-1, :], v), "tv": self._count(lab[:-1, :], v, wv.astype(np.float64))}
+        o = _cross_sums(xc, prev, kept & prev_kept, self.labels, self.nlab)[:, 1:]
+        return {"nt": o[0], "t0": o[1], "nth": o[2], "th": o[3], "ntv": o[4], "tv": o[5]}
 
 
 def measure_coupling(
