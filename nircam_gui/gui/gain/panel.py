@@ -1,0 +1,627 @@
+"""The Gain tab: set-up, the image with box grid and epoxy-void editor, the live PTC, results.
+
+Layout: set-up column | image (Boxes & regions) or a result view | PTC panel. Work runs
+in the main window's :class:`~nircam_gui.gui.workers.TaskRunner` (so it shows in the
+progress area and stops when the window closes): the analysis and the export in a child
+process (they hold the GIL for long stretches), pairing checks and box-grid previews in
+threads. The panel keeps the last :class:`~nircam_gui.core.gain.engine.GainResult` and
+draws it; it never recomputes science.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.errors import NircamFileError
+from ..image_viewer import ImageViewer
+from ..settings import Settings, data_folder
+from ..workers import TaskRunner, Worker
+from .box_overlay import BoxOverlay
+from .ptc_plot import PTCPlot
+from .region_editor import RegionEditor
+from .region_model import RegionModel
+from .results import GainMapView, PairScatterView, TableView, pairs_rows
+from .setup import GainSetup
+from .studies_view import StudiesView
+from .tasks import RampCheck, export_products, find_references, inspect_ramps, preview_boxes, run_analysis
+
+__all__ = ["GainPanel"]
+
+log = logging.getLogger("nircam_gui")
+
+REGION_FILTER = "DS9 region files (*.reg);;All files (*)"
+#: Milliseconds to wait after a region edit before recomputing the box grid: a vertex
+#: dragged across the image recomputes once, where it stops.
+PREVIEW_DELAY_MS = 120
+
+
+def autosave_path() -> Path:
+    """Where the regions on screen are kept between sessions (and through a crash)."""
+    return data_folder() / "gain" / "regions-autosave.reg"
+
+
+class GainPanel(QWidget):
+    """The Gain tab.
+
+    Parameters
+    ----------
+    runner : TaskRunner
+        The window's runner: background work shows in the log panel and stops on close.
+    settings : Settings
+    browser : FileBrowser, optional
+        The window's file browser, for "use the browser's folder / file".
+
+    Signals
+    -------
+    error(str)
+        A message for the user ("<file>: <problem>"); the window shows it.
+    result_ready(object)
+        A run finished (the GainResult).
+    exported(dict)
+        Products written: name -> path.
+    """
+
+    error = Signal(str)
+    result_ready = Signal(object)
+    exported = Signal(dict)
+    preview_ready = Signal()
+
+    #: run the analysis and the export in a child process (tests may use a thread)
+    run_in_process = True
+
+    def __init__(self, runner: TaskRunner, settings: Settings | None = None, browser=None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.settings = settings or Settings()
+        self.browser = browser
+        self.result = None
+        self.run_polygons: list[np.ndarray] = []
+        self.check: RampCheck | None = None
+        self.shape: tuple[int, int] | None = None
+        self.selection: list[int] = []
+        self.run_worker: Worker | None = None
+        self.export_worker: Worker | None = None
+        self._check_worker: Worker | None = None
+        self._preview_inflight = False
+        self._preview_pending = False
+        self._grid_is_result = False
+
+        # -- parts ------------------------------------------------------------------------
+        self.setup = GainSetup(self.settings)
+        if browser is not None:
+            self.setup.browser_folder = lambda: browser.folder
+            self.setup.browser_file = browser.current_path
+        self.viewer = ImageViewer(runner)
+        self.viewer.set_state(difference=True)  # a flat's signal shows the epoxy voids best
+        self.canvas = self.viewer.canvas
+        self.overlay = BoxOverlay(self.canvas.view, self)
+        self.model = RegionModel(autosave_path())
+        self.editor = RegionEditor(self.canvas, self.model, self)
+        self.ptc = PTCPlot()
+        self.maps_view = GainMapView()
+        self.scatter_view = PairScatterView()
+        self.sectors_view = TableView()
+        self.pairs_view = TableView()
+        self.studies_view = StudiesView(runner)
+
+        # -- image page: toolbar, canvas + colour bar, hover line --------------------------
+        self.toolbar = self._make_toolbar()
+        bar_widget = pg.GraphicsLayoutWidget()
+        bar_widget.setFixedWidth(78)
+        bar_widget.addItem(self.overlay.colorbar)
+        self.colorbar_widget = bar_widget
+        bar_widget.setVisible(False)
+        self.hover_label = QLabel(" ")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hint_label = QLabel("Choose ramps on the left; draw epoxy voids here (Draw), then Run.")
+        self.hint_label.setWordWrap(True)
+        image_row = QHBoxLayout()
+        image_row.setContentsMargins(0, 0, 0, 0)
+        image_row.addWidget(self.viewer, 1)
+        image_row.addWidget(bar_widget)
+        image_page = QWidget()
+        lay = QVBoxLayout(image_page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.toolbar)
+        lay.addLayout(image_row, 1)
+        lay.addWidget(self.hover_label)
+        lay.addWidget(self.hint_label)
+
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(image_page, "Boxes && regions")
+        self.views.addTab(self.maps_view, "Gain maps")
+        self.views.addTab(self.scatter_view, "Pair scatter")
+        self.views.addTab(self.sectors_view, "Sectors")
+        self.views.addTab(self.pairs_view, "Pairs")
+        self.views.addTab(self.studies_view, "Studies")
+
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the GAIN reference file, ECSV tables, PTC points, region file, "
+                                      "PNG and PDF figures (the same writers as nircam-gain)")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.choose_export)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.ptc, 1)
+        rl.addWidget(self.export_button)
+
+        scroll = QScrollArea()
+        scroll.setWidget(self.setup)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(340)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.views)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([360, 640, 440])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        # -- wiring ---------------------------------------------------------------------
+        self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.request_preview)
+        self.model.subscribe(self._regions_changed)
+        self.setup.files_changed.connect(self._files_changed)
+        self.setup.grid_options_changed.connect(self._grid_options_changed)
+        self.setup.run_clicked.connect(self.run)
+        self.setup.cancel_clicked.connect(self.cancel)
+        self.setup.find_refs_button.clicked.connect(lambda: self.find_references(overwrite=True))
+        self.editor.message.connect(self.hint_label.setText)
+        self.editor.mode_changed.connect(self._mode_changed)
+        self.canvas.hovered.connect(self._hovered)
+        self.viewer.readout.connect(self._readout)
+        self.viewer.failed.connect(self.error)
+        self.viewer.loaded.connect(self._image_loaded)
+        self.canvas.scene().sigMouseClicked.connect(self._scene_clicked)
+        self.ptc.cleared.connect(lambda: self.select_boxes([]))
+        self._readout_text = ""
+
+        self._restore()
+
+    # -- construction helpers --------------------------------------------------------------
+    def _make_toolbar(self) -> QToolBar:
+        tb = QToolBar()
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        group = QActionGroup(self)
+        self.mode_actions = {}
+        for mode, text, key, tip in (
+                ("navigate", "Navigate", "N", "Pan and zoom; click a box to see its PTC (Ctrl+click adds boxes)"),
+                ("draw", "Draw void", "P", "Draw an epoxy-void polygon: click vertices, or drag freehand"),
+                ("edit", "Edit regions", "E", "Move, insert (double-click an edge) and delete (right-click) "
+                                              "vertices; drag a region to move it")):
+            a = QAction(text, self, checkable=True)
+            a.setToolTip(f"{tip} ({key})")
+            a.setShortcut(QKeySequence(key))
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            a.triggered.connect(lambda _=False, m=mode: self.editor.set_mode(m))
+            group.addAction(a)
+            tb.addAction(a)
+            self.addAction(a)
+            self.mode_actions[mode] = a
+        self.mode_actions["navigate"].setChecked(True)
+        tb.addSeparator()
+        self.undo_action = self._tool(tb, "Undo", self.model_undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._tool(tb, "Redo", self.model_redo, QKeySequence.StandardKey.Redo)
+        self.delete_action = self._tool(tb, "Delete region", self.editor_delete, None,
+                                        "Delete the selected region (Delete in Edit mode)")
+        tb.addSeparator()
+        self._tool(tb, "Open regions…", self.choose_regions, None, "Load epoxy-void polygons from a DS9 region file")
+        self._tool(tb, "Save regions", self.save_regions, QKeySequence.StandardKey.Save,
+                   "Save the polygons as a DS9 region file (image coordinates, 1-based)")
+        self._tool(tb, "Save as…", lambda: self.save_regions(ask=True))
+        tb.addSeparator()
+        self.grid_action = QAction("Boxes", self, checkable=True, checked=True)
+        self.grid_action.setToolTip("Show the box grid and the gain colours")
+        self.grid_action.toggled.connect(self._grid_toggled)
+        tb.addAction(self.grid_action)
+        self.regions_label = QLabel("")
+        tb.addWidget(self.regions_label)
+        return tb
+
+    def _tool(self, tb, text, slot, key=None, tip="") -> QAction:
+        a = QAction(text, self)
+        if key is not None:
+            a.setShortcut(QKeySequence(key))
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        if tip:
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        tb.addAction(a)
+        self.addAction(a)
+        return a
+
+    def _restore(self) -> None:
+        try:
+            n = self.model.restore_autosave()
+        except NircamFileError as exc:
+            n = 0
+            log.warning("Autosaved regions could not be read (%s); starting without regions.", exc)
+        if n:
+            log.info("Restored %d epoxy-void region(s) from the autosave (%s).", n, self.model.autosave_path)
+        self.model.path = self.settings.get("gain/regions_path", "") or ""
+        self._regions_changed()
+        files = self.setup.saved_files()
+        if files:
+            self.setup.set_files(files)
+
+    # -- ramps ---------------------------------------------------------------------------
+    def set_files(self, files: list[str]) -> None:
+        """Use these ramps (as the set-up's buttons do)."""
+        self.setup.set_files(files)
+
+    def _files_changed(self, files: list[str]) -> None:
+        self.check = None
+        if self._check_worker is not None:
+            self._check_worker.cancel()
+        if not files:
+            return
+        folders = list(dict.fromkeys(os.path.dirname(f) for f in files))
+        if not any(self.setup.references().values()):
+            self.find_references(overwrite=False)
+        if not self.model.polygons:
+            regs = sorted(p for folder in folders for p in Path(folder).glob("*.reg"))
+            if len(regs) == 1:
+                self.load_regions(str(regs[0]))
+        first = files[0]
+        if self.viewer.source is None or self.viewer.source.path != first:
+            self.viewer.open(first)
+        worker = self.runner.run(inspect_ramps, list(files), name="Pairing the ramps",
+                                 on_result=self._checked, on_error=self._check_failed)
+        self._check_worker = worker
+
+    def _checked(self, check: RampCheck) -> None:
+        if self.setup.files and [i.path for i in check.integrations][:1] and \
+                check.integrations[0].path not in self.setup.files:
+            return  # a check of an older file list
+        self.check = check
+        self.setup.show_check(check)
+        if check.shape != (0, 0) and check.shape != self.shape:
+            self.shape = check.shape
+            self.request_preview()
+
+    def _check_failed(self, message: str) -> None:
+        self.setup.show_error(message)
+        self.error.emit(message)
+
+    def find_references(self, overwrite: bool = True) -> dict[str, str]:
+        """Fill in reference files found beside the ramps (by their REFTYPE)."""
+        folders = list(dict.fromkeys(os.path.dirname(f) for f in self.setup.files))
+        found = find_references(folders)
+        for reftype, path in found.items():
+            if overwrite or not self.setup.ref_edits[reftype].text():
+                self.setup.set_reference(reftype, path)
+        if found:
+            log.info("Gain: reference files found beside the ramps: %s", ", ".join(sorted(found)))
+        elif overwrite:
+            self.setup.status.setText("No reference files found beside the ramps.")
+        return found
+
+    def _image_loaded(self, path: str) -> None:
+        if self.viewer.frame is not None:
+            shape = self.viewer.frame.image.shape[:2]
+            if self.shape != shape:
+                self.shape = shape
+                self.request_preview()
+
+    # -- regions and the box-grid preview ---------------------------------------------------
+    def _regions_changed(self) -> None:
+        n = len(self.model.polygons)
+        state = "unsaved" if self.model.modified else "saved"
+        name = os.path.basename(self.model.path) if self.model.path else "no file"
+        text = f"  {n} region{'s' if n != 1 else ''} · {name} ({state}; autosaved)"
+        if self.model.autosave_error:
+            text = f"  {n} regions · AUTOSAVE FAILED: {self.model.autosave_error}"
+        self.regions_label.setText(text)
+        self.undo_action.setEnabled(self.model.can_undo)
+        self.redo_action.setEnabled(self.model.can_redo)
+        self.undo_action.setText(f"Undo {self.model.undo_text()}".strip())
+        self.redo_action.setText(f"Redo {self.model.redo_text()}".strip())
+        self._preview_timer.start()
+
+    def _grid_options_changed(self) -> None:
+        self._preview_timer.start()
+
+    def request_preview(self) -> None:
+        """Recompute the box grid for the regions, box size and MASK on screen (in a thread).
+
+        While one is computing, later requests collapse into one that runs next.
+        """
+        if self.shape is None:
+            return
+        if self._preview_inflight:
+            self._preview_pending = True
+            return
+        self._preview_inflight = True
+        polys = [p.copy() for p in self.model.polygons]
+        mask = self.setup.references().get("MASK") or None
+        if mask and not os.path.isfile(mask):
+            mask = None
+        self.runner.run(preview_boxes, polys, self.setup.box_size(), mask, self.shape, name="Box grid",
+                        on_result=self._preview_done, on_error=self._preview_failed,
+                        on_finished=self._preview_finished)
+
+    def _preview_done(self, out) -> None:
+        grid, geometry = out
+        if self.result is not None and _same_grid(grid, self.result.boxes):
+            self._show_result_grid(geometry)
+        else:
+            self._grid_is_result = False
+            self.overlay.set_grid(grid, geometry)
+            self.colorbar_widget.setVisible(False)
+            self._set_selection([])
+            if self.result is not None:
+                self.hint_label.setText("The regions or the box size changed since the run: the grid shows the "
+                                        "new boxes; run again for their gains.")
+        self.preview_ready.emit()
+
+    def _preview_failed(self, message: str) -> None:
+        self.error.emit(message)
+
+    def _preview_finished(self) -> None:
+        self._preview_inflight = False
+        if self._preview_pending:
+            self._preview_pending = False
+            self.request_preview()
+
+    def model_undo(self) -> None:
+        self.model.undo()
+
+    def model_redo(self) -> None:
+        self.model.redo()
+
+    def editor_delete(self) -> None:
+        if not self.editor.delete_selected():
+            self.hint_label.setText("Select a region first (Edit regions, then click inside it).")
+
+    def choose_regions(self) -> None:
+        start = self.model.path or (os.path.dirname(self.setup.files[0]) if self.setup.files else "")
+        path, _ = QFileDialog.getOpenFileName(self, "Open epoxy-void regions", start, REGION_FILTER)
+        if path:
+            self.load_regions(path)
+
+    def load_regions(self, path: str) -> bool:
+        """Replace the regions with a DS9 file's (undoable); False with a message on error."""
+        try:
+            self.model.load(path)
+        except NircamFileError as exc:
+            self.error.emit(str(exc))
+            return False
+        self.settings.set("gain/regions_path", self.model.path)
+        log.info("Loaded %d epoxy-void region(s) from %s", len(self.model.polygons), path)
+        self._regions_changed()
+        return True
+
+    def save_regions(self, ask: bool = False, path: str | None = None) -> str:
+        """Save the regions as a DS9 file; asks for a name when there is none (or ``ask``)."""
+        if path is None:
+            path = self.model.path
+            if ask or not path:
+                start = path or (os.path.join(os.path.dirname(self.setup.files[0]), "epoxy_voids.reg")
+                                 if self.setup.files else "epoxy_voids.reg")
+                path, _ = QFileDialog.getSaveFileName(self, "Save epoxy-void regions", start, REGION_FILTER)
+                if not path:
+                    return ""
+        try:
+            self.model.save(path)
+        except (OSError, ValueError) as exc:
+            self.error.emit(f"{path}: cannot save the regions ({getattr(exc, 'strerror', None) or exc})")
+            return ""
+        self.settings.set("gain/regions_path", path)
+        self._regions_changed()
+        log.info("Saved %d region(s) to %s", len(self.model.polygons), path)
+        return path
+
+    def _mode_changed(self, mode: str) -> None:
+        self.mode_actions[mode].setChecked(True)
+
+    def _grid_toggled(self, on: bool) -> None:
+        self.overlay.set_visible(on)
+
+    # -- hover and click ------------------------------------------------------------------
+    def _readout(self, text: str) -> None:
+        self._readout_text = text
+
+    def _hovered(self, where) -> None:
+        box = self.overlay.box_at(*where) if where is not None else 0
+        parts = [p for p in (self._readout_text if where is not None else "", self.overlay.describe(box)) if p]
+        self.hover_label.setText("   |   ".join(parts) or " ")
+
+    def _scene_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self.editor.mode == "draw":
+            return
+        where = self.canvas.pixel_at(event.scenePos())
+        if where is None:
+            return
+        box = self.overlay.box_at(*where)
+        if box == 0:
+            return
+        add = bool(event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+        if add:
+            sel = [b for b in self.selection if b != box] if box in self.selection else self.selection + [box]
+        else:
+            sel = [box]
+        self.select_boxes(sel)
+
+    def select_boxes(self, box_ids: list[int]) -> None:
+        """Select boxes (1-based ids of the grid on screen): outline them and plot their PTCs."""
+        self._set_selection(box_ids)
+        if box_ids and not self._grid_is_result:
+            self.hint_label.setText("No PTC for these boxes yet: run the analysis.")
+
+    def _set_selection(self, box_ids: list[int]) -> None:
+        self.selection = list(box_ids)[:6]
+        self.overlay.set_selection(self.selection)
+        self.ptc.show_boxes(self.selection if self._grid_is_result else [])
+
+    # -- running --------------------------------------------------------------------------
+    def _regions_for_run(self) -> str | None:
+        """A DS9 file holding exactly the polygons on screen, for the engine to read."""
+        if not self.model.polygons:
+            return None
+        if self.model.path and not self.model.modified and os.path.isfile(self.model.path):
+            return self.model.path
+        from ...core.regionsio import write_polygons
+
+        path = data_folder() / "gain" / "regions-last-run.reg"
+        write_polygons(path, self.model.polygons)
+        return os.fspath(path)
+
+    def run(self) -> Worker | None:
+        """Start the analysis with the settings on screen; None (with a message) if it cannot start."""
+        if self.run_worker is not None:
+            return None
+        files = list(self.setup.files)
+        if not files:
+            self.error.emit("Choose the flat-field ramps first (Add…, or the browser's folder).")
+            return None
+        if self.check is not None and self.check.pairing_error:
+            self.error.emit(self.check.pairing_error)
+            return None
+        try:
+            regions = self._regions_for_run()
+            options = self.setup.options(regions)
+        except (ValueError, OSError) as exc:
+            self.error.emit(str(exc))
+            return None
+        self.setup.save()
+        polygons = [p.copy() for p in self.model.polygons]
+        self.setup.set_running(True)
+        self.setup.status.setText("Running…")
+        log.info("Gain analysis: %d files, %d px boxes, IPC %s", len(files), options.box, options.ipc)
+        worker = self.runner.run(run_analysis, files, options, name="Gain analysis",
+                                 in_process=self.run_in_process,
+                                 on_result=lambda out, p=polygons: self._run_done(out, p),
+                                 on_error=self._run_failed, on_finished=self._run_finished)
+        worker.progressed.connect(self.setup.set_progress)
+        worker.aborted.connect(lambda: self.setup.status.setText("Stopped; the previous results are kept."))
+        self.run_worker = worker
+        return worker
+
+    def cancel(self) -> None:
+        if self.run_worker is not None:
+            self.run_worker.cancel()
+            self.setup.status.setText("Stopping…")
+
+    def _run_failed(self, message: str) -> None:
+        self.setup.status.setText(f"<span style='color:#c0392b'>{message}</span>")
+        self.error.emit(message)
+
+    def _run_finished(self) -> None:
+        self.run_worker = None
+        self.setup.set_running(False)
+
+    def _run_done(self, out, polygons: list[np.ndarray]) -> None:
+        result, geometry = out
+        self.set_result(result, geometry, polygons)
+
+    def set_result(self, result, geometry=None, polygons: list[np.ndarray] | None = None) -> None:
+        """Show a gain result everywhere (grid colours, PTC, maps, tables)."""
+        from ...core.gain.figures import example_boxes
+        from .geometry import grid_segments
+
+        self.result = result
+        self.run_polygons = [p.copy() for p in (polygons or [])]
+        self.shape = result.boxes.labels.shape
+        self.ptc.set_result(result)
+        self._show_result_grid(geometry if geometry is not None else grid_segments(result.boxes))
+        self.maps_view.set_result(result)
+        self.scatter_view.set_result(result)
+        sectors = result.sectors.copy()
+        self.sectors_view.set_table(sectors, note="Sector gains (e-/ADU) per amplifier; epoxy-void rows shaded. "
+                                                  "gain_err: map-difference uncertainty of the mean.")
+        header, rows, flagged = pairs_rows(result)
+        fp = result.maps.first_pair
+        self.pairs_view.set_rows(header, rows, flagged,
+                                 note=f"First-pair test ({fp.mode}): {fp.reason}. "
+                                      f"{'Pair 1 is anomalous.' if fp.anomalous else 'Pair 1 is not anomalous.'}")
+        self.studies_view.set_result(result)
+        self.export_button.setEnabled(True)
+        used = [p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]
+        self.setup.status.setText(
+            f"{result.detector}: {len(result.pairs)} pairs (used {used}), {result.boxes.nbox} boxes of "
+            f"{result.options.box} px, "
+            f"signal limit {result.signal_limit:g} ADU, {result.timings.get('total_s', 0):.1f} s.")
+        self.setup.set_progress(1.0, "done")
+        self.hint_label.setText("Click a box for its PTC; Ctrl+click adds boxes to compare.")
+        picks = example_boxes(result)[2:] or example_boxes(result)[:1]
+        self.select_boxes(picks)
+        self.result_ready.emit(result)
+
+    def _show_result_grid(self, geometry) -> None:
+        r = self.result
+        self._grid_is_result = True
+        self.overlay.set_grid(r.boxes, geometry)
+        self.overlay.set_values(r.maps.mean_gain, r.maps.mean_err)
+        self.colorbar_widget.setVisible(True)
+        self._set_selection([b for b in self.selection if b <= r.boxes.nbox])
+
+    # -- export ---------------------------------------------------------------------------
+    def choose_export(self) -> None:
+        start = self.settings.get("gain/export_dir", "") or (os.path.dirname(self.setup.files[0])
+                                                           if self.setup.files else str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Export the gain products to", start)
+        if folder:
+            self.export_to(folder)
+
+    def export_to(self, folder: str) -> Worker | None:
+        """Write every product of the last run to ``folder`` (in the background)."""
+        if self.result is None:
+            self.error.emit("Nothing to export yet: run the analysis first.")
+            return None
+        if self.export_worker is not None:
+            return None
+        self.settings.set("gain/export_dir", folder)
+        self.export_button.setEnabled(False)
+        worker = self.runner.run(export_products, self.result, folder, self.run_polygons, ("png", "pdf"),
+                                 name="Exporting gain products", in_process=self.run_in_process,
+                                 on_result=self._exported, on_error=self.error.emit,
+                                 on_finished=self._export_finished)
+        self.export_worker = worker
+        return worker
+
+    def _exported(self, paths: dict) -> None:
+        folder = os.path.dirname(next(iter(paths.values()))) if paths else ""
+        log.info("Exported %d gain products to %s", len(paths), folder)
+        self.setup.status.setText(f"Exported {len(paths)} files to {folder}.")
+        self.exported.emit(paths)
+
+    def _export_finished(self) -> None:
+        self.export_worker = None
+        self.export_button.setEnabled(self.result is not None)
+
+    @property
+    def idle(self) -> bool:
+        return (self.run_worker is None and self.export_worker is None and not self._preview_inflight
+                and not self._preview_timer.isActive() and not self.viewer.busy)
+
+
+def _same_grid(a, b) -> bool:
+    return a.labels.shape == b.labels.shape and a.nbox == b.nbox and np.array_equal(a.labels, b.labels)

@@ -1,0 +1,166 @@
+"""Worker functions of the Gain tab (no Qt: they run in threads or child processes).
+
+- :func:`inspect_ramps`: pairing (``core.gain.pairs``) and the per-integration signal
+  check, before any run;
+- :func:`preview_boxes`: the box grid for the regions on screen, through the engine's own
+  :func:`~nircam_gui.core.gain.engine.build_boxes`, so the preview is the grid a run uses;
+- :func:`find_references`: calibration reference files beside the ramps, by REFTYPE;
+- :func:`export_products`: every product through the ``nircam-gain`` writers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...core.errors import NircamFileError
+from ...core.gain.engine import GainOptions, build_boxes
+from ...core.gain.pairs import Integration, Pair, find_integrations, make_pairs
+from ...core.readers import find_fits, inspect, open_ramp
+from ...core.regionsio import write_polygons
+from .geometry import grid_segments
+
+__all__ = ["RampCheck", "export_products", "find_references", "inspect_ramps", "preview_boxes", "run_analysis"]
+
+#: An integration whose signal differs from the median of the set by more than this is flagged.
+SIGNAL_TOLERANCE = 0.01
+REFTYPES = ("SUPERBIAS", "LINEARITY", "SATURATION", "MASK", "IPC")
+
+
+@dataclass
+class RampCheck:
+    """Integrations, their pairing and the signal of each (last group minus first, raw ADU)."""
+
+    integrations: list[Integration]
+    pairs: list[Pair]
+    pairing_error: str = ""
+    signal: list[float] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    shape: tuple[int, int] = (0, 0)
+    detector: str = ""
+
+
+def _signal(integration: Integration) -> float:
+    """Median of last group minus first over the illuminated pixels (every 4th, for speed)."""
+    with open_ramp(integration.path) as ramp:
+        last = integration.meta.ngroups - 1
+        a = ramp.read_group(integration.index, 0)[4:-4:4, 4:-4:4].astype(np.float32)
+        b = ramp.read_group(integration.index, last)[4:-4:4, 4:-4:4].astype(np.float32)
+    return float(np.median(b - a))
+
+
+def inspect_ramps(paths: list[str], progress=None, cancel=None) -> RampCheck:
+    """Pair the integrations of ``paths`` and measure each one's signal.
+
+    The signal check follows report 004622 section 5.4 (Figure 9): a lamp that is still
+    warming up shows as an integration with a different group N - group 0 signal.
+
+    Raises
+    ------
+    NircamFileError
+        A file that is not a full-frame ramp.
+    """
+    integrations = find_integrations(paths)
+    check = RampCheck(integrations, [])
+    if integrations:
+        m = integrations[0].meta
+        check.shape, check.detector = (m.ny, m.nx), m.detector or ""
+    try:
+        check.pairs = make_pairs(integrations)
+    except NircamFileError as exc:
+        check.pairing_error = str(exc)
+    for k, integ in enumerate(integrations):
+        if cancel is not None and cancel():
+            return check
+        check.signal.append(_signal(integ))
+        if progress is not None:
+            progress((k + 1) / len(integrations), f"signal of {integ.label}")
+    med = float(np.median(check.signal)) if check.signal else np.nan
+    for s in check.signal:
+        rel = s / med - 1 if med else np.nan
+        check.flags.append(f"{rel:+.1%} from the median" if abs(rel) > SIGNAL_TOLERANCE else "ok")
+    return check
+
+
+def preview_boxes(polygons: list[np.ndarray], box: int, mask: str | None, shape: tuple[int, int]):
+    """The box grid a run would use for these regions and outline segments to draw it.
+
+    The polygons go through a temporary DS9 file so that the grid comes from
+    :func:`build_boxes` itself, with the same region reading as a run.
+    """
+    try:
+        from ...core.regionsio import check_polygons
+    except ImportError:  # older core: no check
+        check_polygons = None
+    if check_polygons is not None and polygons:
+        check_polygons(polygons, shape, "the regions on screen")
+    with tempfile.TemporaryDirectory(prefix="nircam-gain-") as tmp:
+        regions = None
+        if polygons:
+            regions = os.path.join(tmp, "regions.reg")
+            write_polygons(regions, polygons)
+        grid = build_boxes(GainOptions(box=box, ipc="none", regions=regions, mask=mask or None), shape)
+    return grid, grid_segments(grid)
+
+
+def find_references(folders: list[str]) -> dict[str, str]:
+    """Reference files (SUPERBIAS, LINEARITY, SATURATION, MASK, IPC) in ``folders`` and their
+    ``reference`` subfolders, recognised by their REFTYPE header; the first found wins."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        for where in (Path(folder), Path(folder) / "reference"):
+            if not where.is_dir():
+                continue
+            for path in find_fits(where):
+                try:
+                    reftype = (inspect(path).reftype or "").upper()
+                except (NircamFileError, OSError):
+                    continue
+                if reftype in REFTYPES and reftype not in found:
+                    found[reftype] = os.fspath(path)
+    return found
+
+
+def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tuple[str, ...] = ("png", "pdf"),
+                    progress=None, cancel=None) -> dict[str, str]:
+    """Write the products of a run exactly as ``nircam-gain`` does, plus PDF figures and
+    the region file of the run.
+
+    Returns
+    -------
+    dict
+        Product name -> path.
+    """
+    from ...core.gain.figures import write_figures
+    from ...core.gain.products import write_gain_products
+
+    if progress:
+        progress(0.05, "writing the GAIN reference file and tables")
+    out = {k: os.fspath(v) for k, v in write_gain_products(result, outdir, figures=False).items()}
+    if progress:
+        progress(0.5, "writing figures")
+    out.update({k: os.fspath(v) for k, v in write_figures(result, outdir, formats=tuple(formats)).items()})
+    if polygons:
+        path = Path(outdir) / "epoxy_voids.reg"
+        write_polygons(path, polygons)
+        out["regions"] = os.fspath(path)
+    if progress:
+        progress(1.0, "done")
+    return out
+
+
+def run_analysis(files: list[str], options: GainOptions, progress=None, cancel=None):
+    """:func:`~nircam_gui.core.gain.engine.run_gain`, plus the outline of its box grid.
+
+    Returns
+    -------
+    (GainResult, GridGeometry)
+    """
+    from ...core.gain.engine import run_gain
+
+    result = run_gain(files, options, progress, cancel)
+    return result, grid_segments(result.boxes)

@@ -1,0 +1,42 @@
+"""Small simulated flat-field ramps for the Gain tab tests (256 x 256, 4 integrations of 6 groups)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
+
+
+@pytest.fixture(scope="session")
+def flats(tmp_path_factory):
+    """Ramps, reference files and the epoxy-void region file (made once per session)."""
+    folder = tmp_path_factory.mktemp("gain_flats")
+    return simulate_flats(folder, FlatSimConfig(detector="NRCB1", size=256, nints=4, ngroups=6, seed=8))
+
+
+@pytest.fixture
+def panel(qtbot, settings):
+    """A Gain panel on its own, with analysis and export in threads (fast to start)."""
+    from nircam_gui.gui.gain.panel import GainPanel
+    from nircam_gui.gui.workers import TaskRunner
+
+    runner = TaskRunner(max_threads=2)
+    p = GainPanel(runner, settings)
+    p.run_in_process = False
+    qtbot.addWidget(p)
+    p.resize(1400, 800)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    runner.shutdown(30)
+
+
+def wait_idle(qtbot, panel, timeout=30000):
+    qtbot.waitUntil(lambda: panel.idle and not panel.runner.active, timeout=timeout)
+
+
+def options_for(flats, box=64):
+    """The reference files of the simulated set, as the set-up's fields."""
+    refs = flats.references
+    return {"SUPERBIAS": str(refs["SUPERBIAS"]), "LINEARITY": str(refs["LINEARITY"]),
+            "SATURATION": str(refs["SATURATION"]), "MASK": str(refs["MASK"]), "IPC": str(refs["IPC"])}
