@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -16,6 +18,38 @@ from ..core.progress import Cancelled
 T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+#: set to 1 to see the traceback of an unexpected error (for a bug report)
+DEBUG_ENV = "NIRCAM_GUI_DEBUG"
+
+
+def debug_enabled() -> bool:
+    """True when ``NIRCAM_GUI_DEBUG`` asks for tracebacks."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_line(exc: BaseException, description: str) -> str:
+    """The one line printed for an error: ``error: <file>: <problem>`` when a file is known.
+
+    Errors of the core name their file (NircamFileError); an OSError usually carries
+    one (``filename``); anything else is a bug or an unforeseen case, said as such.
+    """
+    if isinstance(exc, NircamFileError):
+        return f"error: {_first_line(str(exc), 400)}"
+    if isinstance(exc, OSError) and exc.filename:
+        from ..core.fileio import write_problem
+
+        return f"error: {exc.filename}: {write_problem(exc)}"
+    if isinstance(exc, MemoryError):
+        return (f"error: {description}: out of memory; close other programs, or use fewer groups "
+                "or smaller inputs")
+    return (f"error: {description}: unexpected {type(exc).__name__}: {_first_line(str(exc)) or 'no message'} "
+            f"(set {DEBUG_ENV}=1 for the traceback, and please report it)")
 
 
 def run_with_progress(
@@ -60,9 +94,11 @@ def run_with_progress(
         bar.close()
         print(f"{description}: stopped by the user; no partial output was kept.", file=sys.stderr)
         return EXIT_INTERRUPTED, None
-    except NircamFileError as exc:
+    except Exception as exc:  # never a traceback: one line naming the file and the problem
         bar.close()
-        print(f"error: {exc}", file=sys.stderr)
+        if debug_enabled():
+            traceback.print_exc(file=sys.stderr)
+        print(error_line(exc, description), file=sys.stderr)
         return EXIT_ERROR, None
     finally:
         if in_main:

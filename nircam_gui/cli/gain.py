@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return study_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from ..core.fileio import ensure_output_dir
     from ..core.gain.engine import GainOptions, run_gain
     from ..core.gain.products import write_gain_products
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     outdir = Path(args.outdir)
 
     def work(progress, cancel):
+        ensure_output_dir(outdir)  # before the analysis, not after minutes of it
         result = run_gain(args.files, opts, lambda f, m: progress(0.97 * f, m), cancel)
         progress(0.98, "writing products")
         return result, write_gain_products(result, outdir, figures=not args.no_figures)
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if out is None:
         return code
     result, paths = out
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     print(f"{result.detector}: {len(result.pairs)} pairs, {result.boxes.nbox} boxes of {opts.box} px, "
           f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}")
     print(result.maps.first_pair.reason)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..core.detector import DETECTORS
+from ..core.fileio import ensure_output_dir
 from ._common import EXIT_USAGE, run_with_progress
 
 
@@ -54,8 +55,8 @@ def _run_flats(args) -> int:
     except (KeyError, ValueError) as exc:
         print(f"nircam-sim flats: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE
-    code, result = run_with_progress(lambda p, c: simulate_flats(args.outdir, cfg, p, c), "simulating flats",
-                                     args.quiet)
+    code, result = run_with_progress(lambda p, c: simulate_flats(ensure_output_dir(args.outdir), cfg, p, c),
+                                     "simulating flats", args.quiet)
     if result is not None:
         print(f"wrote {len(result.ramps)} ramp file(s), {len(result.references)} reference files"
               f"{', the epoxy-void regions' if result.regions else ''} and the truth to {args.outdir}")
@@ -72,7 +73,8 @@ def _add_demo(sub) -> None:
 def _run_demo(args) -> int:
     from ..core.simulate.demo import make_demo_dataset
 
-    code, result = run_with_progress(lambda p, c: make_demo_dataset(args.outdir, p, c, size=args.size),
+    code, result = run_with_progress(lambda p, c: make_demo_dataset(ensure_output_dir(args.outdir), p, c,
+                                                                    size=args.size),
                                      "making demo data", args.quiet)
     if result is not None:
         print(f"demo data set ready in {Path(result).resolve()}")

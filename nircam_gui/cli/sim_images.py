@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..core.detector import DETECTORS
+from ..core.fileio import ensure_output_dir
 from ._common import EXIT_USAGE, run_with_progress
 
 __all__ = ["add_parser", "run"]
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as exc:
         print(f"nircam-sim images: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE
-    code, result = run_with_progress(lambda p, c: simulate_cal_images(args.outdir, cfg, p, c),
+    code, result = run_with_progress(lambda p, c: simulate_cal_images(ensure_output_dir(args.outdir), cfg, p, c),
                                      "simulating _cal images", args.quiet)
     if result is not None:
         print(f"wrote {len(result.cal_files)} _cal images, {len(result.flat_files)} ground FLAT and "

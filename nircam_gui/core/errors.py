@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["NircamFileError", "NotFullFrameError"]
+__all__ = ["NircamFileError", "NotFullFrameError", "OutputError"]
 
 
 class NircamFileError(Exception):
@@ -18,3 +18,11 @@ class NircamFileError(Exception):
 
 class NotFullFrameError(NircamFileError):
     """A method that needs a full frame was given a subarray."""
+
+
+class OutputError(NircamFileError):
+    """An output could not be written (folder not writable, disk full...).
+
+    Raised by :func:`nircam_gui.core.fileio.atomic_path`; any earlier version of the
+    file is left as it was and no temporary file remains.
+    """

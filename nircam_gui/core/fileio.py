@@ -1,15 +1,59 @@
-"""Safe file writing: atomically, never over an input."""
+"""Safe file writing: atomically, never over an input, with clear errors."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "sha256sum"]
+from .errors import OutputError
+
+__all__ = ["atomic_path", "ensure_output_dir", "sha256sum", "write_problem"]
+
+
+def write_problem(exc: OSError) -> str:
+    """A short phrase for why a write failed, in words a user can act on."""
+    reasons = {
+        errno.ENOSPC: "the disk is full (no space left on device)",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EACCES: "permission denied (the folder is not writable)",
+        errno.EPERM: "permission denied (the folder is not writable)",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENOENT: "the folder does not exist and cannot be made",
+        errno.EISDIR: "a folder of that name is in the way",
+    }
+    return reasons.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)
+
+
+def ensure_output_dir(path: str | os.PathLike) -> Path:
+    """Make the output folder ``path`` if needed and check that files can be written in it.
+
+    Checking before a long analysis, rather than when its products are written,
+    means a bad output folder costs the user seconds, not the whole run. The check
+    writes and removes a small file, as permissions alone do not tell (root,
+    read-only mounts, network shares).
+
+    Raises
+    ------
+    OutputError
+        When the folder cannot be made or written to.
+    """
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_dir():
+            raise OutputError(path, "is a file, not a folder; choose an output folder")
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".nircam-write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(path, f"cannot write in this output folder: {write_problem(exc)}") from None
+    return path
 
 
 @contextlib.contextmanager
@@ -18,6 +62,12 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
 
     A crash or an exception leaves any existing ``path`` untouched and removes the
     temporary file. ``protect`` lists input files that must never be overwritten.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written, or writing failed (e.g. a full disk); the
+        ``OSError`` is the cause. Other exceptions from the body pass unchanged.
 
     Examples
     --------
@@ -28,11 +78,14 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
     for p in protect:
         if Path(p).exists() and path.exists() and os.path.samefile(p, path):
             raise ValueError(f"{path}: refusing to overwrite an input file")
-    path.parent.mkdir(parents=True, exist_ok=True)
     # keep the real suffix last: writers such as stdatamodels choose the format by it
     suffix = "".join(path.suffixes) or ".tmp"
     stem = path.name[: len(path.name) - len("".join(path.suffixes))] if path.suffixes else path.name
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{suffix}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{suffix}", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(path, f"cannot be written: {write_problem(exc)}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -42,9 +95,15 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        # the writers (astropy, stdatamodels, matplotlib) raise bare OSErrors that name
+        # the temporary file or nothing at all: name the real output instead
+        kept = "; the previous version is unchanged" if path.exists() else ""
+        raise OutputError(path, f"could not be written: {write_problem(exc)}{kept}") from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):  # a failed clean-up must not hide the real error
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def sha256sum(path: str | os.PathLike, chunk: int = 1 << 22) -> str:

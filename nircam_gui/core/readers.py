@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
     "open_ramp",
     "open_reference",
     "require_full_frame",
+    "require_same_detector",
 ]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
@@ -86,7 +88,18 @@ class ExposureMeta:
     start_mjd: float | None = None
     reftype: str = ""
     orientation: str = "dms"
+    #: why the file is of ``kind`` "unknown" (empty otherwise), for messages
+    problem: str = ""
     header: fits.Header = field(default_factory=fits.Header, repr=False)
+
+    @property
+    def description(self) -> str:
+        """What the file was found to be, for messages: "a cal image", "an unrecognised file (...)"."""
+        if self.kind == "unknown":
+            return f"an unrecognised file: {self.problem}" if self.problem else "an unrecognised file"
+        what = {"uncal": "a raw _uncal ramp", "ramp": "a calibrated _ramp file", "ground_ramp": "a ground-test ramp",
+                "cal": "a calibrated image", "rate": "a rate image"}.get(self.kind, f"a {self.kind} file")
+        return f"a {self.reftype} reference file" if self.reftype else what
 
     @property
     def is_full_frame(self) -> bool:
@@ -121,10 +134,28 @@ def _header_value(headers: list[fits.Header], *keys: str, default=None):
     return default
 
 
+class _BadKeyword(ValueError):
+    """A header keyword whose value is not of the type it must have."""
+
+
+def _number(headers: list[fits.Header], key: str, kind: type, default=None):
+    """``kind(value)`` of a header keyword; a value that cannot be converted names the keyword."""
+    value = _header_value(headers, key, default=default)
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _BadKeyword(f"header keyword {key} = {value!r} is not {'an integer' if kind is int else 'a number'}")
+    if kind is float and not np.isfinite(number):
+        raise _BadKeyword(f"header keyword {key} = {value!r} is not a finite number")
+    return number
+
+
 def _start_mjd(headers: list[fits.Header]) -> float | None:
-    mjd = _header_value(headers, "EXPSTART")
+    mjd = _number(headers, "EXPSTART", float)
     if mjd is not None:
-        return float(mjd)
+        return mjd
     date = _header_value(headers, "DATE-OBS", "DATE-BEG")
     if not date:
         return None
@@ -132,7 +163,7 @@ def _start_mjd(headers: list[fits.Header]) -> float | None:
     text = str(date) if ("T" in str(date) or not time) else f"{date}T{time}"
     try:
         return float(Time(text, format="isot", scale="utc").mjd)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 
@@ -142,10 +173,22 @@ def _detector_name(headers: list[fits.Header], path: str) -> str | None:
         if value not in (None, ""):
             try:
                 return get_detector(value).name
-            except KeyError:
+            except (KeyError, ValueError, TypeError):
                 pass
     match = _SCA_IN_NAME.search(os.path.basename(path))
     return get_detector(int(match.group(1))).name if match else None
+
+
+def _unknown_reason(hdul: fits.HDUList) -> str:
+    """Why a file is none of the supported layouts, in the words of the layouts."""
+    names = [h.name for h in hdul]
+    if "SCI" in names:
+        sci = hdul["SCI"]
+        return (f"its SCI extension is {sci.header.get('NAXIS', 0)}-D, where a ramp has 4 axes "
+                "[integration, group, y, x] and an image 2")
+    naxis = hdul[0].header.get("NAXIS", 0)
+    what = "no data" if not naxis else f"{naxis}-D data"
+    return f"it has no SCI extension, and its primary HDU holds {what}, not a 3-D or 4-D ground-test ramp"
 
 
 def _classify(hdul: fits.HDUList) -> tuple[str, fits.hdu.base._BaseHDU | None]:
@@ -157,6 +200,8 @@ def _classify(hdul: fits.HDUList) -> tuple[str, fits.hdu.base._BaseHDU | None]:
     names = [h.name for h in hdul]
     if "SCI" in names:
         sci = hdul["SCI"]
+        if not isinstance(sci, (fits.ImageHDU, fits.PrimaryHDU, fits.CompImageHDU)):
+            return "unknown", None
         naxis = sci.header.get("NAXIS", 0)
         if naxis == 4:
             bitpix = sci.header.get("BITPIX")
@@ -166,7 +211,7 @@ def _classify(hdul: fits.HDUList) -> tuple[str, fits.hdu.base._BaseHDU | None]:
             if "_rate" in name:
                 return "rate", sci
             return "cal", sci
-    if primary.get("NAXIS", 0) in (3, 4):
+    if primary.get("NAXIS", 0) in (3, 4) and isinstance(hdul[0], fits.PrimaryHDU):
         return "ground_ramp", hdul[0]
     return "unknown", None
 
@@ -175,6 +220,8 @@ def _meta_from(hdul: fits.HDUList, path: str) -> ExposureMeta:
     kind, data_hdu = _classify(hdul)
     headers = [hdul[0].header] + ([data_hdu.header] if data_hdu is not None and data_hdu is not hdul[0] else [])
     meta = ExposureMeta(path=path, kind=kind, header=hdul[0].header)
+    if kind == "unknown":
+        meta.problem = _unknown_reason(hdul)
     meta.detector = _detector_name(headers, path)
     meta.reftype = str(hdul[0].header.get("REFTYPE", "")).upper()
     if data_hdu is not None:
@@ -193,15 +240,14 @@ def _meta_from(hdul: fits.HDUList, path: str) -> ExposureMeta:
                 meta.ny, meta.nx = hdu.shape[-2], hdu.shape[-1]
                 break
     meta.readpatt = str(_header_value(headers, "READPATT", default=""))
-    meta.nframes = int(_header_value(headers, "NFRAMES", default=1))
-    meta.groupgap = int(_header_value(headers, "GROUPGAP", default=0))
-    tframe = _header_value(headers, "TFRAME")
-    tgroup = _header_value(headers, "TGROUP")
-    meta.tframe = float(tframe) if tframe is not None else None
-    meta.tgroup = float(tgroup) if tgroup is not None else meta.tframe
+    meta.nframes = _number(headers, "NFRAMES", int, default=1)
+    meta.groupgap = _number(headers, "GROUPGAP", int, default=0)
+    meta.tframe = _number(headers, "TFRAME", float)
+    tgroup = _number(headers, "TGROUP", float)
+    meta.tgroup = tgroup if tgroup is not None else meta.tframe
     meta.subarray = str(_header_value(headers, "SUBARRAY", default="FULL" if meta.nx in (0, FULL_SIZE) else ""))
-    meta.xstart = int(_header_value(headers, "SUBSTRT1", default=1))
-    meta.ystart = int(_header_value(headers, "SUBSTRT2", default=1))
+    meta.xstart = _number(headers, "SUBSTRT1", int, default=1)
+    meta.ystart = _number(headers, "SUBSTRT2", int, default=1)
     meta.filter = str(_header_value(headers, "FILTER", default=""))
     meta.pupil = str(_header_value(headers, "PUPIL", default=""))
     meta.exp_type = str(_header_value(headers, "EXP_TYPE", default=""))
@@ -213,18 +259,108 @@ def _meta_from(hdul: fits.HDUList, path: str) -> ExposureMeta:
     return meta
 
 
+def _expected_size(hdul: fits.HDUList) -> tuple[int, int]:
+    """Bytes the headers say the file holds: the end of the last HDU's data without and with padding."""
+    end = end_padded = 0
+    for hdu in hdul:
+        info = hdu.fileinfo()
+        if info is None:
+            continue
+        end = max(end, int(info["datLoc"]) + int(hdu.size))
+        end_padded = max(end_padded, int(info["datLoc"]) + int(info["datSpan"]))
+    return end, end_padded
+
+
+def _cut_in_header(path: str, offset: int) -> bool:
+    """True when the bytes after the last complete HDU begin another extension's header.
+
+    astropy stops quietly at an extension whose header was cut short and returns the
+    HDUs before it, so a file truncated there would otherwise pass as whole.
+    """
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(8) == b"XTENSION"
+
+
+def _file_state(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
 def _open_fits(path: str | os.PathLike) -> fits.HDUList:
+    """Open a FITS file lazily, after checking that it is whole.
+
+    Every header is read (not the data) so that a truncated file - an interrupted copy
+    or download, or a file still being written - is reported here, by name, rather
+    than as a failed read in the middle of an analysis.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise NircamFileError(path, "file does not exist")
     if os.path.isdir(path):
         raise NircamFileError(path, "is a folder, not a FITS file")
     try:
-        # no memory map: section reads of scaled uint16 data are faster without one, and
-        # mapped pages would count against the process's memory as a ramp is streamed
-        return fits.open(path, memmap=False)
-    except (OSError, ValueError, TypeError) as exc:
-        raise NircamFileError(path, f"not a readable FITS file ({exc})") from None
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise NircamFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise NircamFileError(path, "is empty (0 bytes), not a FITS file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(80)
+    except OSError as exc:
+        raise NircamFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    gz = head[:2] == b"\x1f\x8b"
+    if not gz and not head.startswith(b"SIMPLE  ="):
+        # astropy's own message here suggests a programming option; say what the user needs to know
+        raise NircamFileError(path, "not a readable FITS file: it does not begin with a FITS header "
+                                    "(the SIMPLE keyword)")
+    hdul = None
+    try:
+        # astropy reports damaged headers as warnings before failing; the error below
+        # says the same in one line, so the warnings are not shown as well
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # no memory map: section reads of scaled uint16 data are faster without one, and
+            # mapped pages would count against the process's memory as a ramp is streamed
+            hdul = fits.open(path, memmap=False)
+            hdul.readall()
+            expected, padded = (0, 0) if gz else _expected_size(hdul)
+    except Exception as exc:  # astropy raises many types on damaged files (OSError, ValueError, KeyError...)
+        if hdul is not None:
+            hdul.close()
+        if isinstance(exc, PermissionError):
+            raise NircamFileError(path, "cannot be read: permission denied") from None
+        if not gz and size % 2880:
+            raise NircamFileError(path, f"not a readable FITS file: truncated or damaged ({size} bytes is not a "
+                                        f"whole number of 2880-byte FITS blocks; {_short(exc)})") from None
+        raise NircamFileError(path, f"not a readable FITS file ({_short(exc)})") from None
+    if expected > size:
+        hdul.close()
+        raise NircamFileError(path, f"is truncated: {size} bytes, but its headers describe {expected}; "
+                                    "an interrupted copy or download, or a file still being written?")
+    if not gz and size > padded and _cut_in_header(path, padded):
+        n = len(hdul)
+        hdul.close()
+        raise NircamFileError(path, f"is truncated: it ends inside the header of extension {n} (after {size} "
+                                    "bytes); an interrupted copy or download, or a file still being written?")
+    return hdul
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message, kept short for a one-line error."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _meta_checked(hdul: fits.HDUList, path: str) -> ExposureMeta:
+    """:func:`_meta_from`, with a header that cannot be understood reported by name."""
+    try:
+        return _meta_from(hdul, path)
+    except _BadKeyword as exc:
+        raise NircamFileError(path, str(exc)) from None
+    except Exception as exc:  # astropy's VerifyError for unparsable cards, odd types, missing axes...
+        raise NircamFileError(path, f"header not understood ({_short(exc)})") from None
 
 
 def inspect(path: str | os.PathLike) -> ExposureMeta:
@@ -236,7 +372,7 @@ def inspect(path: str | os.PathLike) -> ExposureMeta:
         When the file is missing or not FITS.
     """
     with _open_fits(path) as hdul:
-        return _meta_from(hdul, os.fspath(path))
+        return _meta_checked(hdul, os.fspath(path))
 
 
 def require_full_frame(meta: ExposureMeta, method: str) -> None:
@@ -248,6 +384,18 @@ def require_full_frame(meta: ExposureMeta, method: str) -> None:
             f"this file is subarray {meta.subarray or '?'} ({meta.nx}x{meta.ny} at "
             f"x={meta.xstart}, y={meta.ystart})",
         )
+
+
+def _read_failure(path: str, state: tuple[int, int], what: str, exc: BaseException) -> str:
+    """Why reading ``what`` failed: a file changed since it was opened says so."""
+    try:
+        now = _file_state(path)
+    except OSError:
+        return f"could not read {what}: the file was removed or renamed while it was read"
+    if now != state:
+        return (f"could not read {what}: the file changed while it was read (it was {state[0]} bytes, "
+                f"now {now[0]}); is another program writing or copying it?")
+    return f"could not read {what} ({_short(exc)})"
 
 
 class RampFile:
@@ -266,8 +414,9 @@ class RampFile:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         self._hdul = _open_fits(self.path)
+        self._state = _file_state(self.path)
         try:
-            self.meta = _meta_from(self._hdul, self.path)
+            self.meta = _meta_checked(self._hdul, self.path)
         except Exception:
             self._hdul.close()
             raise
@@ -275,11 +424,14 @@ class RampFile:
             self._hdul.close()
             raise NircamFileError(
                 self.path,
-                f"not a ramp (found a {self.meta.kind} file; expected an _uncal/_ramp file with a 4-D SCI "
-                "extension or a ground-test cube)",
+                f"not a ramp; found {self.meta.description} (a ramp is an _uncal/_ramp file with a 4-D SCI "
+                "extension, or a ground-test cube)",
             )
         self._hdu = self._hdul["SCI"] if self.meta.kind != "ground_ramp" else self._hdul[0]
         self._four_d = len(self._hdu.shape) == 4
+        if min(self.shape) < 1:
+            self._hdul.close()
+            raise NircamFileError(self.path, f"the ramp is empty: shape {self._hdu.shape} has an axis of length 0")
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -300,8 +452,10 @@ class RampFile:
                 data = self._hdu.section[integration, start:stop]
             else:
                 data = self._hdu.section[start:stop]
-        except (OSError, ValueError) as exc:
-            raise NircamFileError(self.path, f"could not read groups {start}-{stop - 1}: {exc}") from None
+        except Exception as exc:  # astropy: OSError, ValueError (short reads), TypeError...
+            raise NircamFileError(self.path, _read_failure(self.path, self._state,
+                                                           f"groups {start + 1}-{stop} of integration "
+                                                           f"{integration + 1}", exc)) from None
         if self.meta.orientation == "native" and self.meta.detector:
             data = np.ascontiguousarray(native_to_dms(data, self.meta.detector))
         return data
@@ -319,9 +473,13 @@ class RampFile:
     def read_extension(self, name: str) -> np.ndarray | None:
         """Whole small extension (``PIXELDQ``, ``GROUPDQ``...), or None if absent."""
         try:
-            return np.asarray(self._hdul[name].data)
+            hdu = self._hdul[name]
         except KeyError:
             return None
+        try:
+            return np.asarray(hdu.data)
+        except Exception as exc:
+            raise NircamFileError(self.path, _read_failure(self.path, self._state, name, exc)) from None
 
     def close(self) -> None:
         self._hdul.close()
@@ -344,20 +502,32 @@ class ImageFile:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         self._hdul = _open_fits(self.path)
-        self.meta = _meta_from(self._hdul, self.path)
+        self._state = _file_state(self.path)
+        try:
+            self.meta = _meta_checked(self._hdul, self.path)
+        except Exception:
+            self._hdul.close()
+            raise
         if self.meta.kind not in ("cal", "rate"):
             self._hdul.close()
-            raise NircamFileError(self.path, f"not a calibrated image (found a {self.meta.kind} file)")
+            raise NircamFileError(self.path, f"not a calibrated image; found {self.meta.description}")
         sci_shape = self._hdul["SCI"].shape
         if len(sci_shape) != 2:
             self._hdul.close()
             raise NircamFileError(self.path, f"SCI has shape {sci_shape}; a 2-D image is needed (not rateints)")
+        if min(sci_shape) < 1:
+            self._hdul.close()
+            raise NircamFileError(self.path, f"the image is empty: SCI has shape {sci_shape}")
 
     def _ext(self, name: str) -> np.ndarray | None:
         try:
-            return self._hdul[name].data
+            hdu = self._hdul[name]
         except KeyError:
             return None
+        try:
+            return hdu.data
+        except Exception as exc:  # a short read, or a file rewritten since it was opened
+            raise NircamFileError(self.path, _read_failure(self.path, self._state, name, exc)) from None
 
     @property
     def sci(self) -> np.ndarray:
@@ -415,7 +585,8 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None) -> Refer
     """
     path = os.fspath(path)
     with _open_fits(path) as hdul:
-        meta = _meta_from(hdul, path)
+        state = _file_state(path)
+        meta = _meta_checked(hdul, path)
         found = meta.reftype
         if not found:
             raise NircamFileError(path, "not a JWST reference file (no REFTYPE keyword)")
@@ -423,13 +594,23 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None) -> Refer
             raise NircamFileError(path, f"is a {found} reference file, expected {reftype.upper()}")
 
         def ext(name: str) -> np.ndarray | None:
-            return np.array(hdul[name].data) if name in hdul and hdul[name].data is not None else None
+            if name not in hdul:
+                return None
+            try:
+                data = hdul[name].data
+                return None if data is None else np.array(data)
+            except Exception as exc:
+                raise NircamFileError(path, _read_failure(path, state, name, exc)) from None
 
         ref = ReferenceFile(path=path, reftype=found, meta=meta)
         ref.data = ext("SCI")
         ref.err = ext("ERR")
         ref.dq = ext("DQ")
         ref.coeffs = ext("COEFFS")
+    for name, arr in (("SCI", ref.data), ("ERR", ref.err), ("DQ", ref.dq), ("COEFFS", ref.coeffs)):
+        if arr is not None and (arr.dtype.names is not None or arr.dtype.kind not in "biuf" or arr.ndim < 2):
+            raise NircamFileError(path, f"{found} reference file: {name} is not a numeric image "
+                                        f"(shape {arr.shape}, type {arr.dtype})")
     if found in ("GAIN", "SUPERBIAS", "SATURATION", "FLAT", "READNOISE", "IPC") and ref.data is None:
         raise NircamFileError(path, f"{found} reference file has no SCI array")
     if found == "LINEARITY" and ref.coeffs is None:
@@ -437,6 +618,17 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None) -> Refer
     if found == "MASK" and ref.dq is None:
         raise NircamFileError(path, "MASK reference file has no DQ array")
     return ref
+
+
+def require_same_detector(ref: ReferenceFile, detector: str | None, data: str = "the data") -> None:
+    """Raise a clear :class:`NircamFileError` when a reference file is for another detector.
+
+    Either side without a known detector (``DETECTOR`` missing, ``MULTIPLE``...) passes:
+    only a definite mismatch is an error.
+    """
+    if ref.meta.detector and detector and ref.meta.detector != detector:
+        raise NircamFileError(ref.path, f"is a {ref.reftype} reference file for {ref.meta.detector}, but {data} "
+                                        f"{'is' if data == 'the data' else 'are'} from {detector}")
 
 
 def find_fits(folder: str | os.PathLike) -> list[Path]:

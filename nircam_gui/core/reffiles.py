@@ -60,6 +60,7 @@ def write_reference(
     dq_names: Iterable[str] = ("DO_NOT_USE",),
     extra_keywords: Mapping[str, object] | None = None,
     protect: tuple[str | os.PathLike, ...] = (),
+    extra_hdus: Iterable[fits.ImageHDU] = (),
 ) -> str:
     """Write a reference file of type ``reftype`` that passes ``model.validate()``.
 
@@ -85,6 +86,9 @@ def write_reference(
         Extra primary-header keywords written after the model (e.g. provenance).
     protect : tuple of path-like
         Input files that must not be overwritten.
+    extra_hdus : iterable of ImageHDU
+        Extensions the model's schema does not hold (e.g. a DQ beside a GAIN map),
+        appended before the file is renamed into place, so it is never seen without them.
 
     Returns
     -------
@@ -136,4 +140,6 @@ def write_reference(
             hdul[0].header["FILENAME"] = os.path.basename(os.fspath(path))
             for key, value in (extra_keywords or {}).items():
                 hdul[0].header[key] = value
+            for hdu in extra_hdus:
+                hdul.append(hdu)
     return os.fspath(path)

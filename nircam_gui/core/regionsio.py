@@ -8,6 +8,7 @@ convention: pixel centres at integers). DS9 files hold 1-based image coordinates
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 from regions import PixCoord, PolygonPixelRegion, Regions
@@ -15,7 +16,7 @@ from regions import PixCoord, PolygonPixelRegion, Regions
 from .errors import NircamFileError
 from .fileio import atomic_path
 
-__all__ = ["polygons_mask", "read_polygons", "write_polygons"]
+__all__ = ["check_polygons", "polygons_mask", "read_polygons", "write_polygons"]
 
 
 def write_polygons(path: str | os.PathLike, polygons: list[np.ndarray], label: str = "epoxy void") -> None:
@@ -38,18 +39,53 @@ def read_polygons(path: str | os.PathLike) -> list[np.ndarray]:
     NircamFileError
         If the file cannot be parsed, holds sky coordinates, or shapes other than polygons.
     """
+    if not os.path.isfile(path):
+        raise NircamFileError(path, "region file does not exist" if not os.path.exists(path)
+                              else "is a folder, not a region file")
     try:
-        regs = Regions.read(os.fspath(path), format="ds9")
+        # regions warns about lines it skips; a file it skips entirely is reported below
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            regs = Regions.read(os.fspath(path), format="ds9")
     except Exception as exc:  # regions raises several types for malformed files
-        raise NircamFileError(path, f"not a readable DS9 region file ({exc})") from None
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NircamFileError(path, f"not a readable DS9 region file ({text[:160]})") from None
     out = []
-    for reg in regs:
+    for k, reg in enumerate(regs, 1):
         if not isinstance(reg, PolygonPixelRegion):
             raise NircamFileError(
                 path, f"only polygons in image coordinates are supported, found {type(reg).__name__}"
             )
-        out.append(np.column_stack([reg.vertices.x, reg.vertices.y]).astype(float))
+        verts = np.column_stack([reg.vertices.x, reg.vertices.y]).astype(float)
+        # regions accepts "polygon(1,2)" or NaN vertices and fails only when the mask is made
+        if verts.shape[0] < 3:
+            raise NircamFileError(path, f"polygon {k} has {verts.shape[0]} vertices; a polygon needs at least 3 "
+                                        "(a malformed or truncated line?)")
+        if not np.isfinite(verts).all():
+            raise NircamFileError(path, f"polygon {k} has vertices that are not finite numbers")
+        out.append(verts)
     return out
+
+
+def check_polygons(polygons: list[np.ndarray], shape: tuple[int, int], path: str | os.PathLike) -> None:
+    """Raise a clear error for a polygon that covers no pixel of a ``shape`` frame.
+
+    A polygon wholly outside the frame is almost always a region file made for
+    another detector size or a binned image; silently ignoring it would measure no
+    epoxy void at all.
+
+    Raises
+    ------
+    NircamFileError
+        Naming ``path``, the polygon (1-based) and its extent.
+    """
+    ny, nx = shape
+    for k, verts in enumerate(polygons, 1):
+        if not polygons_mask([verts], shape).any():
+            x0, y0 = verts.min(axis=0) + 1
+            x1, y1 = verts.max(axis=0) + 1
+            raise NircamFileError(path, f"polygon {k} (x {x0:g}-{x1:g}, y {y0:g}-{y1:g}, 1-based) covers no pixel "
+                                        f"of the {nx}x{ny} frame; is the file for another detector size?")
 
 
 def polygons_mask(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -58,5 +94,7 @@ def polygons_mask(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndar
     for verts in polygons:
         reg = PolygonPixelRegion(PixCoord(x=verts[:, 0], y=verts[:, 1]))
         m = reg.to_mask(mode="center")
-        mask |= m.to_image(shape).astype(bool) if m is not None else False
+        img = m.to_image(shape) if m is not None else None
+        if img is not None:  # None: the polygon lies wholly outside the frame
+            mask |= img.astype(bool)
     return mask

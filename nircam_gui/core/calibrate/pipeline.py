@@ -94,7 +94,7 @@ class _Session:
         if config.engine == "jwst" and (meta.kind != "uncal" or (meta.ny, meta.nx) != (2048, 2048)):
             raise NircamFileError(ramp.path, "engine='jwst' needs a 2048x2048 level-1b _uncal file; "
                                              "use engine='fast'")
-        self.refs: References = load_references(self.plan, config, (meta.ny, meta.nx))
+        self.refs: References = load_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
         self.pixeldq = self.refs.pixeldq
         self.median_index = _median_index(self.pixeldq)
         self.provenance = config.provenance()

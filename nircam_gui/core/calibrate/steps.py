@@ -20,7 +20,7 @@ from ..detector import REF_BORDER
 from ..dq import DO_NOT_USE, SATURATED
 from ..errors import NircamFileError
 from ..ipc import apply_kernel
-from ..readers import open_reference
+from ..readers import open_reference, require_same_detector
 from .config import CalibrationConfig, CalibrationPlan
 from .evenodd import correct_refpix, even_odd_offsets, subtract_even_odd
 from .saturation import SaturationFlagger
@@ -67,32 +67,43 @@ def _check_shape(path: str, arr: np.ndarray, shape: tuple[int, int], what: str) 
                                     "reference files are not supported")
 
 
-def load_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tuple[int, int]) -> References:
-    """Read the reference files the plan uses, check their shapes, prepare their arrays."""
+def load_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tuple[int, int],
+                    detector: str | None = None) -> References:
+    """Read the reference files the plan uses, check their shapes, prepare their arrays.
+
+    With ``detector`` (the ramp's), a reference file for another detector is an error:
+    NIRCam's ten detectors share shapes, so a shape check alone would let it through.
+    """
     refs = References(shape=shape)
+
+    def _open(path, reftype):
+        ref = open_reference(path, reftype)
+        require_same_detector(ref, detector, "the ramps")
+        return ref
+
     if plan.steps["dq_init"] == "run":
-        r = open_reference(config.mask, "MASK")
+        r = _open(config.mask, "MASK")
         _check_shape(r.path, r.dq, shape, "MASK DQ")
         refs.mask_dq = r.dq.astype(np.uint32)
     if plan.steps["superbias"] == "run":
-        r = open_reference(config.superbias, "SUPERBIAS")
+        r = _open(config.superbias, "SUPERBIAS")
         _check_shape(r.path, r.data, shape, "SUPERBIAS")
         sb = r.data.astype(np.float32)
         sb[np.isnan(sb)] = 0.0  # as jwst bias_sub
         refs.superbias = sb
         refs.superbias_dq = None if r.dq is None else r.dq.astype(np.uint32)
     if plan.steps["ipc"] == "run":
-        r = open_reference(config.ipc, "IPC")
+        r = _open(config.ipc, "IPC")
         if r.data.ndim != 2 or max(r.data.shape) > 15:
             raise NircamFileError(r.path, f"IPC kernel of shape {r.data.shape}: only a small 2-D kernel "
                                           "(e.g. 3x3) is supported")
         refs.ipc_kernel = r.data.astype(np.float32)
     if plan.steps["saturation"] == "run":
-        r = open_reference(config.saturation, "SATURATION")
+        r = _open(config.saturation, "SATURATION")
         _check_shape(r.path, r.data, shape, "SATURATION")
         refs.saturation = SaturationFlagger(r.data, r.dq, config.n_pix_grow_sat)
     if plan.steps["linearity"] == "run":
-        r = open_reference(config.linearity, "LINEARITY")
+        r = _open(config.linearity, "LINEARITY")
         _check_shape(r.path, r.coeffs, shape, "LINEARITY COEFFS")
         lin_dq = np.zeros(shape, np.uint32) if r.dq is None else r.dq.astype(np.uint32)
         # stcal's own preparation: NO_LIN_CORR, NaN and all-zero coefficients become

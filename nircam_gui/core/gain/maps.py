@@ -128,9 +128,13 @@ def combine_pairs(
     used = np.ones(npairs, bool)
     used[0] = first_pair.used
     g = pair_gain[used]
-    n = np.isfinite(g).sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(g, axis=0) if g.size else np.full(nbox, np.nan)
+    finite = np.isfinite(g)
+    n = finite.sum(axis=0)
+    # NaN handling spelled out: a flagged (NaN) pair gain is left out of a box's mean, a box
+    # with no good pair is NaN (n = 0); nanmean would do the same but warn on the console
+    total = np.where(finite, g, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
     notes = []
     sqrt_npix = np.sqrt(box_npix.astype(float))
     if g.shape[0] >= 2:
@@ -144,12 +148,16 @@ def combine_pairs(
                   f"sigma*sqrt(npix) ({len(diffs)} independent difference(s))")
     else:
         unit = np.nan
-        single = np.nanmedian(slope_err_gain, axis=0) if slope_err_gain is not None else np.full(nbox, np.nan)
+        single = np.full(nbox, np.nan)
+        if slope_err_gain is not None:
+            ok = np.isfinite(slope_err_gain).any(axis=0)
+            single[ok] = np.nanmedian(slope_err_gain[:, ok], axis=0)
         method = "least-squares slope error (only one map: too small, groups are correlated)"
         notes.append("only one pair accepted: uncertainties come from the fit and are underestimated")
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_err = single / np.sqrt(np.maximum(n, 1))
-        scatter = np.nanstd(g, axis=0, ddof=1) / np.sqrt(n) if g.shape[0] >= 2 else np.full(nbox, np.nan)
+        mean_err = np.where(n > 0, single / np.sqrt(np.maximum(n, 1)), np.nan)  # no mean, no error
+        dev2 = np.where(finite, g - mean, 0.0) ** 2
+        scatter = np.where(n >= 2, np.sqrt(dev2.sum(axis=0) / np.maximum(n - 1, 1) / np.maximum(n, 1)), np.nan)
     return GainMaps(pair_gain, used, mean, n, single, mean_err, scatter, unit, method, first_pair, notes)
 
 

@@ -64,7 +64,7 @@ def find_integrations(paths: list[str | os.PathLike]) -> list[Integration]:
     for order, p in enumerate(paths):
         meta = inspect(p)
         if meta.kind not in ("uncal", "ramp", "ground_ramp"):
-            raise NircamFileError(p, f"not a flat-field ramp (found a {meta.kind} file)")
+            raise NircamFileError(p, f"not a flat-field ramp; found {meta.description}")
         require_full_frame(meta, "the gain analysis")
         for i in range(meta.nints):
             out.append((meta.start_mjd is None, meta.start_mjd or 0.0, order, i, Integration(os.fspath(p), i, meta)))

@@ -16,7 +16,7 @@ from astropy.table import Table
 
 from ... import __version__
 from .. import dq as dqbits
-from ..fileio import atomic_path, sha256sum
+from ..fileio import atomic_path, ensure_output_dir, sha256sum
 from ..provenance import software_versions
 from ..reffiles import write_reference
 from .engine import GainResult, options_dict
@@ -82,6 +82,9 @@ def boxes_table(result: GainResult) -> Table:
         "Boxes are 0-based inclusive bounding boxes in DMS orientation; amp 1-4.",
         "gain: mean over accepted pairs; gain_err: map-difference uncertainty of the mean map.",
         "read_noise: sqrt(intercept/2), single frame, includes reset (kTC) noise.",
+        "flags (OR over pairs; a flagged pair's gain is NaN and left out of the mean, n_pairs counts the rest): "
+        "1 = fewer than 3 usable groups below the signal limit, 2 = groups lost because fewer than half the "
+        "box's pixels were good, 4 = slope not positive (no photon noise).",
     ]
     return t
 
@@ -187,14 +190,14 @@ def provenance(result: GainResult, checksums: bool = True) -> dict:
         "pairs_used": [int(p.number) for p, u in zip(result.pairs, result.maps.pair_used) if u],
         "timings_s": result.timings,
         "notes": result.maps.notes,
+        "warnings": list(getattr(result, "warnings", [])),
     }
 
 
 def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: bool = True,
                         checksums: bool = True) -> dict[str, Path]:
     """Write every product of a gain analysis to ``outdir``; returns name -> path."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = ensure_output_dir(outdir)
     protect = tuple(result.files)
     out: dict[str, Path] = {}
     prov = provenance(result, checksums)
@@ -211,9 +214,8 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
                     description=f"PTC gain map, {result.options.box} px boxes", pedigree="GROUND",
                     history=history, protect=protect,
                     extra_keywords={"BOXSIZE": result.options.box, "SIGLIMIT": result.signal_limit,
-                                    "CLIPFAC": result.clip_factor, "IPCMODE": result.options.ipc})
-    with fits.open(path, mode="update") as hdul:
-        hdul.append(fits.ImageHDU(dq, name="DQ"))
+                                    "CLIPFAC": result.clip_factor, "IPCMODE": result.options.ipc},
+                    extra_hdus=[fits.ImageHDU(dq, name="DQ")])
     out["gain_map"] = path
     with atomic_path(outdir / "box_labels.fits", protect) as tmp:
         fits.HDUList([fits.PrimaryHDU(result.boxes.labels)]).writeto(tmp)
@@ -226,7 +228,9 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
             table.write(tmp, format="ascii.ecsv", overwrite=True)
         out[name] = p
     ptc = ptc_points_table(result)
-    ptc.meta.update({k.upper()[:8]: v for k, v in _summary_meta(result).items() if not isinstance(v, str)})
+    # FITS headers cannot hold NaN (e.g. the map scatter with a single pair): leave such keys out
+    ptc.meta.update({k.upper()[:8]: v for k, v in _summary_meta(result).items()
+                     if not isinstance(v, str) and not (isinstance(v, float) and not np.isfinite(v))})
     with atomic_path(outdir / PTC_FILE, protect) as tmp:
         ptc.write(tmp, format="fits", overwrite=True)
     out["ptc_points"] = outdir / PTC_FILE

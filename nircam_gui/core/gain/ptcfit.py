@@ -94,7 +94,9 @@ def fit_ptc(
         slope_err = np.sqrt(rss.sum(axis=1) / np.where(dof > 0, dof, np.nan) / sxx)
     flags = np.zeros(slope.shape, np.int32)
     few_points = n < min_points
-    lost_pixels = (finite & (mean < summed_limit) & ~enough_pix).any(axis=1)
+    # a group lost for want of pixels: below the limit, or with no statistics at all (every
+    # pixel of the box saturated, NaN or masked leaves a NaN mean whose signal is unknown)
+    lost_pixels = ((~finite | (mean < summed_limit)) & ~enough_pix).any(axis=1)
     flags[few_points] |= FLAG_FEW_POINTS
     flags[few_points & lost_pixels] |= FLAG_FEW_PIXELS
     flags[~(slope > 0)] |= FLAG_BAD_SLOPE

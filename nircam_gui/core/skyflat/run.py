@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,9 +18,9 @@ import numpy as np
 from astropy.table import Table
 
 from ..detector import get_detector, reference_pixel_mask
-from ..dq import DEAD
+from ..dq import DEAD, DO_NOT_USE
 from ..errors import NircamFileError
-from ..fileio import sha256sum
+from ..fileio import ensure_output_dir, sha256sum
 from ..provenance import software_versions
 from ..progress import Cancelled, CancelCheck, ProgressCallback, Reporter
 from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
@@ -137,11 +137,13 @@ def expand_inputs(paths) -> list[Path]:
 
 def _index_references(paths, reftype: str) -> dict[tuple, ExposureMeta]:
     found = {}
+    named = {Path(p) for p in paths if not Path(p).is_dir()}
     for p in expand_inputs(paths):
         meta = inspect(p)
         if meta.reftype != reftype:
-            if meta.reftype or not Path(p).is_dir():
-                continue
+            if p in named:  # other files in a folder are skipped; a file given by name must be right
+                raise NircamFileError(p, f"given as a ground {reftype}, but it is {meta.description}")
+            continue
         pupil = (meta.pupil or "CLEAR").upper()
         key = (meta.detector,) if reftype == "MASK" else (meta.detector, meta.filter.upper(), pupil)
         found[key] = meta
@@ -199,8 +201,7 @@ def run_skyflat(
     """
     opt = options or SkyflatOptions()
     t0 = time.perf_counter()
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_output_dir(outdir)
     warnings: list[str] = []
     written: list[str] = []
     rep = Reporter(100, progress, cancel)
@@ -213,15 +214,27 @@ def run_skyflat(
             if p not in given:  # other files in a folder are skipped, a named one is an error
                 warnings.append(f"{p}: skipped, not a calibrated image")
                 continue
-            raise NircamFileError(p, f"not a calibrated image (found a {meta.reftype or meta.kind} file)")
+            raise NircamFileError(p, f"not a calibrated image; found {meta.description}")
         require_full_frame(meta, "the sky-flat method")
         if not meta.detector:
             raise NircamFileError(p, "no DETECTOR keyword")
         metas.append(meta)
     if not metas:
-        raise NircamFileError(str(cal_files), "no _cal images given")
+        given_list = [os.fspath(p) for p in cal_files]
+        where = ", ".join(given_list[:3]) + ("..." if len(given_list) > 3 else "") or "(no files)"
+        folder = len(given_list) == 1 and Path(given_list[0]).is_dir()
+        raise NircamFileError(where, "no _cal images found" + (" in this folder" if folder else ""))
     flats = _index_references(ground_flats, "FLAT")
     masks = _index_references(ground_masks, "MASK")
+    image_keys = {(m.detector, m.filter.upper(), (m.pupil or "CLEAR").upper()) for m in metas}
+    named_refs = {Path(p) for p in [*ground_flats, *ground_masks] if not Path(p).is_dir()}
+    for key, ref_meta in [*flats.items(), *masks.items()]:
+        matched = any(key == k[: len(key)] for k in image_keys)
+        if not matched and Path(ref_meta.path) in named_refs:
+            # silently unused, the user would read "no ground FLAT given" and not know why
+            warnings.append(f"{ref_meta.path}: {ref_meta.reftype} reference file for {' '.join(map(str, key))} "
+                            f"matches none of the images ({', '.join(sorted(' '.join(k) for k in image_keys))}); "
+                            "not used")
     inputs_all = [m.path for m in metas]
     by_det: dict[str, list[ExposureMeta]] = defaultdict(list)
     for m in metas:
@@ -246,26 +259,44 @@ def run_skyflat(
         for det_name, dmetas in sorted(by_det.items()):
             det = get_detector(det_name)
             dmetas.sort(key=lambda m: (m.filter, m.pupil, m.start_mjd or 0, m.path))
-            shapes = {(m.ny, m.nx) for m in dmetas}
+            shapes = Counter((m.ny, m.nx) for m in dmetas)
             if len(shapes) != 1:
-                raise NircamFileError(dmetas[0].path, f"{det_name}: images of different sizes {sorted(shapes)}")
-            ny, nx = shapes.pop()
+                # blame the odd one out, not whichever file sorts first
+                (cy, cx), _ = shapes.most_common(1)[0]
+                odd = next(m for m in dmetas if (m.ny, m.nx) != (cy, cx))
+                raise NircamFileError(odd.path, f"{det_name} images of different sizes: this one is "
+                                                f"{odd.nx}x{odd.ny}, {shapes[(cy, cx)]} other(s) {cx}x{cy}")
+            ny, nx = next(iter(shapes))
             # 1. source masks, normalisation, backgrounds
             stack = np.empty((len(dmetas), ny, nx), np.float32)
             groups: dict[str, list[int]] = defaultdict(list)
             drep = rep.sub(len(dmetas) * 2 + 2, int(100 * done / n_total), int(100 * (done + len(dmetas)) / n_total))
             dq_dead = np.zeros((ny, nx), bool)
             kept_masks: dict[str, np.ndarray] = {}
+            if len(dmetas) < opt.min_coverage:
+                warnings.append(f"{det_name}: only {len(dmetas)} image(s): a pixel needs {opt.min_coverage} to be "
+                                "judged dead, so no dead pixels can be found, and the median of so few images "
+                                "does not reject sources and cosmic rays")
             for i, m in enumerate(dmetas):
                 with open_image(m.path) as img:
                     sci = np.array(img.sci, dtype=np.float32)
                     dq = np.array(img.dq)
-                mask = source_mask(sci, dq, n_sigma=opt.n_sigma, n_pixels=opt.n_pixels,
-                                   kernel_fwhm=opt.kernel_fwhm, kernel_size=opt.kernel_size,
-                                   dilate=opt.dilate, box_size=opt.box_size)
+                if sci.shape != dq.shape:
+                    raise NircamFileError(m.path, f"DQ has shape {dq.shape}, SCI {sci.shape}")
+                n_usable = int(np.count_nonzero(np.isfinite(sci) & ((dq & DO_NOT_USE) == 0)))
+                if n_usable == 0:
+                    raise NircamFileError(m.path, "no usable sky: every SCI pixel is NaN or flagged DO_NOT_USE")
+                try:
+                    mask = source_mask(sci, dq, n_sigma=opt.n_sigma, n_pixels=opt.n_pixels,
+                                       kernel_fwhm=opt.kernel_fwhm, kernel_size=opt.kernel_size,
+                                       dilate=opt.dilate, box_size=opt.box_size)
+                except ValueError as exc:  # photutils, when too few pixels are left for a background
+                    raise NircamFileError(m.path, f"no source mask could be made ({exc}); {n_usable} usable "
+                                                  "pixels") from None
                 level = clipped_level(sci, mask, opt.sigma, opt.maxiters)
                 if not np.isfinite(level.median) or level.median <= 0:
-                    raise NircamFileError(m.path, f"no usable sky: background {level.median}")
+                    raise NircamFileError(m.path, f"no usable sky: the clipped background is {level.median:g}; a sky "
+                                                  "flat needs a positive sky level")
                 stack[i] = normalise(sci, mask, level.median)
                 dq_dead |= (dq & DEAD) != 0
                 if keep_masks:
