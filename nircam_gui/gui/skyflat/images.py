@@ -109,6 +109,23 @@ def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[in
     return out, over
 
 
+class _Title(pg.LabelItem):
+    """A panel title that does not hold its column wider than the image below it."""
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+
+
+def level_text(lo: float, hi: float) -> str:
+    """Display limits, short: ``±0.98%`` about 0, ``1 ± 2.1%`` about 1, else ``[0.948, 1.04]``."""
+    if hi > 0 and abs(lo + hi) <= 1e-9 * hi:
+        return f"±{100 * hi:.2g}%"
+    if abs((lo + hi) / 2 - 1.0) < 1e-9 and hi - 1 < 0.5:
+        return f"1 ± {100 * (hi - 1):.2g}%"
+    return f"[{lo:.4g}, {hi:.4g}]"
+
+
 class _Layout(pg.GraphicsLayoutWidget):
     """The layout widget; reports every mouse move (the scene's signal is rate-limited)."""
 
@@ -207,7 +224,8 @@ class ImageGrid(QWidget):
         self._ncols = ncols
         for k in range(n):
             r, c = divmod(k, ncols)
-            title = lw.addLabel("", row=2 * r, col=c, size="9pt")
+            title = _Title("", size="9pt")
+            lw.addItem(title, row=2 * r, col=c)
             vb = lw.addViewBox(row=2 * r + 1, col=c, lockAspect=True, enableMenu=False, invertY=False)
             item = pg.ImageItem(axisOrder="row-major")
             over = pg.ImageItem(axisOrder="row-major")
@@ -256,8 +274,7 @@ class ImageGrid(QWidget):
             else:
                 over_item.hide()
             # short: four titles side by side must not widen the window
-            title.setText(f"<b>{spec.title}</b> <span style='color:#bbb'>"
-                          f"[{lv[0]:.4g}, {lv[1]:.4g}]</span>")
+            title.setText(f"<b>{spec.title}</b> <span style='color:#bbb'>{level_text(*lv)}</span>")
             title.setToolTip(f"{spec.title}: display limits {lv[0]:.6g} to {lv[1]:.6g}"
                              + (f", {spec.smooth}x{spec.smooth} block medians" if spec.smooth > 1 else ""))
         if self._fit_next:
