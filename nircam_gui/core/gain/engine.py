@@ -20,13 +20,13 @@ from ..detector import get_detector
 from ..errors import NircamFileError
 from ..ipc import analytic_gain_factor, invert_kernel, variance_factor
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..readers import open_reference
-from ..regionsio import polygons_mask, read_polygons
+from ..readers import open_reference, require_same_detector
+from ..regionsio import check_polygons, polygons_mask, read_polygons
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper, clip_variance_factor
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Pair, find_integrations, make_pairs
-from .ptcfit import PTCFit, fit_ptc
+from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
@@ -102,18 +102,25 @@ class GainResult:
     ipc_info: dict
     calibration: dict
     timings: dict = field(default_factory=dict)
+    #: things the user should know that did not stop the run (e.g. an unpaired integration)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.boxes.labels.shape
 
 
-def _ipc_factor(options: GainOptions) -> tuple[float, dict]:
+def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[float, dict]:
     if options.ipc == "none":
         return 1.0, {"mode": "none"}
-    kc = open_reference(options.ipc_kernel, "IPC").data.astype(float)
+    ref = open_reference(options.ipc_kernel, "IPC")
+    require_same_detector(ref, detector, "the ramps")
+    kc = ref.data.astype(float)
     if kc.ndim != 2:
         raise NircamFileError(options.ipc_kernel, "only a 2-D (3x3 or 5x5) IPC kernel is supported")
+    if kc.shape[0] != kc.shape[1] or kc.shape[0] % 2 == 0 or not np.isfinite(kc).all():
+        raise NircamFileError(options.ipc_kernel, f"IPC kernel of shape {kc.shape}: a square kernel of odd size "
+                                                  "with finite values is needed")
     analytic = analytic_gain_factor(kc)
     exact = variance_factor(invert_kernel(kc, size=kc.shape[0]))
     info = {"mode": options.ipc, "kernel_file": options.ipc_kernel, "correction_kernel": kc.tolist(),
@@ -122,20 +129,42 @@ def _ipc_factor(options: GainOptions) -> tuple[float, dict]:
     return factor, info
 
 
-def _exclusion(options: GainOptions, shape: tuple[int, int]) -> np.ndarray | None:
+def _exclusion(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> np.ndarray | None:
     if not options.mask:
         return None
     ref = open_reference(options.mask, "MASK")
+    require_same_detector(ref, detector, "the ramps")
     if ref.dq.shape != shape:
         raise NircamFileError(options.mask, f"MASK is {ref.dq.shape[1]}x{ref.dq.shape[0]}, the ramps "
                                             f"{shape[1]}x{shape[0]}")
     return (ref.dq.astype(np.uint32) & np.uint32(_EXCLUDE_BITS)) != 0
 
 
-def build_boxes(options: GainOptions, shape: tuple[int, int]) -> BoxGrid:
+def build_boxes(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> BoxGrid:
     """The box grid for these options (MASK exclusions and epoxy-void regions included)."""
-    void = polygons_mask(read_polygons(options.regions), shape) if options.regions else None
-    return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape))
+    void = None
+    if options.regions:
+        polygons = read_polygons(options.regions)
+        check_polygons(polygons, shape, options.regions)
+        void = polygons_mask(polygons, shape)
+    return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape, detector))
+
+
+def _no_usable_fit(fit: PTCFit, limit: float, ngroups: int) -> str:
+    """Why no box of any pair has a gain, from the fit flags, for the error message."""
+    few = int(np.sum((fit.flags & FLAG_FEW_POINTS) != 0))
+    # a fit with too few points has no slope either: count it once, as too few points
+    bad = int(np.sum(((fit.flags & FLAG_BAD_SLOPE) != 0) & ((fit.flags & FLAG_FEW_POINTS) == 0)))
+    total = fit.flags.size
+    parts = []
+    if few:
+        parts.append(f"{few} of {total} box fits had fewer than 3 usable groups below the signal limit "
+                     f"({limit:g} ADU per frame; {ngroups} groups read): saturated, NaN or masked data, "
+                     "or too few groups")
+    if bad:
+        parts.append(f"{bad} had a variance that does not grow with the signal (zero or constant variance: "
+                     "no photon noise, so not a flat field?)")
+    return "no box gave a usable photon-transfer fit in any pair; " + "; ".join(parts)
 
 
 def run_gain(
@@ -161,15 +190,22 @@ def run_gain(
     """
     opt = options or GainOptions()
     t_start = time.perf_counter()
-    pairs = make_pairs(find_integrations(list(files)))
+    files = list(files)
+    integrations = find_integrations(files)
+    pairs = make_pairs(integrations)
+    run_warnings = []
+    if len(integrations) % 2:
+        last = integrations[-1]
+        run_warnings.append(f"{last.path}: {len(integrations)} integrations, an odd number; the last, "
+                            f"{last.label}, has no partner and is left out")
     meta = pairs[0].first.meta
     det = get_detector(meta.detector) if meta.detector else None
     if det is None:
         raise NircamFileError(pairs[0].first.path, "no detector in the header (DETECTOR or SCA_ID)")
     limit = float(opt.signal_limit if opt.signal_limit is not None else det.signal_limit)
     shape = (meta.ny, meta.nx)
-    ipc_factor, ipc_info = _ipc_factor(opt)
-    boxes = build_boxes(opt, shape)
+    ipc_factor, ipc_info = _ipc_factor(opt, det.name)
+    boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
     cal = CalibrationConfig(superbias=opt.superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
@@ -186,6 +222,11 @@ def run_gain(
         ga = calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel)
         gb = calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel)
         for ca, cb in zip(ga, gb):
+            for chunk, member in ((ca, pair.first), (cb, pair.second)):
+                if chunk.data.shape[1:] != shape:  # the file was replaced after it was inspected
+                    raise NircamFileError(member.path, f"changed while it was read: its frames are now "
+                                                       f"{chunk.data.shape[2]}x{chunk.data.shape[1]}, were "
+                                                       f"{shape[1]}x{shape[0]}")
             calib_prov = ca.provenance
             g0 = ca.first_group
             ptc.group_median[p, 0, g0:g0 + len(ca.median_signal)] = ca.median_signal
@@ -206,6 +247,11 @@ def run_gain(
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
     fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
+    if (fit.flags != 0).all():
+        # every map would be empty: an error now, rather than products full of NaN
+        others = len(set(map(os.fspath, files))) - 1
+        raise NircamFileError(pairs[0].first.path, _no_usable_fit(fit, limit, ngroups)
+                              + (f" (the same in the {others} other file{'s' if others > 1 else ''})" if others else ""))
     with np.errstate(divide="ignore", invalid="ignore"):
         pair_gain = fit.gain * ipc_factor
         gain_err_fit = fit.slope_err / fit.slope**2 * ipc_factor
@@ -214,7 +260,7 @@ def run_gain(
     sectors = sector_table(boxes.table, maps)
     timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats}
     return GainResult(opt, [os.fspath(f) for f in files], det.name, pairs, boxes, ptc, fit, maps, sectors, limit,
-                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings)
+                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings, run_warnings)
 
 
 def options_dict(options: GainOptions) -> dict:
