@@ -105,6 +105,7 @@ class GainPanel(QWidget):
         self._preview_inflight = False
         self._preview_pending = False
         self._grid_is_result = False
+        self._result_serial = 0  # counts results shown: a grid preview older than a result is dropped
 
         # -- parts ------------------------------------------------------------------------
         self.setup = GainSetup(self.settings)
@@ -133,7 +134,7 @@ class GainPanel(QWidget):
         bar_widget.setVisible(False)
         self.hover_label = QLabel(" ")
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hint_label = QLabel("Choose ramps on the left; draw epoxy voids here (Draw), then Run.")
+        self.hint_label = QLabel("Choose ramps on the left; draw epoxy voids here (Draw, or Open… a DS9 region file), then Run.")
         self.hint_label.setWordWrap(True)
         image_row = QHBoxLayout()
         image_row.setContentsMargins(0, 0, 0, 0)
@@ -146,7 +147,10 @@ class GainPanel(QWidget):
         lay.addWidget(self.toolbar)
         lay.addLayout(image_row, 1)
         lay.addWidget(self.hover_label)
-        lay.addWidget(self.hint_label)
+        hint_row = QHBoxLayout()
+        hint_row.addWidget(self.hint_label, 1)
+        hint_row.addWidget(self.regions_label)
+        lay.addLayout(hint_row)
 
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
@@ -213,9 +217,9 @@ class GainPanel(QWidget):
         group = QActionGroup(self)
         self.mode_actions = {}
         for mode, text, key, tip in (
-                ("navigate", "Navigate", "N", "Pan and zoom; click a box to see its PTC (Ctrl+click adds boxes)"),
-                ("draw", "Draw void", "P", "Draw an epoxy-void polygon: click vertices, or drag freehand"),
-                ("edit", "Edit regions", "E", "Move, insert (double-click an edge) and delete (right-click) "
+                ("navigate", "Pan", "N", "Pan and zoom; click a box to see its PTC (Ctrl+click adds boxes)"),
+                ("draw", "Draw", "P", "Draw an epoxy-void polygon: click vertices, or drag freehand"),
+                ("edit", "Edit", "E", "Move, insert (double-click an edge) and delete (right-click) "
                                               "vertices; drag a region to move it")):
             a = QAction(text, self, checkable=True)
             a.setToolTip(f"{tip} ({key})")
@@ -230,11 +234,11 @@ class GainPanel(QWidget):
         tb.addSeparator()
         self.undo_action = self._tool(tb, "Undo", self.model_undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._tool(tb, "Redo", self.model_redo, QKeySequence.StandardKey.Redo)
-        self.delete_action = self._tool(tb, "Delete region", self.editor_delete, None,
+        self.delete_action = self._tool(tb, "Delete", self.editor_delete, None,
                                         "Delete the selected region (Delete in Edit mode)")
         tb.addSeparator()
-        self._tool(tb, "Open regions…", self.choose_regions, None, "Load epoxy-void polygons from a DS9 region file")
-        self._tool(tb, "Save regions", self.save_regions, QKeySequence.StandardKey.Save,
+        self._tool(tb, "Open…", self.choose_regions, None, "Load epoxy-void polygons from a DS9 region file")
+        self._tool(tb, "Save", self.save_regions, QKeySequence.StandardKey.Save,
                    "Save the polygons as a DS9 region file (image coordinates, 1-based)")
         self._tool(tb, "Save as…", lambda: self.save_regions(ask=True))
         tb.addSeparator()
@@ -243,7 +247,7 @@ class GainPanel(QWidget):
         self.grid_action.toggled.connect(self._grid_toggled)
         tb.addAction(self.grid_action)
         self.regions_label = QLabel("")
-        tb.addWidget(self.regions_label)
+        self.regions_label.setToolTip("Regions are autosaved after every edit and restored at the next start")
         return tb
 
     def _tool(self, tb, text, slot, key=None, tip="") -> QAction:
@@ -294,12 +298,12 @@ class GainPanel(QWidget):
         if self.viewer.source is None or self.viewer.source.path != first:
             self.viewer.open(first)
         worker = self.runner.run(inspect_ramps, list(files), name="Pairing the ramps",
-                                 on_result=self._checked, on_error=self._check_failed)
+                                 on_result=lambda check, f=list(files): self._checked(check, f),
+                                 on_error=lambda message, f=list(files): self._check_failed(message, f))
         self._check_worker = worker
 
-    def _checked(self, check: RampCheck) -> None:
-        if self.setup.files and [i.path for i in check.integrations][:1] and \
-                check.integrations[0].path not in self.setup.files:
+    def _checked(self, check: RampCheck, files: list[str]) -> None:
+        if files != self.setup.files:
             return  # a check of an older file list
         self.check = check
         self.setup.show_check(check)
@@ -307,14 +311,20 @@ class GainPanel(QWidget):
             self.shape = check.shape
             self.request_preview()
 
-    def _check_failed(self, message: str) -> None:
+    def _check_failed(self, message: str, files: list[str]) -> None:
+        if files != self.setup.files:
+            return
         self.setup.show_error(message)
         self.error.emit(message)
 
-    def find_references(self, overwrite: bool = True) -> dict[str, str]:
-        """Fill in reference files found beside the ramps (by their REFTYPE)."""
+    def find_references(self, overwrite: bool = True) -> Worker:
+        """Fill in reference files found beside the ramps (by their REFTYPE), in a thread."""
         folders = list(dict.fromkeys(os.path.dirname(f) for f in self.setup.files))
-        found = find_references(folders)
+        return self.runner.run(find_references, folders, name="Looking for reference files",
+                               on_result=lambda found: self._fill_references(found, overwrite),
+                               on_error=self.error.emit)
+
+    def _fill_references(self, found: dict[str, str], overwrite: bool) -> dict[str, str]:
         for reftype, path in found.items():
             if overwrite or not self.setup.ref_edits[reftype].text():
                 self.setup.set_reference(reftype, path)
@@ -336,14 +346,14 @@ class GainPanel(QWidget):
         n = len(self.model.polygons)
         state = "unsaved" if self.model.modified else "saved"
         name = os.path.basename(self.model.path) if self.model.path else "no file"
-        text = f"  {n} region{'s' if n != 1 else ''} · {name} ({state}; autosaved)"
+        text = f"{n} void region{'s' if n != 1 else ''} · {name} ({state}, autosaved)"
         if self.model.autosave_error:
             text = f"  {n} regions · AUTOSAVE FAILED: {self.model.autosave_error}"
         self.regions_label.setText(text)
         self.undo_action.setEnabled(self.model.can_undo)
         self.redo_action.setEnabled(self.model.can_redo)
-        self.undo_action.setText(f"Undo {self.model.undo_text()}".strip())
-        self.redo_action.setText(f"Redo {self.model.redo_text()}".strip())
+        self.undo_action.setToolTip(f"Undo {self.model.undo_text()} (Ctrl+Z)".replace("  ", " "))
+        self.redo_action.setToolTip(f"Redo {self.model.redo_text()} (Ctrl+Shift+Z)".replace("  ", " "))
         self._preview_timer.start()
 
     def _grid_options_changed(self) -> None:
@@ -364,12 +374,15 @@ class GainPanel(QWidget):
         mask = self.setup.references().get("MASK") or None
         if mask and not os.path.isfile(mask):
             mask = None
+        serial = self._result_serial
         self.runner.run(preview_boxes, polys, self.setup.box_size(), mask, self.shape, name="Box grid",
-                        on_result=self._preview_done, on_error=self._preview_failed,
+                        on_result=lambda out, s=serial: self._preview_done(out, s), on_error=self._preview_failed,
                         on_finished=self._preview_finished)
 
-    def _preview_done(self, out) -> None:
+    def _preview_done(self, out, serial: int | None = None) -> None:
         grid, geometry = out
+        if serial is not None and serial != self._result_serial:
+            return  # asked for before the result now on screen: its grid is not what the user last set
         if self.result is not None and _same_grid(grid, self.result.boxes):
             self._show_result_grid(geometry)
         else:
@@ -399,7 +412,7 @@ class GainPanel(QWidget):
 
     def editor_delete(self) -> None:
         if not self.editor.delete_selected():
-            self.hint_label.setText("Select a region first (Edit regions, then click inside it).")
+            self.hint_label.setText("Select a region first (Edit, then click inside it).")
 
     def choose_regions(self) -> None:
         start = self.model.path or (os.path.dirname(self.setup.files[0]) if self.setup.files else "")
@@ -441,6 +454,8 @@ class GainPanel(QWidget):
 
     def _mode_changed(self, mode: str) -> None:
         self.mode_actions[mode].setChecked(True)
+        # drawing needs the flat underneath: let it show through the gain colours
+        self.overlay.gain_image.setOpacity(0.75 if mode == "navigate" else 0.3)
 
     def _grid_toggled(self, on: bool) -> None:
         self.overlay.set_visible(on)
@@ -548,6 +563,7 @@ class GainPanel(QWidget):
         from .geometry import grid_segments
 
         self.result = result
+        self._result_serial += 1
         self.run_polygons = [p.copy() for p in (polygons or [])]
         self.shape = result.boxes.labels.shape
         self.ptc.set_result(result)
@@ -570,6 +586,9 @@ class GainPanel(QWidget):
             f"{result.options.box} px, "
             f"signal limit {result.signal_limit:g} ADU, {result.timings.get('total_s', 0):.1f} s.")
         self.setup.set_progress(1.0, "done")
+        for warning in getattr(result, "warnings", []):  # the engine ran but wants the user to know
+            log.warning(warning)
+            self.setup.status.setText(self.setup.status.text() + f"<br><span style='color:#b8860b'>{warning}</span>")
         self.hint_label.setText("Click a box for its PTC; Ctrl+click adds boxes to compare.")
         picks = example_boxes(result)[2:] or example_boxes(result)[:1]
         self.select_boxes(picks)

@@ -26,6 +26,7 @@ SYMBOLS = ("o", "s", "t", "d", "h", "star", "p", "t1")
 USED = (220, 40, 40)
 UNUSED = (40, 90, 220)
 MAX_BOXES = len(BOX_COLOURS)
+SYMBOL_TEXT = {"o": "●", "s": "■", "t": "▼", "d": "◆", "h": "⬢", "star": "★", "p": "⬟", "t1": "▲"}
 
 
 def ptc_points(result, box_id: int, pair_index: int) -> dict[str, np.ndarray]:
@@ -95,7 +96,6 @@ class PTCPlot(QWidget):
         self.plot.addItem(self.limit_line, ignoreBounds=True)
         self.zero_line = pg.InfiniteLine(angle=0, pos=0, pen=pg.mkPen(150, 150, 150))
         self.res_plot.addItem(self.zero_line, ignoreBounds=True)
-        self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
         # items are made once and refilled: creating and deleting them per click costs more
         self._items: list[dict[str, pg.GraphicsObject]] = []
         self.text = QLabel("Click a box on the image to see its photon transfer curve "
@@ -122,10 +122,25 @@ class PTCPlot(QWidget):
                 used = "" if result.maps.pair_used[p.number - 1] else " (not in mean)"
                 self.pair_combo.addItem(f"pair {p.number}: {p.first.label} / {p.second.label}{used}")
             self.limit_line.setValue(2 * result.signal_limit)
+            self._fix_ranges(result)
         self.pair_combo.setCurrentIndex(0)
         self.pair_combo.blockSignals(False)
         self.pair = None
         self.show_boxes([])
+
+    def _fix_ranges(self, result) -> None:
+        """One scale for every box of a result (like a fixed stretch): boxes compare at a glance
+        while clicking through them, and the axes need not be re-laid out on every click."""
+        with np.errstate(all="ignore"):
+            top = np.nanmax(result.ptc.mean, axis=(0, 1))
+            vtop = np.nanmax(result.ptc.variance, axis=(0, 1))
+            res = np.abs(result.fit.residuals[result.fit.used])
+        xmax = float(np.nanpercentile(top, 99.5)) if np.isfinite(top).any() else 1.0
+        ymax = float(np.nanpercentile(vtop, 99.5)) if np.isfinite(vtop).any() else 1.0
+        rmax = float(np.nanpercentile(res, 99.5)) if np.isfinite(res).any() else 1.0
+        self.plot.setRange(xRange=(0, 1.08 * xmax), yRange=(0, 1.08 * ymax), padding=0)
+        # residuals of unused points (above the limit) may run far off: the fitted ones set the scale
+        self.res_plot.setYRange(-3 * rmax, 3 * rmax, padding=0)
 
     def _pair_chosen(self, index: int) -> None:
         self.pair = None if index <= 0 else index - 1
@@ -155,9 +170,7 @@ class PTCPlot(QWidget):
         """Plot the given boxes (1-based ids), the first MAX_BOXES of them."""
         r = self.result
         self.boxes = [b for b in box_ids if r is not None and 1 <= b <= r.boxes.nbox][:MAX_BOXES]
-        self.legend.clear()
         lines = []
-        xmax = 0.0
         npairs = len(r.pairs) if r is not None else 0
         pairs = list(range(npairs)) if self.pair is None else [self.pair]
         for k in range(max(len(self._items), len(self.boxes))):
@@ -189,7 +202,6 @@ class PTCPlot(QWidget):
             slot["res_unused"].setData(mean[n & okr], res[n & okr], symbol=list(sym[n & okr]),
                                        brush=pg.mkBrush(255, 255, 255, 0), pen=pg.mkPen(*c_unused, width=1.5))
             top = float(np.nanmax(mean)) if ok.any() else 1.0
-            xmax = max(xmax, top)
             # the fit line over the whole signal range: where the points leave it shows
             # the residual non-linearity the signal limit keeps out of the fit
             xs, ys = [], []
@@ -201,20 +213,12 @@ class PTCPlot(QWidget):
             slot["fit"].setData(np.array(xs), np.array(ys), connect="pairs",
                                 pen=pg.mkPen(*(USED if single else colour), width=1.2))
             lines.append(self._describe(b, pairs, colour if not single else None))
-            if single:
-                for p in pairs:
-                    sample = pg.ScatterPlotItem(symbol=SYMBOLS[p % len(SYMBOLS)], brush=pg.mkBrush(*USED),
-                                                pen=pg.mkPen(*USED), size=8)
-                    self.legend.addItem(sample, f"pair {r.pairs[p].number}")
-            else:
-                self.legend.addItem(slot["used"], f"box {b}")
         if self.boxes:
-            self.plot.setXRange(0, xmax * 1.08, padding=0)
-            self.plot.enableAutoRange(axis="y")
-            self.res_plot.enableAutoRange(axis="y")
+            # a legend drawn in the plot costs ~8 ms a click (pyqtgraph relays it out): the key is text
+            marks = ", ".join(f"pair {r.pairs[p].number} {SYMBOL_TEXT[SYMBOLS[p % len(SYMBOLS)]]}" for p in pairs)
             note = ("<span style='color:#dc2828'>●</span> used in the fit &nbsp; "
                     "<span style='color:#285adc'>○</span> not used" if len(self.boxes) == 1 else
-                    "filled: used in the fit; hollow: not used")
+                    "filled: used in the fit; hollow: not used") + f"; {marks}"
             self.text.setText("<br>".join(lines) + f"<br><small>{note}; dotted line: signal limit "
                               f"({2 * r.signal_limit:g} ADU in the sum)</small>")
         else:

@@ -64,12 +64,13 @@ class GainMapView(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=True,
                                         label="e-/ADU", width=16)
         self.colorbar.setImageItem(self.image, insert_in=self.map_plot)
-        self.hist_plot = self.graphics.addPlot(row=0, col=1)
+        # the histogram below the map: a square map wants the width more than the height
+        self.hist_plot = self.graphics.addPlot(row=1, col=0)
         self.hist_plot.setLabel("bottom", "value")
         self.hist_plot.setLabel("left", "boxes")
         self.hist_legend = self.hist_plot.addLegend(offset=(8, 8), labelTextSize="8pt")
-        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
-        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 1)
         top = QHBoxLayout()
         top.addWidget(QLabel("Map"))
         top.addWidget(self.combo, 1)

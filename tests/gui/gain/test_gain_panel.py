@@ -70,10 +70,9 @@ def test_pairing_and_signal_check(ready, flats):
 
 def test_references_found_beside_the_ramps(qtbot, panel, flats):
     panel.set_files([str(p) for p in flats.ramps])
-    refs = panel.setup.references()
-    assert refs == options_for(flats)
-    assert panel.model.polygons and panel.model.path == str(flats.regions)  # the void file beside them
     wait_idle(qtbot, panel)
+    assert panel.setup.references() == options_for(flats)
+    assert panel.model.polygons and panel.model.path == str(flats.regions)  # the void file beside them
 
 
 def test_polygon_drawn_with_the_mouse_saved_and_loaded(qtbot, ready, tmp_path):
@@ -304,3 +303,23 @@ def test_main_window_has_the_gain_tab(window):
 
     assert isinstance(window.analysis_panels["Gain"], GainPanel)
     assert window.tabs.tabText(window.tabs.indexOf(window.gain_panel)) == "Gain"
+
+
+def test_enter_closes_and_a_crash_loses_nothing(qtbot, ready, settings):
+    """Regions are autosaved on every edit; a new panel (after a crash) shows them again."""
+    from nircam_gui.gui.gain.panel import GainPanel, autosave_path
+
+    panel = ready
+    panel.editor.set_mode("draw")
+    for x, y in [(20.0, 200.0), (80.0, 200.0), (50.0, 240.0)]:
+        click(qtbot, panel, x, y)
+    panel.canvas.setFocus()
+    qtbot.keyClick(panel.canvas, Qt.Key.Key_Return)
+    assert len(panel.model.polygons) == 1 and panel.model.modified
+    assert autosave_path().exists()
+    drawn = panel.model.polygons[0].copy()
+    # no save, no clean close: a second panel starts from the autosave
+    again = GainPanel(panel.runner, settings)
+    qtbot.addWidget(again)
+    assert len(again.model.polygons) == 1 and np.array_equal(again.model.polygons[0], drawn)
+    qtbot.waitUntil(lambda: again.idle and not again.runner.active, timeout=30000)
