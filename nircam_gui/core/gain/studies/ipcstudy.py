@@ -35,11 +35,11 @@ part, as a check). Using increments instead of one high group also gives one
 independent estimate per increment, which sets the precision. Pixels outside 5 sigma
 (hot pixels, cosmic rays) are left out; 5 sigma truncation lowers a correlation by
 < 1e-4 of itself, 3 sigma would lower it by 3%. The measured ``rho`` is turned into a
-coupling by solving for the symmetric 3x3 kernel (corners zero) with that
-autocorrelation; its sum of squares is a variance factor measured from the flats.
-The corners (~3e-4 for NIRCam) are below what neighbour correlations can measure;
-leaving them out puts that factor ~0.2% high (each corner c lowers the centre by c),
-so it is a cross-check of the reference file's kernel, not a replacement for it.
+coupling by solving for the symmetric, unit-sum 3x3 kernel with those horizontal,
+vertical and diagonal correlations; its sum of squares is the variance factor measured
+from the flats. The diagonal correlation fixes the corners (~3e-4 for NIRCam): they
+barely change rho_h and rho_v but lower the centre, hence the sum of squares, by
+~0.002, as much as the difference between the report's formula and the exact factor.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ __all__ = [
     "compare_ipc_maps",
     "coupling_from_correlation",
     "kernel_correlation",
+    "kernel_diagonal_correlation",
     "kernel_neighbours",
     "measure_coupling",
     "physical_kernel",
@@ -92,6 +93,13 @@ def kernel_correlation(kernel: np.ndarray) -> tuple[float, float]:
     return float(h), float(v)
 
 
+def kernel_diagonal_correlation(kernel: np.ndarray) -> float:
+    """Correlation of diagonal neighbours (mean of the two diagonals) in white noise coupled by ``kernel``."""
+    k = np.asarray(kernel, float)
+    s2 = np.sum(k * k)
+    return float(0.5 * (np.sum(k[:-1, :-1] * k[1:, 1:]) + np.sum(k[:-1, 1:] * k[1:, :-1])) / s2)
+
+
 def kernel_neighbours(kernel: np.ndarray) -> tuple[float, float]:
     """Mean nearest-neighbour elements (horizontal: left/right; vertical: up/down) of a kernel."""
     k = np.asarray(kernel, float)
@@ -110,24 +118,39 @@ def physical_kernel(correction_kernel: np.ndarray) -> np.ndarray:
     return invert_kernel(kc, size=kc.shape[0] + 2)
 
 
-def _symmetric_kernel(ah: float, av: float) -> np.ndarray:
-    return np.array([[0.0, av, 0.0], [ah, 1.0 - 2 * ah - 2 * av, ah], [0.0, av, 0.0]])
+def _symmetric_kernel(ah: float, av: float, corner: float = 0.0) -> np.ndarray:
+    c = corner
+    return np.array([[c, av, c], [ah, 1.0 - 2 * ah - 2 * av - 4 * c, ah], [c, av, c]])
 
 
-def coupling_from_correlation(rho_h: float, rho_v: float) -> tuple[float, float, np.ndarray]:
+def coupling_from_correlation(rho_h: float, rho_v: float,
+                              rho_d: float | None = None) -> tuple[float, float, np.ndarray]:
     """Nearest-neighbour couplings (alpha_h, alpha_v) whose kernel has these correlations.
 
-    The kernel is symmetric with zero corners (corner terms change rho by ~1e-6 at NIRCam's
-    coupling); solved exactly, not with the first-order ``rho = 2 alpha``.
+    The kernel is symmetric, sums to 1, and has zero corners unless the diagonal
+    correlation ``rho_d`` is given (then the corner element is solved for as well; corners
+    change rho_h and rho_v by ~1e-6 at NIRCam's coupling but the kernel's sum of squares
+    by ~8 x corner). Solved exactly, not with the first-order ``rho = 2 alpha``.
+
+    Returns
+    -------
+    alpha_h, alpha_v, kernel
     """
-    if not (np.isfinite(rho_h) and np.isfinite(rho_v)):
+    if not (np.isfinite(rho_h) and np.isfinite(rho_v)) or (rho_d is not None and not np.isfinite(rho_d)):
         return np.nan, np.nan, np.full((3, 3), np.nan)
+    if rho_d is None:
+        def eq(a):
+            h, v = kernel_correlation(_symmetric_kernel(*a))
+            return [h - rho_h, v - rho_v]
 
-    def eq(a):
-        h, v = kernel_correlation(_symmetric_kernel(*a))
-        return [h - rho_h, v - rho_v]
+        sol = optimize.fsolve(eq, [rho_h / 2, rho_v / 2])
+    else:
+        def eq(a):
+            k = _symmetric_kernel(*a)
+            h, v = kernel_correlation(k)
+            return [h - rho_h, v - rho_v, kernel_diagonal_correlation(k) - rho_d]
 
-    sol = optimize.fsolve(eq, [rho_h / 2, rho_v / 2])
+        sol = optimize.fsolve(eq, [rho_h / 2, rho_v / 2, rho_d / 2])
     return float(sol[0]), float(sol[1]), _symmetric_kernel(*sol)
 
 
@@ -156,8 +179,9 @@ def _region_labels(shape: tuple[int, int], void: np.ndarray | None) -> tuple[np.
 
 @numba.njit(cache=True)
 def _spatial_sums(xc, kept, lab, row_inv_n, amp, nlab):  # pragma: no cover - compiled
-    """Per label: pixels, sum x^2, horizontal and vertical neighbour products and counts, sum 1/n_row."""
-    out = np.zeros((7, nlab))
+    """Per label: pixels, sum x^2, horizontal, vertical (and, rows 7-8, diagonal) neighbour counts and
+    products, sum over pixels of 1/n_row (row 6)."""
+    out = np.zeros((9, nlab))
     ny, nx = xc.shape
     for y in range(ny):
         for x in range(nx):
@@ -174,6 +198,12 @@ def _spatial_sums(xc, kept, lab, row_inv_n, amp, nlab):  # pragma: no cover - co
             if y + 1 < ny and kept[y + 1, x] and lab[y + 1, x] == lb:
                 out[4, lb] += 1.0
                 out[5, lb] += v * xc[y + 1, x]
+            if y + 1 < ny and x + 1 < nx and kept[y + 1, x + 1] and lab[y + 1, x + 1] == lb:
+                out[7, lb] += 1.0
+                out[8, lb] += v * xc[y + 1, x + 1]
+            if y + 1 < ny and x >= 1 and kept[y + 1, x - 1] and lab[y + 1, x - 1] == lb:
+                out[7, lb] += 1.0
+                out[8, lb] += v * xc[y + 1, x - 1]
     return out
 
 
@@ -228,7 +258,7 @@ class _Accumulator:
         xc[kept] -= rmean[rl].astype(np.float32)
         o = _spatial_sums(xc, kept, self.labels, inv_n, self.amp, self.nlab)[:, 1:]
         sums = {"n": o[0], "s0": o[1], "nh": o[2], "sh": o[3], "nv": o[4], "sv": o[5],
-                "inv_n": o[6]}  # inv_n: sum over pixels of 1/(pixels in its amplifier row)
+                "inv_n": o[6], "nd": o[7], "sd": o[8]}  # inv_n: sum over pixels of 1/(pixels in its amplifier row)
         return xc, kept, sums
 
     def temporal(self, xc: np.ndarray, kept: np.ndarray, prev: np.ndarray, prev_kept: np.ndarray) -> dict:
@@ -307,6 +337,27 @@ def measure_coupling(
     return _summarise(frames, names, signal_limit, correction_kernel)
 
 
+def _kernel_fit(rho: np.ndarray, rho_err: np.ndarray) -> tuple[float, ...]:
+    """Kernel from (rho_h, rho_v, rho_d) and errors propagated through a numerical Jacobian.
+
+    Returns alpha_h, its error, alpha_v, its error, alpha, its error, corner, its error,
+    variance factor, its error.
+    """
+
+    def solve(r):
+        ah, av, k = coupling_from_correlation(r[0], r[1], r[2])
+        return np.array([ah, av, 0.5 * (ah + av), k[0, 0], variance_factor(k)])
+
+    base = solve(rho)
+    jac = np.empty((5, 3))
+    for j in range(3):
+        step = np.zeros(3)
+        step[j] = 1e-5
+        jac[:, j] = (solve(rho + step) - base) / 1e-5
+    err = np.sqrt((jac**2) @ np.nan_to_num(rho_err, nan=np.inf) ** 2)
+    return tuple(float(x) for pair in zip(base[[0, 1, 2, 3, 4]], err[[0, 1, 2, 3, 4]]) for x in pair)
+
+
 def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult:
     notes = []
     nreg = len(names)
@@ -347,13 +398,15 @@ def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult
             var = var_y + bias
             ch = ch_y + bias
             cv = cv_y / (1 - f)
+            cd = (s["sd"] / s["nd"]) / (1 - f)
             rh = ch / (var - v_read)
             rv = cv / (var - v_read)
+            rd = cd / (var - v_read)
         for r, (amp, region) in enumerate(names):
             if s["n"][r] > 0:
-                rows_f.append((pnum, g, amp, region, int(s["n"][r]), var[r], rh[r], rv[r]))
-    ft = Table(rows=rows_f, names=("pair", "group", "amp", "region", "npix", "variance", "rho_h", "rho_v"),
-               dtype=(int, int, int, "U6", int, float, float, float))
+                rows_f.append((pnum, g, amp, region, int(s["n"][r]), var[r], rh[r], rv[r], rd[r]))
+    ft = Table(rows=rows_f, names=("pair", "group", "amp", "region", "npix", "variance", "rho_h", "rho_v", "rho_d"),
+               dtype=(int, int, int, "U6", int, float, float, float, float))
     ft["variance"].unit = "adu2"
     ft.meta["comments"] = ["One row per increment frame (group g minus g-1 of the pair difference) and region; "
                            "rho corrected for read noise."]
@@ -362,7 +415,10 @@ def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult
         phys = physical_kernel(correction_kernel)
         eh, ev = kernel_correlation(phys)
         ah, av = kernel_neighbours(phys)
-        expected = {"rho_h": eh, "rho_v": ev, "alpha_h": ah, "alpha_v": av,
+        c = phys.shape[0] // 2
+        corner = float(np.mean(phys[[c - 1, c - 1, c + 1, c + 1], [c - 1, c + 1, c - 1, c + 1]]))
+        expected = {"rho_h": eh, "rho_v": ev, "rho_d": kernel_diagonal_correlation(phys), "alpha_h": ah,
+                    "alpha_v": av, "corner": corner,
                     "variance_factor": variance_factor(phys), "physical_kernel": phys.tolist()}
     rows = []
     groups = [((a, reg), (ft["amp"] == a) & (ft["region"] == reg)) for a, reg in names]
@@ -374,45 +430,39 @@ def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult
         if amp == "all":
             # several amplifiers: average each frame's regions weighted by pixels first
             keys = sorted(set(zip(sub["pair"], sub["group"])))
-            rh_f, rv_f = [], []
+            per_frame = []
             for key in keys:
                 m = (sub["pair"] == key[0]) & (sub["group"] == key[1])
                 w = np.asarray(sub["npix"][m], float)
-                rh_f.append(np.sum(w * sub["rho_h"][m]) / w.sum())
-                rv_f.append(np.sum(w * sub["rho_v"][m]) / w.sum())
-            rh_f, rv_f = np.array(rh_f), np.array(rv_f)
+                per_frame.append([np.sum(w * sub[c][m]) / w.sum() for c in ("rho_h", "rho_v", "rho_d")])
+            rho_f = np.array(per_frame)
             idx = [r for r, (a, reg) in enumerate(names) if reg == region]
             vr = float(np.nansum(v_read[idx] * nt[idx]) / max(np.nansum(nt[idx]), 1))
             crh = float(np.nansum(np.nan_to_num(c_read_h[idx]) * nth[idx]) / max(np.nansum(nth[idx]), 1))
             crv = float(np.nansum(np.nan_to_num(c_read_v[idx]) * ntv[idx]) / max(np.nansum(ntv[idx]), 1))
         else:
-            rh_f, rv_f = np.asarray(sub["rho_h"]), np.asarray(sub["rho_v"])
+            rho_f = np.column_stack([np.asarray(sub[c]) for c in ("rho_h", "rho_v", "rho_d")])
             r = names.index((amp, region))
             vr, crh, crv = float(v_read[r]), float(c_read_h[r]), float(c_read_v[r])
-        n = rh_f.size
-        rho_h, rho_v = float(np.mean(rh_f)), float(np.mean(rv_f))
-        err_h = float(np.std(rh_f, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-        err_v = float(np.std(rv_f, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-        ah, av, kern = coupling_from_correlation(rho_h, rho_v)
-        # d alpha / d rho from the exact relation, for the errors
-        ah2, av2, _ = coupling_from_correlation(rho_h + 1e-5, rho_v + 1e-5)
-        dh, dv = (ah2 - ah) / 1e-5, (av2 - av) / 1e-5
+        n = rho_f.shape[0]
+        rho = rho_f.mean(axis=0)
+        rho_err = rho_f.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(3, np.nan)
+        fit = _kernel_fit(rho, rho_err)
         mean_var = float(np.mean(sub["variance"]))
-        rows.append((str(amp), region, int(np.max(sub["npix"])) if amp != "all" else int(
+        npix = int(np.max(sub["npix"])) if amp != "all" else int(
             sum(np.max(ft["npix"][(ft["amp"] == a) & (ft["region"] == region)]) for a in range(1, 5)
-                if np.any((ft["amp"] == a) & (ft["region"] == region)))),
-            n, rho_h, err_h, rho_v, err_v, ah, abs(dh) * err_h, av, abs(dv) * err_v, 0.5 * (ah + av),
-            0.5 * np.hypot(abs(dh) * err_h, abs(dv) * err_v), variance_factor(kern), mean_var, vr,
-            vr / mean_var if mean_var else np.nan, crh, crv))
+                if np.any((ft["amp"] == a) & (ft["region"] == region))))
+        rows.append((str(amp), region, npix, n, rho[0], rho_err[0], rho[1], rho_err[1], rho[2], rho_err[2],
+                     *fit, mean_var, vr, vr / mean_var if mean_var else np.nan, crh, crv))
     t = Table(rows=rows, names=("amp", "region", "npix", "n_frames", "rho_h", "rho_h_err", "rho_v", "rho_v_err",
-                                "alpha_h", "alpha_h_err", "alpha_v", "alpha_v_err", "alpha", "alpha_err",
-                                "variance_factor", "increment_variance", "read_variance", "read_fraction",
-                                "read_cov_h", "read_cov_v"))
+                                "rho_d", "rho_d_err", "alpha_h", "alpha_h_err", "alpha_v", "alpha_v_err", "alpha",
+                                "alpha_err", "corner", "corner_err", "variance_factor", "variance_factor_err",
+                                "increment_variance", "read_variance", "read_fraction", "read_cov_h", "read_cov_v"))
     for c in ("increment_variance", "read_variance", "read_cov_h", "read_cov_v"):
         t[c].unit = "adu2"
-    for c in t.colnames[4:16]:
+    for c in t.colnames[4:20]:
         t[c].format = ".5f"
-    for key in ("rho_h", "rho_v", "alpha_h", "alpha_v"):
+    for key in ("rho_h", "rho_v", "rho_d", "alpha_h", "alpha_v", "corner", "variance_factor"):
         if key in expected:
             t[f"{key}_expected"] = expected[key]
             t[f"{key}_expected"].format = ".5f"
@@ -423,8 +473,10 @@ def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult
             "rho_h/rho_v: correlation of horizontal/vertical neighbours in the group-to-group increments of the "
             "pair-difference frames, read noise removed (read_variance, from consecutive increments); mean over "
             "increment frames, err = std / sqrt(n_frames).",
-            "alpha_h/alpha_v: nearest-neighbour element of the symmetric 3x3 physical kernel (zero corners) with "
-            "that correlation; alpha = their mean; variance_factor = sum of squares of that kernel.",
+            "rho_d: the same for diagonal neighbours (mean of both diagonals).",
+            "alpha_h/alpha_v/corner: elements of the symmetric 3x3 physical kernel (unit sum) with these three "
+            "correlations; alpha = mean of alpha_h and alpha_v; variance_factor = sum of squares of that kernel "
+            "(what a PTC through uncorrected data is divided by). Errors propagated from the rho errors.",
             "read_cov_h/v: neighbour covariance of the read noise (should be ~0: it is assumed uncorrelated).",
             "*_expected: from the IPC reference file (physical kernel = inverse of the correction kernel).",
         ],
