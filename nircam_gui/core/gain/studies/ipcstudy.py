@@ -29,7 +29,10 @@ and the read-noise variance of an increment is ``-2`` times it. Per increment fr
 
     rho_e = Cov_e(dD) / (Var(dD) - V_read)
 
-Read noise is assumed uncorrelated between adjacent pixels (the table reports the
+Row-wise common-mode noise (the side reference-pixel correction, 1/f banding) would add
+to the neighbour covariances: the mean of every amplifier row is removed from each
+increment frame first, and the small bias that leaves (``(V + 2 C_h) / n`` for rows of
+``n`` pixels) is corrected. Read noise is assumed uncorrelated between adjacent pixels (the table reports the
 neighbour covariance of consecutive increments, which is ``-1/2`` of that correlated
 part, as a check). Using increments instead of one high group also gives one
 independent estimate per increment, which sets the precision. Pixels outside 5 sigma
