@@ -39,7 +39,7 @@ from .box_overlay import BoxOverlay
 from .ptc_plot import PTCPlot
 from .region_editor import RegionEditor
 from .region_model import RegionModel
-from .results import GainMapView, PairScatterView, TableView, pairs_rows
+from .results import GainMapView, PairScatterView, SectorsView, TableView, pairs_rows
 from .setup import GainSetup
 from .studies_view import StudiesView
 from .tasks import RampCheck, export_products, find_references, inspect_ramps, preview_boxes, run_analysis
@@ -121,7 +121,7 @@ class GainPanel(QWidget):
         self.ptc = PTCPlot()
         self.maps_view = GainMapView()
         self.scatter_view = PairScatterView()
-        self.sectors_view = TableView()
+        self.sectors_view = SectorsView()
         self.pairs_view = TableView()
         self.studies_view = StudiesView(runner)
 
@@ -570,9 +570,7 @@ class GainPanel(QWidget):
         self._show_result_grid(geometry if geometry is not None else grid_segments(result.boxes))
         self.maps_view.set_result(result)
         self.scatter_view.set_result(result)
-        sectors = result.sectors.copy()
-        self.sectors_view.set_table(sectors, note="Sector gains (e-/ADU) per amplifier; epoxy-void rows shaded. "
-                                                  "gain_err: map-difference uncertainty of the mean.")
+        self.sectors_view.set_result(result)
         header, rows, flagged = pairs_rows(result)
         fp = result.maps.first_pair
         self.pairs_view.set_rows(header, rows, flagged,

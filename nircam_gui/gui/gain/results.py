@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["GainMapView", "PairScatterView", "TableView", "map_choices", "pairs_rows"]
+__all__ = ["GainMapView", "PairScatterView", "SectorsView", "TableView", "map_choices", "pairs_rows", "table7_row"]
 
 NORMAL_COLOUR = (40, 90, 220)
 EPOXY_COLOUR = (220, 40, 40)
@@ -225,7 +225,8 @@ def pairs_rows(result) -> tuple[list[str], list[list[str]], list[bool]]:
     t = pairs_table(result)
     fp = result.maps.first_pair
     header = ["pair", "integrations", "used", "anomaly", "mean gain", "std", "rel. to mean map",
-              "diff. mean g0 (ADU)", "flagged boxes"]
+              "signal 1 / 2 (ADU)", "diff. mean g0 (ADU)", "flagged boxes"]
+    gm = result.ptc.group_median  # (npairs, 2, ngroups): calibrated median signal of each integration
     rows, flagged = [], []
     short = short_labels([i for p in result.pairs for i in (p.first, p.second)])
     for k, row in enumerate(t):
@@ -237,7 +238,7 @@ def pairs_rows(result) -> tuple[list[str], list[list[str]], list[bool]]:
         pair = result.pairs[k]
         rows.append([str(row["pair"]), f"{short[pair.first.path, pair.first.index]} / {short[pair.second.path, pair.second.index]}", "yes" if row["used"] else "no",
                      ", ".join(anomaly) or "—", f"{row['mean_gain']:.4f}", f"{row['std_gain']:.4f}",
-                     f"{row['mean_rel_to_mean_map']:+.2%}", f"{row['diff_mean_group0']:+.1f}",
+                     f"{row['mean_rel_to_mean_map']:+.2%}", _signals(gm[k]), f"{row['diff_mean_group0']:+.1f}",
                      str(int(row["n_flagged_boxes"]))])
         flagged.append(bool(anomaly) or not row["used"])
     return header, rows, flagged
@@ -295,6 +296,52 @@ class TableView(QWidget):
             rows.append(cells)
         flagged = [str(row["region"]) == "epoxy" for row in table] if "region" in table.colnames else None
         self.set_rows(header, rows, flagged, note)
+
+
+def table7_row(result) -> tuple[list[str], list[str]]:
+    """The sector gains as report 004622 Table 7 lays them out: one row for the detector,
+    a column per amplifier, then a column per amplifier holding epoxy-void boxes."""
+    rows = {(int(r["amp"]), str(r["region"])): r for r in result.sectors}
+    amps = sorted({a for a, _ in rows})
+    header, cells = ["detector"], [result.detector]
+    for region in ("normal", "epoxy"):
+        for a in amps:
+            r = rows.get((a, region))
+            if r is None:
+                continue
+            header.append(f"sector {a}" + (" epoxy void" if region == "epoxy" else ""))
+            # the report's "±" is the uncertainty of one box of the mean map (core: box_gain_err)
+            cells.append(f"{float(r['gain']):.3f} ± {float(r['box_gain_err']):.3f}")
+    return header, cells
+
+
+class SectorsView(QWidget):
+    """Sector gains: the report's Table 7 row on top, every column of the sector table below."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = TableView()
+        self.full = TableView()
+        self.summary.table.setMaximumHeight(70)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.full, 1)
+
+    def set_result(self, result) -> None:
+        header, cells = table7_row(result)
+        self.summary.set_rows(header, [cells], note="Sector-averaged gain (e-/ADU) ± the uncertainty of one box of "
+                                                    "the mean map, laid out as report 004622 Table 7.")
+        self.full.set_table(result.sectors.copy(), note="Every column of sectors.ecsv; epoxy-void rows shaded. "
+                                                        "gain_err: error of the sector mean.")
+
+
+def _signals(group_median: np.ndarray) -> str:
+    """Last-group median signal of the two integrations of a pair, and their ratio: a lamp
+    that changed between them (report section 5.4) shows here."""
+    last = [g[np.isfinite(g)][-1] if np.isfinite(g).any() else np.nan for g in group_median]
+    ratio = last[1] / last[0] - 1 if last[0] else np.nan
+    return f"{last[0]:,.0f} / {last[1]:,.0f} ({ratio:+.2%})"
 
 
 def _unit(unit) -> str:

@@ -202,7 +202,14 @@ def test_run_click_box_plots_the_engine_points(qtbot, ready, flats):
     text = panel.hover_label.text()
     assert f"box {box}" in text and "epoxy" in text and f"{result.maps.mean_gain[b]:.4f}" in text
     # results: tables and maps
-    assert panel.sectors_view.table.rowCount() == len(result.sectors)
+    assert panel.sectors_view.full.table.rowCount() == len(result.sectors)
+    summary = panel.sectors_view.summary.table
+    headers = [summary.horizontalHeaderItem(j).text() for j in range(summary.columnCount())]
+    assert headers[:5] == ["detector", "sector 1", "sector 2", "sector 3", "sector 4"]
+    assert any("epoxy void" in h for h in headers)
+    epoxy = [r for r in result.sectors if r["region"] == "epoxy"][0]
+    col = headers.index(f"sector {int(epoxy['amp'])} epoxy void")
+    assert summary.item(0, col).text() == f"{epoxy['gain']:.3f} ± {epoxy['box_gain_err']:.3f}"
     assert panel.pairs_view.table.rowCount() == 2
     assert panel.maps_view.combo.count() == 1 + 2 + 2
     # a region edit after the run shows the new grid without the old colours
