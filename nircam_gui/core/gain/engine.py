@@ -122,7 +122,8 @@ def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[floa
         raise NircamFileError(options.ipc_kernel, f"IPC kernel of shape {kc.shape}: a square kernel of odd size "
                                                   "with finite values is needed")
     analytic = analytic_gain_factor(kc)
-    exact = variance_factor(invert_kernel(kc, size=kc.shape[0]))
+    # a 3x3 inverse truncates 3e-4 of the variance factor; two more rows and columns leave 2e-6
+    exact = variance_factor(invert_kernel(kc, size=kc.shape[0] + 2))
     info = {"mode": options.ipc, "kernel_file": options.ipc_kernel, "correction_kernel": kc.tolist(),
             "analytic_factor": analytic, "exact_factor": exact}
     factor = {"analytic": analytic, "exact": exact, "deconvolve": 1.0}[options.ipc]
