@@ -1,10 +1,10 @@
 """The Studies page of the Gain tab (report 004622 section 5): a thin view.
 
 The studies live in :mod:`nircam_gui.core.gain.studies` (built separately); this page
-only runs the ones that re-fit the saved PTC points of the current run (signal limit),
-and shows any study figure handed to it. Studies that need new runs (box size, IPC,
-an external map) are run with :mod:`nircam_gui.core.gain.studies` or added here once their result
-objects are settled.
+only runs them and shows their own figures: the signal-limit study re-fits the PTC points
+of the current run; the box-size study compares it with exported runs of other box sizes.
+The IPC, consistency and external-map studies need runs or files this page does not
+make; they are run with ``nircam-gain study``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QScro
 
 from ..workers import TaskRunner
 
-__all__ = ["StudiesView", "signal_limit_figure"]
+__all__ = ["StudiesView", "box_size_figures", "signal_limit_figure"]
 
 log = logging.getLogger("nircam_gui")
 
@@ -32,17 +32,42 @@ def signal_limit_figure(result, limits: list[float]) -> tuple[bytes, str]:
 
     run = rundata.RunData.from_result(result)
     study = signallimit.signal_limit_study(run, limits)
-    fig = signallimit.plot_signal_limit(study)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    png = _png(signallimit.plot_signal_limit(study))
     table = getattr(study, "summary", None)
     text = ""
     if table is not None:
         text = "\n".join(table.pformat(max_width=-1, max_lines=-1))
-    return buf.getvalue(), text
+    return png, text
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def box_size_figures(result, folders: list[str]) -> tuple[list[bytes], str]:
+    """Worker: the box-size study (report Table 2, Figure 7) of the current run and the
+    ``nircam-gain`` output folders given (other box sizes of the same ramps)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ...core.gain.studies import boxsize, rundata
+
+    runs = {result.options.box: rundata.RunData.from_result(result)}
+    for folder in folders:
+        run = rundata.RunData.load(folder)
+        runs.setdefault(run.box_size, run)
+    if len(runs) < 2:
+        raise ValueError("the box-size study needs runs with at least two box sizes (export runs made with "
+                         "other box sizes into subfolders of the chosen folder)")
+    study = boxsize.box_size_study(list(runs.values()))
+    pngs = [_png(boxsize.plot_uncertainty(study)), _png(boxsize.plot_scatter(study))]
+    text = "\n".join(study.uncertainty.pformat(max_width=-1, max_lines=-1))
+    return pngs, text
 
 
 class StudiesView(QWidget):
@@ -57,8 +82,13 @@ class StudiesView(QWidget):
         self.run_button = QPushButton("Signal-limit study")
         self.run_button.setEnabled(False)
         self.run_button.clicked.connect(self.run_signal_limit)
+        self.box_button = QPushButton("Box-size study…")
+        self.box_button.setToolTip("Compare this run with exported runs of other box sizes (nircam-gain output "
+                                   "folders inside the folder you choose): report Table 2 and Figure 7")
+        self.box_button.setEnabled(False)
+        self.box_button.clicked.connect(self.choose_box_size_runs)
         self.figure = QLabel("Run the analysis first. Studies re-fit the PTC points of the run; box-size, IPC "
-                             "and external-map studies need several runs: run them with nircam_gui.core.gain.studies.")
+                             "and external-map studies need runs or files of their own: nircam-gain study.")
         self.figure.setWordWrap(True)
         self.figure.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text = QLabel("")
@@ -76,6 +106,7 @@ class StudiesView(QWidget):
         row.addWidget(QLabel("Limits (ADU)"))
         row.addWidget(self.limits_edit, 1)
         row.addWidget(self.run_button)
+        row.addWidget(self.box_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(row)
@@ -92,6 +123,7 @@ class StudiesView(QWidget):
     def set_result(self, result) -> None:
         self.result = result
         self.run_button.setEnabled(result is not None and self.available())
+        self.box_button.setEnabled(result is not None and self.available())
 
     def run_signal_limit(self) -> None:
         try:
@@ -104,9 +136,47 @@ class StudiesView(QWidget):
                         on_result=self._show, on_error=self.text.setText,
                         on_finished=lambda: self.run_button.setEnabled(True))
 
+    def choose_box_size_runs(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Folder holding exported runs of other box sizes")
+        if folder:
+            self.run_box_size([folder])
+
+    def run_box_size(self, folders: list[str]):
+        """Run the box-size study with the run folders in (or below) ``folders``."""
+        from pathlib import Path
+
+        from ...core.gain.studies.rundata import is_run_folder
+
+        runs = []
+        for f in folders:
+            p = Path(f)
+            runs += [str(p)] if is_run_folder(p) else [str(s) for s in sorted(p.iterdir()) if is_run_folder(s)]
+        self.box_button.setEnabled(False)
+        return self.runner.run(box_size_figures, self.result, runs, name="Box-size study", on_result=self._show,
+                               on_error=self.text.setText, on_finished=lambda: self.box_button.setEnabled(True))
+
     def _show(self, out) -> None:
-        png, text = out
-        pix = QPixmap()
-        pix.loadFromData(png, "PNG")
-        self.figure.setPixmap(pix)
+        pngs, text = out
+        if isinstance(pngs, bytes):
+            pngs = [pngs]
+        pix = [QPixmap() for _ in pngs]
+        for p, data in zip(pix, pngs):
+            p.loadFromData(data, "PNG")
+        if len(pix) == 1:
+            self.figure.setPixmap(pix[0])
+        else:  # side by side
+            from PySide6.QtGui import QPainter
+
+            w, h = sum(p.width() for p in pix), max(p.height() for p in pix)
+            out_pix = QPixmap(w, h)
+            out_pix.fill(Qt.GlobalColor.white)
+            painter = QPainter(out_pix)
+            x = 0
+            for p in pix:
+                painter.drawPixmap(x, 0, p)
+                x += p.width()
+            painter.end()
+            self.figure.setPixmap(out_pix)
         self.text.setText(text)
