@@ -161,6 +161,8 @@ class StudiesView(QWidget):
         pngs, text = out
         if isinstance(pngs, bytes):
             pngs = [pngs]
+        # a word-wrapping QLabel sizes itself by its text, which would hide the picture
+        self.figure.setWordWrap(False)
         pix = [QPixmap() for _ in pngs]
         for p, data in zip(pix, pngs):
             p.loadFromData(data, "PNG")

@@ -32,6 +32,10 @@ def test_signal_limit_study(qtbot, view):
     view.run_signal_limit()
     qtbot.waitUntil(lambda: not view.runner.active, timeout=60000)
     assert view.figure.pixmap() is not None and not view.figure.pixmap().isNull()
+    view.show()
+    qtbot.waitExposed(view)
+    # the picture is laid out at its size (a word-wrapping label would squash it to its text)
+    assert view.figure.height() >= view.figure.pixmap().height()
     assert "5000" in view.text.text() and "10000" in view.text.text()
 
 
