@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -52,6 +55,47 @@ def error_line(exc: BaseException, description: str) -> str:
             f"(set {DEBUG_ENV}=1 for the traceback, and please report it)")
 
 
+class _OneLineHandler(logging.Handler):
+    """Log records of WARNING and above as single ``warning: ...`` lines, each text once."""
+
+    def __init__(self, seen: set[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _say_once(record.getMessage(), self.seen)
+        except Exception:  # a log message must never end the run
+            self.handleError(record)
+
+
+def _say_once(text: str, seen: set[str]) -> None:
+    text = _first_line(str(text), 400)
+    if text and text not in seen:
+        seen.add(text)
+        tqdm.write(f"warning: {text}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Show Python warnings and log warnings as ``warning: <text>`` lines, each text once.
+
+    The calibration reports a missing reference file both as a warning (for the GUI and
+    callers) and in the log; printed raw, each came out as three lines with a source
+    line, repeated for every integration.
+    """
+    seen: set[str] = set()
+    handler = _OneLineHandler(seen)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *args, **kwargs: _say_once(message, seen)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+
+
 def run_with_progress(
     work: Callable[[Callable[[float, str], None], Callable[[], bool]], T],
     description: str,
@@ -89,7 +133,8 @@ def run_with_progress(
         bar.refresh()
 
     try:
-        result = work(progress, stop.is_set)
+        with one_line_warnings():
+            result = work(progress, stop.is_set)
     except (Cancelled, KeyboardInterrupt):
         bar.close()
         print(f"{description}: stopped by the user; no partial output was kept.", file=sys.stderr)

@@ -12,7 +12,11 @@ from pathlib import Path
 
 from .errors import OutputError
 
-__all__ = ["atomic_path", "ensure_output_dir", "sha256sum", "write_problem"]
+__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "write_problem"]
+
+
+class InputOverwriteError(OutputError, ValueError):
+    """An output path that is one of the inputs (a ValueError too, as it was before)."""
 
 
 def write_problem(exc: OSError) -> str:
@@ -77,7 +81,8 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
     path = Path(path)
     for p in protect:
         if Path(p).exists() and path.exists() and os.path.samefile(p, path):
-            raise ValueError(f"{path}: refusing to overwrite an input file")
+            raise InputOverwriteError(path, "is an input of this run; refusing to overwrite it (choose another "
+                                            "output folder)")
     # keep the real suffix last: writers such as stdatamodels choose the format by it
     suffix = "".join(path.suffixes) or ".tmp"
     stem = path.name[: len(path.name) - len("".join(path.suffixes))] if path.suffixes else path.name

@@ -19,6 +19,8 @@ from .conftest import FAST_GAIN
 def assert_one_error_line(code: int, err: str, blame: str, words: str) -> None:
     assert code == 1, err
     assert "Traceback" not in err
+    # nothing but one-line messages: no raw warnings with source lines, no log noise
+    assert all(line.startswith(("error: ", "warning: ")) for line in err.splitlines() if line.strip()), err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, err
     assert errors[0].startswith(f"error: {blame}: "), errors[0]
@@ -114,7 +116,17 @@ def test_real_processes_exit_1_with_one_line(tmp_path, flats, cals):
     junk.write_text("not FITS")
     proc = _run("nircam_gui.cli.gain", str(junk), str(flats.ramps[1]), *FAST_GAIN, "-o", str(tmp_path / "g"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {junk}: not a readable FITS file")
+    assert proc.stderr.strip().splitlines() == [f"error: {junk}: not a readable FITS file: it does not begin with "
+                                                "a FITS header (the SIMPLE keyword)"]
+
+    # a failure after the calibration has started: its warnings, each once, then the error
+    mask = str(flats.references["MASK"])
+    proc = _run("nircam_gui.cli.gain", *map(str, flats.ramps), *FAST_GAIN, "--superbias", mask,
+                "-o", str(tmp_path / "g"))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == len(set(lines)), proc.stderr
+    assert all(line.startswith("warning: ") for line in lines[:-1]) and lines
+    assert lines[-1] == f"error: {mask}: is a MASK reference file, expected SUPERBIAS"
 
     proc = _run("nircam_gui.cli.skyflat", str(flats.ramps[0]), *cals.cal_files, "-q", "-o", str(tmp_path / "s"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

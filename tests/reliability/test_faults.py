@@ -63,6 +63,17 @@ def test_full_disk_keeps_the_old_file_and_no_temporary(tmp_path, existed):
     assert leftovers(tmp_path) == []
 
 
+def test_an_output_that_is_an_input_is_refused_by_name(tmp_path):
+    ramp = tmp_path / "gain_map.fits"
+    ramp.write_bytes(b"precious input")
+    with pytest.raises(OutputError) as info:
+        with atomic_path(ramp, protect=(ramp,)) as tmp:
+            tmp.write_bytes(b"product")
+    assert isinstance(info.value, ValueError)  # as before, for callers that caught ValueError
+    assert info.value.path == str(ramp) and "refusing to overwrite" in info.value.problem
+    assert ramp.read_bytes() == b"precious input" and leftovers(tmp_path) == []
+
+
 def test_other_errors_in_a_writer_pass_unchanged_and_leave_nothing(tmp_path):
     target = tmp_path / "boxes.ecsv"
     target.write_text("old")
