@@ -18,13 +18,13 @@ from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats  # noqa
 from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images  # noqa: E402
 
 DRIVER = Path(__file__).with_name("gui_driver.py")
-CORNERS = [[40.0, 60.0], [110.0, 64.0], [80.0, 120.0]]
+CORNERS = [[20.0, 30.0], [90.0, 34.0], [60.0, 100.0]]  # across amplifiers 1 and 2 of a 128-pixel frame
 
 
 @pytest.fixture(scope="module")
 def gui_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("gui_rel")
-    flats = simulate_flats(root / "ramps", FlatSimConfig(detector="NRCB1", size=256, nints=4, ngroups=5, seed=8))
+    flats = simulate_flats(root / "ramps", FlatSimConfig(detector="NRCB1", size=128, nints=4, ngroups=5, seed=8))
     cals = simulate_cal_images(root / "cal", CalSimConfig(detectors=("NRCBLONG",), filters=("F277W",), n_images=3,
                                                           size=128, seed=5))
     refs = {k: str(v) for k, v in flats.references.items() if k in ("SUPERBIAS", "LINEARITY", "SATURATION", "MASK",
