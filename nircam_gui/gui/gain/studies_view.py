@@ -125,14 +125,15 @@ class StudiesView(QWidget):
         self.run_button.setEnabled(result is not None and self.available())
         self.box_button.setEnabled(result is not None and self.available())
 
-    def run_signal_limit(self) -> None:
+    def run_signal_limit(self):
+        """Run the signal-limit study on the current result; returns the worker (None on bad input)."""
         try:
             limits = [float(v) for v in self.limits_edit.text().replace(",", " ").split()]
         except ValueError:
             self.text.setText("Limits: numbers in ADU, separated by commas.")
             return
         self.run_button.setEnabled(False)
-        self.runner.run(signal_limit_figure, self.result, limits, name="Signal-limit study",
+        return self.runner.run(signal_limit_figure, self.result, limits, name="Signal-limit study",
                         on_result=self._show, on_error=self.text.setText,
                         on_finished=lambda: self.run_button.setEnabled(True))
 

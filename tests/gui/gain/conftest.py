@@ -32,6 +32,13 @@ def panel(qtbot, settings):
 
 
 def wait_idle(qtbot, panel, timeout=30000):
+    """Until no work runs, then deliver what the last workers posted (their results are
+    queued to the GUI thread before they count as finished)."""
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.waitUntil(lambda: panel.idle and not panel.runner.active, timeout=timeout)
+    for _ in range(3):
+        QApplication.processEvents()
     qtbot.waitUntil(lambda: panel.idle and not panel.runner.active, timeout=timeout)
 
 
