@@ -53,6 +53,11 @@ REFERENCE_TYPES = ("GAIN", "SUPERBIAS", "LINEARITY", "SATURATION", "MASK", "IPC"
 _SCA_IN_NAME = re.compile(r"_(48[1-9]|490)_")
 
 
+def _a(word: str) -> str:
+    """The article for a reference type as it is read aloud: "an IPC", "a MASK"."""
+    return "an" if word[:1].upper() in "AEIO" and word[:1] else "a"
+
+
 def is_fits(path: str | os.PathLike) -> bool:
     """True when the name ends like a FITS file."""
     return str(path).lower().endswith(FITS_SUFFIXES)
@@ -99,7 +104,7 @@ class ExposureMeta:
             return f"an unrecognised file: {self.problem}" if self.problem else "an unrecognised file"
         what = {"uncal": "a raw _uncal ramp", "ramp": "a calibrated _ramp file", "ground_ramp": "a ground-test ramp",
                 "cal": "a calibrated image", "rate": "a rate image"}.get(self.kind, f"a {self.kind} file")
-        return f"a {self.reftype} reference file" if self.reftype else what
+        return f"{_a(self.reftype)} {self.reftype} reference file" if self.reftype else what
 
     @property
     def is_full_frame(self) -> bool:
@@ -591,7 +596,7 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None) -> Refer
         if not found:
             raise NircamFileError(path, "not a JWST reference file (no REFTYPE keyword)")
         if reftype and found != reftype.upper():
-            raise NircamFileError(path, f"is a {found} reference file, expected {reftype.upper()}")
+            raise NircamFileError(path, f"is {_a(found)} {found} reference file, expected {reftype.upper()}")
 
         def ext(name: str) -> np.ndarray | None:
             if name not in hdul:
@@ -627,7 +632,7 @@ def require_same_detector(ref: ReferenceFile, detector: str | None, data: str = 
     only a definite mismatch is an error.
     """
     if ref.meta.detector and detector and ref.meta.detector != detector:
-        raise NircamFileError(ref.path, f"is a {ref.reftype} reference file for {ref.meta.detector}, but {data} "
+        raise NircamFileError(ref.path, f"is {_a(ref.reftype)} {ref.reftype} reference file for {ref.meta.detector}, but {data} "
                                         f"{'is' if data == 'the data' else 'are'} from {detector}")
 
 

@@ -81,4 +81,4 @@ def test_clear_errors(small, tmp_path, capsys):
     assert "needs an IPC reference file" in capsys.readouterr().err
     bad = [a if a != str(sim.references["MASK"]) else str(sim.references["IPC"]) for a in args]
     assert gain_cli.main([*map(str, sim.ramps), "-o", str(tmp_path / "o2"), "-q", *bad]) == 1
-    assert "is a IPC reference file, expected MASK" in capsys.readouterr().err
+    assert "is an IPC reference file, expected MASK" in capsys.readouterr().err
