@@ -27,11 +27,14 @@ PATIENCE_S = 600.0
 
 
 def wait_until(condition, what: str) -> None:
-    end = time.monotonic() + PATIENCE_S
+    start = time.monotonic()
+    end = start + PATIENCE_S
     while not condition():
         if time.monotonic() > end:
             raise SystemExit(f"gave up waiting for {what}")
         QTest.qWait(20)
+    # on stderr, for whoever wonders where the time goes (nothing asserts on it)
+    print(f"waited {time.monotonic() - start:.1f} s for {what}", file=sys.stderr, flush=True)
 
 
 def click(panel, x: float, y: float, modifier=Qt.KeyboardModifier.NoModifier) -> None:
