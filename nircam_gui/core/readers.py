@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from .detector import FULL_SIZE, get_detector, native_to_dms
+from ._quiet import quiet_warnings
 from .errors import NircamFileError, NotFullFrameError
 
 __all__ = [
@@ -324,8 +324,7 @@ def _open_fits(path: str | os.PathLike) -> fits.HDUList:
     try:
         # astropy reports damaged headers as warnings before failing; the error below
         # says the same in one line, so the warnings are not shown as well
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             # no memory map: section reads of scaled uint16 data are faster without one, and
             # mapped pages would count against the process's memory as a ramp is streamed
             hdul = fits.open(path, memmap=False)

@@ -8,11 +8,11 @@ convention: pixel centres at integers). DS9 files hold 1-based image coordinates
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 from regions import PixCoord, PolygonPixelRegion, Regions
 
+from ._quiet import quiet_warnings
 from .errors import NircamFileError
 from .fileio import atomic_path
 
@@ -43,13 +43,22 @@ def read_polygons(path: str | os.PathLike) -> list[np.ndarray]:
         raise NircamFileError(path, "region file does not exist" if not os.path.exists(path)
                               else "is a folder, not a region file")
     try:
-        # regions warns about lines it skips; a file it skips entirely is reported below
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            regs = Regions.read(os.fspath(path), format="ds9")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        with quiet_warnings():  # lines regions skips are found and reported below
+            regs = Regions.parse(text, format="ds9")
+        skipped = _skipped_line(text)
     except Exception as exc:  # regions raises several types for malformed files
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NircamFileError(path, f"not a readable DS9 region file ({text[:160]})") from None
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NircamFileError(path, f"not a readable DS9 region file ({msg[:160]})") from None
+    if skipped:
+        # regions only warns and drops the line: a misspelt polygon would vanish from the analysis
+        lineno, line, frame = skipped
+        if frame != "image":
+            raise NircamFileError(path, f'line {lineno}, "{line[:60]}", is in {frame} coordinates; only image '
+                                        "coordinates are supported")
+        raise NircamFileError(path, f'line {lineno} is not a region DS9 understands: "{line[:60]}" '
+                                    "(expected e.g. polygon(x1,y1,x2,y2,x3,y3))")
     out = []
     for k, reg in enumerate(regs, 1):
         if not isinstance(reg, PolygonPixelRegion):
@@ -65,6 +74,28 @@ def read_polygons(path: str | os.PathLike) -> list[np.ndarray]:
             raise NircamFileError(path, f"polygon {k} has vertices that are not finite numbers")
         out.append(verts)
     return out
+
+
+_FRAMES = {"image", "physical", "detector", "amplifier", "linear", "wcs", "fk4", "fk5", "icrs", "galactic",
+           "ecliptic", "j2000", "b1950"}
+
+
+def _skipped_line(text: str) -> tuple[int, str, str] | None:
+    """The first line (1-based number, text, its coordinate frame) that holds something but gives no region."""
+    frame = "image"
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#") or line.lower().startswith("global"):
+            continue
+        first = line.split(";", 1)[0].split("#", 1)[0].strip().lower()
+        if first in _FRAMES or (first.startswith("wcs") and len(first) == 4):
+            frame = first
+            if not line.split(";", 1)[1:] or not line.split(";", 1)[1].strip():
+                continue
+        with quiet_warnings():
+            if not len(Regions.parse(f"{frame}\n{line}", format="ds9")):
+                return lineno, line, frame
+    return None
 
 
 def check_polygons(polygons: list[np.ndarray], shape: tuple[int, int], path: str | os.PathLike) -> None:

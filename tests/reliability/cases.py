@@ -32,7 +32,7 @@ class Case:
 GAIN_CASES = [
     "not_fits", "empty_file", "truncated_data", "truncated_header", "no_sci", "sci_1d", "sci_5d", "cal_image",
     "subarray", "other_detector", "other_shape", "single_integration", "all_saturated", "zero_variance",
-    "missing_file", "malformed_region", "region_outside", "region_circle", "region_sky", "ipc_wrong_type",
+    "missing_file", "malformed_region", "region_misspelt", "region_physical", "region_outside", "region_circle", "region_sky", "ipc_wrong_type",
     "superbias_wrong_type", "superbias_wrong_detector", "superbias_wrong_shape", "saturation_wrong_detector",
     "linearity_wrong_shape", "mask_wrong_detector", "mask_wrong_shape", "ipc_wrong_detector", "reference_not_fits",
     "bad_header_number",
@@ -107,6 +107,14 @@ def gain_case(name: str, tmp: Path, flats, flats_b1, flats_64, cals) -> Case:
         p = tmp / "bad.reg"
         p.write_text("# Region file format: DS9\nimage\npolygon(10,20,30\n")
         return Case(ramps, str(p), "needs at least 3", {"regions": str(p)})
+    if name == "region_misspelt":  # regions itself only warns and drops the line
+        p = tmp / "misspelt.reg"
+        p.write_text("image\npolygon(10,20,60,20,40,60)\npolgon(70,20,120,20,100,60)\n")
+        return Case(ramps, str(p), 'line 3 is not a region DS9 understands: "polgon(70,20', {"regions": str(p)})
+    if name == "region_physical":
+        p = tmp / "physical.reg"
+        p.write_text("physical\npolygon(10,20,60,20,40,60)\n")
+        return Case(ramps, str(p), "is in physical coordinates; only image coordinates", {"regions": str(p)})
     if name == "region_outside":
         p = tmp / "outside.reg"
         p.write_text("image\npolygon(5000,5000,5100,5000,5100,5100)\n")
