@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
@@ -71,7 +71,15 @@ def box_size_figures(result, folders: list[str]) -> tuple[list[bytes], str]:
 
 
 class StudiesView(QWidget):
-    """Run a quick study on the current result and show its figure."""
+    """Run a quick study on the current result and show its figure.
+
+    Signals
+    -------
+    study_done()
+        A study finished (figure shown) or failed (message shown).
+    """
+
+    study_done = Signal()
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,8 +142,8 @@ class StudiesView(QWidget):
             return
         self.run_button.setEnabled(False)
         return self.runner.run(signal_limit_figure, self.result, limits, name="Signal-limit study",
-                        on_result=self._show, on_error=self.text.setText,
-                        on_finished=lambda: self.run_button.setEnabled(True))
+                               on_result=self._show, on_error=self.text.setText,
+                               on_finished=lambda: self._done(self.run_button))
 
     def choose_box_size_runs(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -156,7 +164,11 @@ class StudiesView(QWidget):
             runs += [str(p)] if is_run_folder(p) else [str(s) for s in sorted(p.iterdir()) if is_run_folder(s)]
         self.box_button.setEnabled(False)
         return self.runner.run(box_size_figures, self.result, runs, name="Box-size study", on_result=self._show,
-                               on_error=self.text.setText, on_finished=lambda: self.box_button.setEnabled(True))
+                               on_error=self.text.setText, on_finished=lambda: self._done(self.box_button))
+
+    def _done(self, button) -> None:
+        button.setEnabled(self.result is not None)
+        self.study_done.emit()
 
     def _show(self, out) -> None:
         pngs, text = out

@@ -29,8 +29,8 @@ def view(qtbot, flats):
 def test_signal_limit_study(qtbot, view):
     assert view.run_button.isEnabled()
     view.limits_edit.setText("5000, 10000")
-    with qtbot.waitSignal(view.run_signal_limit().finished, timeout=60000):
-        pass
+    with qtbot.waitSignal(view.study_done, timeout=60000):
+        view.run_signal_limit()
     assert view.figure.pixmap() is not None and not view.figure.pixmap().isNull()
     view.show()
     qtbot.waitExposed(view)
@@ -46,13 +46,13 @@ def test_box_size_study_with_an_exported_run(qtbot, view, flats, tmp_path):
     assert main([*map(str, flats.ramps), "-o", str(tmp_path / "runs" / "box128"), "--box", "128", "--regions",
                  str(flats.regions), "--ipc", "none", "--superbias", refs["SUPERBIAS"], "--mask", refs["MASK"],
                  "--no-figures", "-q"]) == 0
-    with qtbot.waitSignal(view.run_box_size([str(tmp_path / "runs")]).finished, timeout=60000):
-        pass
+    with qtbot.waitSignal(view.study_done, timeout=60000):
+        view.run_box_size([str(tmp_path / "runs")])
     assert not view.figure.pixmap().isNull()
     text = view.text.text()
     assert "64" in text and "128" in text
     # a folder without runs: a message, not a traceback
     (tmp_path / "empty").mkdir()
-    with qtbot.waitSignal(view.run_box_size([str(tmp_path / "empty")]).finished, timeout=60000):
-        pass
+    with qtbot.waitSignal(view.study_done, timeout=60000):
+        view.run_box_size([str(tmp_path / "empty")])
     assert "at least two box sizes" in view.text.text()
