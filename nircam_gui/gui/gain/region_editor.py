@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 
-from .region_model import RegionModel
+from .region_model import RegionModel, simplify
 
 __all__ = ["RegionEditor", "MODES"]
 
@@ -331,7 +331,7 @@ class RegionEditor(QObject):
         if kind == "draw":
             if dragged and self._freehand:
                 pts, self._freehand = self._freehand + [xy], []
-                self.draft = pts
+                self.draft = [tuple(p) for p in simplify(np.asarray(pts))]
                 self.finish_draft()
                 return True
             self._add_click_vertex(event.position(), xy)

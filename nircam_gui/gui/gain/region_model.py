@@ -21,7 +21,7 @@ import numpy as np
 
 from ...core.regionsio import read_polygons, write_polygons
 
-__all__ = ["RegionModel", "ds9_round"]
+__all__ = ["RegionModel", "ds9_round", "simplify"]
 
 log = logging.getLogger("nircam_gui")
 
@@ -242,6 +242,36 @@ class RegionModel:
         for cb in list(self._listeners):
             cb()
         return len(self.polygons)
+
+
+def simplify(vertices: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
+    """Ramer-Douglas-Peucker: drop vertices closer than ``tolerance`` pixels to the outline
+    without them. A freehand stroke samples the mouse every few screen pixels; this keeps
+    its shape to half a detector pixel with a region file a person can still edit."""
+    v = np.asarray(vertices, float)
+    if len(v) <= 3:
+        return v
+    keep = np.zeros(len(v), bool)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(v) - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j <= i + 1:
+            continue
+        a, b = v[i], v[j]
+        seg = b - a
+        pts = v[i + 1:j] - a
+        length = np.hypot(*seg)
+        if length == 0:
+            d = np.hypot(pts[:, 0], pts[:, 1])
+        else:
+            d = np.abs(seg[0] * pts[:, 1] - seg[1] * pts[:, 0]) / length
+        k = int(np.argmax(d))
+        if d[k] > tolerance:
+            keep[i + 1 + k] = True
+            stack += [(i, i + 1 + k), (i + 1 + k, j)]
+    out = v[keep]
+    return out if len(out) >= 3 else v
 
 
 def _clean(v: np.ndarray) -> np.ndarray:

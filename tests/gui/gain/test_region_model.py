@@ -7,7 +7,7 @@ import pytest
 
 from nircam_gui.core.errors import NircamFileError
 from nircam_gui.core.regionsio import read_polygons
-from nircam_gui.gui.gain.region_model import RegionModel, ds9_round
+from nircam_gui.gui.gain.region_model import RegionModel, ds9_round, simplify
 
 TRIANGLE = np.array([[10.123456, 20.5], [100.333333, 20.1], [50.0, 80.777777]])
 
@@ -105,3 +105,17 @@ def test_autosave_after_every_change_and_restore(tmp_path, monkeypatch):
     m.delete_polygon(0)
     assert not auto.exists()  # nothing on screen, nothing to restore
     assert RegionModel(auto).restore_autosave() == 0
+
+
+def test_simplify_keeps_the_shape_within_tolerance():
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    circle = np.column_stack([100 + 40 * np.cos(t), 100 + 40 * np.sin(t)])
+    s = simplify(circle, 0.5)
+    assert 10 < len(s) < 60
+    # every dropped point lies within the tolerance of the simplified outline
+    from matplotlib.path import Path
+
+    outline = Path(np.vstack([s, s[:1]]))
+    assert all(outline.contains_point(p, radius=1.0) or outline.contains_point(p, radius=-1.0) for p in circle)
+    square = np.array([[0, 0], [5, 0.1], [10, 0], [10, 10], [0, 10]], float)
+    assert len(simplify(square, 0.5)) == 4
