@@ -53,10 +53,10 @@ def gain_state(panel) -> dict:
             "signal_limit": s.limit_spin.value()}
 
 
-def prepare_gain(window, args) -> object:
+def prepare_gain(window, args, in_process: bool = False) -> object:
     """Ramps, references and options chosen; the first ramp on screen; no regions yet."""
     panel = window.gain_panel
-    panel.run_in_process = False  # a thread: the child process of the real app is tested elsewhere
+    panel.run_in_process = in_process
     window.tabs.setCurrentWidget(panel)
     for reftype, path in args["refs"].items():
         panel.setup.set_reference(reftype, path)
@@ -101,7 +101,8 @@ def mode_workflow(window, args) -> None:
     wait_until(lambda: window.viewer.source is not None and window.idle, "the first ramp on screen")
     opened = os.path.basename(window.viewer.source.path)
     # 2. gain: draw a region, run, click a box, export
-    panel = prepare_gain(window, args)
+    # long work in child processes, as the application does it (and no GIL shared with the GUI)
+    panel = prepare_gain(window, args, in_process=True)
     draw_polygon(panel, args["corners"])
     done = []
     panel.result_ready.connect(lambda *a: done.append(1))
@@ -122,7 +123,6 @@ def mode_workflow(window, args) -> None:
     # 3. sky flat: images and references from their folder, run, export
     sky = window.analysis_panels["Sky flat"]
     dead = window.analysis_panels["Dead pixels"]
-    sky.session.in_process = False
     window.tabs.setCurrentWidget(sky)
     sky.setup.add_paths([args["cal_folder"]])
     wait_until(lambda: not sky.setup.busy and sky.session.setup.images, "the _cal headers")
