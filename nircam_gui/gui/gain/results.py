@@ -209,13 +209,26 @@ class PairScatterView(QWidget):
             self.stats.setText("")
 
 
-def short_labels(integrations) -> dict[tuple[str, int], str]:
-    """(path, index) -> label without the prefix all labels share (JWST names differ at the end)."""
+def short_labels(integrations, suffix: bool = False) -> dict[tuple[str, int], str]:
+    """(path, index) -> label without the prefix all labels share (JWST names differ in the
+    middle: the exposure number); with ``suffix`` the shared ending goes too."""
     labels = {(i.path, i.index): i.label for i in integrations}
-    common = os.path.commonprefix(list(labels.values())) if len(labels) > 1 else ""
+    if len(labels) < 2:
+        return labels
+    values = list(labels.values())
+    common = os.path.commonprefix(values)
     # cut at a word boundary: "jw..._01101_" + "00001_nrcb1_uncal.fits", not "...0000" + "1_nrcb1..."
-    cut = common.rfind("_") + 1
-    return {k: ("…" + lab[cut:]) if cut > 3 else lab for k, lab in labels.items()}
+    cut = common.rfind("_") + 1 if len(common) > 3 else 0
+    end = 0
+    if suffix:
+        tail = os.path.commonprefix([v[::-1] for v in values])[::-1]
+        first = tail.find("_")
+        end = len(tail) - first if first >= 0 and len(tail) - first > 5 else 0
+    out = {}
+    for k, lab in labels.items():
+        mid = lab[cut:len(lab) - end] if end else lab[cut:]
+        out[k] = ("…" if cut else "") + mid + ("…" if end else "")
+    return out
 
 
 def pairs_rows(result) -> tuple[list[str], list[list[str]], list[bool]]:

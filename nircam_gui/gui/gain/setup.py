@@ -242,7 +242,7 @@ class GainSetup(QWidget):
             return item
 
         order = {(i.path, i.index): n + 1 for n, i in enumerate(check.integrations)}
-        short = short_labels(check.integrations)
+        short = short_labels(check.integrations, suffix=True)
         for pair in check.pairs:
             top = QTreeWidgetItem(self.tree, [f"pair {pair.number}", "", ""])
             for integ in (pair.first, pair.second):
