@@ -113,60 +113,70 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
 
 
 @numba.njit(cache=True, fastmath=True)
-def _pair_pass(a, b, starts, ends, run_labels, valid, use_valid, cs, bs, cd, bd, nbox, code):  # pragma: no cover
+def _pair_pass(a, b, starts, ends, run_labels, valid, use_valid, cs, bs, cd, bd, nbox, cap):  # pragma: no cover
     """One pass over a pair of frames for both clips.
 
-    ``code``: 0 unused; 1 inside the sum band and the difference band (certainly kept by
-    both clips); 2 inside the sum band only (a difference candidate); 3 outside the sum
-    band (a sum candidate, and a difference candidate if the sum keeps it).
-    Returns the sum-band sums and the sums over code-1 pixels of the difference.
+    Pixels inside the sum band and the difference band are certainly kept by both clips
+    and only summed. The others are collected (label, sum and difference relative to the
+    start centres, and kind: 2 = inside the sum band only, a difference candidate;
+    3 = outside the sum band, a sum candidate and a difference candidate if kept), at
+    most ``cap`` of them; ``count > cap`` tells the caller to fall back.
+    Returns the sum-band sums, the sums over the certainly-kept difference pixels, and
+    the candidates.
     """
-    nr = starts.size
-    step = (nr + _CHUNKS - 1) // _CHUNKS
-    out = np.zeros((6, _CHUNKS, nbox + 1))
-    for c in range(_CHUNKS):
-        for r in range(c * step, min(nr, (c + 1) * step)):
-            lab = run_labels[r]
-            lo = starts[r]
-            hi = ends[r]
-            if lab == 0:
-                for i in range(lo, hi):
-                    code[i] = 0
+    out = np.zeros((6, nbox + 1))
+    c_lab = np.empty(cap, np.int64)
+    c_xs = np.empty(cap)
+    c_xd = np.empty(cap)
+    c_kind = np.empty(cap, np.uint8)
+    count = 0
+    for r in range(starts.size):
+        lab = run_labels[r]
+        if lab == 0:
+            continue
+        csl = cs[lab]
+        bsl = bs[lab]
+        cdl = cd[lab]
+        bdl = bd[lab]
+        s1 = 0.0
+        s2 = 0.0
+        ns = 0.0
+        d1 = 0.0
+        d2 = 0.0
+        nd = 0.0
+        for i in range(starts[r], ends[r]):
+            if use_valid and not valid[i]:
                 continue
-            csl = cs[lab]
-            bsl = bs[lab]
-            cdl = cd[lab]
-            bdl = bd[lab]
-            s1 = 0.0
-            s2 = 0.0
-            ns = 0.0
-            d1 = 0.0
-            d2 = 0.0
-            nd = 0.0
-            for i in range(lo, hi):
-                v = valid[i] if use_valid else True
-                ai = np.float64(a[i])
-                bi = np.float64(b[i])
-                xs = (ai + bi) - csl
-                xd = (ai - bi) - cdl
-                ins = v and (abs(xs) <= bsl)
-                ind = ins and (abs(xd) <= bdl)
-                code[i] = 0 if not v else (3 if not ins else (1 if ind else 2))
-                ws = xs if ins else 0.0
-                wd = xd if ind else 0.0
-                s1 += ws
-                s2 += ws * ws
-                ns += 1.0 if ins else 0.0
-                d1 += wd
-                d2 += wd * wd
-                nd += 1.0 if ind else 0.0
-            out[0, c, lab] += s1
-            out[1, c, lab] += s2
-            out[2, c, lab] += ns
-            out[3, c, lab] += d1
-            out[4, c, lab] += d2
-            out[5, c, lab] += nd
-    return out.sum(axis=1)[:, 1:]
+            ai = np.float64(a[i])
+            bi = np.float64(b[i])
+            xs = (ai + bi) - csl
+            xd = (ai - bi) - cdl
+            if abs(xs) <= bsl:
+                s1 += xs
+                s2 += xs * xs
+                ns += 1.0
+                if abs(xd) <= bdl:
+                    d1 += xd
+                    d2 += xd * xd
+                    nd += 1.0
+                    continue
+                kind = 2
+            else:
+                kind = 3
+            if count < cap:
+                c_lab[count] = lab
+                c_xs[count] = xs
+                c_xd[count] = xd
+                c_kind[count] = kind
+            count += 1
+        out[0, lab] += s1
+        out[1, lab] += s2
+        out[2, lab] += ns
+        out[3, lab] += d1
+        out[4, lab] += d2
+        out[5, lab] += nd
+    n = min(count, cap)
+    return out[:, 1:], c_lab[:n], c_xs[:n], c_xd[:n], c_kind[:n], count
 
 
 @numba.njit(cache=True)
@@ -247,7 +257,9 @@ class BoxClipper:
         idx = first[:, None] + (k[None, :] * self.box_npix[:, None]) // sample
         self.sample_index = order[np.minimum(idx, first[:, None] + np.maximum(self.box_npix[:, None] - 1, 0))]
         self._outside = np.empty(flat.size, bool)
-        self._code = np.empty(flat.size, np.uint8)
+        # candidate buffer: ~2.5% of pixels fall outside the bands; more means a frame to
+        # treat the slow, general way
+        self._cap = max(4096, int(0.08 * self.labelled.sum()))
         self._dummy_valid = np.ones(1, bool)
 
     def clip(
@@ -344,23 +356,20 @@ class BoxClipper:
         cd, sig_d = self._robust_start_values(a[idx] - b[idx], vs)
         band_s = np.where(np.isfinite(sig_s), _BAND * sig_s, np.inf)
         band_d = np.where(np.isfinite(sig_d), _BAND * sig_d, np.inf)
-        code = self._code
         pad = lambda x: np.concatenate([[0.0], np.minimum(x, 3e38)])  # noqa: E731
-        sums = _pair_pass(a, b, self.run_starts, self.run_ends, self.run_labels,
-                          self._dummy_valid if v is None else v, v is not None,
-                          pad(cs), pad(band_s), pad(cd), pad(band_d), self.nbox, code)
+        sums, lab, xs, xd, kind, count = _pair_pass(
+            a, b, self.run_starts, self.run_ends, self.run_labels, self._dummy_valid if v is None else v,
+            v is not None, pad(cs), pad(band_s), pad(cd), pad(band_d), self.nbox, self._cap)
         s1, s2, ns, d1, d2, nd = sums
-        cand = np.flatnonzero(code >= 2)
-        cc = code[cand]
-        cl = self.flat_labels[cand]
-        three = cc == 3
-        i3, l3 = cand[three], cl[three]
-        keep3, n_s, s1_s, s2_s, mu_s, var_s, lim_s = self._converge(ns, s1, s2, l3, (a[i3].astype(np.float64) + b[i3]) - cs[l3 - 1])
-        ok = self._band_inside(band_s, mu_s, lim_s, ns).all()
+        ok = count <= self._cap  # else a pathological frame: fall back below
         if ok:
-            i_d = np.concatenate([cand[~three], i3[keep3]])
-            l_d = np.concatenate([cl[~three], l3[keep3]])
-            x_d = (a[i_d].astype(np.float64) - b[i_d]) - cd[l_d - 1]
+            three = kind == 3
+            l3 = lab[three]
+            keep3, n_s, s1_s, s2_s, mu_s, var_s, lim_s = self._converge(ns, s1, s2, l3, xs[three])
+            ok = self._band_inside(band_s, mu_s, lim_s, ns).all()
+        if ok:
+            l_d = np.concatenate([lab[~three], l3[keep3]])
+            x_d = np.concatenate([xd[~three], xd[three][keep3]])
             _, n_d, s1_d, s2_d, mu_d, var_d, lim_d = self._converge(nd, d1, d2, l_d, x_d)
             ok = self._band_inside(band_d, mu_d, lim_d, nd).all()
         if not ok:

@@ -68,6 +68,11 @@ def test_single_pass_pair_equals_two_clips(frames):
         np.testing.assert_array_equal(pd.npix, sd.npix)
         np.testing.assert_allclose(ps.mean, ss.mean, rtol=1e-12)
         np.testing.assert_allclose(pd.variance, sd.variance, rtol=1e-9)
+    # a frame with more candidates than the buffer takes the general path, same answer
+    clipper._cap = 10
+    ps, pd = clipper.clip_pair(a, b, valid)
+    np.testing.assert_array_equal(pd.npix, sd.npix)
+    np.testing.assert_allclose(pd.variance, sd.variance, rtol=1e-9)
 
 
 def test_empty_and_constant_boxes_do_not_break(frames):
