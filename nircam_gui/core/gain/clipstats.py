@@ -31,7 +31,6 @@ from scipy import stats as sps
 
 __all__ = ["BoxClipper", "ClippedStats", "clip_variance_factor"]
 
-_BAND = 2.5
 _CHUNKS = 64  # row blocks, each with its own accumulators (serial: the GUI thread and the
 # simulator's threads share two cores, where a parallel pass measured slower)
 
@@ -230,12 +229,14 @@ class BoxClipper:
     nsigma : float
         Clipping limit.
     sample : int
-        Pixels per box in the fixed subsample that gives the robust starting point.
+        Pixels per box in the fixed subsample that gives the robust starting point
+        (default: 512, fewer when there are many boxes, at least 256).
     max_iter : int
         Limit on clipping iterations (convergence takes ~5-10).
     """
 
-    def __init__(self, labels: np.ndarray, nsigma: float = 3.0, sample: int = 512, max_iter: int = 100) -> None:
+    def __init__(self, labels: np.ndarray, nsigma: float = 3.0, sample: int | None = None,
+                 max_iter: int = 100) -> None:
         self.shape = labels.shape
         self.nsigma = float(nsigma)
         self.max_iter = max_iter
@@ -249,6 +250,13 @@ class BoxClipper:
         self.run_ends = np.concatenate([change, [flat.size]]).astype(np.int64)
         self.run_labels = flat[self.run_starts]
         self.box_npix = np.bincount(flat, minlength=self.nbox + 1)[1:]
+        # the robust start costs O(sample x boxes): at most ~64k pixels per frame
+        if sample is None:
+            sample = int(np.clip(65536 // max(self.nbox, 1), 256, 512))
+        # a MAD-based sigma from n pixels is off by ~1.17/sqrt(n); the band of certainly
+        # kept pixels stays inside the converged 3-sigma limits (2.955 sigma of the true
+        # width) unless the start is 4.5 of those errors off (2.40 for n=512, 2.20 for 256)
+        self.band = (nsigma * np.sqrt(self.factor)) / (1.0 + 4.5 * 1.17 / np.sqrt(sample))
         # fixed subsample per box, spread evenly over the box's pixels
         order = np.argsort(flat, kind="stable")
         order = order[flat[order] > 0]
@@ -257,9 +265,9 @@ class BoxClipper:
         idx = first[:, None] + (k[None, :] * self.box_npix[:, None]) // sample
         self.sample_index = order[np.minimum(idx, first[:, None] + np.maximum(self.box_npix[:, None] - 1, 0))]
         self._outside = np.empty(flat.size, bool)
-        # candidate buffer: ~2.5% of pixels fall outside the bands; more means a frame to
-        # treat the slow, general way
-        self._cap = max(4096, int(0.08 * self.labelled.sum()))
+        # candidate buffer: 2.5-9% of pixels fall outside the two bands (band 2.4-2.0 sigma);
+        # more means a frame to treat the slow, general way
+        self._cap = max(4096, int(0.18 * self.labelled.sum()))
         self._dummy_valid = np.ones(1, bool)
 
     def clip(
@@ -291,7 +299,7 @@ class BoxClipper:
         center, sigma = self._robust_start_values(x_sample, None if v is None else v[idx])
         outside = self._outside
         for _attempt in range(4):
-            band = np.where(np.isfinite(sigma), _BAND * sigma, np.inf)
+            band = np.where(np.isfinite(sigma), self.band * sigma, np.inf)
             s1, s2, n0 = _band_pass(a, b, sign, self.run_starts, self.run_ends, self.run_labels,
                                     self._dummy_valid if v is None else v,
                                     v is not None, np.concatenate([[0.0], center]),
@@ -344,8 +352,9 @@ class BoxClipper:
         pixels rejected in the sum, from a single pass over ``a`` and ``b``.
 
         Equal to ``clip(a, b, 1, valid, keep_mask=True)`` followed by
-        ``clip(a, b, -1, kept)``, which it falls back to in the rare case a band from the
-        robust start is not enclosed by the converged limits.
+        ``clip(a, b, -1, kept)``. When a band from the robust start is not enclosed by the
+        converged limits, the pass is repeated from the converged values; a frame with
+        more candidates than the buffer takes that general path.
         """
         a = np.ascontiguousarray(a, dtype=np.float32).ravel()
         b = np.ascontiguousarray(b, dtype=np.float32).ravel()
@@ -354,29 +363,38 @@ class BoxClipper:
         vs = None if v is None else v[idx]
         cs, sig_s = self._robust_start_values(a[idx] + b[idx], vs)
         cd, sig_d = self._robust_start_values(a[idx] - b[idx], vs)
-        band_s = np.where(np.isfinite(sig_s), _BAND * sig_s, np.inf)
-        band_d = np.where(np.isfinite(sig_d), _BAND * sig_d, np.inf)
         pad = lambda x: np.concatenate([[0.0], np.minimum(x, 3e38)])  # noqa: E731
-        sums, lab, xs, xd, kind, count = _pair_pass(
-            a, b, self.run_starts, self.run_ends, self.run_labels, self._dummy_valid if v is None else v,
-            v is not None, pad(cs), pad(band_s), pad(cd), pad(band_d), self.nbox, self._cap)
-        s1, s2, ns, d1, d2, nd = sums
-        ok = count <= self._cap  # else a pathological frame: fall back below
-        if ok:
+        for _attempt in range(3):
+            band_s = np.where(np.isfinite(sig_s), self.band * sig_s, np.inf)
+            band_d = np.where(np.isfinite(sig_d), self.band * sig_d, np.inf)
+            sums, lab, xs, xd, kind, count = _pair_pass(
+                a, b, self.run_starts, self.run_ends, self.run_labels, self._dummy_valid if v is None else v,
+                v is not None, pad(cs), pad(band_s), pad(cd), pad(band_d), self.nbox, self._cap)
+            if count > self._cap:  # a pathological frame: the general path below
+                break
+            s1, s2, ns, d1, d2, nd = sums
             three = kind == 3
             l3 = lab[three]
             keep3, n_s, s1_s, s2_s, mu_s, var_s, lim_s = self._converge(ns, s1, s2, l3, xs[three])
-            ok = self._band_inside(band_s, mu_s, lim_s, ns).all()
-        if ok:
-            l_d = np.concatenate([lab[~three], l3[keep3]])
-            x_d = np.concatenate([xd[~three], xd[three][keep3]])
-            _, n_d, s1_d, s2_d, mu_d, var_d, lim_d = self._converge(nd, d1, d2, l_d, x_d)
-            ok = self._band_inside(band_d, mu_d, lim_d, nd).all()
-        if not ok:
-            ss = self.clip(a.reshape(self.shape), b.reshape(self.shape), 1.0,
-                           None if v is None else v.reshape(self.shape), keep_mask=True)
-            return ss, self.clip(a.reshape(self.shape), b.reshape(self.shape), -1.0, ss.kept)
-        return (self._result(cs, n_s, s1_s, s2_s, self.factor), self._result(cd, n_d, s1_d, s2_d, self.factor))
+            ok_s = self._band_inside(band_s, mu_s, lim_s, ns)
+            if ok_s.all():
+                l_d = np.concatenate([lab[~three], l3[keep3]])
+                x_d = np.concatenate([xd[~three], xd[three][keep3]])
+                _, n_d, s1_d, s2_d, mu_d, var_d, lim_d = self._converge(nd, d1, d2, l_d, x_d)
+                ok_d = self._band_inside(band_d, mu_d, lim_d, nd)
+                if ok_d.all():
+                    return (self._result(cs, n_s, s1_s, s2_s, self.factor),
+                            self._result(cd, n_d, s1_d, s2_d, self.factor))
+                # restart the difference from its converged values: the band is then inside
+                cd, sig_d = cd + np.nan_to_num(mu_d), np.where(ok_d, sig_d, np.sqrt(var_d))
+            else:
+                cs, sig_s = cs + np.nan_to_num(mu_s), np.where(ok_s, sig_s, np.sqrt(var_s))
+            sig_s[~np.isfinite(sig_s) | (sig_s <= 0)] = np.inf
+            sig_d[~np.isfinite(sig_d) | (sig_d <= 0)] = np.inf
+        ss = self.clip(a.reshape(self.shape), b.reshape(self.shape), 1.0,
+                       None if v is None else v.reshape(self.shape), keep_mask=True)
+        return ss, self.clip(a.reshape(self.shape), b.reshape(self.shape), -1.0, ss.kept)
+
 
     def _robust_start_values(self, s: np.ndarray, valid_sample: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if valid_sample is not None:
