@@ -287,6 +287,61 @@ def _cut_in_header(path: str, offset: int) -> bool:
         return f.read(8) == b"XTENSION"
 
 
+_MAX_NAXIS = 999  # the FITS standard's limit
+
+
+def _card_int(card: bytes) -> int | None:
+    try:
+        return int(card[10:80].split(b"/", 1)[0].strip())
+    except ValueError:
+        return None
+
+
+def _check_axis_counts(path: str, size: int) -> None:
+    """Refuse a header whose NAXIS is beyond the FITS limit, before astropy sees it.
+
+    astropy builds a Python list with one entry per axis while it opens a file, so a
+    damaged NAXIS card (say 5,706,649) takes minutes and gigabytes before any error. Only
+    the header blocks are read: each HDU's data is skipped by its declared size.
+    """
+    pos = 0
+    with open(path, "rb") as f:
+        for _ in range(1000):  # HDUs; a real file has a handful
+            f.seek(pos)
+            cards: dict[bytes, int | None] = {}
+            end = False
+            while not end:
+                block = f.read(2880)
+                if len(block) < 2880:
+                    return  # truncated: reported later, with the file's size
+                pos += 2880
+                for i in range(0, 2880, 80):
+                    key = block[i:i + 8].rstrip()
+                    if key == b"END":
+                        end = True
+                        break
+                    if key in (b"NAXIS", b"BITPIX", b"PCOUNT", b"GCOUNT") or (
+                            key.startswith(b"NAXIS") and key[5:].isdigit()):
+                        cards[key] = _card_int(block[i:i + 80])
+            naxis = cards.get(b"NAXIS")
+            if naxis is not None and not 0 <= naxis <= _MAX_NAXIS:
+                raise NircamFileError(path, f"header keyword NAXIS = {naxis} is not a number of axes (0-{_MAX_NAXIS}); "
+                                            "the header is damaged")
+            bitpix = cards.get(b"BITPIX")
+            if naxis is None or bitpix is None:
+                return  # let astropy say what is wrong
+            n = 1 if naxis else 0
+            for k in range(1, naxis + 1):
+                axis = cards.get(b"NAXIS%d" % k)
+                if axis is None or axis < 0:
+                    return
+                n *= axis
+            data = abs(bitpix) // 8 * (cards.get(b"GCOUNT") or 1) * ((cards.get(b"PCOUNT") or 0) + n)
+            pos += -(-data // 2880) * 2880
+            if pos >= size:
+                return
+
+
 def _file_state(path: str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
@@ -320,6 +375,8 @@ def _open_fits(path: str | os.PathLike) -> fits.HDUList:
         # astropy's own message here suggests a programming option; say what the user needs to know
         raise NircamFileError(path, "not a readable FITS file: it does not begin with a FITS header "
                                     "(the SIMPLE keyword)")
+    if not gz:
+        _check_axis_counts(path, size)
     hdul = None
     try:
         # astropy reports damaged headers as warnings before failing; the error below

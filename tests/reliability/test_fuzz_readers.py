@@ -163,6 +163,15 @@ def test_any_header(fuzz_file, seed, edits):
         _exercise(fuzz_file)
 
 
+def test_huge_axis_count_is_refused_before_astropy(fuzz_file):
+    """Found by test_any_header: NAXIS = 5706649 made astropy build a list of 5.7 million axes
+    (minutes and gigabytes) before failing; the readers now refuse it from the header bytes."""
+    fuzz_file.write_bytes(_set_cards(SEEDS["uncal"], [(7, "NAXIS", 5706649)]))
+    for reader in (inspect, open_ramp, open_image, open_reference):
+        with pytest.raises(NircamFileError, match="NAXIS = 5706649 is not a number of axes"):
+            reader(fuzz_file)
+
+
 # -- regions ---------------------------------------------------------------------------------------
 
 NUMBER = st.one_of(st.floats(-1e4, 1e4, allow_nan=False), st.integers(-5000, 5000),
