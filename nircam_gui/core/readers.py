@@ -459,6 +459,26 @@ def _read_failure(path: str, state: tuple[int, int], what: str, exc: BaseExcepti
     return f"could not read {what} ({_short(exc)})"
 
 
+def _open_kind(path: str, kinds: tuple[str, ...], refusal: str):
+    """Open ``path`` and read its metadata; unless its kind is one of ``kinds``, close it and
+    raise ``refusal`` (with ``{found}`` replaced by what the file is).
+
+    Returns
+    -------
+    (HDUList, file state, ExposureMeta)
+    """
+    hdul = _open_fits(path)
+    state = _file_state(path)
+    try:
+        meta = _meta_checked(hdul, path)
+        if meta.kind not in kinds:
+            raise NircamFileError(path, refusal.format(found=meta.description))
+    except Exception:
+        hdul.close()
+        raise
+    return hdul, state, meta
+
+
 class RampFile:
     """A raw or calibrated ramp file, read group by group.
 
@@ -474,20 +494,10 @@ class RampFile:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
-        self._hdul = _open_fits(self.path)
-        self._state = _file_state(self.path)
-        try:
-            self.meta = _meta_checked(self._hdul, self.path)
-        except Exception:
-            self._hdul.close()
-            raise
-        if self.meta.kind not in ("uncal", "ramp", "ground_ramp"):
-            self._hdul.close()
-            raise NircamFileError(
-                self.path,
-                f"not a ramp; found {self.meta.description} (a ramp is an _uncal/_ramp file with a 4-D SCI "
-                "extension, or a ground-test cube)",
-            )
+        self._hdul, self._state, self.meta = _open_kind(
+            self.path, ("uncal", "ramp", "ground_ramp"),
+            "not a ramp; found {found} (a ramp is an _uncal/_ramp file with a 4-D SCI extension, or a "
+            "ground-test cube)")
         self._hdu = self._hdul["SCI"] if self.meta.kind != "ground_ramp" else self._hdul[0]
         self._four_d = len(self._hdu.shape) == 4
         if min(self.shape) < 1:
@@ -562,16 +572,8 @@ class ImageFile:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
-        self._hdul = _open_fits(self.path)
-        self._state = _file_state(self.path)
-        try:
-            self.meta = _meta_checked(self._hdul, self.path)
-        except Exception:
-            self._hdul.close()
-            raise
-        if self.meta.kind not in ("cal", "rate"):
-            self._hdul.close()
-            raise NircamFileError(self.path, f"not a calibrated image; found {self.meta.description}")
+        self._hdul, self._state, self.meta = _open_kind(self.path, ("cal", "rate"),
+                                                        "not a calibrated image; found {found}")
         sci_shape = self._hdul["SCI"].shape
         if len(sci_shape) != 2:
             self._hdul.close()
