@@ -57,6 +57,11 @@ def write_json(data: dict, path: Path, protect: Sequence[str | os.PathLike] = ()
     return path
 
 
+def table_rows(table: Table) -> list[dict]:
+    """Rows of a table as plain Python dicts, for the JSON summaries."""
+    return [dict(zip(table.colnames, [v.item() if hasattr(v, "item") else v for v in row])) for row in table]
+
+
 def _jsonable(x):
     if isinstance(x, np.generic):
         return x.item()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table, vstack
 
-from ._common import clipped_std, image_axes, region_colours, write_figure, write_json, write_table
+from ._common import clipped_std, image_axes, region_colours, table_rows, write_figure, write_json, write_table
 from .rundata import Refit, RunData
 
 __all__ = ["BoxSizeResult", "box_size_study", "write_box_size"]
@@ -271,11 +271,7 @@ def write_box_size(result: BoxSizeResult, outdir: str | os.PathLike, protect: Se
     out["summary"] = write_json({
         "study": "box size", "reference_box": result.reference_box,
         "runs": {b: r.source for b, r in result.runs.items()},
-        "uncertainty": [dict(zip(result.uncertainty.colnames, [_plain(v) for v in row]))
-                        for row in result.uncertainty],
+        "uncertainty": table_rows(result.uncertainty),
         "notes": result.notes}, outdir / "boxsize.json", protect)
     return out
 
-
-def _plain(v):
-    return v.item() if hasattr(v, "item") else v

@@ -27,7 +27,7 @@ from ...errors import NircamFileError
 from ...fileio import atomic_path
 from ...readers import open_reference
 from ..clipstats import BoxClipper
-from ._common import image_axes, weighted_stats, write_figure, write_json, write_table
+from ._common import image_axes, table_rows, weighted_stats, write_figure, write_json, write_table
 from .rundata import RunData
 
 __all__ = ["ExternalResult", "compare_external", "write_external"]
@@ -155,8 +155,6 @@ def write_external(result: ExternalResult, outdir: str | os.PathLike, protect: S
     if figures:
         out["figure"] = write_figure(plot_external(result), outdir / "external_comparison.png", protect)
     out["json"] = write_json({"study": "external map", "run": result.run.source, "external": result.external_path,
-                              "summary": [dict(zip(result.summary.colnames, [v.item() if hasattr(v, "item") else v
-                                                                             for v in row]))
-                                          for row in result.summary],
+                              "summary": table_rows(result.summary),
                               "notes": result.notes}, outdir / "external.json", protect)
     return out

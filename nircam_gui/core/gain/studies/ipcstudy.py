@@ -64,7 +64,7 @@ from ...ipc import analytic_gain_factor, invert_kernel, variance_factor
 from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..clipstats import BoxClipper
 from ..pairs import find_integrations, make_pairs
-from ._common import image_axes, scaled_progress, weighted_stats, write_figure, write_json, write_table
+from ._common import image_axes, scaled_progress, table_rows, weighted_stats, write_figure, write_json, write_table
 from .rundata import RunData
 
 __all__ = [
@@ -645,9 +645,7 @@ def write_ipc(result: IPCMapsResult, outdir: str | os.PathLike, protect: Sequenc
     summary = {"study": "ipc", "deconvolved_run": result.deconvolved.source,
                "uncorrected_run": result.uncorrected.source,
                "factors": {r["factor"]: float(r["value"]) for r in result.factors},
-               "comparison": [dict(zip(result.comparison.colnames, [v.item() if hasattr(v, "item") else v
-                                                                    for v in row]))
-                              for row in result.comparison], "notes": result.notes}
+               "comparison": table_rows(result.comparison), "notes": result.notes}
     if result.coupling is not None:
         summary["coupling_expected"] = result.coupling.expected
         summary["coupling_notes"] = result.coupling.notes

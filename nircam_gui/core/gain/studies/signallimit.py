@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from ._common import image_axes, weighted_stats, write_figure, write_json, write_table
+from ._common import image_axes, table_rows, weighted_stats, write_figure, write_json, write_table
 from .rundata import Refit, RunData
 
 __all__ = ["SignalLimitResult", "signal_limit_study", "write_signal_limit"]
@@ -132,8 +132,6 @@ def write_signal_limit(result: SignalLimitResult, outdir: str | os.PathLike,
     if figures:
         out["figure"] = write_figure(plot_signal_limit(result), outdir / "signal_limit.png", protect)
     out["json"] = write_json({"study": "signal limit", "run": result.run.source, "limits": result.limits,
-                              "rows": [dict(zip(result.summary.colnames, [v.item() if hasattr(v, "item") else v
-                                                                          for v in row]))
-                                       for row in result.summary],
+                              "rows": table_rows(result.summary),
                               "notes": result.notes}, outdir / "signal_limit.json", protect)
     return out
