@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import NircamFileError
 from ..readers import ExposureMeta, inspect, require_full_frame
@@ -111,6 +110,3 @@ def make_pairs(integrations: list[Integration]) -> list[Pair]:
         _check_compatible(first, p.first)
     return pairs
 
-
-def as_paths(items: list[str | os.PathLike]) -> list[Path]:
-    return [Path(p) for p in items]

@@ -16,6 +16,7 @@ from astropy.table import Table
 
 from ... import __version__
 from .. import dq as dqbits
+from ..detector import amplifier_index, reference_pixel_mask
 from ..fileio import atomic_path, ensure_output_dir, sha256sum
 from ..provenance import software_versions
 from ..reffiles import write_reference
@@ -38,9 +39,7 @@ def gain_image(result: GainResult, values: np.ndarray | None = None) -> tuple[np
     table = np.concatenate([[np.nan], values]).astype(np.float32)
     img = table[labels]
     dq = np.zeros(labels.shape, np.uint32)
-    ref = np.zeros(labels.shape, bool)
-    b = 4
-    ref[:b, :] = ref[-b:, :] = ref[:, :b] = ref[:, -b:] = True
+    ref = reference_pixel_mask(labels.shape)
     missing = ~np.isfinite(img)
     dq[ref] |= dqbits.REFERENCE_PIXEL
     dq[missing & ~ref] |= dqbits.PIXEL["NO_GAIN_VALUE"] | dqbits.DO_NOT_USE
@@ -49,7 +48,7 @@ def gain_image(result: GainResult, values: np.ndarray | None = None) -> tuple[np
     for row in result.sectors:
         if row["region"] == "normal":
             fill[int(row["amp"])] = float(row["gain"])
-    amp_of_col = np.arange(nx) // (nx // 4) + 1
+    amp_of_col = amplifier_index(nx) + 1
     default = float(np.nanmean(list(fill.values()))) if fill else 1.0
     fill_cols = np.array([fill.get(a, default) for a in amp_of_col], np.float32)
     img = np.where(missing, fill_cols[None, :], img)
