@@ -315,15 +315,12 @@ class BoxClipper:
             center = center + np.nan_to_num(mu)
             sigma = np.where(ok, sigma, np.sqrt(var))
             sigma[~np.isfinite(sigma) | (sigma <= 0)] = np.inf
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = center + s1_t / n
-            variance_raw = (s2_t - s1_t * s1_t / n) / n
-        kept = None
+        stats = self._result(center, n, s1_t, s2_t, self.factor)
         if keep_mask:
             kept = self.labelled.copy() if v is None else (self.labelled & v)
             kept[cand[~keep_c]] = False
-            kept = kept.reshape(self.shape)
-        return ClippedStats(mean, variance_raw / self.factor, variance_raw, n.astype(np.int64), kept)
+            stats.kept = kept.reshape(self.shape)
+        return stats
 
     def _converge(self, n0, s1, s2, labels, x):
         """Iterate the clip on the candidates (``x`` relative to the start centre) to convergence.
