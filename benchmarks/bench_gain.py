@@ -4,7 +4,8 @@
    variance of the difference without the pixels rejected in the sum), for 256 and 128 px
    boxes, against
    - a per-box loop of ``astropy.stats.sigma_clipped_stats`` on the summed and the differenced
-     frame (3 sigma, iterated to convergence; boxes cut by precomputed indices), and
+     frame (3 sigma, iterated to convergence; boxes cut by precomputed indices, less the pixels
+     flagged in the DQ: NaN in their place would send astropy down a path ~6x slower), and
    - one streaming pass that only reads the same groups of the two raw ramps and sums them.
 2. End to end (``run_gain`` with full calibration) on 10 full-frame integrations of 12 and
    20 groups: wall time and peak memory, each in a fresh process.
@@ -52,11 +53,16 @@ def _calibrated_pair(info: dict, groups: int):
 def bench_statistics(info: dict, groups: int = 5) -> None:
     from astropy.stats import sigma_clipped_stats
 
+    from nircam_gui.core import dq as dqbits
     from nircam_gui.core.gain.boxes import make_boxes
     from nircam_gui.core.gain.clipstats import BoxClipper
     from nircam_gui.core.readers import open_ramp
 
     a, b = _calibrated_pair(info, groups)
+    # the pixels the engine may use, group by group (as in run_gain)
+    usable = ((a.pixeldq | b.pixeldq) & np.uint32(dqbits.DO_NOT_USE)) == 0
+    valid = [usable & ((a.groupdq[g] | b.groupdq[g]) == 0) for g in range(groups)]
+    print(f"pixels flagged: {100 * (1 - np.mean(valid[0])):.2f}% of the frame")
     print(f"\n== statistics stage: full frame 2048x2048, {groups} groups of one pair ==")
     # baseline: read the same raw groups of both integrations and sum them
     t0 = time.perf_counter()
@@ -69,10 +75,10 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
     for box in (256, 128):
         grid = make_boxes((2048, 2048), box)
         clipper = BoxClipper(grid.labels)
-        clipper.clip_pair(a.data[0], b.data[0])  # compile/warm up outside the timing
+        clipper.clip_pair(a.data[0], b.data[0], valid[0])  # compile/warm up outside the timing
         t0 = time.perf_counter()
         for g in range(groups):
-            clipper.clip_pair(a.data[g], b.data[g])
+            clipper.clip_pair(a.data[g], b.data[g], valid[g])
         t_ours = (time.perf_counter() - t0) / groups
         # per-box loop of astropy's sigma_clipped_stats over the same boxes, on the sum and the difference
         index = [np.flatnonzero(grid.labels.ravel() == k) for k in range(1, grid.nbox + 1)]
@@ -81,9 +87,11 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
         for g in range(ng):
             sa = (a.data[g] + b.data[g]).ravel()
             da = (a.data[g] - b.data[g]).ravel()
+            vf = valid[g].ravel()
             for idx in index:
-                sigma_clipped_stats(sa[idx], sigma=3, maxiters=None)
-                sigma_clipped_stats(da[idx], sigma=3, maxiters=None)
+                use = idx[vf[idx]]
+                sigma_clipped_stats(sa[use], sigma=3, maxiters=None)
+                sigma_clipped_stats(da[use], sigma=3, maxiters=None)
         t_astropy = (time.perf_counter() - t0) / ng
         print(f"box {box:3d} ({grid.nbox:3d} boxes): ours {1e3 * t_ours:7.1f} ms/group | astropy loop "
               f"{1e3 * t_astropy:8.1f} ms/group | astropy/ours = {t_astropy / t_ours:5.1f}x (target >= 30) | "

@@ -1,17 +1,24 @@
 """Iteratively sigma-clipped box statistics, vectorised over boxes, for whole frames.
 
 For every box (a label in a label image) this computes what a loop of
-``astropy.stats.sigma_clip`` would (3-sigma, mean-centred, iterated to convergence),
-without a Python loop over boxes and without reordering the frame:
+``astropy.stats.sigma_clip`` would (3-sigma, mean-centred, iterated to convergence;
+non-finite and invalid pixels left out), without a Python loop over boxes and without
+reordering the frame:
 
-* one fused pass over the two frames of a pair in image order (a numba kernel) forms
-  the summed and the differenced frame on the fly and accumulates per-box sums in
-  float64 for both clips, so no reordering or per-box copies are made;
-* a robust start (median and MAD of a fixed per-box subsample) fixes a band
-  ``|x - c| <= 2.5 sigma`` whose pixels are certainly kept; one pass over the frame
-  sums them, and the iteration to convergence runs only on the ~1% of pixels outside
-  the band. If the converged limits do not enclose the band (a pathological box), the
-  band is rebuilt from the converged values and the pass repeated.
+* a start per box: the same clip on a fixed sample of 512 of its pixels (blocks of 16
+  neighbours, cheap to gather). It fixes a band ``|x - c| <= 2.49 s`` whose pixels are
+  certainly kept by the clip of the whole box;
+* one fused pass over the two frames of a pair in image order (a numba kernel) forms the
+  summed and the differenced frame on the fly, sums the pixels inside both bands in
+  float64 (branch-free, per run of a row) and writes the others, ~3% of them, to their
+  box's bucket;
+* box by box, the iteration to convergence runs on the bucket alone: first the sum, then
+  the difference over the pixels the sum kept.
+
+A box whose converged limits do not enclose its band (a start far off, as in a
+pathological box), or whose bucket overflows, is done again, alone, from the converged
+values; the last attempt takes every pixel of the box as a candidate, which is exactly
+``sigma_clip``'s procedure.
 
 The variance of clipped Gaussian data is biased low. For clipping at ``k`` sigma
 iterated to convergence, the kept fraction of the variance is the fixed point of
@@ -24,15 +31,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import bottleneck as bn
 import numba
 import numpy as np
 from scipy import stats as sps
 
 __all__ = ["BoxClipper", "ClippedStats", "clip_variance_factor"]
 
-_CHUNKS = 64  # row blocks, each with its own accumulators (serial: the GUI thread and the
-# simulator's threads share two cores, where a parallel pass measured slower)
+_CHUNKS = 64  # row blocks of the general pass, each with its own accumulators
+# All passes are serial: the GUI thread and the simulator's threads share two cores, where
+# a parallel pass measured slower.
+
+
+# fastmath without the no-NaN/no-inf assumptions. Even so, with reassoc + nsz LLVM folds
+# isfinite(a + b) to True (measured), so finiteness is always tested on the loaded inputs.
+_FM = {"reassoc", "contract", "nsz", "arcp"}
+
+# rows of the per-box result array of _clip_pair_boxes
+_N_S, _T1_S, _T2_S, _MU_S, _VAR_S, _OK_S, _N_D, _T1_D, _T2_D, _MU_D, _VAR_D, _OK_D, _OVER = range(13)
 
 
 def clip_variance_factor(nsigma: float = 3.0, iterations: int | None = None) -> float:
@@ -70,7 +85,7 @@ class ClippedStats:
     kept: np.ndarray | None = None  # boolean image of kept pixels (only when asked for)
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=_FM)
 def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, band, nbox, outside):  # pragma: no cover
     """Sums over the pixels inside each box's band; marks the valid ones outside it.
 
@@ -98,7 +113,7 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
             k = 0.0
             for i in range(lo, hi):
                 xc = (np.float64(a[i]) + sign * np.float64(b[i])) - cc
-                v = valid[i] if use_valid else True
+                v = np.isfinite(a[i]) and np.isfinite(b[i]) and (valid[i] if use_valid else True)
                 inside = (abs(xc) <= bd) and v
                 outside[i] = v and not inside
                 w = xc if inside else 0.0
@@ -111,28 +126,84 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
     return s1.sum(axis=0)[1:], s2.sum(axis=0)[1:], cnt.sum(axis=0)[1:]
 
 
-@numba.njit(cache=True, fastmath=True)
-def _pair_pass(a, b, starts, ends, run_labels, valid, use_valid, cs, bs, cd, bd, nbox, cap):  # pragma: no cover
-    """One pass over a pair of frames for both clips.
+@numba.njit(cache=True, fastmath=_FM)
+def _sample_start(a, b, sign, valid, use_valid, sample_index, nsigma, max_iter):  # pragma: no cover
+    """The clip itself, on each box's fixed subsample of ``a + sign * b``: a start for the frame.
 
-    Pixels inside the sum band and the difference band are certainly kept by both clips
-    and only summed. The others are collected (label, sum and difference relative to the
-    start centres, and kind: 2 = inside the sum band only, a difference candidate;
-    3 = outside the sum band, a sum candidate and a difference candidate if kept), at
-    most ``cap`` of them; ``count > cap`` tells the caller to fall back.
-    Returns the sum-band sums, the sums over the certainly-kept difference pixels, and
-    the candidates.
+    Returns an array (2, nbox): the clipped mean and clipped standard deviation of every
+    box's sample (the same estimator as the result, so the start has no bias to allow
+    for); the deviation is inf where the sample has no valid pixel or no spread.
     """
-    out = np.zeros((6, nbox + 1))
-    c_lab = np.empty(cap, np.int64)
-    c_xs = np.empty(cap)
-    c_xd = np.empty(cap)
-    c_kind = np.empty(cap, np.uint8)
-    count = 0
-    for r in range(starts.size):
-        lab = run_labels[r]
-        if lab == 0:
+    nbox, ns = sample_index.shape
+    out = np.empty((2, nbox))
+    x = np.empty(ns)
+    for j in range(nbox):
+        m = 0
+        for k in range(ns):
+            i = sample_index[j, k]
+            v = np.float64(a[i]) + sign * np.float64(b[i])
+            ok = np.isfinite(a[i]) and np.isfinite(b[i])
+            if use_valid:
+                ok = ok and valid[i]
+            x[m] = v
+            m += 1 if ok else 0
+        if m == 0:
+            out[0, j] = 0.0
+            out[1, j] = np.inf
             continue
+        mu = 0.0
+        for k in range(m):
+            mu += x[k]
+        mu /= m
+        lim = np.inf
+        kept = -1.0
+        for _ in range(max_iter):
+            n = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            for k in range(m):  # relative to the previous mean: no cancellation
+                d = x[k] - mu
+                w = d if abs(d) <= lim else 0.0
+                n += 1.0 if abs(d) <= lim else 0.0
+                t1 += w
+                t2 += w * w
+            if n == 0:
+                break
+            c = t1 / n
+            var = max(t2 / n - c * c, 0.0)
+            mu += c
+            lim = nsigma * np.sqrt(var)
+            if n == kept:
+                break
+            kept = n
+        sig = np.sqrt(var)
+        out[0, j] = mu
+        out[1, j] = sig if sig > 0 else np.inf
+    return out
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, cd, bd,
+               off, cap, fill, sums, cand_s, cand_d, over):  # pragma: no cover - jitted
+    """One pass over the given runs (stretches of a row with one label) of a pair of frames.
+
+    Pixels inside both bands (sum and difference) are certainly kept by both clips and
+    only summed, branch-free (mispredicted branches cost more than the stores). Every
+    other valid pixel is a
+    candidate: its sum and difference relative to the start centres go to its box's
+    bucket (``off[lab]``, at most ``cap[lab]``), written unconditionally and kept by
+    advancing the fill. A box whose bucket would overflow is marked in ``over``.
+    """
+    for q in range(runs.size):
+        r = runs[q]
+        lab = run_labels[r]
+        lo = starts[r]
+        hi = ends[r]
+        f = fill[lab]
+        if f + (hi - lo) > cap[lab]:
+            over[lab] = True
+            continue
+        base = off[lab] + f
         csl = cs[lab]
         bsl = bs[lab]
         cdl = cd[lab]
@@ -143,39 +214,146 @@ def _pair_pass(a, b, starts, ends, run_labels, valid, use_valid, cs, bs, cd, bd,
         d1 = 0.0
         d2 = 0.0
         nd = 0.0
-        for i in range(starts[r], ends[r]):
-            if use_valid and not valid[i]:
-                continue
+        m = 0
+        for i in range(lo, hi):
             ai = np.float64(a[i])
             bi = np.float64(b[i])
             xs = (ai + bi) - csl
             xd = (ai - bi) - cdl
-            if abs(xs) <= bsl:
-                s1 += xs
-                s2 += xs * xs
-                ns += 1.0
-                if abs(xd) <= bdl:
-                    d1 += xd
-                    d2 += xd * xd
-                    nd += 1.0
-                    continue
-                kind = 2
+            # a non-finite pixel is outside the bands (comparisons with NaN are false); it
+            # goes to the bucket, where the box stage drops it (cheaper than a test here)
+            v = valid[i] if use_valid else True
+            ins = v and abs(xs) <= bsl
+            ind = ins and abs(xd) <= bdl
+            ws = xs if ins else 0.0
+            wd = xd if ind else 0.0
+            s1 += ws
+            s2 += ws * ws
+            ns += 1.0 if ins else 0.0
+            d1 += wd
+            d2 += wd * wd
+            nd += 1.0 if ind else 0.0
+            cand_s[base + m] = xs
+            cand_d[base + m] = xd
+            m += 1 if (v and not ind) else 0
+        fill[lab] = f + m
+        sums[0, lab] += ns
+        sums[1, lab] += s1
+        sums[2, lab] += s2
+        sums[3, lab] += nd
+        sums[4, lab] += d1
+        sums[5, lab] += d2
+
+
+@numba.njit(cache=True, fastmath=_FM)
+def _converge_box(x, keep, m, n0, t10, t20, nsigma, max_iter):  # pragma: no cover - jitted
+    """Clip ``x[:m]`` (one box's candidates) to convergence on top of the certainly-kept sums.
+
+    ``keep[:m]`` ends as the candidates kept. Returns (n, t1, t2, mu, var, lim) of the
+    kept pixels, relative to the start centre.
+    """
+    for k in range(m):
+        keep[k] = True
+    n = t1 = t2 = mu = var = lim = np.nan
+    for _ in range(max_iter):
+        n = n0
+        t1 = t10
+        t2 = t20
+        for k in range(m):
+            w = x[k] if keep[k] else 0.0
+            n += 1.0 if keep[k] else 0.0
+            t1 += w
+            t2 += w * w
+        if n > 0:
+            mu = t1 / n
+            var = max(t2 / n - mu * mu, 0.0)
+        else:
+            mu = var = np.nan
+        lim = nsigma * np.sqrt(var)
+        changed = 0
+        for k in range(m):
+            new = abs(x[k] - mu) <= lim
+            changed += 1 if new != keep[k] else 0
+            keep[k] = new
+        if changed == 0:
+            break
+    return n, t1, t2, mu, var, lim
+
+
+@numba.njit(cache=True)
+def _band_ok(band, mu, lim, n0):  # pragma: no cover - jitted
+    """True when every certainly-kept pixel (|x| <= band) lies inside the converged limits."""
+    return n0 == 0 or band < 0 or max(abs(band - mu), abs(band + mu)) <= lim
+
+
+@numba.njit(cache=True)
+def _clip_pair_boxes(a, b, valid, use_valid, runs, boxes, starts, ends, run_labels, cs, bs, cd, bd,
+                     off, cap, nsigma, max_iter, res, cand_s, cand_d):  # pragma: no cover - jitted
+    """Both clips of a pair for the given boxes (their runs): pass, then box by box to convergence.
+
+    The sum is clipped over its candidates (pixels outside the sum band); the difference
+    over the pixels inside the sum band but outside the difference band, and the sum
+    candidates the sum kept. Results go to ``res[:, box]`` (rows ``_N_S`` ... ``_OVER``).
+    """
+    nb = cs.size
+    fill = np.zeros(nb, np.int64)
+    sums = np.zeros((6, nb))
+    over = np.zeros(nb, np.bool_)
+    _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, cd, bd,
+               off, cap, fill, sums, cand_s, cand_d, over)
+    width = 1
+    for j in boxes:
+        width = max(width, fill[j])
+    xs_c = np.empty(width)
+    keep_s = np.empty(width, np.bool_)
+    xd_c = np.empty(width)
+    keep_d = np.empty(width, np.bool_)
+    for j in boxes:
+        res[_OVER, j] = 1.0 if over[j] else 0.0
+        if over[j]:
+            res[_OK_S, j] = res[_OK_D, j] = 0.0
+            continue
+        o = off[j]
+        m = fill[j]
+        k3 = 0
+        k2 = o
+        for k in range(o, o + m):  # drop the non-finite pixels (compacting the bucket)
+            if np.isfinite(cand_s[k]) and np.isfinite(cand_d[k]):
+                cand_s[k2] = cand_s[k]
+                cand_d[k2] = cand_d[k]
+                k2 += 1
+        m = k2 - o
+        for k in range(o, o + m):
+            if not abs(cand_s[k]) <= bs[j]:
+                xs_c[k3] = cand_s[k]
+                k3 += 1
+        n, t1, t2, mu, var, lim = _converge_box(xs_c, keep_s, k3, sums[0, j], sums[1, j], sums[2, j],
+                                                nsigma, max_iter)
+        res[_N_S, j] = n
+        res[_T1_S, j] = t1
+        res[_T2_S, j] = t2
+        res[_MU_S, j] = mu
+        res[_VAR_S, j] = var
+        res[_OK_S, j] = 1.0 if _band_ok(bs[j], mu, lim, sums[0, j]) else 0.0
+        md = 0
+        q = 0
+        for k in range(o, o + m):
+            if abs(cand_s[k]) <= bs[j]:
+                xd_c[md] = cand_d[k]
+                md += 1
             else:
-                kind = 3
-            if count < cap:
-                c_lab[count] = lab
-                c_xs[count] = xs
-                c_xd[count] = xd
-                c_kind[count] = kind
-            count += 1
-        out[0, lab] += s1
-        out[1, lab] += s2
-        out[2, lab] += ns
-        out[3, lab] += d1
-        out[4, lab] += d2
-        out[5, lab] += nd
-    n = min(count, cap)
-    return out[:, 1:], c_lab[:n], c_xs[:n], c_xd[:n], c_kind[:n], count
+                if keep_s[q]:
+                    xd_c[md] = cand_d[k]
+                    md += 1
+                q += 1
+        n, t1, t2, mu, var, lim = _converge_box(xd_c, keep_d, md, sums[3, j], sums[4, j], sums[5, j],
+                                                nsigma, max_iter)
+        res[_N_D, j] = n
+        res[_T1_D, j] = t1
+        res[_T2_D, j] = t2
+        res[_MU_D, j] = mu
+        res[_VAR_D, j] = var
+        res[_OK_D, j] = 1.0 if _band_ok(bd[j], mu, lim, sums[3, j]) else 0.0
 
 
 @numba.njit(cache=True)
@@ -229,13 +407,13 @@ class BoxClipper:
     nsigma : float
         Clipping limit.
     sample : int
-        Pixels per box in the fixed subsample that gives the robust starting point
-        (default: 512, fewer when there are many boxes, at least 256).
+        Pixels per box in the fixed sample whose clip gives the starting point
+        (default 512; a multiple of 16 is gathered in blocks of 16 neighbours).
     max_iter : int
         Limit on clipping iterations (convergence takes ~5-10).
     """
 
-    def __init__(self, labels: np.ndarray, nsigma: float = 3.0, sample: int | None = None,
+    def __init__(self, labels: np.ndarray, nsigma: float = 3.0, sample: int = 512,
                  max_iter: int = 100) -> None:
         self.shape = labels.shape
         self.nsigma = float(nsigma)
@@ -250,25 +428,40 @@ class BoxClipper:
         self.run_ends = np.concatenate([change, [flat.size]]).astype(np.int64)
         self.run_labels = flat[self.run_starts]
         self.box_npix = np.bincount(flat, minlength=self.nbox + 1)[1:]
-        # the robust start costs O(sample x boxes): at most ~64k pixels per frame
-        if sample is None:
-            sample = int(np.clip(65536 // max(self.nbox, 1), 256, 512))
-        # a MAD-based sigma from n pixels is off by ~1.17/sqrt(n); the band of certainly
-        # kept pixels stays inside the converged 3-sigma limits (2.955 sigma of the true
-        # width) unless the start is 4.5 of those errors off (2.40 for n=512, 2.20 for 256)
-        self.band = (nsigma * np.sqrt(self.factor)) / (1.0 + 4.5 * 1.17 / np.sqrt(sample))
-        # fixed subsample per box, spread evenly over the box's pixels
+        # The start is the clip of a per-box sample of n pixels: its mean is off by ~1/sqrt(n)
+        # of the clipped deviation s, and s by ~0.75/sqrt(n) of itself. The band |x - c| <=
+        # band * s of certainly kept pixels stays inside the converged limits (nsigma s) unless
+        # the start is ~4 of those errors off: band = 2.49 for n = 512, 2.27 for 256. A box
+        # where it does not is simply done again.
+        e = 4.0 / np.sqrt(sample)
+        self.band = (nsigma - e) / (1.0 + 0.75 * e)
+        # the sample: blocks of 16 neighbouring pixels of the box (one cache line of a float32
+        # frame, so gathering it costs little), spread evenly over the box's pixels
         order = np.argsort(flat, kind="stable")
         order = order[flat[order] > 0]
         first = np.concatenate([[0], np.cumsum(self.box_npix)[:-1]])
+        block = 16 if sample % 16 == 0 else 1
+        nblock = sample // block
         k = np.arange(sample)
-        idx = first[:, None] + (k[None, :] * self.box_npix[:, None]) // sample
-        self.sample_index = order[np.minimum(idx, first[:, None] + np.maximum(self.box_npix[:, None] - 1, 0))]
+        room = np.maximum(self.box_npix[:, None] - block, 0)
+        idx = (k[None, :] // block) * room // max(nblock - 1, 1) + k[None, :] % block
+        idx = first[:, None] + np.minimum(idx, np.maximum(self.box_npix[:, None] - 1, 0))
+        self.sample_index = order[idx]
         self._outside = np.empty(flat.size, bool)
-        # candidate buffer: 2.5-9% of pixels fall outside the two bands (band 2.4-2.0 sigma);
-        # more means a frame to treat the slow, general way
-        self._cap = max(4096, int(0.18 * self.labelled.sum()))
         self._dummy_valid = np.ones(1, bool)
+        # clip_pair: labelled runs in image order, and per box a bucket for its candidates:
+        # ~3% of Gaussian pixels fall outside the two bands; the bucket holds 12% plus the
+        # box's longest run (a run is checked against the space left before it is read)
+        self._runs = np.flatnonzero(self.run_labels > 0)
+        self._boxes = np.arange(1, self.nbox + 1)
+        longest = np.zeros(self.nbox + 1, np.int64)
+        np.maximum.at(longest, self.run_labels, self.run_ends - self.run_starts)
+        self._cap = np.zeros(self.nbox + 1, np.int64)
+        self._cap[1:] = (0.12 * self.box_npix).astype(np.int64) + longest[1:]
+        self._off = np.concatenate([[0], np.cumsum(self._cap)[:-1]])
+        self._cand_s = np.empty(int(self._cap.sum()))
+        self._cand_d = np.empty(int(self._cap.sum()))
+        self._attempts = 4
 
     def clip(
         self,
@@ -294,12 +487,11 @@ class BoxClipper:
         b = a if b is None else np.ascontiguousarray(b, dtype=np.float32).ravel()
         sign = 0.0 if b is a else float(sign)
         v = None if valid is None else np.ascontiguousarray(valid, dtype=bool).ravel()
-        idx = self.sample_index
-        x_sample = a[idx] + np.float32(sign) * b[idx]
-        center, sigma = self._robust_start_values(x_sample, None if v is None else v[idx])
+        center, sigma = _sample_start(a, b, sign, self._dummy_valid if v is None else v, v is not None,
+                                      self.sample_index, self.nsigma, self.max_iter)
         outside = self._outside
         for _attempt in range(4):
-            band = np.where(np.isfinite(sigma), self.band * sigma, np.inf)
+            band = np.where(np.isfinite(sigma), self.band * sigma, -1.0)  # -1: every pixel a candidate
             s1, s2, n0 = _band_pass(a, b, sign, self.run_starts, self.run_ends, self.run_labels,
                                     self._dummy_valid if v is None else v,
                                     v is not None, np.concatenate([[0.0], center]),
@@ -335,7 +527,7 @@ class BoxClipper:
     def _band_inside(band, mu, lim, n0) -> np.ndarray:
         """True where every certainly-kept pixel (|x| <= band) lies inside the converged limits."""
         with np.errstate(invalid="ignore"):
-            return (np.maximum(np.abs(band - mu), np.abs(band + mu)) <= lim) | (n0 == 0) | ~np.isfinite(band)
+            return (np.maximum(np.abs(band - mu), np.abs(band + mu)) <= lim) | (n0 == 0) | (band < 0)
 
     @staticmethod
     def _result(center, n, s1_t, s2_t, factor) -> ClippedStats:
@@ -349,57 +541,55 @@ class BoxClipper:
         pixels rejected in the sum, from a single pass over ``a`` and ``b``.
 
         Equal to ``clip(a, b, 1, valid, keep_mask=True)`` followed by
-        ``clip(a, b, -1, kept)``. When a band from the robust start is not enclosed by the
-        converged limits, the pass is repeated from the converged values; a frame with
-        more candidates than the buffer takes that general path.
+        ``clip(a, b, -1, kept)``. Boxes whose band from the robust start is not enclosed
+        by the converged limits, or whose candidates overflow their bucket, are done again
+        (only their rows) from the converged values; the last attempt clips them exactly,
+        with every pixel a candidate, as ``sigma_clip`` would.
         """
         a = np.ascontiguousarray(a, dtype=np.float32).ravel()
         b = np.ascontiguousarray(b, dtype=np.float32).ravel()
-        v = None if valid is None else np.ascontiguousarray(valid, dtype=bool).ravel()
-        idx = self.sample_index
-        vs = None if v is None else v[idx]
-        cs, sig_s = self._robust_start_values(a[idx] + b[idx], vs)
-        cd, sig_d = self._robust_start_values(a[idx] - b[idx], vs)
-        pad = lambda x: np.concatenate([[0.0], np.minimum(x, 3e38)])  # noqa: E731
-        for _attempt in range(3):
-            band_s = np.where(np.isfinite(sig_s), self.band * sig_s, np.inf)
-            band_d = np.where(np.isfinite(sig_d), self.band * sig_d, np.inf)
-            sums, lab, xs, xd, kind, count = _pair_pass(
-                a, b, self.run_starts, self.run_ends, self.run_labels, self._dummy_valid if v is None else v,
-                v is not None, pad(cs), pad(band_s), pad(cd), pad(band_d), self.nbox, self._cap)
-            if count > self._cap:  # a pathological frame: the general path below
+        v = self._dummy_valid if valid is None else np.ascontiguousarray(valid, dtype=bool).ravel()
+        nb = self.nbox + 1
+        start = np.zeros((4, nb))
+        for q, sign in ((0, 1.0), (2, -1.0)):
+            start[q:q + 2, 1:] = _sample_start(a, b, sign, v, valid is not None, self.sample_index,
+                                               self.nsigma, self.max_iter)
+        cs, sig_s, cd, sig_d = start
+        res = np.full((13, nb), np.nan)
+        runs, boxes = self._runs, self._boxes
+        for attempt in range(self._attempts):
+            exact = attempt == self._attempts - 1
+            # a box without a usable start (inf sigma), and every box on the last attempt,
+            # takes all its pixels as candidates (band -1): exact, like sigma_clip
+            bs = np.where(np.isfinite(sig_s) & (not exact), self.band * sig_s, -1.0)
+            bd = np.where(np.isfinite(sig_d) & (not exact), self.band * sig_d, -1.0)
+            if attempt == 0 and not exact:
+                off, cap, cand_s, cand_d = self._off, self._cap, self._cand_s, self._cand_d
+            else:  # few boxes: buckets as large as the boxes, which cannot overflow
+                cap = np.zeros(nb, np.int64)
+                cap[boxes] = self.box_npix[boxes - 1]
+                off = np.concatenate([[0], np.cumsum(cap)[:-1]])
+                cand_s, cand_d = np.empty(cap.sum()), np.empty(cap.sum())
+            _clip_pair_boxes(a, b, v, valid is not None, runs, boxes, self.run_starts, self.run_ends,
+                             self.run_labels, cs, bs, cd, bd, off, cap, self.nsigma, self.max_iter, res,
+                             cand_s, cand_d)
+            r = res[:, boxes]
+            bad_s = r[_OK_S] == 0
+            bad_d = r[_OK_D] == 0
+            redo = bad_s | bad_d
+            if not redo.any():
                 break
-            s1, s2, ns, d1, d2, nd = sums
-            three = kind == 3
-            l3 = lab[three]
-            keep3, n_s, s1_s, s2_s, mu_s, var_s, lim_s = self._converge(ns, s1, s2, l3, xs[three])
-            ok_s = self._band_inside(band_s, mu_s, lim_s, ns)
-            if ok_s.all():
-                l_d = np.concatenate([lab[~three], l3[keep3]])
-                x_d = np.concatenate([xd[~three], xd[three][keep3]])
-                _, n_d, s1_d, s2_d, mu_d, var_d, lim_d = self._converge(nd, d1, d2, l_d, x_d)
-                ok_d = self._band_inside(band_d, mu_d, lim_d, nd)
-                if ok_d.all():
-                    return (self._result(cs, n_s, s1_s, s2_s, self.factor),
-                            self._result(cd, n_d, s1_d, s2_d, self.factor))
-                # restart the difference from its converged values: the band is then inside
-                cd, sig_d = cd + np.nan_to_num(mu_d), np.where(ok_d, sig_d, np.sqrt(var_d))
-            else:
-                cs, sig_s = cs + np.nan_to_num(mu_s), np.where(ok_s, sig_s, np.sqrt(var_s))
-            sig_s[~np.isfinite(sig_s) | (sig_s <= 0)] = np.inf
-            sig_d[~np.isfinite(sig_d) | (sig_d <= 0)] = np.inf
-        ss = self.clip(a.reshape(self.shape), b.reshape(self.shape), 1.0,
-                       None if v is None else v.reshape(self.shape), keep_mask=True)
-        return ss, self.clip(a.reshape(self.shape), b.reshape(self.shape), -1.0, ss.kept)
-
-
-    def _robust_start_values(self, s: np.ndarray, valid_sample: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        if valid_sample is not None:
-            s = np.where(valid_sample, s, np.float32(np.nan))
-        with np.errstate(invalid="ignore"):
-            med = bn.nanmedian(s, axis=1).astype(np.float64)
-            mad = bn.nanmedian(np.abs(s - med[:, None].astype(np.float32)), axis=1).astype(np.float64)
-        sig = 1.4826 * mad
-        sig[~np.isfinite(sig) | (sig <= 0)] = np.inf
-        med[~np.isfinite(med)] = 0.0
-        return med, sig
+            # restart from the converged values of the clip that failed (an overflowed box
+            # keeps its start)
+            fix_s = boxes[bad_s & (r[_OVER] == 0)]
+            fix_d = boxes[bad_d & (r[_OVER] == 0)]
+            cs[fix_s] += np.nan_to_num(res[_MU_S, fix_s])
+            sig_s[fix_s] = np.sqrt(res[_VAR_S, fix_s])
+            cd[fix_d] += np.nan_to_num(res[_MU_D, fix_d])
+            sig_d[fix_d] = np.sqrt(res[_VAR_D, fix_d])
+            for sig in (sig_s, sig_d):
+                sig[~np.isfinite(sig) | (sig <= 0)] = np.inf
+            boxes = boxes[redo]
+            runs = np.flatnonzero(np.isin(self.run_labels, boxes))
+        return (self._result(cs[1:], res[_N_S, 1:], res[_T1_S, 1:], res[_T2_S, 1:], self.factor),
+                self._result(cd[1:], res[_N_D, 1:], res[_T1_D, 1:], res[_T2_D, 1:], self.factor))

@@ -69,7 +69,7 @@ def test_single_pass_pair_equals_two_clips(frames):
         np.testing.assert_allclose(ps.mean, ss.mean, rtol=1e-12)
         np.testing.assert_allclose(pd.variance, sd.variance, rtol=1e-9)
     # a frame with more candidates than the buffer takes the general path, same answer
-    clipper._cap = 10
+    clipper._cap = np.full_like(clipper._cap, 10)
     ps, pd = clipper.clip_pair(a, b, valid)
     np.testing.assert_array_equal(pd.npix, sd.npix)
     np.testing.assert_allclose(pd.variance, sd.variance, rtol=1e-9)
@@ -84,3 +84,87 @@ def test_empty_and_constant_boxes_do_not_break(frames):
     st = BoxClipper(lab).clip(const, valid=valid)
     assert st.npix[0] == 0 and np.isnan(st.mean[0])
     assert st.mean[1] == 7.0 and st.variance_raw[1] == 0.0
+
+
+def _astropy_pair(lab, a, b, valid, box):
+    """Reference for one box: clip the sum, then the difference over the pixels the sum kept."""
+    sel = (lab == box) & valid
+    s = (a[sel].astype(np.float64) + b[sel])
+    keep = ~sigma_clip(s, sigma=3, maxiters=None, cenfunc="mean", stdfunc="std").mask
+    d = (a[sel].astype(np.float64) - b[sel])[keep]
+    kd = d[~sigma_clip(d, sigma=3, maxiters=None, cenfunc="mean", stdfunc="std").mask]
+    return s[keep], kd
+
+
+def _assert_pair_matches_astropy(lab, a, b, valid, ps, pd, boxes):
+    for box in boxes:
+        ks, kd = _astropy_pair(lab, a, b, valid, box)
+        assert ps.npix[box - 1] == ks.size, box
+        assert pd.npix[box - 1] == kd.size, box
+        assert ps.mean[box - 1] == pytest.approx(ks.mean(), rel=1e-9)
+        assert pd.variance_raw[box - 1] == pytest.approx(kd.var(), rel=1e-7)
+
+
+def _count_calls(monkeypatch):
+    """Record the boxes handed to every call of the per-box kernel."""
+    import nircam_gui.core.gain.clipstats as cs
+
+    calls = []
+    kernel = cs._clip_pair_boxes
+
+    def spy(*args):
+        calls.append(np.array(args[5]))
+        return kernel(*args)
+
+    monkeypatch.setattr(cs, "_clip_pair_boxes", spy)
+    return calls
+
+
+def test_non_finite_pixels_are_left_out_like_astropy(frames):
+    lab, a, b, valid = frames
+    a, b = a.copy(), b.copy()
+    rng = np.random.default_rng(5)
+    bad = rng.random(a.shape) < 5e-3
+    a[bad] = np.nan
+    b[rng.random(a.shape) < 2e-3] = np.inf
+    clipper = BoxClipper(lab)
+    ps, pd = clipper.clip_pair(a, b, valid)
+    assert np.isfinite(ps.mean).all() and np.isfinite(pd.variance).all()
+    s_ok = np.isfinite(a) & np.isfinite(b)
+    _assert_pair_matches_astropy(lab, a, b, valid & s_ok, ps, pd, range(1, clipper.nbox + 1))
+    # the general path agrees
+    ss = clipper.clip(a, b, 1.0, valid, keep_mask=True)
+    np.testing.assert_array_equal(ss.npix, ps.npix)
+
+
+def test_pathological_boxes_are_redone_alone_and_end_like_astropy(frames, monkeypatch):
+    """A start far off (the sample unlike the rest of the box) or missing (no valid sample
+    pixel) is caught by the band check; only those boxes are done again."""
+    lab, a, b, valid = frames
+    a, b, valid = a.copy(), b.copy(), valid.copy()
+    clipper = BoxClipper(lab)
+    off_box, blind_box = 10, 20
+    a.ravel()[clipper.sample_index[off_box - 1]] += 2000.0  # the sample reads 28 sigma high
+    valid.ravel()[clipper.sample_index[blind_box - 1]] = False
+    calls = _count_calls(monkeypatch)
+    ps, pd = clipper.clip_pair(a, b, valid)
+    assert len(calls) >= 2
+    assert off_box in calls[1] and len(calls[1]) <= 3  # the retry takes the failing boxes only
+    _assert_pair_matches_astropy(lab, a, b, valid, ps, pd, range(1, clipper.nbox + 1))
+
+
+def test_exact_attempt_alone_equals_astropy(frames):
+    """With a single attempt every box is clipped with all its pixels as candidates."""
+    lab, a, b, valid = frames
+    clipper = BoxClipper(lab)
+    clipper._attempts = 1
+    ps, pd = clipper.clip_pair(a, b, valid)
+    _assert_pair_matches_astropy(lab, a, b, valid, ps, pd, range(1, clipper.nbox + 1))
+
+
+def test_gaussian_frame_needs_one_pass(frames, monkeypatch):
+    """On ordinary data (hot pixels, masked pixels) the start is close enough: no box is redone."""
+    lab, a, b, valid = frames
+    calls = _count_calls(monkeypatch)
+    BoxClipper(lab).clip_pair(a, b, valid)
+    assert len(calls) == 1
