@@ -6,13 +6,15 @@ import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
 
-__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "write_problem"]
+__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "staged_outputs",
+           "write_problem"]
 
 
 class InputOverwriteError(OutputError, ValueError):
@@ -79,10 +81,7 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
     ...     hdul.writeto(tmp)
     """
     path = Path(path)
-    for p in protect:
-        if Path(p).exists() and path.exists() and os.path.samefile(p, path):
-            raise InputOverwriteError(path, "is an input of this run; refusing to overwrite it (choose another "
-                                            "output folder)")
+    _refuse_input(path, protect)
     # keep the real suffix last: writers such as stdatamodels choose the format by it
     suffix = "".join(path.suffixes) or ".tmp"
     stem = path.name[: len(path.name) - len("".join(path.suffixes))] if path.suffixes else path.name
@@ -109,6 +108,47 @@ def atomic_path(path: str | os.PathLike, protect: tuple[str | os.PathLike, ...] 
         with contextlib.suppress(OSError):  # a failed clean-up must not hide the real error
             if tmp_path.exists():
                 tmp_path.unlink()
+
+
+def _refuse_input(path: Path, protect) -> None:
+    for p in protect:
+        if Path(p).exists() and path.exists() and os.path.samefile(p, path):
+            raise InputOverwriteError(path, "is an input of this run; refusing to overwrite it (choose another "
+                                            "output folder)")
+
+
+@contextlib.contextmanager
+def staged_outputs(outdir: str | os.PathLike, protect: tuple[str | os.PathLike, ...] = (),
+                   last: tuple[str, ...] = ("provenance.json",)) -> Iterator[Path]:
+    """Yield a hidden folder inside ``outdir`` for a run's products; move them all into
+    ``outdir`` when the body ends without an exception.
+
+    A run that fails, is cancelled or is interrupted leaves ``outdir`` exactly as it
+    was, the outputs of an earlier run included: its products only ever existed in the
+    staging folder, which is removed. Each move is an atomic rename on the same file
+    system; files named in ``last`` (the provenance) move after the others, so their
+    presence means the rest is in place. No file is moved over one of ``protect``.
+    """
+    outdir = Path(outdir)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".nircam-staging.", dir=outdir))
+    except OSError as exc:
+        raise OutputError(outdir, f"cannot write in this output folder: {write_problem(exc)}") from None
+    try:
+        yield stage
+        files = [p.relative_to(stage) for p in stage.rglob("*") if p.is_file()]
+        files.sort(key=lambda rel: (rel.name in last, str(rel)))
+        for rel in files:  # every check before the first move
+            _refuse_input(outdir / rel, protect)
+        for rel in files:
+            dest = outdir / rel
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stage / rel, dest)
+            except OSError as exc:
+                raise OutputError(dest, f"could not be written: {write_problem(exc)}") from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def sha256sum(path: str | os.PathLike, chunk: int = 1 << 22) -> str:

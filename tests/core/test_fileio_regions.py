@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nircam_gui.core.errors import NircamFileError
-from nircam_gui.core.fileio import atomic_path
+from nircam_gui.core.fileio import InputOverwriteError, atomic_path, staged_outputs
 from nircam_gui.core.regionsio import polygons_mask, read_polygons, write_polygons
 
 
@@ -28,6 +28,38 @@ def test_atomic_write_refuses_to_overwrite_an_input(tmp_path):
         with atomic_path(src, protect=(src,)):
             pass
     assert src.read_text() == "data"
+
+
+def test_staged_outputs_commit_all_or_nothing(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old a")
+    (out / "keep.txt").write_text("someone else's")
+    with pytest.raises(RuntimeError):
+        with staged_outputs(out) as stage:
+            (stage / "a.txt").write_text("new a")
+            (stage / "b.txt").write_text("new b")
+            raise RuntimeError("the run failed half way")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "keep.txt"]  # no staging folder left
+    assert (out / "a.txt").read_text() == "old a"
+    with staged_outputs(out) as stage:
+        (stage / "a.txt").write_text("new a")
+        (stage / "sub").mkdir()
+        (stage / "sub" / "c.txt").write_text("new c")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "keep.txt", "sub"]
+    assert (out / "a.txt").read_text() == "new a" and (out / "sub" / "c.txt").read_text() == "new c"
+    assert (out / "keep.txt").read_text() == "someone else's"
+
+
+def test_staged_outputs_never_move_over_an_input(tmp_path):
+    (tmp_path / "in.fits").write_text("input")
+    with pytest.raises(InputOverwriteError, match="in.fits"):
+        with staged_outputs(tmp_path, protect=(tmp_path / "in.fits",)) as stage:
+            (stage / "product.fits").write_text("p")
+            (stage / "in.fits").write_text("clobber")
+    # checked before the first move: nothing of the run arrived
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fits"]
+    assert (tmp_path / "in.fits").read_text() == "input"
 
 
 def test_ds9_round_trip_is_exact_and_one_based(tmp_path):

@@ -227,6 +227,22 @@ def test_cancelled_skyflat_run_removes_its_outputs(tmp_path, cals):
     assert [p.name for p in out.iterdir()] == []
 
 
+def test_cancelled_rerun_keeps_the_earlier_outputs(tmp_path, cals):
+    """A second run into the same folder, cancelled after it wrote its products, leaves the
+    first run's files byte for byte: they are replaced only when the new run completes."""
+    out = tmp_path / "out"
+    opts = SkyflatOptions(figures=False, checksums=False)
+    run_skyflat(cals.cal_files, out, options=opts)
+    before = _digests(sorted(out.iterdir()))
+    seen = []
+    with pytest.raises(Cancelled):
+        run_skyflat(cals.cal_files, out, options=SkyflatOptions(figures=False, checksums=False, dead_threshold=0.6),
+                    progress=lambda fraction, message: seen.append(message),
+                    cancel=lambda: any(m.endswith("written") for m in seen))
+    assert any(m.endswith("written") for m in seen)  # the products had been made
+    assert _digests(sorted(out.iterdir())) == before  # and no staging folder is left
+
+
 # -- inputs are never modified ---------------------------------------------------------------------
 
 def _digests(paths) -> dict[str, str]:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NircamFileError
-from ..fileio import atomic_path, sha256sum
-from ..progress import Cancelled, CancelCheck, ProgressCallback, Reporter
+from ..fileio import atomic_path, sha256sum, staged_outputs
+from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import open_reference
 from . import figures, products
 from .run import DetectorSummary, SkyflatOptions, SkyflatResult, new_dead_pixels, write_dead_pixel_products
@@ -79,7 +79,7 @@ def export_skyflat(
     NircamFileError
         A product of the run is missing, or ``outdir`` is the run's folder.
     Cancelled
-        Files written so far are removed.
+        The folder is left as it was (the files are staged and moved in at the end).
     """
     opt = result.options or SkyflatOptions()
     threshold = opt.dead_threshold if dead_threshold is None else float(dead_threshold)
@@ -97,7 +97,9 @@ def export_skyflat(
     rep = Reporter(len(result.files) + 1, progress, cancel)
     written: list[str] = []
     made: dict[str, dict[str, str]] = {}
-    try:
+    final = out
+    # staged: a cancelled or failed export leaves the folder as it was
+    with staged_outputs(final, tuple(protect)) as out:
         for src in result.files:
             name = os.path.basename(src)
             if name == "provenance.json":
@@ -125,11 +127,7 @@ def export_skyflat(
                                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")}
             written.append(products.write_json(out / "provenance.json", doc))
         rep.step("done")
-    except (Cancelled, KeyboardInterrupt):
-        for w in written:
-            Path(w).unlink(missing_ok=True)
-        raise
-    return written
+    return [os.fspath(final / os.path.relpath(w, out)) for w in written]
 
 
 def _write_dead_products(out: Path, result: SkyflatResult, s: DetectorSummary, opt: SkyflatOptions,

@@ -20,9 +20,9 @@ from astropy.table import Table
 from ..detector import get_detector, reference_pixel_mask
 from ..dq import DEAD, DO_NOT_USE
 from ..errors import NircamFileError
-from ..fileio import ensure_output_dir, sha256sum
+from ..fileio import ensure_output_dir, sha256sum, staged_outputs
 from ..provenance import software_versions
-from ..progress import Cancelled, CancelCheck, ProgressCallback, Reporter
+from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
 from . import figures, products
 from .background import BackgroundRecord, backgrounds_table, summarise_backgrounds
@@ -197,11 +197,12 @@ def run_skyflat(
     NircamFileError
         A file that is not a usable full-frame ``_cal`` image.
     Cancelled
-        When ``cancel()`` returned True; files written so far are removed.
+        When ``cancel()`` returned True; the output folder is left as it was (products are
+        staged and moved in only at the end).
     """
     opt = options or SkyflatOptions()
     t0 = time.perf_counter()
-    out = ensure_output_dir(outdir)
+    final = ensure_output_dir(outdir)
     warnings: list[str] = []
     written: list[str] = []
     rep = Reporter(100, progress, cancel)
@@ -251,7 +252,9 @@ def run_skyflat(
     versions = software_versions()
     checks = {}
     n_total = len(metas)
-    try:
+    protect = (*inputs_all, *(m.path for m in flats.values()), *(m.path for m in masks.values()))
+    # products are staged: a failed or cancelled run leaves the folder as it was
+    with staged_outputs(final, protect) as out:
         records: list[BackgroundRecord] = []
         filt_rows = []
         summaries: dict[str, DetectorSummary] = {}
@@ -381,7 +384,7 @@ def run_skyflat(
                         (m0.pupil or "CLEAR").upper(), data, err, fdq, ground_name=os.path.basename(gmeta.path),
                         fit_method=method, n_images=len(dmetas), provenance=prov, useafter=useafter,
                         pedigree=pedigree, protect=inputs_all + [gmeta.path]))
-                    flat_files[token] = written[-1]
+                    flat_files[token] = os.fspath(final / os.path.basename(written[-1]))  # once moved in
                 else:
                     warnings.append(f"{det_name} {token}: no ground FLAT given, flat_{det_name}_{token}.fits "
                                     "not written")
@@ -445,11 +448,8 @@ def run_skyflat(
         written.append(products.write_json(out / "provenance.json", doc))
         if progress:
             progress(1.0, "done")
-    except (Cancelled, KeyboardInterrupt):
-        for w in written:
-            Path(w).unlink(missing_ok=True)
-        raise
-    return SkyflatResult(os.fspath(out), written, bg, summary, fd, summaries, warnings, time.perf_counter() - t0,
+    written = [os.fspath(final / os.path.relpath(w, out)) for w in written]
+    return SkyflatResult(os.fspath(final), written, bg, summary, fd, summaries, warnings, time.perf_counter() - t0,
                          options=opt, useafter=useafter, pedigree=pedigree, inputs=inputs_all, provenance=doc)
 
 

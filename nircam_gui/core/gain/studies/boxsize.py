@@ -57,9 +57,9 @@ def _uncertainty_row(run: RunData, refit: Refit) -> tuple[dict, tuple[int, int],
                  "n_maps": int(used.size)}
     diffs = [g[used[k + 1], whole] - g[used[k], whole] for k in range(0, used.size - 1, 2)]
     if diffs:
-        std, n = clipped_std(np.concatenate(diffs))
+        std, _ = clipped_std(np.concatenate(diffs))
     else:
-        std, n = np.nan, 0
+        std = np.nan
     level = float(np.nanmean(refit.maps.mean_gain[whole])) if whole.any() else np.nan
     row.update(n_differences=len(diffs), diff_std=std, single_err=std / np.sqrt(2),
                single_err_percent=100 * std / np.sqrt(2) / level, mean_gain=level)
