@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import NircamFileError, OutputError
 
 __all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "staged_outputs",
            "write_problem"]
@@ -135,7 +135,16 @@ def staged_outputs(outdir: str | os.PathLike, protect: tuple[str | os.PathLike, 
     except OSError as exc:
         raise OutputError(outdir, f"cannot write in this output folder: {write_problem(exc)}") from None
     try:
-        yield stage
+        try:
+            yield stage
+        except NircamFileError as exc:  # name the real output, not its staged copy
+            if not Path(exc.path).is_relative_to(stage):
+                raise
+            dest = outdir / Path(exc.path).relative_to(stage)
+            problem = exc.problem
+            if isinstance(exc, OutputError) and dest.exists() and "unchanged" not in problem:
+                problem += "; the previous version is unchanged"
+            raise type(exc)(dest, problem) from exc.__cause__
         files = [p.relative_to(stage) for p in stage.rglob("*") if p.is_file()]
         files.sort(key=lambda rel: (rel.name in last, str(rel)))
         for rel in files:  # every check before the first move

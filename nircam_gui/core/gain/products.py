@@ -17,7 +17,7 @@ from astropy.table import Table
 from ... import __version__
 from .. import dq as dqbits
 from ..detector import amplifier_index, reference_pixel_mask
-from ..fileio import atomic_path, ensure_output_dir, sha256sum
+from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs
 from ..provenance import software_versions
 from ..reffiles import write_reference
 from .engine import GainResult, options_dict
@@ -195,9 +195,27 @@ def provenance(result: GainResult, checksums: bool = True) -> dict:
 
 def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: bool = True,
                         checksums: bool = True) -> dict[str, Path]:
-    """Write every product of a gain analysis to ``outdir``; returns name -> path."""
-    outdir = ensure_output_dir(outdir)
-    protect = tuple(result.files)
+    """Write every product of a gain analysis to ``outdir``; returns name -> path.
+
+    The data products are staged and moved in together: a failure half way (a full disk)
+    leaves the folder as it was, never a mix of this run's and an earlier run's files. The
+    figures follow, each written atomically, so a plotting failure loses no numbers.
+    """
+    final = ensure_output_dir(outdir)
+    o = result.options
+    protect = (*result.files, *(p for p in (o.regions, o.ipc_kernel, o.superbias, o.linearity, o.saturation, o.mask)
+                                if p))
+    with staged_outputs(final, protect) as stage:
+        out = {k: final / v.relative_to(stage) for k, v in _write_data_products(result, stage, protect,
+                                                                                  checksums).items()}
+    if figures:
+        from .figures import write_figures
+
+        out.update(write_figures(result, final))
+    return out
+
+
+def _write_data_products(result: GainResult, outdir: Path, protect: tuple, checksums: bool) -> dict[str, Path]:
     out: dict[str, Path] = {}
     prov = provenance(result, checksums)
     img, dq = gain_image(result)
@@ -236,8 +254,4 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     with atomic_path(outdir / "provenance.json", protect) as tmp:
         tmp.write_text(json.dumps(prov, indent=1, default=str))
     out["provenance"] = outdir / "provenance.json"
-    if figures:
-        from .figures import write_figures
-
-        out.update(write_figures(result, outdir))
     return out
