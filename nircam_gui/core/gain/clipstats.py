@@ -188,11 +188,10 @@ def _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, c
     """One pass over the given runs (stretches of a row with one label) of a pair of frames.
 
     Pixels inside both bands (sum and difference) are certainly kept by both clips and
-    only summed, branch-free (mispredicted branches cost more than the stores). Every
-    other valid pixel is a
-    candidate: its sum and difference relative to the start centres go to its box's
-    bucket (``off[lab]``, at most ``cap[lab]``), written unconditionally and kept by
-    advancing the fill. A box whose bucket would overflow is marked in ``over``.
+    only summed. Every other valid pixel is a candidate: its sum and difference relative
+    to the start centres go to its box's bucket (``off[lab]``, at most ``cap[lab]``). The
+    loop has no branch: every pixel is written at the bucket's end, and a candidate is kept
+    by advancing the fill. A box whose bucket would overflow is marked in ``over``.
     """
     for q in range(runs.size):
         r = runs[q]
@@ -281,9 +280,17 @@ def _converge_box(x, keep, m, n0, t10, t20, nsigma, max_iter):  # pragma: no cov
 
 
 @numba.njit(cache=True)
-def _band_ok(band, mu, lim, n0):  # pragma: no cover - jitted
-    """True when every certainly-kept pixel (|x| <= band) lies inside the converged limits."""
-    return n0 == 0 or band < 0 or max(abs(band - mu), abs(band + mu)) <= lim
+def _clip_box(x, keep, m, n0, t10, t20, band, nsigma, max_iter, res, row, j):  # pragma: no cover - jitted
+    """:func:`_converge_box`, then the result to ``res[row:row + 6, j]`` (n, t1, t2, mu, var,
+    and 1 when every certainly-kept pixel, ``|x| <= band``, lies inside the converged limits)."""
+    n, t1, t2, mu, var, lim = _converge_box(x, keep, m, n0, t10, t20, nsigma, max_iter)
+    ok = n0 == 0 or band < 0 or max(abs(band - mu), abs(band + mu)) <= lim
+    res[row, j] = n
+    res[row + 1, j] = t1
+    res[row + 2, j] = t2
+    res[row + 3, j] = mu
+    res[row + 4, j] = var
+    res[row + 5, j] = 1.0 if ok else 0.0
 
 
 @numba.njit(cache=True)
@@ -327,14 +334,7 @@ def _clip_pair_boxes(a, b, valid, use_valid, runs, boxes, starts, ends, run_labe
             if not abs(cand_s[k]) <= bs[j]:
                 xs_c[k3] = cand_s[k]
                 k3 += 1
-        n, t1, t2, mu, var, lim = _converge_box(xs_c, keep_s, k3, sums[0, j], sums[1, j], sums[2, j],
-                                                nsigma, max_iter)
-        res[_N_S, j] = n
-        res[_T1_S, j] = t1
-        res[_T2_S, j] = t2
-        res[_MU_S, j] = mu
-        res[_VAR_S, j] = var
-        res[_OK_S, j] = 1.0 if _band_ok(bs[j], mu, lim, sums[0, j]) else 0.0
+        _clip_box(xs_c, keep_s, k3, sums[0, j], sums[1, j], sums[2, j], bs[j], nsigma, max_iter, res, _N_S, j)
         md = 0
         q = 0
         for k in range(o, o + m):
@@ -346,14 +346,7 @@ def _clip_pair_boxes(a, b, valid, use_valid, runs, boxes, starts, ends, run_labe
                     xd_c[md] = cand_d[k]
                     md += 1
                 q += 1
-        n, t1, t2, mu, var, lim = _converge_box(xd_c, keep_d, md, sums[3, j], sums[4, j], sums[5, j],
-                                                nsigma, max_iter)
-        res[_N_D, j] = n
-        res[_T1_D, j] = t1
-        res[_T2_D, j] = t2
-        res[_MU_D, j] = mu
-        res[_VAR_D, j] = var
-        res[_OK_D, j] = 1.0 if _band_ok(bd[j], mu, lim, sums[3, j]) else 0.0
+        _clip_box(xd_c, keep_d, md, sums[3, j], sums[4, j], sums[5, j], bd[j], nsigma, max_iter, res, _N_D, j)
 
 
 @numba.njit(cache=True)
