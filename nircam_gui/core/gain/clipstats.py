@@ -534,9 +534,9 @@ class BoxClipper:
         pixels rejected in the sum, from a single pass over ``a`` and ``b``.
 
         Equal to ``clip(a, b, 1, valid, keep_mask=True)`` followed by
-        ``clip(a, b, -1, kept)``. Boxes whose band from the robust start is not enclosed
+        ``clip(a, b, -1, kept)``. Boxes whose band from the sample start is not enclosed
         by the converged limits, or whose candidates overflow their bucket, are done again
-        (only their rows) from the converged values; the last attempt clips them exactly,
+        (only their runs) from the converged values; the last attempt clips them exactly,
         with every pixel a candidate, as ``sigma_clip`` would.
         """
         a = np.ascontiguousarray(a, dtype=np.float32).ravel()
