@@ -42,9 +42,11 @@ _CHUNKS = 64  # row blocks of the general pass, each with its own accumulators
 # a parallel pass measured slower.
 
 
-# fastmath without the no-NaN/no-inf assumptions. Even so, with reassoc + nsz LLVM folds
-# isfinite(a + b) to True (measured), so finiteness is always tested on the loaded inputs.
-_FM = {"reassoc", "contract", "nsz", "arcp"}
+# No fastmath in the kernels: with reassociation allowed, numba's freshly compiled code and
+# the code it loads from its cache summed in different orders, so a GUI run (child process)
+# and the command line disagreed in the last bit; strict IEEE order costs ~10% here.
+# (Under reassoc + nsz LLVM also folded isfinite(a + b) to True: finiteness is tested on the
+# loaded inputs.)
 
 # rows of the per-box result array of _clip_pair_boxes
 _N_S, _T1_S, _T2_S, _MU_S, _VAR_S, _OK_S, _N_D, _T1_D, _T2_D, _MU_D, _VAR_D, _OK_D, _OVER = range(13)
@@ -85,12 +87,12 @@ class ClippedStats:
     kept: np.ndarray | None = None  # boolean image of kept pixels (only when asked for)
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True)
 def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, band, nbox, outside):  # pragma: no cover
     """Sums over the pixels inside each box's band; marks the valid ones outside it.
 
     Loops over runs (stretches of a row with one label) so the inner loop has scalar
-    accumulators and vectorises; sums are float64 (fastmath only reorders them).
+    accumulators; sums are float64.
     """
     nr = starts.size
     step = (nr + _CHUNKS - 1) // _CHUNKS
@@ -126,7 +128,7 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
     return s1.sum(axis=0)[1:], s2.sum(axis=0)[1:], cnt.sum(axis=0)[1:]
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True)
 def _sample_start(a, b, sign, valid, use_valid, sample_index, nsigma, max_iter):  # pragma: no cover
     """The clip itself, on each box's fixed subsample of ``a + sign * b``: a start for the frame.
 
@@ -182,7 +184,7 @@ def _sample_start(a, b, sign, valid, use_valid, sample_index, nsigma, max_iter):
     return out
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True)
 def _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, cd, bd,
                off, cap, fill, sums, cand_s, cand_d, over):  # pragma: no cover - jitted
     """One pass over the given runs (stretches of a row with one label) of a pair of frames.
@@ -244,7 +246,7 @@ def _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, c
         sums[5, lab] += d2
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True)
 def _converge_box(x, keep, m, n0, t10, t20, nsigma, max_iter):  # pragma: no cover - jitted
     """Clip ``x[:m]`` (one box's candidates) to convergence on top of the certainly-kept sums.
 
