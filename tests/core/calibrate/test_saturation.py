@@ -1,0 +1,23 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from nircam_gui.core.calibrate.saturation import grow_flags
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_grow_flags_is_the_square_dilation_with_edges(n):
+    rng = np.random.default_rng(n)
+    mask = rng.random((97, 130)) < 0.02
+    mask[0, 0] = mask[-1, -1] = mask[0, -1] = True  # corners: the box is cut at the edges, not wrapped
+    ref = ndimage.maximum_filter(mask, size=2 * n + 1, mode="constant", cval=0)
+    got = grow_flags(mask, n)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_grow_flags_leaves_the_input_alone():
+    mask = np.zeros((8, 8), bool)
+    mask[4, 4] = True
+    out = grow_flags(mask, 1)
+    assert mask.sum() == 1 and out.sum() == 9
+    assert grow_flags(mask, 0) is mask
