@@ -153,27 +153,28 @@ def _sample_start(a, b, sign, valid, use_valid, sample_index, nsigma, max_iter):
             out[0, j] = 0.0
             out[1, j] = np.inf
             continue
+        # as sigma_clip: the mean of the kept values, then the variance about it (two passes
+        # on the raw values: a mean pulled far off by a huge outlier must not cost precision)
         mu = 0.0
-        for k in range(m):
-            mu += x[k]
-        mu /= m
+        var = 0.0
         lim = np.inf
         kept = -1.0
         for _ in range(max_iter):
             n = 0.0
             t1 = 0.0
-            t2 = 0.0
-            for k in range(m):  # relative to the previous mean: no cancellation
-                d = x[k] - mu
-                w = d if abs(d) <= lim else 0.0
-                n += 1.0 if abs(d) <= lim else 0.0
-                t1 += w
-                t2 += w * w
+            for k in range(m):
+                inside = abs(x[k] - mu) <= lim
+                t1 += x[k] if inside else 0.0
+                n += 1.0 if inside else 0.0
             if n == 0:
                 break
-            c = t1 / n
-            var = max(t2 / n - c * c, 0.0)
-            mu += c
+            new_mu = t1 / n
+            t2 = 0.0
+            for k in range(m):
+                d = x[k] - new_mu
+                t2 += d * d if abs(x[k] - mu) <= lim else 0.0
+            mu = new_mu
+            var = t2 / n
             lim = nsigma * np.sqrt(var)
             if n == kept:
                 break
@@ -255,8 +256,7 @@ def _converge_box(x, keep, m, n0, t10, t20, nsigma, max_iter):  # pragma: no cov
     """
     for k in range(m):
         keep[k] = True
-    n = t1 = t2 = mu = var = lim = np.nan
-    for _ in range(max_iter):
+    for it in range(max_iter + 1):
         n = n0
         t1 = t10
         t2 = t20
@@ -271,6 +271,8 @@ def _converge_box(x, keep, m, n0, t10, t20, nsigma, max_iter):  # pragma: no cov
         else:
             mu = var = np.nan
         lim = nsigma * np.sqrt(var)
+        if it == max_iter:  # out of iterations: the statistics of the last mask, as sigma_clip
+            break
         changed = 0
         for k in range(m):
             new = abs(x[k] - mu) <= lim
@@ -362,7 +364,7 @@ def _converge_nb(n0, s1, s2, labels, x, nsigma, max_iter):  # pragma: no cover -
     mu = np.empty(m)
     var = np.empty(m)
     lim = np.empty(m)
-    for _ in range(max_iter):
+    for it in range(max_iter + 1):
         n[:] = n0
         t1[:] = s1
         t2[:] = s2
@@ -380,6 +382,8 @@ def _converge_nb(n0, s1, s2, labels, x, nsigma, max_iter):  # pragma: no cover -
                 mu[j] = np.nan
                 var[j] = np.nan
             lim[j] = nsigma * np.sqrt(var[j])
+        if it == max_iter:  # out of iterations: the statistics of the last mask
+            break
         changed = False
         for k in range(x.size):
             j = labels[k] - 1
@@ -456,7 +460,8 @@ class BoxClipper:
         self._off = np.concatenate([[0], np.cumsum(self._cap)[:-1]])
         self._cand_s = np.empty(int(self._cap.sum()))
         self._cand_d = np.empty(int(self._cap.sum()))
-        self._attempts = 4
+        self._attempts = 4  # the last one exact
+        self._exact_rounds = 3  # exact attempts at most, re-centring a box each time
 
     def clip(
         self,
@@ -478,15 +483,19 @@ class BoxClipper:
         keep_mask : bool
             Also return the boolean image of the pixels kept.
         """
-        a = np.ascontiguousarray(a, dtype=np.float32).ravel()
-        b = a if b is None else np.ascontiguousarray(b, dtype=np.float32).ravel()
+        a = self._frame(a, "frame", np.float32)
+        b = a if b is None else self._frame(b, "second frame", np.float32)
         sign = 0.0 if b is a else float(sign)
-        v = None if valid is None else np.ascontiguousarray(valid, dtype=bool).ravel()
+        v = None if valid is None else self._frame(valid, "valid mask", bool)
         center, sigma = _sample_start(a, b, sign, self._dummy_valid if v is None else v, v is not None,
                                       self.sample_index, self.nsigma, self.max_iter)
         outside = self._outside
-        for _attempt in range(4):
-            band = np.where(np.isfinite(sigma), self.band * sigma, -1.0)  # -1: every pixel a candidate
+        ok = np.zeros(self.nbox, bool)
+        exact = np.zeros(self.nbox, bool)
+        for attempt in range(self._attempts + self._exact_rounds - 1):
+            if attempt >= self._attempts - 1:  # boxes still failing: every pixel a candidate
+                exact |= ~ok
+            band = np.where(np.isfinite(sigma) & ~exact, self.band * sigma, -1.0)
             s1, s2, n0 = _band_pass(a, b, sign, self.run_starts, self.run_ends, self.run_labels,
                                     self._dummy_valid if v is None else v,
                                     v is not None, np.concatenate([[0.0], center]),
@@ -495,11 +504,12 @@ class BoxClipper:
             cl = self.flat_labels[cand]
             cx = (a[cand].astype(np.float64) + sign * b[cand]) - center[cl - 1]
             keep_c, n, s1_t, s2_t, mu, var, lim = self._converge(n0, s1, s2, cl, cx)
-            # every band pixel must lie inside the converged limits, else rebuild the band
-            ok = self._band_inside(band, mu, lim, n0)
+            # every band pixel must lie inside the converged limits, else rebuild the band; an
+            # exact box must be centred, else it is done again about its mean, for precision
+            ok = np.where(exact, self._centred(n, mu, var), self._band_inside(band, mu, lim, n0))
             if ok.all():
                 break
-            center = center + np.nan_to_num(mu)
+            center = center + np.where(ok, 0.0, np.nan_to_num(mu))
             sigma = np.where(ok, sigma, np.sqrt(var))
             sigma[~np.isfinite(sigma) | (sigma <= 0)] = np.inf
         stats = self._result(center, n, s1_t, s2_t, self.factor)
@@ -509,6 +519,13 @@ class BoxClipper:
             stats.kept = kept.reshape(self.shape)
         return stats
 
+    def _frame(self, x: np.ndarray, what: str, dtype) -> np.ndarray:
+        """``x`` flat and contiguous; the kernels do not check bounds, so the shape is checked here."""
+        x = np.asarray(x)
+        if x.shape != self.shape:
+            raise ValueError(f"{what} has shape {x.shape}, the box layout {self.shape}")
+        return np.ascontiguousarray(x, dtype=dtype).ravel()
+
     def _converge(self, n0, s1, s2, labels, x):
         """Iterate the clip on the candidates (``x`` relative to the start centre) to convergence.
 
@@ -517,6 +534,13 @@ class BoxClipper:
         """
         return _converge_nb(np.asarray(n0, float), np.asarray(s1, float), np.asarray(s2, float),
                             np.asarray(labels, np.int64), np.asarray(x, float), self.nsigma, self.max_iter)
+
+    @staticmethod
+    def _centred(n, mu, var) -> np.ndarray:
+        """True where the clipped mean lies within one deviation of the centre the sums were
+        taken about: the sums then lost no precision to a centre far from the data."""
+        with np.errstate(invalid="ignore"):
+            return (n == 0) | (np.abs(mu) <= np.sqrt(var))
 
     @staticmethod
     def _band_inside(band, mu, lim, n0) -> np.ndarray:
@@ -541,9 +565,9 @@ class BoxClipper:
         (only their runs) from the converged values; the last attempt clips them exactly,
         with every pixel a candidate, as ``sigma_clip`` would.
         """
-        a = np.ascontiguousarray(a, dtype=np.float32).ravel()
-        b = np.ascontiguousarray(b, dtype=np.float32).ravel()
-        v = self._dummy_valid if valid is None else np.ascontiguousarray(valid, dtype=bool).ravel()
+        a = self._frame(a, "first frame", np.float32)
+        b = self._frame(b, "second frame", np.float32)
+        v = self._dummy_valid if valid is None else self._frame(valid, "valid mask", bool)
         nb = self.nbox + 1
         start = np.zeros((4, nb))
         for q, sign in ((0, 1.0), (2, -1.0)):
@@ -552,13 +576,15 @@ class BoxClipper:
         cs, sig_s, cd, sig_d = start
         res = np.full((13, nb), np.nan)
         runs, boxes = self._runs, self._boxes
-        for attempt in range(self._attempts):
-            exact = attempt == self._attempts - 1
-            # a box without a usable start (inf sigma), and every box on the last attempt,
-            # takes all its pixels as candidates (band -1): exact, like sigma_clip
-            bs = np.where(np.isfinite(sig_s) & (not exact), self.band * sig_s, -1.0)
-            bd = np.where(np.isfinite(sig_d) & (not exact), self.band * sig_d, -1.0)
-            if attempt == 0 and not exact:
+        exact = np.zeros(nb, bool)
+        for attempt in range(self._attempts + self._exact_rounds - 1):
+            if attempt >= self._attempts - 1:
+                # the boxes still to do take all their pixels as candidates (band -1): exact,
+                # like sigma_clip; so does a box without a usable start (inf sigma)
+                exact[boxes] = True
+            bs = np.where(np.isfinite(sig_s) & ~exact, self.band * sig_s, -1.0)
+            bd = np.where(np.isfinite(sig_d) & ~exact, self.band * sig_d, -1.0)
+            if attempt == 0 and not exact.any():
                 off, cap, cand_s, cand_d = self._off, self._cap, self._cand_s, self._cand_d
             else:  # few boxes: buckets as large as the boxes, which cannot overflow
                 cap = np.zeros(nb, np.int64)
@@ -569,8 +595,11 @@ class BoxClipper:
                              self.run_labels, cs, bs, cd, bd, off, cap, self.nsigma, self.max_iter, res,
                              cand_s, cand_d)
             r = res[:, boxes]
-            bad_s = r[_OK_S] == 0
-            bad_d = r[_OK_D] == 0
+            ex = exact[boxes]
+            # a box is done when its band is inside the converged limits, or, done exactly,
+            # when it is centred (sums about a centre far from the data lose precision)
+            bad_s = np.where(ex, ~self._centred(r[_N_S], r[_MU_S], r[_VAR_S]), r[_OK_S] == 0)
+            bad_d = np.where(ex, ~self._centred(r[_N_D], r[_MU_D], r[_VAR_D]), r[_OK_D] == 0)
             redo = bad_s | bad_d
             if not redo.any():
                 break

@@ -168,3 +168,54 @@ def test_gaussian_frame_needs_one_pass(frames, monkeypatch):
     calls = _count_calls(monkeypatch)
     BoxClipper(lab).clip_pair(a, b, valid)
     assert len(calls) == 1
+
+
+def test_huge_values_in_the_sample_cost_no_precision():
+    """Values of 1e20-3e38 (fill values, corrupt pixels) in a box's sample must not pull the start
+    so far off that the sums about it lose the data: the result is still sigma_clip's."""
+    rng = np.random.default_rng(21)
+    lab = np.zeros((64, 64), np.int32)
+    lab[:, :32] = 1
+    lab[:, 32:] = 2
+    a = (rng.standard_normal((64, 64)) * 20 + 1000).astype(np.float32)
+    b = (rng.standard_normal((64, 64)) * 20 + 1000).astype(np.float32)
+    clipper = BoxClipper(lab)
+    s1 = clipper.sample_index[0]
+    a.ravel()[s1[:2]] = [1e30, 1e20]
+    a.ravel()[clipper.sample_index[1][:3]] = [3e38, -3e38, np.inf]
+    valid = np.ones(lab.shape, bool)
+    ps, pd = clipper.clip_pair(a, b, valid)
+    _assert_pair_matches_astropy(lab, a, b, np.isfinite(a) & np.isfinite(b), ps, pd, (1, 2))
+    ss = clipper.clip(a, b, 1.0)
+    np.testing.assert_array_equal(ss.npix, ps.npix)
+    np.testing.assert_allclose(ss.mean, ps.mean, rtol=1e-12)
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3])
+def test_iteration_limit_gives_the_statistics_of_the_last_mask(iterations):
+    """Out of iterations, the result is that of sigma_clip with the same ``maxiters``."""
+    rng = np.random.default_rng(iterations)
+    lab = np.ones((64, 64), np.int32)
+    a = (rng.standard_normal((64, 64)) * 20 + 1000).astype(np.float32)
+    a.ravel()[:400] += np.geomspace(50, 5e5, 400).astype(np.float32)  # a long graded tail
+    b = (rng.standard_normal((64, 64)) * 20 + 1000).astype(np.float32)
+    clipper = BoxClipper(lab, max_iter=iterations)
+    clipper._attempts = 1  # exact from the start: all pixels kept, as sigma_clip starts
+    ps, pd = clipper.clip_pair(a, b)
+    s = a.ravel().astype(np.float64) + b.ravel()
+    keep = ~sigma_clip(s, sigma=3, maxiters=iterations, cenfunc="mean", stdfunc="std").mask
+    d = (a.ravel().astype(np.float64) - b.ravel())[keep]
+    kd = d[~sigma_clip(d, sigma=3, maxiters=iterations, cenfunc="mean", stdfunc="std").mask]
+    assert ps.npix[0] == keep.sum() and ps.mean[0] == pytest.approx(s[keep].mean(), rel=1e-12)
+    assert pd.npix[0] == kd.size and pd.variance_raw[0] == pytest.approx(kd.var(), rel=1e-9)
+
+
+def test_frames_of_another_shape_are_refused(frames):
+    lab, a, b, valid = frames
+    clipper = BoxClipper(lab)
+    with pytest.raises(ValueError, match="shape"):
+        clipper.clip_pair(a[:64, :64], b[:64, :64])
+    with pytest.raises(ValueError, match="valid mask"):
+        clipper.clip_pair(a, b, valid[:, :-1])
+    with pytest.raises(ValueError, match="shape"):
+        clipper.clip(a.ravel())
