@@ -125,9 +125,12 @@ def staged_outputs(outdir: str | os.PathLike, protect: tuple[str | os.PathLike, 
 
     A run that fails, is cancelled or is interrupted leaves ``outdir`` exactly as it
     was, the outputs of an earlier run included: its products only ever existed in the
-    staging folder, which is removed. Each move is an atomic rename on the same file
-    system; files named in ``last`` (the provenance) move after the others, so their
-    presence means the rest is in place. No file is moved over one of ``protect``.
+    staging folder, which is removed. Every destination is checked before the first move
+    (not an input in ``protect``, not a folder). Each move is an atomic rename on the same
+    file system, and a file it replaces is set aside first: should a move fail part way
+    (or Ctrl-C come), the files already moved are taken back and the set-aside ones
+    restored. Files named in ``last`` (the provenance) move after the others, so their
+    presence means the rest is in place.
     """
     outdir = Path(outdir)
     try:
@@ -145,19 +148,45 @@ def staged_outputs(outdir: str | os.PathLike, protect: tuple[str | os.PathLike, 
             if isinstance(exc, OutputError) and dest.exists() and "unchanged" not in problem:
                 problem += "; the previous version is unchanged"
             raise type(exc)(dest, problem) from exc.__cause__
-        files = [p.relative_to(stage) for p in stage.rglob("*") if p.is_file()]
-        files.sort(key=lambda rel: (rel.name in last, str(rel)))
-        for rel in files:  # every check before the first move
-            _refuse_input(outdir / rel, protect)
-        for rel in files:
-            dest = outdir / rel
-            try:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(stage / rel, dest)
-            except OSError as exc:
-                raise OutputError(dest, f"could not be written: {write_problem(exc)}") from exc
+        _commit(stage, outdir, protect, last)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit(stage: Path, outdir: Path, protect, last: tuple[str, ...]) -> None:
+    """Move the staged files into ``outdir``, all or none."""
+    files = [p.relative_to(stage) for p in stage.rglob("*") if p.is_file()]
+    files.sort(key=lambda rel: (rel.name in last, str(rel)))
+    for rel in files:  # every check before the first move
+        dest = outdir / rel
+        _refuse_input(dest, protect)
+        if dest.is_dir() or any(p.exists() and not p.is_dir() for p in dest.parents if outdir in p.parents):
+            raise OutputError(dest, "could not be written: a folder or file of that name is in the way; "
+                                    "the output folder is unchanged")
+    aside = Path(tempfile.mkdtemp(prefix=".replaced.", dir=stage))
+    done: list[tuple[Path, Path | None]] = []  # (destination, the file it replaced, set aside)
+    dest = outdir
+    try:
+        for k, rel in enumerate(files):
+            dest = outdir / rel
+            old = None
+            if dest.exists() or dest.is_symlink():
+                old = aside / str(k)
+                os.replace(dest, old)
+            done.append((dest, old))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stage / rel, dest)
+    except BaseException as exc:
+        for dest, old in reversed(done):  # take this run's files back, put the old ones back
+            with contextlib.suppress(OSError):
+                if old is None:
+                    dest.unlink(missing_ok=True)
+                else:
+                    os.replace(old, dest)
+        if isinstance(exc, OSError):
+            raise OutputError(dest, f"could not be written: {write_problem(exc)}; the output folder is "
+                                    "unchanged") from exc
+        raise
 
 
 def sha256sum(path: str | os.PathLike, chunk: int = 1 << 22) -> str:

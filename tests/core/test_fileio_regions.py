@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nircam_gui.core.errors import NircamFileError
+from nircam_gui.core.errors import NircamFileError, OutputError
 from nircam_gui.core.fileio import InputOverwriteError, atomic_path, staged_outputs
 from nircam_gui.core.regionsio import polygons_mask, read_polygons, write_polygons
 
@@ -60,6 +60,46 @@ def test_staged_outputs_never_move_over_an_input(tmp_path):
     # checked before the first move: nothing of the run arrived
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fits"]
     assert (tmp_path / "in.fits").read_text() == "input"
+
+
+def test_staged_outputs_refuse_a_folder_in_the_way_before_moving_anything(tmp_path):
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "c.txt").mkdir()
+    with pytest.raises(OutputError, match="in the way"):
+        with staged_outputs(tmp_path) as stage:
+            (stage / "a.txt").write_text("new a")
+            (stage / "c.txt").write_text("new c")
+    assert (tmp_path / "a.txt").read_text() == "old a" and (tmp_path / "c.txt").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "c.txt"]
+
+
+def test_staged_outputs_take_everything_back_when_a_move_fails(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import nircam_gui.core.fileio as fileio
+
+    for name in ("a.txt", "b.txt", "provenance.json"):
+        (tmp_path / name).write_text(f"old {name}")
+    real_replace = os.replace
+    moved_in = []
+
+    def flaky_replace(src, dst):
+        if ".nircam-staging." in str(src) and ".replaced." not in str(src):
+            moved_in.append(dst)
+            if len(moved_in) == 3:  # the third file into the folder: the disk gives up
+                raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(fileio.os, "replace", flaky_replace)
+    with pytest.raises(OutputError, match="unchanged"):
+        with staged_outputs(tmp_path) as stage:
+            for name in ("a.txt", "b.txt", "new.txt", "provenance.json"):
+                (stage / name).write_text(f"new {name}")
+    assert len(moved_in) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "provenance.json"]
+    for name in ("a.txt", "b.txt", "provenance.json"):
+        assert (tmp_path / name).read_text() == f"old {name}"
 
 
 def test_ds9_round_trip_is_exact_and_one_based(tmp_path):
