@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import NircamFileError, OutputError
 
-__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "staged_outputs",
+__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "staged_outputs", "unstaged",
            "write_problem"]
 
 
@@ -143,7 +143,7 @@ def staged_outputs(outdir: str | os.PathLike, protect: tuple[str | os.PathLike, 
         except NircamFileError as exc:  # name the real output, not its staged copy
             if not Path(exc.path).is_relative_to(stage):
                 raise
-            dest = outdir / Path(exc.path).relative_to(stage)
+            dest = unstaged(exc.path, stage, outdir)
             problem = exc.problem
             if isinstance(exc, OutputError) and dest.exists() and "unchanged" not in problem:
                 problem += "; the previous version is unchanged"
@@ -151,6 +151,12 @@ def staged_outputs(outdir: str | os.PathLike, protect: tuple[str | os.PathLike, 
         _commit(stage, outdir, protect, last)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def unstaged(path: str | os.PathLike, stage: Path, outdir: str | os.PathLike) -> Path:
+    """Where a file written at ``path`` in the folder :func:`staged_outputs` yielded (``stage``)
+    stands once it is moved into ``outdir``."""
+    return Path(outdir) / Path(path).relative_to(stage)
 
 
 def _commit(stage: Path, outdir: Path, protect, last: tuple[str, ...]) -> None:

@@ -17,7 +17,7 @@ from astropy.table import Table
 from ... import __version__
 from .. import dq as dqbits
 from ..detector import amplifier_index, reference_pixel_mask
-from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs
+from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..reffiles import write_reference
 from .engine import GainResult, options_dict
@@ -206,8 +206,7 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     protect = (*result.files, *(p for p in (o.regions, o.ipc_kernel, o.superbias, o.linearity, o.saturation, o.mask)
                                 if p))
     with staged_outputs(final, protect) as stage:
-        out = {k: final / v.relative_to(stage) for k, v in _write_data_products(result, stage, protect,
-                                                                                  checksums).items()}
+        out = {k: unstaged(v, stage, final) for k, v in _write_data_products(result, stage, protect, checksums).items()}
     if figures:
         from .figures import write_figures
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NircamFileError
-from ..fileio import atomic_path, sha256sum, staged_outputs
+from ..fileio import atomic_path, sha256sum, staged_outputs, unstaged
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import open_reference
 from . import figures, products
@@ -127,7 +127,7 @@ def export_skyflat(
                                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")}
             written.append(products.write_json(out / "provenance.json", doc))
         rep.step("done")
-    return [os.fspath(final / os.path.relpath(w, out)) for w in written]
+    return [os.fspath(unstaged(w, out, final)) for w in written]
 
 
 def _write_dead_products(out: Path, result: SkyflatResult, s: DetectorSummary, opt: SkyflatOptions,

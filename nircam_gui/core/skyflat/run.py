@@ -20,7 +20,7 @@ from astropy.table import Table
 from ..detector import get_detector, reference_pixel_mask
 from ..dq import DEAD, DO_NOT_USE
 from ..errors import NircamFileError
-from ..fileio import ensure_output_dir, sha256sum, staged_outputs
+from ..fileio import ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
@@ -384,7 +384,7 @@ def run_skyflat(
                         (m0.pupil or "CLEAR").upper(), data, err, fdq, ground_name=os.path.basename(gmeta.path),
                         fit_method=method, n_images=len(dmetas), provenance=prov, useafter=useafter,
                         pedigree=pedigree, protect=inputs_all + [gmeta.path]))
-                    flat_files[token] = os.fspath(final / os.path.basename(written[-1]))  # once moved in
+                    flat_files[token] = os.fspath(unstaged(written[-1], out, final))
                 else:
                     warnings.append(f"{det_name} {token}: no ground FLAT given, flat_{det_name}_{token}.fits "
                                     "not written")
@@ -448,7 +448,7 @@ def run_skyflat(
         written.append(products.write_json(out / "provenance.json", doc))
         if progress:
             progress(1.0, "done")
-    written = [os.fspath(final / os.path.relpath(w, out)) for w in written]
+    written = [os.fspath(unstaged(w, out, final)) for w in written]
     return SkyflatResult(os.fspath(final), written, bg, summary, fd, summaries, warnings, time.perf_counter() - t0,
                          options=opt, useafter=useafter, pedigree=pedigree, inputs=inputs_all, provenance=doc)
 
