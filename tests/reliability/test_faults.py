@@ -147,6 +147,21 @@ def test_gain_products_on_a_full_disk_keep_the_previous_run(tmp_path, gain_resul
         assert "DQ" in hdul  # written with the map, not appended afterwards
 
 
+def test_gain_products_never_move_over_an_input(tmp_path, gain_result):
+    """The products are written in a staging folder; the move into the output folder checks
+    every one of them against the inputs (here gain_map.fits is a link to a ramp)."""
+    ramp = Path(gain_result.files[0])
+    before = ramp.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gain_map.fits").symlink_to(ramp)
+    with pytest.raises(OutputError) as info:
+        write_gain_products(gain_result, out, figures=False)
+    assert info.value.path == str(out / "gain_map.fits") and "refusing to overwrite" in info.value.problem
+    assert ramp.read_bytes() == before
+    assert [p.name for p in out.iterdir()] == ["gain_map.fits"] and leftovers(out) == []
+
+
 def test_nircam_gain_full_disk_is_one_line(tmp_path, flats, capsys, monkeypatch):
     def full_disk(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -206,7 +206,7 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     protect = (*result.files, *(p for p in (o.regions, o.ipc_kernel, o.superbias, o.linearity, o.saturation, o.mask)
                                 if p))
     with staged_outputs(final, protect) as stage:
-        out = {k: unstaged(v, stage, final) for k, v in _write_data_products(result, stage, protect, checksums).items()}
+        out = {k: unstaged(v, stage, final) for k, v in _write_data_products(result, stage, checksums).items()}
     if figures:
         from .figures import write_figures
 
@@ -214,7 +214,8 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     return out
 
 
-def _write_data_products(result: GainResult, outdir: Path, protect: tuple, checksums: bool) -> dict[str, Path]:
+def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> dict[str, Path]:
+    # outdir is the staging folder: staged_outputs checks every product against the inputs
     out: dict[str, Path] = {}
     prov = provenance(result, checksums)
     img, dq = gain_image(result)
@@ -228,29 +229,29 @@ def _write_data_products(result: GainResult, outdir: Path, protect: tuple, check
     path = outdir / "gain_map.fits"
     write_reference(path, "GAIN", result.detector, {"data": img},
                     description=f"PTC gain map, {result.options.box} px boxes", pedigree="GROUND",
-                    history=history, protect=protect,
+                    history=history,
                     extra_keywords={"BOXSIZE": result.options.box, "SIGLIMIT": result.signal_limit,
                                     "CLIPFAC": result.clip_factor, "IPCMODE": result.options.ipc},
                     extra_hdus=[fits.ImageHDU(dq, name="DQ")])
     out["gain_map"] = path
-    with atomic_path(outdir / "box_labels.fits", protect) as tmp:
+    with atomic_path(outdir / "box_labels.fits") as tmp:
         fits.HDUList([fits.PrimaryHDU(result.boxes.labels)]).writeto(tmp)
     out["box_labels"] = outdir / "box_labels.fits"
     for name, table in (("boxes", boxes_table(result)), ("sectors", result.sectors), ("pairs", pairs_table(result))):
         table = table.copy()
         table.meta.update(_summary_meta(result))
         p = outdir / f"{name}.ecsv"
-        with atomic_path(p, protect) as tmp:
+        with atomic_path(p) as tmp:
             table.write(tmp, format="ascii.ecsv", overwrite=True)
         out[name] = p
     ptc = ptc_points_table(result)
     # FITS headers cannot hold NaN (e.g. the map scatter with a single pair): leave such keys out
     ptc.meta.update({k.upper()[:8]: v for k, v in _summary_meta(result).items()
                      if not isinstance(v, str) and not (isinstance(v, float) and not np.isfinite(v))})
-    with atomic_path(outdir / PTC_FILE, protect) as tmp:
+    with atomic_path(outdir / PTC_FILE) as tmp:
         ptc.write(tmp, format="fits", overwrite=True)
     out["ptc_points"] = outdir / PTC_FILE
-    with atomic_path(outdir / "provenance.json", protect) as tmp:
+    with atomic_path(outdir / "provenance.json") as tmp:
         tmp.write_text(json.dumps(prov, indent=1, default=str))
     out["provenance"] = outdir / "provenance.json"
     return out

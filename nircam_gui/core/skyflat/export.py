@@ -108,13 +108,13 @@ def export_skyflat(
                 det = regenerate[name]
                 if det not in made:
                     made[det] = {os.path.basename(p): p for p in
-                                 _write_dead_products(out, result, result.detectors[det], new_opt, protect)}
+                                 _write_dead_products(out, result, result.detectors[det], new_opt)}
                     written.extend(made[det].values())
                 rep.step(f"{det} dead pixels at {threshold:g}")
                 continue
             if not os.path.exists(src):
                 raise NircamFileError(src, "product of the run is missing; run again before exporting")
-            with atomic_path(out / name, protect=tuple(protect)) as tmp:
+            with atomic_path(out / name) as tmp:
                 shutil.copyfile(src, tmp)
             written.append(os.fspath(out / name))
             rep.step(f"copied {name}")
@@ -130,8 +130,7 @@ def export_skyflat(
     return [os.fspath(unstaged(w, out, final)) for w in written]
 
 
-def _write_dead_products(out: Path, result: SkyflatResult, s: DetectorSummary, opt: SkyflatOptions,
-                         protect: list[str]) -> list[str]:
+def _write_dead_products(out: Path, result: SkyflatResult, s: DetectorSummary, opt: SkyflatOptions) -> list[str]:
     dead, clusters = rethreshold(s, opt, opt.dead_threshold)
     ground_dq = None
     if s.mask_file:
@@ -139,7 +138,7 @@ def _write_dead_products(out: Path, result: SkyflatResult, s: DetectorSummary, o
     # the provenance the run would have written with this threshold
     prov = {**s.provenance, "options": {**s.provenance.get("options", {}), "dead_threshold": opt.dead_threshold}}
     files = write_dead_pixel_products(out, s.detector, dead, clusters, ground_dq, s.mask_file, opt.dead_threshold,
-                                      prov, result.useafter, result.pedigree, protect)
+                                      prov, result.useafter, result.pedigree)
     if opt.figures and s.fit is not None:
         files.append(figures.plot_detector(out / f"skyflat_{s.detector}.png", s.detector, s.grey, s.fit,
                                            s.fit_method, dead.mask, clusters))

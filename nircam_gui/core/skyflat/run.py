@@ -345,12 +345,12 @@ def run_skyflat(
                 out / f"delta_{det_name}_grey.fits",
                 {"SCI": grey.median, "ERR": grey.error, "COVERAGE": grey.coverage},
                 keywords={**kw, "COMBINE": f"sigclip median {opt.sigma} sig {opt.maxiters} it",
-                          "CLIPMETH": opt.combine_method}, provenance=prov, protect=inputs_all))
+                          "CLIPMETH": opt.combine_method}, provenance=prov))
             written.append(products.write_image(
                 out / f"fit_{det_name}_grey.fits", {"SCI": fit_out},
                 keywords={**kw, "FITMETH": method, "FITBIN": opt.fit_bin,
                           "MEDFILT": opt.median_filter if method == "median" else 0},
-                provenance=prov, protect=inputs_all))
+                provenance=prov))
             # 4. per-filter deltas, filter dependence, new flats
             flat_files: dict[str, str] = {}
             for token, res in deltas.items():
@@ -369,8 +369,7 @@ def run_skyflat(
                               "COMBINE": f"sigclip median {opt.sigma} sig {opt.maxiters} it",
                               "FDRANGE": (rng_98, "2-98 pct range of FILTDIFF in 32px bins")},
                     provenance={**prov, "inputs": [p for p in prov["inputs"]
-                                                   if p["file"] in {dmetas[j].path for j in idx}]},
-                    protect=inputs_all))
+                                                   if p["file"] in {dmetas[j].path for j in idx}]}))
                 key = (det_name, m0.filter.upper(), (m0.pupil or "CLEAR").upper())
                 if key in flats:
                     gmeta = flats[key]
@@ -383,7 +382,7 @@ def run_skyflat(
                         out / f"flat_{det_name}_{token}.fits", det_name, m0.filter.upper(),
                         (m0.pupil or "CLEAR").upper(), data, err, fdq, ground_name=os.path.basename(gmeta.path),
                         fit_method=method, n_images=len(dmetas), provenance=prov, useafter=useafter,
-                        pedigree=pedigree, protect=inputs_all + [gmeta.path]))
+                        pedigree=pedigree))
                     flat_files[token] = os.fspath(unstaged(written[-1], out, final))
                 else:
                     warnings.append(f"{det_name} {token}: no ground FLAT given, flat_{det_name}_{token}.fits "
@@ -402,7 +401,7 @@ def run_skyflat(
             dead, clusters = new_dead_pixels(grey.median, grey.coverage, ground_dead, opt, opt.dead_threshold)
             written.extend(write_dead_pixel_products(
                 out, det_name, dead, clusters, ground_dq, mask_meta.path if mask_meta else "", opt.dead_threshold,
-                prov, useafter, pedigree, inputs_all))
+                prov, useafter, pedigree))
             if opt.figures:
                 written.append(figures.plot_detector(out / f"skyflat_{det_name}.png", det_name, grey.median, fit,
                                                      method, dead.mask, clusters))
@@ -484,15 +483,18 @@ def new_dead_pixels(grey: np.ndarray, coverage: np.ndarray | None, ground_dead: 
 
 
 def write_dead_pixel_products(out: Path, detector: str, dead, clusters: Table, ground_dq: np.ndarray | None,
-                              mask_file: str, threshold: float, provenance: dict, useafter: str, pedigree: str,
-                              protect) -> list[str]:
-    """``deadpix_<det>.ecsv``, ``clusters_<det>.ecsv`` and the MASK ``deadpix_<det>.fits``."""
+                              mask_file: str, threshold: float, provenance: dict, useafter: str,
+                              pedigree: str) -> list[str]:
+    """``deadpix_<det>.ecsv``, ``clusters_<det>.ecsv`` and the MASK ``deadpix_<det>.fits``.
+
+    ``out`` is the staging folder of :func:`~nircam_gui.core.fileio.staged_outputs`, which
+    checks every product against the inputs before it moves any in.
+    """
     out = Path(out)
     written = [products.write_table(out / f"deadpix_{detector}.ecsv", dead.table, provenance),
                products.write_table(out / f"clusters_{detector}.ecsv", clusters, provenance)]
     written.append(products.write_dead_mask(
         out / f"deadpix_{detector}.fits", detector, dead.mask, ground_dq,
         ground_name=os.path.basename(mask_file) if mask_file else "", threshold=threshold,
-        provenance=provenance, useafter=useafter, pedigree=pedigree,
-        protect=list(protect) + ([mask_file] if mask_file else [])))
+        provenance=provenance, useafter=useafter, pedigree=pedigree))
     return written
