@@ -73,7 +73,7 @@ def main() -> int:
     ap.add_argument("--clicks", type=int, default=40)
     args = ap.parse_args()
 
-    from nircam_gui.core.gain.engine import GainOptions, run_gain
+    from nircam_gui.core.gain.run import GainOptions, run_gain
     from nircam_gui.gui.app import create_app
     from nircam_gui.gui.gain.panel import GainPanel
     from nircam_gui.gui.workers import TaskRunner

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return study_main(argv[1:])
     args = build_parser().parse_args(argv)
     from ..core.fileio import ensure_output_dir
-    from ..core.gain.engine import GainOptions, run_gain
+    from ..core.gain.run import GainOptions, run_gain
     from ..core.gain.products import write_gain_products
 
     try:

@@ -102,7 +102,7 @@ def _split_inputs(inputs: list[str]):
 
 
 def _options(args):
-    from ..core.gain.engine import GainOptions
+    from ..core.gain.run import GainOptions
 
     ipc = args.ipc or ("deconvolve" if args.ipc_kernel else "none")
     return GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,

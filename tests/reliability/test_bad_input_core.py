@@ -7,7 +7,7 @@ import os
 import pytest
 
 from nircam_gui.core.errors import NircamFileError
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
 
 from .cases import GAIN_CASES, SKYFLAT_CASES, gain_case, skyflat_case

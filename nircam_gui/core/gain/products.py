@@ -20,7 +20,7 @@ from ..detector import amplifier_index, reference_pixel_mask
 from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..reffiles import write_reference
-from .engine import GainResult, options_dict
+from .run import GainResult, options_dict
 
 __all__ = ["gain_image", "read_ptc_points", "write_gain_products"]
 

@@ -4,7 +4,7 @@ Layout: set-up column | image (Boxes & regions) or a result view | PTC panel. Wo
 in the main window's :class:`~nircam_gui.gui.workers.TaskRunner` (so it shows in the
 progress area and stops when the window closes): the analysis and the export in a child
 process (they hold the GIL for long stretches), pairing checks and box-grid previews in
-threads. The panel keeps the last :class:`~nircam_gui.core.gain.engine.GainResult` and
+threads. The panel keeps the last :class:`~nircam_gui.core.gain.run.GainResult` and
 draws it; it never recomputes science.
 """
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.gain.engine import IPC_MODES, GainOptions
+from ...core.gain.run import IPC_MODES, GainOptions
 from ..settings import Settings
 from .results import short_labels
 from .tasks import REFTYPES, RampCheck

@@ -3,7 +3,7 @@
 - :func:`inspect_ramps`: pairing (``core.gain.pairs``) and the per-integration signal
   check, before any run;
 - :func:`preview_boxes`: the box grid for the regions on screen, through the engine's own
-  :func:`~nircam_gui.core.gain.engine.build_boxes`, so the preview is the grid a run uses;
+  :func:`~nircam_gui.core.gain.run.build_boxes`, so the preview is the grid a run uses;
 - :func:`find_references`: calibration reference files beside the ramps, by REFTYPE;
 - :func:`export_products`: every product through the ``nircam-gain`` writers.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import NircamFileError
-from ...core.gain.engine import GainOptions, build_boxes
+from ...core.gain.run import GainOptions, build_boxes
 from ...core.gain.pairs import Integration, Pair, find_integrations, make_pairs
 from ...core.readers import find_fits, inspect, open_ramp
 from ...core.regionsio import write_polygons
@@ -154,13 +154,13 @@ def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tu
 
 
 def run_analysis(files: list[str], options: GainOptions, progress=None, cancel=None):
-    """:func:`~nircam_gui.core.gain.engine.run_gain`, plus the outline of its box grid.
+    """:func:`~nircam_gui.core.gain.run.run_gain`, plus the outline of its box grid.
 
     Returns
     -------
     (GainResult, GridGeometry)
     """
-    from ...core.gain.engine import run_gain
+    from ...core.gain.run import run_gain
 
     result = run_gain(files, options, progress, cancel)
     return result, grid_segments(result.boxes)
