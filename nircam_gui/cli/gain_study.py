@@ -193,10 +193,10 @@ def _consistency(args, opts, files, saved, outdir, protect, figures):
 
 
 def _detector(files) -> str:
-    from ..core.readers import inspect
+    from ..core.readers import read_metadata
 
     try:
-        return inspect(files[0]).detector or ""
+        return read_metadata(files[0]).detector or ""
     except Exception:  # noqa: BLE001 - a label only
         return ""
 

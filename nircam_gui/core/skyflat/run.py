@@ -23,7 +23,7 @@ from ..errors import NircamFileError
 from ..fileio import ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
+from ..readers import ExposureMeta, find_fits, read_metadata, open_image, open_reference, require_full_frame
 from . import figures, products
 from .background import BackgroundRecord, backgrounds_table, summarise_backgrounds
 from .combine import CombineResult, combine_stack
@@ -139,7 +139,7 @@ def _index_references(paths, reftype: str) -> dict[tuple, ExposureMeta]:
     found = {}
     named = {Path(p) for p in paths if not Path(p).is_dir()}
     for p in expand_inputs(paths):
-        meta = inspect(p)
+        meta = read_metadata(p)
         if meta.reftype != reftype:
             if p in named:  # other files in a folder are skipped; a file given by name must be right
                 raise NircamFileError(p, f"given as a ground {reftype}, but it is {meta.description}")
@@ -210,7 +210,7 @@ def run_skyflat(
     metas = []
     given = {Path(p) for p in cal_files if not Path(p).is_dir()}
     for p in expand_inputs(cal_files):
-        meta = inspect(p)
+        meta = read_metadata(p)
         if meta.kind not in ("cal", "rate") or meta.reftype:
             if p not in given:  # other files in a folder are skipped, a named one is an error
                 warnings.append(f"{p}: skipped, not a calibrated image")

@@ -369,9 +369,9 @@ class GainSetup(QWidget):
 
 def _looks_like_ramp(path) -> bool:
     """A raw ramp (header only; unreadable files are left out)."""
-    from ...core.readers import inspect
+    from ...core.readers import read_metadata
 
     try:
-        return inspect(path).kind in ("uncal", "ramp", "ground_ramp")
+        return read_metadata(path).kind in ("uncal", "ramp", "ground_ramp")
     except Exception:  # noqa: BLE001 - any unreadable file is simply not a ramp
         return False

@@ -20,7 +20,7 @@ import numpy as np
 from ...core.errors import NircamFileError
 from ...core.gain.run import GainOptions, build_boxes
 from ...core.gain.pairs import Integration, Pair, find_integrations, make_pairs
-from ...core.readers import find_fits, inspect, open_ramp
+from ...core.readers import find_fits, read_metadata, open_ramp
 from ...core.regionsio import write_polygons
 from .geometry import grid_segments
 
@@ -117,7 +117,7 @@ def find_references(folders: list[str]) -> dict[str, str]:
                 continue
             for path in find_fits(where):
                 try:
-                    reftype = (inspect(path).reftype or "").upper()
+                    reftype = (read_metadata(path).reftype or "").upper()
                 except (NircamFileError, OSError):
                     continue
                 if reftype in REFTYPES and reftype not in found:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ...core.errors import NircamFileError
-from ...core.readers import ExposureMeta, find_fits, inspect
+from ...core.readers import ExposureMeta, find_fits, read_metadata
 from ...core.skyflat.products import filter_token
 from ...core.skyflat.run import SkyflatOptions
 
@@ -61,7 +61,7 @@ def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
             todo.append(p)
     for p in todo:
         try:
-            meta: ExposureMeta = inspect(p)
+            meta: ExposureMeta = read_metadata(p)
         except NircamFileError as exc:
             problems.append(str(exc))
             continue
