@@ -8,7 +8,8 @@ import pytest
 
 from nircam_gui.core.errors import NircamFileError
 from nircam_gui.core.gain.run import GainOptions, run_gain
-from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
+from nircam_gui.core.skyflat.options import SkyflatOptions
+from .skyflat_run import run_and_write as run_skyflat
 
 from .cases import GAIN_CASES, SKYFLAT_CASES, gain_case, skyflat_case
 

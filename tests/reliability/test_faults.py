@@ -25,7 +25,8 @@ from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.gain.products import write_gain_products
 from nircam_gui.core.progress import Cancelled
 from nircam_gui.core.readers import open_image, open_ramp
-from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
+from nircam_gui.core.skyflat.options import SkyflatOptions
+from .skyflat_run import run_and_write as run_skyflat
 
 from .conftest import FAST_GAIN, copy_set
 
