@@ -141,7 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser, schema) -> None:
         target = parser
         if o.group:
             target = groups.setdefault(o.group, parser.add_argument_group(o.group))
-        kw: dict[str, Any] = {"dest": o.name, "default": argparse.SUPPRESS, "help": _help_text(o)}
+        kw: dict[str, Any] = {"dest": o.name, "default": argparse.SUPPRESS, "help": _help_text(o).replace("%", "%%")}
         if o.type is bool:
             kw["action"] = "store_false" if o.default else "store_true"
         else:

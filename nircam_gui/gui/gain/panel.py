@@ -318,9 +318,8 @@ class GainPanel(QWidget):
         self.error.emit(message)
 
     def find_references(self, overwrite: bool = True) -> Worker:
-        """Fill in reference files found beside the ramps (by their REFTYPE), in a thread."""
-        folders = list(dict.fromkeys(os.path.dirname(f) for f in self.setup.files))
-        return self.runner.run(find_references, folders, name="Looking for reference files",
+        """Fill in reference files found beside the ramps (by REFTYPE, DETECTOR, SUBARRAY), in a thread."""
+        return self.runner.run(find_references, list(self.setup.files), name="Looking for reference files",
                                on_result=lambda found: self._fill_references(found, overwrite),
                                on_error=self.error.emit)
 

@@ -107,22 +107,13 @@ def preview_boxes(polygons: list[np.ndarray], box: int, mask: str | None, shape:
     return grid, grid_segments(grid)
 
 
-def find_references(folders: list[str]) -> dict[str, str]:
-    """Reference files (SUPERBIAS, LINEARITY, SATURATION, MASK, IPC) in ``folders`` and their
-    ``reference`` subfolders, recognised by their REFTYPE header; the first found wins."""
-    found: dict[str, str] = {}
-    for folder in folders:
-        for where in (Path(folder), Path(folder) / "reference"):
-            if not where.is_dir():
-                continue
-            for path in find_fits(where):
-                try:
-                    reftype = (read_metadata(path).reftype or "").upper()
-                except (NircamFileError, OSError):
-                    continue
-                if reftype in REFTYPES and reftype not in found:
-                    found[reftype] = os.fspath(path)
-    return found
+def find_references(ramps: list[str]) -> dict[str, str]:
+    """Reference files (SUPERBIAS, LINEARITY, SATURATION, MASK, IPC) for ``ramps``, found beside
+    them (their folders and ``reference`` subfolders) by REFTYPE, DETECTOR and SUBARRAY."""
+    from ...core.gain.run import REFERENCE_OPTIONS, calibration_references
+
+    by_option = {v: k for k, v in REFERENCE_OPTIONS.items()}
+    return {by_option[k]: v for k, v in calibration_references(ramps).items()}
 
 
 def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tuple[str, ...] = ("png", "pdf"),

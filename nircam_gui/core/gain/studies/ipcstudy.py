@@ -60,7 +60,7 @@ from scipy import optimize
 from ... import dq as dqbits
 from ...calibrate import CalibrationConfig, calibrate_integration
 from ...detector import amplifier_index, reference_pixel_mask
-from ...ipc import analytic_gain_factor, invert_kernel, variance_factor
+from ...ipc import analytic_gain_factor, invert_kernel, physical_kernel, variance_factor
 from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..clipstats import BoxClipper
 from ..pairs import find_integrations, make_pairs
@@ -108,17 +108,6 @@ def kernel_neighbours(kernel: np.ndarray) -> tuple[float, float]:
     k = np.asarray(kernel, float)
     c = k.shape[0] // 2
     return float(0.5 * (k[c, c - 1] + k[c, c + 1])), float(0.5 * (k[c - 1, c] + k[c + 1, c]))
-
-
-def physical_kernel(correction_kernel: np.ndarray) -> np.ndarray:
-    """The physical kernel of an IPC reference file's correction kernel, two pixels wider.
-
-    The exact inverse of a 3x3 kernel has second-neighbour terms of order alpha^2;
-    truncating it to 3x3 changes its sum of squares by ~3e-4 (a third of the
-    difference between the exact and analytic factors), 5x5 by < 1e-6.
-    """
-    kc = np.asarray(correction_kernel, float)
-    return invert_kernel(kc, size=kc.shape[0] + 2)
 
 
 def _symmetric_kernel(ah: float, av: float, corner: float = 0.0) -> np.ndarray:
