@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..options import option
+from .largescale import FIT_METHODS
 
-__all__ = ["FIT_METHODS", "SkyflatOptions"]
+__all__ = ["SkyflatOptions"]
 
-FIT_METHODS = ("poly3", "median")
 COMBINE_METHODS = ("bottleneck", "astropy")
 _MASK = "source mask (report: 3x3 Gaussian, 4 pixels, 1 sigma)"
 
