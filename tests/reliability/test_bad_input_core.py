@@ -1,4 +1,4 @@
-"""Every bad input of issue 10 raises NircamFileError naming the file, in the core (no Qt, no CLI)."""
+"""Every bad input raises NircamFileError naming the file, in the core (no Qt, no CLI)."""
 
 from __future__ import annotations
 
