@@ -152,6 +152,14 @@ class SkyflatResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def to_table(self) -> Table:
+        """One row per detector: images, filters, fit, new dead pixels, concentrations."""
+        rows = [(name, d.n_images, ",".join(d.filters), d.fit_method, d.n_dead, d.n_clusters, d.dead_threshold)
+                for name, d in self.detectors.items()]
+        return Table(rows=rows or None, names=("detector", "n_images", "filters", "fit_method", "n_dead",
+                                               "n_clusters", "dead_threshold"),
+                     dtype=(str, np.int32, str, str, np.int64, np.int32, np.float64))
+
     def with_dead_threshold(self, threshold: float) -> SkyflatResult:
         """The same result with the dead pixels and concentrations found at ``threshold``.
 

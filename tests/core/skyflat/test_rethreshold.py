@@ -63,6 +63,11 @@ def test_kept_state(kept_run):
     higher, _ = rethreshold(s, res.options, 0.95)
     assert lower.mask.sum() < dead.mask.sum() < higher.mask.sum()
     assert not (lower.mask & ~dead.mask).any()
+    moved = res.result.with_dead_threshold(0.95)
+    assert moved.detectors["NRCBLONG"].n_dead == int(higher.mask.sum()) and moved.options.dead_threshold == 0.95
+    assert res.result.detectors["NRCBLONG"].n_dead == int(dead.mask.sum())  # the original is unchanged
+    summary = moved.to_table()
+    assert list(summary["detector"]) == ["NRCBLONG"] and summary["n_dead"][0] == int(higher.mask.sum())
 
 
 def test_export_at_new_threshold_equals_fresh_run(kept_run, tmp_path):
