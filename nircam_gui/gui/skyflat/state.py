@@ -16,6 +16,7 @@ from pathlib import Path
 from ...core.errors import NircamFileError
 from ...core import options as option_schema
 from ...core.readers import ExposureMeta, find_fits, read_metadata
+from ...core.references import ReferenceSet
 from ...core.skyflat.inputs import filter_token
 from ...core.skyflat.options import SkyflatOptions
 
@@ -30,6 +31,8 @@ class CalFile:
     detector: str
     token: str  # filter, or FILTER_PUPIL when the pupil holds a filter
     full_frame: bool = True
+    filter: str = ""
+    pupil: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Reference:
     reftype: str
     detector: str
     token: str = ""
+    #: the header summary the core finder matches on
+    meta: ExposureMeta | None = field(default=None, compare=False, repr=False)
 
 
 def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
@@ -69,13 +74,13 @@ def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
         det = (meta.detector or "").upper()
         if meta.reftype in ("FLAT", "MASK"):
             token = filter_token(meta.filter, meta.pupil) if meta.reftype == "FLAT" and meta.filter else ""
-            refs.append(Reference(os.fspath(p), meta.reftype, det, token))
+            refs.append(Reference(os.fspath(p), meta.reftype, det, token, meta))
         elif meta.kind in ("cal", "rate") and not meta.reftype:
             if not det:
                 problems.append(f"{p}: no DETECTOR keyword; skipped")
                 continue
             images.append(CalFile(os.fspath(p), det, filter_token(meta.filter or "?", meta.pupil),
-                                  meta.is_full_frame))
+                                  meta.is_full_frame, meta.filter or "", meta.pupil or ""))
         elif meta.kind != "unknown":
             problems.append(f"{p}: {meta.description}, not a calibrated image or FLAT/MASK; skipped")
     return images, refs, problems
@@ -131,19 +136,23 @@ class SkyflatSetup:
     def warnings(self) -> list[str]:
         """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""
         msgs = []
-        flats = {(r.detector, r.token) for r in self.flats}
-        masks = {r.detector for r in self.masks}
+        refs = self.references()
         minimum = self.options.min_coverage
         for det, by_token in self.grouped().items():
-            if det not in masks:
+            if refs.find("MASK", detector=det) is None:
                 msgs.append(f"{det}: no ground MASK; ground dead pixels taken from the images' DQ")
             for token, files in by_token.items():
-                if (det, token) not in flats:
+                c = files[0]
+                if refs.find("FLAT", detector=det, filter=c.filter, pupil=c.pupil or "CLEAR") is None:
                     msgs.append(f"{det} {token}: no ground FLAT; no new flat for it")
                 if len(files) < minimum:
                     msgs.append(f"{det} {token}: {len(files)} image(s), fewer than the {minimum} a pixel needs "
                                 "to be judged dead")
         return msgs
+
+    def references(self) -> ReferenceSet:
+        """The ground FLAT and MASK files, matched to images as the run matches them."""
+        return ReferenceSet([r.meta for r in [*self.flats, *self.masks] if r.meta is not None])
 
     def run_kwargs(self) -> dict:
         """Keyword arguments of :func:`~nircam_gui.core.skyflat.run.run_skyflat` (outdir aside)."""
