@@ -262,7 +262,8 @@ def _ipc(args, opts, files, saved, outdir, protect, figures):
     import dataclasses
 
     from ..core.gain.studies._common import calibration_for
-    from ..core.gain.studies.ipcstudy import compare_ipc_maps, measure_coupling, write_ipc
+    from ..core.gain.studies.ipc_coupling import measure_coupling
+    from ..core.gain.studies.ipc_maps import compare_ipc_maps, write_ipc
     from ..core.readers import open_reference
 
     if not opts.ipc_kernel:
