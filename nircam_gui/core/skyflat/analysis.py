@@ -114,10 +114,10 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
         idx = stack.groups[token]
         m0 = metas[idx[0]]
         filt, pupil = m0.filter.upper(), (m0.pupil or "CLEAR").upper()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = (res.median / grey.median - 1.0).astype(np.float32)
-        deltas[token] = FilterDelta(filt, pupil, [metas[j].path for j in idx], res.median, res.error, res.coverage,
-                                    frac, *filter_range(frac, opt.fit_bin))
+        delta = FilterDelta(filt, pupil, [metas[j].path for j in idx], res.median, res.error, res.coverage,
+                            grey.median)
+        delta.range_max, delta.range_2_98, delta.rms = filter_range(delta.filtdiff, opt.fit_bin)
+        deltas[token] = delta
         ground = inputs.ground_flat(m0)
         if ground is None:
             warnings.append(f"{detector} {token}: no ground FLAT given, flat_{detector}_{token}.fits not written")

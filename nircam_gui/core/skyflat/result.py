@@ -23,7 +23,8 @@ __all__ = ["DetectorResult", "FilterDelta", "NewFlat", "SkyflatResult", "new_dea
 class FilterDelta:
     """The delta flat of one detector and filter, and how it differs from the grey one.
 
-    ``filtdiff`` = delta / grey - 1; ``range_max``, ``range_2_98`` and ``rms`` are the
+    ``filtdiff`` = delta / grey - 1 (computed when asked for, to keep results small);
+    ``range_max``, ``range_2_98`` and ``rms`` are the
     max - min, 2-98 percentile range and rms of its clipped medians in ``fit_bin`` bins.
     """
 
@@ -33,10 +34,17 @@ class FilterDelta:
     median: np.ndarray = field(repr=False)
     error: np.ndarray = field(repr=False)
     coverage: np.ndarray = field(repr=False)
-    filtdiff: np.ndarray = field(repr=False)
+    #: the grey delta flat of the detector (shared, not a copy)
+    grey: np.ndarray = field(repr=False)
     range_max: float = np.nan
     range_2_98: float = np.nan
     rms: float = np.nan
+
+    @property
+    def filtdiff(self) -> np.ndarray:
+        """This filter's delta flat relative to the grey one, minus 1 (report Figs. 4-6)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.median / self.grey - 1.0).astype(np.float32)
 
 
 @dataclass
