@@ -18,7 +18,7 @@ from ... import __version__
 from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..reffiles import write_reference
-from .figures import write_figures
+from . import figures as gain_figures
 from .maps import gain_image
 from .run import GainResult, options_dict
 
@@ -180,8 +180,7 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     with staged_outputs(final, protect) as stage:
         out = {k: unstaged(v, stage, final) for k, v in _write_data_products(result, stage, checksums).items()}
     if figures:
-
-        out.update(write_figures(result, final))
+        out.update(gain_figures.write_figures(result, final))
     return out
 
 
