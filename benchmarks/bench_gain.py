@@ -117,7 +117,7 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
 
 _E2E = """
 import json, resource, sys, time
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 info = json.loads(sys.argv[1])
 r = info["refs"]
 opt = GainOptions(box=256, regions=info["regions"], ipc="deconvolve", ipc_kernel=r["IPC"], superbias=r["SUPERBIAS"],

@@ -4,7 +4,7 @@ Measures, in a real (offscreen by default) window with a full-frame result:
 
 - click-to-plot: from a mouse click on a box of the image (press and release on the
   canvas viewport) to the PTC panel repainted with that box's points, fit lines and
-  residuals (target: 50 ms, issue 8). Single boxes, and adding a second box with Ctrl;
+  residuals (target: 50 ms). Single boxes, and adding a second box with Ctrl;
 - hover: the box description under the mouse;
 - grid preview: from a region edit to the new box grid drawn (computed in a worker).
 
@@ -73,7 +73,7 @@ def main() -> int:
     ap.add_argument("--clicks", type=int, default=40)
     args = ap.parse_args()
 
-    from nircam_gui.core.gain.engine import GainOptions, run_gain
+    from nircam_gui.core.gain.run import GainOptions, run_gain
     from nircam_gui.gui.app import create_app
     from nircam_gui.gui.gain.panel import GainPanel
     from nircam_gui.gui.workers import TaskRunner

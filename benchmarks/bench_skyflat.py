@@ -1,12 +1,15 @@
-"""Speed and memory of the sky-flat analysis (issue 6, item 10), ratios side by side.
+"""Speed and memory of the sky-flat analysis, ratios side by side.
 
-Run:  python benchmarks/bench_skyflat.py [--data DIR] [--keep]
+Run:  python benchmarks/bench_skyflat.py [--data DIR] [--keep] [--baseline SRC] [--repeat N]
 
 1. simulates 20 full-frame NRCA4 _cal images (10 x F150W, 10 x F200W) in a subprocess:
    wall time, peak RSS, file sizes;
-2. runs the whole analysis (``run_skyflat``: masks, normalisation, combines, fit, flats,
-   dead pixels, figures, provenance) in a subprocess: wall time and peak RSS
-   (targets: < 90 s, < 6 GB);
+2. runs the whole analysis and writes its products (``run_skyflat`` then
+   ``write_skyflat_products``: masks, normalisation, combines, fit, flats, dead pixels,
+   figures, provenance) in a subprocess: wall time and peak RSS (targets: < 90 s, < 6 GB).
+   With ``--baseline SRC`` (a source tree of another version, e.g. from ``git archive``)
+   the same run of that version alternates with this one, ``--repeat`` times each, and
+   the ratio of the medians is printed;
 3. on the same 20-image stack (normalised, DO_NOT_USE masked), times the stack combine
    (sigma-clipped median, 3 sigma, 5 iterations) three ways and prints ratios:
    ours (bottleneck, row blocks), astropy sigma_clip per row block, and the reference
@@ -41,18 +44,28 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rss_gb": resource.getrusa
 RUN = """
 import glob, json, resource, sys, time
 from nircam_gui.core.skyflat.run import run_skyflat
-d = sys.argv[1]
+d, out = sys.argv[1], sys.argv[2]
+files, refs = sorted(glob.glob(d + "/*_cal.fits")), [d + "/reference"]
 t = time.perf_counter()
-res = run_skyflat(sorted(glob.glob(d + "/*_cal.fits")), d + "/out", ground_flats=[d + "/reference"],
-                  ground_masks=[d + "/reference"])
-print(json.dumps({"seconds": time.perf_counter() - t,
-                  "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+try:
+    from nircam_gui.core.skyflat.products import write_skyflat_products
+except ImportError:  # a version that writes as it computes
+    res = run_skyflat(files, out, ground_flats=refs, ground_masks=refs)
+else:
+    res = run_skyflat(files, ground_flats=refs, ground_masks=refs)
+    write_skyflat_products(res, out)
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu_s": use.ru_utime + use.ru_stime,
+                  "rss_gb": use.ru_maxrss / 1e6,
                   "n_dead": res.detectors["NRCA4"].n_dead}))
 """
 
 
-def _child(code: str, arg: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, arg], check=True, capture_output=True, text=True)
+def _child(code: str, *args: str, source: str | None = None) -> dict:
+    env = dict(os.environ)
+    if source:
+        env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -72,6 +85,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="folder for the simulated images (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the simulated images")
+    p.add_argument("--baseline", metavar="SRC", help="source tree of a version to compare with, run alternately")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each version (default 1)")
+    p.add_argument("--skip-combine", action="store_true", help="skip the stack-combine comparison")
     args = p.parse_args()
     tmp = None
     if args.data:
@@ -87,9 +103,33 @@ def main() -> None:
           f"{np.mean(sizes) / 1e6:.1f} MB per image, {sum(sizes) / 1e9:.2f} GB in all "
           f"(+ {sum(os.path.getsize(f) for f in sim['refs']) / 1e6:.0f} MB reference files)")
 
-    run = _child(RUN, str(data))
-    print(f"[nircam-skyflat] whole analysis of 20 full frames: {run['seconds']:.1f} s (target < 90 s), "
-          f"peak RSS {run['rss_gb']:.2f} GB (target < 6 GB); {run['n_dead']} new dead pixels")
+    runs: dict[str, list[dict]] = {"this": [], "baseline": []}
+    for k in range(args.repeat):
+        runs["this"].append(_child(RUN, str(data), str(data / f"out_{k}")))
+        if args.baseline:
+            runs["baseline"].append(_child(RUN, str(data), str(data / f"out_base_{k}"), source=args.baseline))
+    for name, rs in runs.items():
+        if not rs:
+            continue
+        sec = float(np.median([r["seconds"] for r in rs]))
+        cpu = float(np.median([r["cpu_s"] for r in rs]))
+        rss = max(r["rss_gb"] for r in rs)
+        print(f"[nircam-skyflat, {name}] whole analysis of 20 full frames: median {sec:.1f} s of "
+              f"{[round(r['seconds'], 1) for r in rs]} (target < 90 s), CPU (process, incl. imports) median "
+              f"{cpu:.1f} s of {[round(r['cpu_s'], 1) for r in rs]}, peak RSS {rss:.2f} GB (target < 6 GB); "
+              f"{rs[0]['n_dead']} new dead pixels")
+    if runs["baseline"]:
+        ratio = {k: np.median([r[k] for r in runs["this"]]) / np.median([r[k] for r in runs["baseline"]])
+                 for k in ("seconds", "cpu_s")}
+        m_this = max(r["rss_gb"] for r in runs["this"])
+        m_base = max(r["rss_gb"] for r in runs["baseline"])
+        # on a busy machine the wall times carry the other processes' load; CPU time much less
+        print(f"this / baseline: wall time {ratio['seconds']:.3f}, CPU time {ratio['cpu_s']:.3f}, "
+              f"peak RSS {m_this / m_base:.3f}")
+    if args.skip_combine:
+        if tmp is not None and not args.keep:
+            tmp.cleanup()
+        return
 
     # the combine on the same stack
     import bottleneck as bn

@@ -13,7 +13,7 @@ Run::
     QT_QPA_PLATFORM=xcb python benchmarks/bench_viewer.py   # on a real display
     python benchmarks/bench_viewer.py --big      # also a 160-group full-frame ramp (writes 1.3 GB)
 
-Target (issue 7): a 2048x2048 image appears in under 300 ms.
+Target: a 2048x2048 image appears in under 300 ms.
 """
 
 from __future__ import annotations

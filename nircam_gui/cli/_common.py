@@ -150,10 +150,3 @@ def run_with_progress(
             signal.signal(signal.SIGINT, previous)
     bar.close()
     return EXIT_OK, result
-
-
-def not_built(command: str, issue: str) -> int:
-    """Say plainly that a command's analysis is not built yet."""
-    print(f"{command}: the arguments were understood, but {issue} is not built yet in this version.",
-          file=sys.stderr)
-    return EXIT_USAGE

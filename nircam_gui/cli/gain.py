@@ -11,29 +11,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import EXIT_USAGE, run_with_progress
+from ._common import EXIT_ERROR, EXIT_USAGE, run_with_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..core.gain.run import GainOptions
+    from ..core.options import add_arguments
+
     p = argparse.ArgumentParser(prog="nircam-gain", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="studies (report sections 5 and 6.3): nircam-gain study "
                                        "{consistency,box-size,signal-limit,ipc,external} -h")
     p.add_argument("files", nargs="+", metavar="FILE", help="flat-field ramps (_uncal.fits or ground cubes)")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
-    p.add_argument("--box", type=int, default=256, help="box size in pixels (default 256, the report's choice)")
-    p.add_argument("--signal-limit", type=float, default=None,
-                   help="upper single-frame signal in ADU for the fit (default 5000 SW, 7500 LW)")
-    p.add_argument("--groups", type=int, default=None, help="use only the first N groups")
-    p.add_argument("--regions", help="DS9 region file with epoxy-void polygons (image coordinates)")
-    p.add_argument("--ipc", choices=("none", "analytic", "exact", "deconvolve"), default="deconvolve",
-                   help="IPC correction: none; analytic (the report's factor 1-2(k-1)); exact (sum of squares "
-                        "of the physical kernel); deconvolve (the IPC step on the data; default)")
-    p.add_argument("--ipc-kernel", help="IPC reference file (correction kernel)")
-    for ref in ("superbias", "linearity", "saturation", "mask"):
-        p.add_argument(f"--{ref}", help=f"{ref.upper()} reference file (its step is skipped without it)")
-    p.add_argument("--first-pair", choices=("auto", "keep", "drop"), default="auto",
-                   help="use the first pair in the mean map: auto drops it only when significantly off")
+    add_arguments(p, GainOptions)
+    p.add_argument("--references", nargs="+", default=[], metavar="PATH",
+                   help="reference files or folders searched (by REFTYPE and DETECTOR) for the ones not given above")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
@@ -48,14 +41,20 @@ def main(argv: list[str] | None = None) -> int:
         return study_main(argv[1:])
     args = build_parser().parse_args(argv)
     from ..core.fileio import ensure_output_dir
-    from ..core.gain.engine import GainOptions, run_gain
+    from ..core.gain.run import GainOptions, run_gain
     from ..core.gain.products import write_gain_products
 
+    from ..core.errors import NircamFileError
+    from ..core.gain.run import calibration_references
+    from ..core.options import from_args
+
     try:
-        opts = GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,
-                           ipc=args.ipc, ipc_kernel=args.ipc_kernel, superbias=args.superbias,
-                           linearity=args.linearity, saturation=args.saturation, mask=args.mask,
-                           first_pair=args.first_pair)
+        found = calibration_references(args.files, args.references) if args.references else {}
+    except NircamFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        opts = from_args(GainOptions, args, **{k: v for k, v in found.items() if getattr(args, k, None) is None})
     except ValueError as exc:
         print(f"nircam-gain: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -102,7 +102,7 @@ def _split_inputs(inputs: list[str]):
 
 
 def _options(args):
-    from ..core.gain.engine import GainOptions
+    from ..core.gain.run import GainOptions
 
     ipc = args.ipc or ("deconvolve" if args.ipc_kernel else "none")
     return GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,
@@ -193,10 +193,10 @@ def _consistency(args, opts, files, saved, outdir, protect, figures):
 
 
 def _detector(files) -> str:
-    from ..core.readers import inspect
+    from ..core.readers import read_metadata
 
     try:
-        return inspect(files[0]).detector or ""
+        return read_metadata(files[0]).detector or ""
     except Exception:  # noqa: BLE001 - a label only
         return ""
 
@@ -262,7 +262,8 @@ def _ipc(args, opts, files, saved, outdir, protect, figures):
     import dataclasses
 
     from ..core.gain.studies._common import calibration_for
-    from ..core.gain.studies.ipcstudy import compare_ipc_maps, measure_coupling, write_ipc
+    from ..core.gain.studies.ipc_coupling import measure_coupling
+    from ..core.gain.studies.ipc_maps import compare_ipc_maps, write_ipc
     from ..core.readers import open_reference
 
     if not opts.ipc_kernel:

@@ -86,12 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_flats(sub)
-    try:
-        from . import sim_images
-    except ImportError:
-        sim_images = None
-    if sim_images is not None:
-        sim_images.add_parser(sub)
+    from . import sim_images
+
+    sim_images.add_parser(sub)
     _add_demo(sub)
     return parser
 

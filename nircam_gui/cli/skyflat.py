@@ -16,37 +16,35 @@ from ._common import EXIT_ERROR, EXIT_USAGE, run_with_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..core.options import add_arguments
+    from ..core.skyflat.options import SkyflatOptions
+
     p = argparse.ArgumentParser(prog="nircam-skyflat", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="CAL", help="_cal.fits images, or folders of them")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.add_argument("--ground-flat", nargs="+", default=[], metavar="PATH", help="FLAT reference files or folders")
     p.add_argument("--ground-mask", nargs="+", default=[], metavar="PATH", help="MASK reference files or folders")
-    p.add_argument("--dead-threshold", type=float, default=0.8, help="grey delta below this is dead (default 0.8)")
-    p.add_argument("--fit", choices=("poly3", "median"), default=None,
-                   help="large-scale fit (default poly3 for SW, median for LW)")
-    g = p.add_argument_group("source mask (report: 3x3 Gaussian, 4 pixels, 1 sigma)")
-    g.add_argument("--nsigma", type=float, default=1.0, help="threshold above the background, in sigma")
-    g.add_argument("--npixels", type=int, default=4, help="connected pixels that make a source")
-    g.add_argument("--dilate", type=int, default=0, help="grow the source mask by this many pixels")
-    p.add_argument("--min-coverage", type=int, default=3, help="images a pixel needs to be judged dead")
-    p.add_argument("--cluster-min-npix", type=int, default=20, help="dead pixels that make a concentration")
     p.add_argument("--predictions", metavar="TABLE",
                    help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
-    p.add_argument("--combine", choices=("bottleneck", "astropy"), default="bottleneck",
-                   help="sigma-clipped stack median implementation")
-    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_arguments(p, SkyflatOptions)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..core.fileio import ensure_output_dir
+    from ..core.options import from_args
     from ..core.skyflat.background import read_predictions
-    from ..core.skyflat.run import SkyflatOptions, run_skyflat
+    from ..core.skyflat.options import SkyflatOptions
+    from ..core.skyflat.products import write_skyflat_products
+    from ..core.skyflat.run import run_skyflat
 
-    if not 0 < args.dead_threshold < 1:
-        print("nircam-skyflat: --dead-threshold must be between 0 and 1", file=sys.stderr)
+    try:
+        opt = from_args(SkyflatOptions, args)
+    except ValueError as exc:
+        print(f"nircam-skyflat: {exc}", file=sys.stderr)
         return EXIT_USAGE
     predictions = None
     if args.predictions:
@@ -55,17 +53,20 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    opt = SkyflatOptions(n_sigma=args.nsigma, n_pixels=args.npixels, dilate=args.dilate, fit=args.fit,
-                         dead_threshold=args.dead_threshold, min_coverage=args.min_coverage,
-                         cluster_min_npix=args.cluster_min_npix, combine_method=args.combine,
-                         figures=not args.no_figures)
-    code, result = run_with_progress(
-        lambda progress, cancel: run_skyflat(args.files, args.outdir, ground_flats=args.ground_flat,
-                                             ground_masks=args.ground_mask, predictions=predictions, options=opt,
-                                             progress=progress, cancel=cancel),
-        "sky flats", args.quiet)
-    if result is None:
+
+    def work(progress, cancel):
+        ensure_output_dir(args.outdir)  # before the analysis, not after minutes of it
+        result = run_skyflat(args.files, ground_flats=args.ground_flat, ground_masks=args.ground_mask,
+                             predictions=predictions, options=opt, progress=lambda f, m: progress(0.9 * f, m),
+                             cancel=cancel)
+        files = write_skyflat_products(result, args.outdir, progress=lambda f, m: progress(0.9 + 0.1 * f, m),
+                                       cancel=cancel)
+        return result, files
+
+    code, out = run_with_progress(work, "sky flats", args.quiet)
+    if out is None:
         return code
+    result, files = out
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{'detector':10s} {'images':>6s} {'fit':>6s} {'new dead':>8s} {'concentr.':>9s}  filters")
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"  measured/predicted {row['ratio']:.3f}" if row["ratio"] == row["ratio"] else ""
         print(f"background {row['detector']} {row['filter']}: {row['mean']:.4f} MJy/sr "
               f"({row['n_images']} images){ratio}")
-    print(f"wrote {len(result.files)} files to {result.outdir} in {result.seconds:.1f} s")
+    print(f"wrote {len(files)} files to {args.outdir} in {result.seconds:.1f} s")
     return code
 
 

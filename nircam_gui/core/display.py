@@ -36,7 +36,7 @@ from astropy.visualization import (
 from .dq import decode
 from .detector import FULL_SIZE, N_AMPLIFIERS, REF_BORDER
 from .errors import NircamFileError
-from .readers import ExposureMeta, inspect, open_image, open_ramp, open_reference
+from .readers import ExposureMeta, read_metadata, open_image, open_ramp, open_reference
 
 __all__ = [
     "LIMIT_METHODS",
@@ -435,7 +435,7 @@ def open_source(path: str | os.PathLike) -> FrameSource:
     NircamFileError
         Naming the file and why it cannot be shown.
     """
-    meta = inspect(path)
+    meta = read_metadata(path)
     if meta.kind in ("uncal", "ramp", "ground_ramp"):
         return RampSource(path)
     if meta.kind in ("cal", "rate"):

@@ -39,7 +39,7 @@ __all__ = [
     "ImageFile",
     "RampFile",
     "ReferenceFile",
-    "inspect",
+    "read_metadata",
     "is_fits",
     "open_image",
     "open_ramp",
@@ -424,7 +424,7 @@ def _meta_checked(hdul: fits.HDUList, path: str) -> ExposureMeta:
         raise NircamFileError(path, f"header not understood ({_short(exc)})") from None
 
 
-def inspect(path: str | os.PathLike) -> ExposureMeta:
+def read_metadata(path: str | os.PathLike) -> ExposureMeta:
     """Read only the headers of ``path`` and describe the file.
 
     Raises

@@ -14,11 +14,8 @@ def make_demo(folder: str | os.PathLike, progress=None, cancel=None) -> str:
     ``make_demo_dataset`` returns at once for a complete folder (it writes a marker last),
     so an interrupted run is finished next time rather than opened half-made.
     """
-    try:
-        from ..core.simulate.demo import make_demo_dataset
-    except ImportError:
-        raise RuntimeError("the demo data generator (nircam_gui.core.simulate.demo) is not available "
-                           "in this installation") from None
+    from ..core.simulate.demo import make_demo_dataset
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     result = Path(make_demo_dataset(folder, progress=progress, cancel=cancel))

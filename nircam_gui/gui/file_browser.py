@@ -1,7 +1,7 @@
 """File browser: a folder tree showing FITS files with a one-line summary of each.
 
 Summaries (detector, type, nints x ngroups, filter) come from
-:func:`nircam_gui.core.readers.inspect`, which reads headers only; they are read in a
+:func:`nircam_gui.core.readers.read_metadata`, which reads headers only; they are read in a
 background thread, a folder at a time, and cached by path and modification time, so
 opening a folder of hundreds of ramps never stalls the window.
 """
@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from ..core.detector import FULL_SIZE
 from ..core.errors import NircamFileError
-from ..core.readers import FITS_SUFFIXES, ExposureMeta, inspect, is_fits
+from ..core.readers import FITS_SUFFIXES, ExposureMeta, read_metadata, is_fits
 
 __all__ = ["FileBrowser", "FitsFileModel", "SummaryCache", "short_summary"]
 
@@ -54,7 +54,7 @@ class _SummaryJob(QRunnable):
             if self.cache._stop.is_set():
                 return
             try:
-                text = short_summary(inspect(path))
+                text = short_summary(read_metadata(path))
             except NircamFileError as exc:
                 text = f"unreadable: {exc.problem}"
             except Exception as exc:  # a header we do not understand must not stop the browser

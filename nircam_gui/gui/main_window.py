@@ -33,39 +33,13 @@ from .log_panel import LogPanel
 from .settings import Settings, demo_folder
 from .workers import TaskRunner, Worker
 
-__all__ = ["MainWindow", "PlaceholderPanel"]
+__all__ = ["MainWindow"]
 
 log = logging.getLogger("nircam_gui")
 
 DEFAULT_SIZE = (1440, 900)
 READOUT_HINT = "Point at the image for x, y (1-based, as in DS9), value, amplifier and DQ flags"
 FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
-
-#: The analysis places later issues fill: tab title -> what it will do.
-ANALYSES = {
-    "Gain": "Conversion-gain maps from flat-field ramp pairs with the photon transfer curve "
-            "(JWST-STScI-004622).",
-    "Sky flat": "Delta sky flats and new flat reference files from stacks of _cal images "
-                "(JWST-STScI-008304).",
-    "Dead pixels": "New dead pixels and their concentrations from the grey delta flat "
-                   "(JWST-STScI-008304).",
-}
-
-
-class PlaceholderPanel(QWidget):
-    """Stands in for an analysis panel that a later version provides."""
-
-    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        label = QLabel(f"<h3>{title}</h3><p>{text}</p><p><i>Not available in this version yet.</i></p>")
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setMaximumWidth(520)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(2)
-
 
 class MainWindow(QMainWindow):
     """The application window.
@@ -114,9 +88,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.viewer, "Image")
         self.analysis_panels: dict[str, QWidget] = {}
-        for title, text in ANALYSES.items():
-            self.set_analysis_panel(title, PlaceholderPanel(title, text))
-        from .gain.panel import GainPanel  # the Gain tab (issue 8); imported here to keep start-up light
+        from .gain.panel import GainPanel  # imported here to keep start-up light
 
         self.gain_panel = GainPanel(self.runner, self.settings, self.browser)
         self.gain_panel.error.connect(lambda message: self.show_error(message))
@@ -418,7 +390,7 @@ class MainWindow(QMainWindow):
 
     # -- analysis panels ----------------------------------------------------------------
     def set_analysis_panel(self, title: str, widget: QWidget) -> None:
-        """Put ``widget`` in the tab ``title`` (replacing the placeholder)."""
+        """Put ``widget`` in the tab ``title`` (replacing the one there)."""
         old = self.analysis_panels.get(title)
         if old is not None:
             index = self.tabs.indexOf(old)

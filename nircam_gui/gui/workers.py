@@ -1,12 +1,9 @@
 """Background workers: run core computations off the GUI thread, with progress and Cancel.
 
-Modelled on superqt's ``thread_worker``: a :class:`Worker` wraps either
-
-- a core-style function ``fn(*args, progress=..., cancel=..., **kwargs)``; the core calls
-  ``progress(fraction, message)`` and checks ``cancel()`` between units of work and raises
-  :class:`~nircam_gui.core.progress.Cancelled`; or
-- a generator function, which yields ``(fraction, message)`` tuples for progress (any other
-  value is emitted as :attr:`Worker.yielded`) and is closed at the next yield after Cancel.
+Modelled on superqt's ``thread_worker``: a :class:`Worker` wraps a core-style function
+``fn(*args, progress=..., cancel=..., **kwargs)``; the core calls ``progress(fraction,
+message)`` and checks ``cancel()`` between units of work and raises
+:class:`~nircam_gui.core.progress.Cancelled`.
 
 Signals are emitted from the worker thread and delivered queued to the GUI thread, so
 slots never run concurrently with the GUI. Progress is throttled (at most ~25 updates a
@@ -71,8 +68,6 @@ class Worker(QObject):
     started()
     progressed(float, str)
         Fraction done (0-1) and a short message.
-    yielded(object)
-        Non-progress values yielded by a generator task.
     returned(object)
         The result, when the task finished.
     errored(str)
@@ -85,7 +80,6 @@ class Worker(QObject):
 
     started = Signal()
     progressed = Signal(float, str)
-    yielded = Signal(object)
     returned = Signal(object)
     errored = Signal(str)
     aborted = Signal()
@@ -113,7 +107,7 @@ class Worker(QObject):
         (pool or QThreadPool.globalInstance()).start(_Runnable(self))
 
     def cancel(self) -> None:
-        """Ask the task to stop at its next cancel check (or yield)."""
+        """Ask the task to stop at its next cancel check."""
         self._cancel.set()
 
     def is_cancelled(self) -> bool:
@@ -141,8 +135,6 @@ class Worker(QObject):
                 raise Cancelled("cancelled before it started")
             if self.in_process:
                 result = self._run_in_process()
-            elif inspect.isgeneratorfunction(self.fn):
-                result = self._run_generator(self.fn(*self.args, **self.kwargs))
             else:
                 params = inspect.signature(self.fn).parameters
                 kwargs = dict(self.kwargs)
@@ -216,21 +208,6 @@ class Worker(QObject):
                 child.join(timeout=5)
             messages.close()
 
-    def _run_generator(self, gen) -> Any:
-        try:
-            while True:
-                value = next(gen)
-                if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (int, float))
-                        and isinstance(value[1], str)):
-                    self._progress(*value)
-                else:
-                    self.yielded.emit(value)
-                if self._cancel.is_set():
-                    gen.close()
-                    raise Cancelled("cancelled")
-        except StopIteration as stop:
-            return stop.value
-
 
 class TaskRunner(QObject):
     """Runs visible tasks for the main window and keeps them alive until they finish.
@@ -260,7 +237,6 @@ class TaskRunner(QObject):
         name: str = "",
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
-        on_yield: Callable[[Any], None] | None = None,
         on_finished: Callable[[], None] | None = None,
         in_process: bool = False,
         **kwargs: Any,
@@ -277,8 +253,6 @@ class TaskRunner(QObject):
             worker.returned.connect(on_result)
         if on_error is not None:
             worker.errored.connect(on_error)
-        if on_yield is not None:
-            worker.yielded.connect(on_yield)
         if on_finished is not None:
             worker.finished.connect(on_finished)
         worker.finished.connect(lambda w=worker: self._finished(w))

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from nircam_gui.cli import gain, sim, skyflat
-from nircam_gui.core.readers import inspect
+from nircam_gui.core.readers import read_metadata
 
 
 def test_nircam_sim_flats(tmp_path, capsys):
@@ -12,7 +12,7 @@ def test_nircam_sim_flats(tmp_path, capsys):
                      "--detector", "B4"])
     assert code == 0
     files = sorted(tmp_path.glob("*_uncal.fits"))
-    assert len(files) == 2 and inspect(files[0]).detector == "NRCB4"
+    assert len(files) == 2 and read_metadata(files[0]).detector == "NRCB4"
     assert (tmp_path / "epoxy_void_nrcb4.reg").exists()  # B4 has a void in report Table 7
     assert "wrote 2 ramp file(s)" in capsys.readouterr().out
 

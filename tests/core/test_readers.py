@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 
 from nircam_gui.core.errors import NircamFileError, NotFullFrameError
-from nircam_gui.core.readers import inspect, open_image, open_ramp, open_reference, require_full_frame
+from nircam_gui.core.readers import read_metadata, open_image, open_ramp, open_reference, require_full_frame
 
 
 def _uncal(path, data, **keys):
@@ -44,7 +44,7 @@ def test_ground_cube_detector_from_file_name(tmp_path):
     data = np.arange(3 * 8 * 8, dtype=np.uint16).reshape(3, 8, 8)
     p = tmp_path / "NRCN815A-LIN-4244002823_2_484_SE_2014-09-01T01h03m52.fits"
     fits.PrimaryHDU(data).writeto(p)
-    m = inspect(p)
+    m = read_metadata(p)
     assert (m.kind, m.detector, m.nints, m.ngroups) == ("ground_ramp", "NRCA4", 1, 3)
     with open_ramp(p) as r:
         np.testing.assert_array_equal(r.read_groups(0), data)
@@ -75,7 +75,7 @@ def test_cal_image(tmp_path):
     with open_image(p) as im:
         assert im.meta.kind == "cal" and im.meta.detector == "NRCBLONG" and im.meta.filter == "F444W"
         assert im.dq[3, 4] == 1025 and im.sci.shape == (32, 32)
-    assert "NRCBLONG" in inspect(p).summary() and "F444W" in inspect(p).summary()
+    assert "NRCBLONG" in read_metadata(p).summary() and "F444W" in read_metadata(p).summary()
 
 
 def test_clear_errors_name_the_file(tmp_path):
@@ -85,7 +85,7 @@ def test_clear_errors_name_the_file(tmp_path):
     junk = tmp_path / "junk.fits"
     junk.write_text("this is not FITS")
     with pytest.raises(NircamFileError, match="junk.fits: not a readable FITS file"):
-        inspect(junk)
+        read_metadata(junk)
     cal = tmp_path / "b_cal.fits"
     fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((8, 8), np.float32), name="SCI")]).writeto(cal)
     with pytest.raises(NircamFileError, match="b_cal.fits: not a ramp"):
@@ -97,7 +97,7 @@ def test_clear_errors_name_the_file(tmp_path):
 def test_subarray_gets_a_clear_message(tmp_path):
     data = np.zeros((1, 2, 64, 64), np.uint16)
     p = _uncal(tmp_path / "sub_uncal.fits", data, SUBARRAY="SUB64P", SUBSTRT1=1985, SUBSTRT2=1)
-    m = inspect(p)
+    m = read_metadata(p)
     assert not m.is_full_frame
     with pytest.raises(NotFullFrameError, match="gain analysis needs full-frame data.*SUB64P"):
         require_full_frame(m, "the gain analysis")

@@ -41,24 +41,6 @@ def test_function_worker_runs_to_completion(qtbot):
     qtbot.waitUntil(lambda: not runner.workers, timeout=1000)
 
 
-def test_generator_worker_yields_progress_and_values(qtbot):
-    def gen(n):
-        for i in range(n):
-            yield (i + 1) / n, f"{i + 1} of {n}"
-            yield {"box": i}
-        return "done"
-
-    worker = Worker(gen, 3)
-    got, progress = [], []
-    worker.yielded.connect(got.append)
-    worker.progressed.connect(lambda f, m: progress.append((f, m)))
-    with qtbot.waitSignals([worker.returned, worker.finished], timeout=5000):
-        worker.start()
-    assert got == [{"box": 0}, {"box": 1}, {"box": 2}]
-    assert progress[-1] == (1.0, "3 of 3")
-    assert worker.result == "done"
-
-
 def test_worker_can_be_cancelled(qtbot):
     worker = Worker(core_style, 10_000, delay=0.005)
     returned = []
@@ -70,25 +52,6 @@ def test_worker_can_be_cancelled(qtbot):
         worker.cancel()
     assert time.monotonic() - t0 < 1.0
     assert returned == [] and worker.result is None
-
-
-def test_generator_worker_is_closed_on_cancel(qtbot):
-    closed = []
-
-    def gen():
-        try:
-            while True:
-                time.sleep(0.005)
-                yield 0.5, "working"
-        finally:
-            closed.append(True)
-
-    worker = Worker(gen)
-    with qtbot.waitSignal(worker.progressed, timeout=2000):  # the generator is running
-        worker.start()
-    with qtbot.waitSignal(worker.aborted, timeout=3000):
-        worker.cancel()
-    assert closed == [True]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The bad inputs of issue 10, built once, as (files, options, file to blame, words of the message).
+"""The bad inputs a user can give, built once, as (files, options, file to blame, words of the message).
 
 The same cases drive the core tests (``NircamFileError`` naming the file) and the command-line
 tests (exit 1 and one ``error: <file>: <problem>`` line), so the two cannot drift apart.

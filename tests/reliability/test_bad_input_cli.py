@@ -69,7 +69,7 @@ def test_output_folder_not_writable(command, where, tmp_path, capsys, flats, cal
         outdir = str(tmp_path / "a_file" / "out")
         words = "cannot write in this output folder: a part of the path is a file"
     if command == "gain":
-        import nircam_gui.core.gain.engine as engine
+        import nircam_gui.core.gain.run as engine
 
         # the folder is checked before the analysis: a bad folder must not cost a whole run
         monkeypatch.setattr(engine, "run_gain", lambda *a, **k: pytest.fail("analysis ran before the check"))
@@ -84,7 +84,7 @@ def test_output_folder_not_writable(command, where, tmp_path, capsys, flats, cal
 
 
 def test_unexpected_error_is_one_line_with_a_hint(tmp_path, capsys, flats, monkeypatch):
-    import nircam_gui.core.gain.engine as engine
+    import nircam_gui.core.gain.run as engine
 
     def broken(*a, **k):
         raise RuntimeError("something nobody foresaw\nsecond line")

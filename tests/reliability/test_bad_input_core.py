@@ -1,4 +1,4 @@
-"""Every bad input of issue 10 raises NircamFileError naming the file, in the core (no Qt, no CLI)."""
+"""Every bad input raises NircamFileError naming the file, in the core (no Qt, no CLI)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import os
 import pytest
 
 from nircam_gui.core.errors import NircamFileError
-from nircam_gui.core.gain.engine import GainOptions, run_gain
-from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
+from nircam_gui.core.gain.run import GainOptions, run_gain
+from nircam_gui.core.skyflat.options import SkyflatOptions
+from .skyflat_run import run_and_write as run_skyflat
 
 from .cases import GAIN_CASES, SKYFLAT_CASES, gain_case, skyflat_case
 

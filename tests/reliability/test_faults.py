@@ -20,12 +20,13 @@ from astropy.table import Table
 from nircam_gui.cli import gain as gain_cli
 from nircam_gui.core.errors import NircamFileError, OutputError
 from nircam_gui.core.fileio import atomic_path, sha256sum
-from nircam_gui.core.gain import engine
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain import run as gain_run
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.gain.products import write_gain_products
 from nircam_gui.core.progress import Cancelled
 from nircam_gui.core.readers import open_image, open_ramp
-from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
+from nircam_gui.core.skyflat.options import SkyflatOptions
+from .skyflat_run import run_and_write as run_skyflat
 
 from .conftest import FAST_GAIN, copy_set
 
@@ -203,8 +204,8 @@ def test_cancelled_gain_run_writes_nothing(tmp_path, flats, capsys, monkeypatch)
     with pytest.raises(Cancelled):
         run_gain([str(p) for p in flats.ramps], GainOptions(ipc="none", box=32), cancel=cancel)
     # and through the command, as Ctrl-C does it
-    real = engine.run_gain
-    monkeypatch.setattr(engine, "run_gain", lambda files, opts, progress, _: real(files, opts, progress, cancel))
+    real = gain_run.run_gain
+    monkeypatch.setattr(gain_run, "run_gain", lambda files, opts, progress, _: real(files, opts, progress, cancel))
     calls.clear()
     out = tmp_path / "out"
     assert gain_cli.main([*map(str, flats.ramps), *FAST_GAIN, "-o", str(out)]) == 130
@@ -327,14 +328,14 @@ def test_image_truncated_after_it_was_opened(tmp_path, cals):
 
 def test_gain_ramp_truncated_between_inspect_and_read(tmp_path, flats, monkeypatch):
     ramps = copy_set(flats.ramps, tmp_path)
-    real = engine.calibrate_integration
+    real = gain_run.calibrate_integration
 
     def truncate_then_calibrate(path, *args, **kwargs):
         if Path(path) == ramps[1]:
             _truncate(ramps[1])
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "calibrate_integration", truncate_then_calibrate)
+    monkeypatch.setattr(gain_run, "calibrate_integration", truncate_then_calibrate)
     with pytest.raises(NircamFileError) as info:
         run_gain(ramps, GainOptions(ipc="none", box=32))
     assert info.value.path == str(ramps[1]) and "is truncated" in info.value.problem
@@ -342,14 +343,14 @@ def test_gain_ramp_truncated_between_inspect_and_read(tmp_path, flats, monkeypat
 
 def test_gain_ramp_replaced_by_another_shape_while_read(tmp_path, flats, flats_64, monkeypatch):
     ramps = copy_set(flats.ramps, tmp_path)
-    real = engine.calibrate_integration
+    real = gain_run.calibrate_integration
 
     def replace_then_calibrate(path, *args, **kwargs):
         if Path(path) == ramps[1] and ramps[1].stat().st_size == Path(flats.ramps[1]).stat().st_size:
             ramps[1].write_bytes(Path(flats_64.ramps[1]).read_bytes())
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "calibrate_integration", replace_then_calibrate)
+    monkeypatch.setattr(gain_run, "calibrate_integration", replace_then_calibrate)
     with pytest.raises(NircamFileError) as info:
         run_gain(ramps, GainOptions(ipc="none", box=32))
     assert info.value.path == str(ramps[1])

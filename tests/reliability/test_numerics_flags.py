@@ -8,7 +8,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from nircam_gui.core import dq as dqbits
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.gain.maps import FirstPairCheck, combine_pairs
 from nircam_gui.core.gain.products import write_gain_products
 from nircam_gui.core.gain.ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_PIXELS, FLAG_FEW_POINTS, fit_ptc

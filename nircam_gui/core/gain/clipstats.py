@@ -24,7 +24,8 @@ The variance of clipped Gaussian data is biased low. For clipping at ``k`` sigma
 iterated to convergence, the kept fraction of the variance is the fixed point of
 ``r = T(k sqrt(r))`` with ``T(t) = 1 - 2 t phi(t) / (2 Phi(t) - 1)`` (variance of a
 Gaussian truncated at +-t sigma): 0.97334 after one pass and 0.96995 at convergence
-for k = 3. :func:`clip_variance_factor` computes it; the statistics divide by it.
+for k = 3. :func:`~nircam_gui.core.clipping.clip_variance_factor` computes it; the statistics
+divide by it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy import stats as sps
+
+from ..clipping import clip_variance_factor
 
 __all__ = ["BoxClipper", "ClippedStats", "clip_variance_factor"]
 
@@ -50,30 +52,6 @@ _CHUNKS = 64  # row blocks of the general pass, each with its own accumulators
 
 # rows of the per-box result array of _clip_pair_boxes
 _N_S, _T1_S, _T2_S, _MU_S, _VAR_S, _OK_S, _N_D, _T1_D, _T2_D, _MU_D, _VAR_D, _OK_D, _OVER = range(13)
-
-
-def clip_variance_factor(nsigma: float = 3.0, iterations: int | None = None) -> float:
-    """Fraction of a Gaussian's variance that ``nsigma`` clipping keeps.
-
-    Parameters
-    ----------
-    nsigma : float
-        Clipping limit in units of the current standard deviation estimate.
-    iterations : int, optional
-        Number of clipping passes, each starting from the previous estimate (the
-        first from the true sigma). None: iterated to convergence.
-    """
-
-    def truncated(t: float) -> float:
-        return 1.0 - 2.0 * t * sps.norm.pdf(t) / (2.0 * sps.norm.cdf(t) - 1.0)
-
-    r = 1.0
-    for i in range(10_000 if iterations is None else iterations):
-        new = truncated(nsigma * np.sqrt(r))
-        if iterations is None and abs(new - r) < 1e-14:
-            return float(new)
-        r = new
-    return float(r)
 
 
 @dataclass

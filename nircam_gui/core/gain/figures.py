@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..fileio import atomic_path  # noqa: E402
+from .maps import gain_image  # noqa: E402
 
 __all__ = ["example_boxes", "plot_gain_map", "plot_ptc", "write_figures"]
 
@@ -62,7 +63,6 @@ def plot_ptc(ax_top, ax_res, result, box_id: int, pair_index: int | None = None)
 
 def plot_gain_map(ax, result, values: np.ndarray | None = None, title: str = "mean gain map"):
     """Box gains as an image (DMS orientation, origin lower left) with amplifier boundaries."""
-    from .products import gain_image
 
     img, dq = gain_image(result, values)
     img = np.where(dq != 0, np.nan, img)

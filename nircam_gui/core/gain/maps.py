@@ -18,12 +18,20 @@ report's Table 5 (B1: 0.018 vs 0.004 e-/ADU kept; B4: 0.035 vs 0.005 dropped).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 
-__all__ = ["FirstPairCheck", "GainMaps", "check_first_pair", "combine_pairs", "sector_table"]
+from .. import dq as dqbits
+from ..detector import amplifier_index, reference_pixel_mask
+
+if TYPE_CHECKING:
+    from .run import GainResult
+
+__all__ = ["FirstPairCheck", "GainMaps", "check_first_pair", "combine_pairs", "gain_image", "map_difference",
+           "sector_table"]
 
 
 @dataclass
@@ -161,6 +169,27 @@ def combine_pairs(
     return GainMaps(pair_gain, used, mean, n, single, mean_err, scatter, unit, method, first_pair, notes)
 
 
+@dataclass
+class MapDifference:
+    """Two single-pair maps compared over the boxes of one region (report sections 5.2, 6.2)."""
+
+    mean: float
+    std: float
+    #: uncertainty of one single-pair map: std / sqrt(2), boxes of every size together
+    single_map_err: float
+    n_boxes: int
+
+
+def map_difference(a: np.ndarray, b: np.ndarray, regions: np.ndarray, region: str = "normal") -> MapDifference:
+    """Mean and std of ``b - a`` over the boxes of ``region`` measured in both, and the
+    single-map uncertainty std / sqrt(2) it implies (NaN with fewer than two boxes)."""
+    d = (b - a)[np.isfinite(a) & np.isfinite(b) & (np.asarray(regions) == region)]
+    if d.size < 2:
+        return MapDifference(np.nan, np.nan, np.nan, int(d.size))
+    std = float(d.std(ddof=1))
+    return MapDifference(float(d.mean()), std, std / np.sqrt(2), int(d.size))
+
+
 def sector_table(boxes: Table, maps: GainMaps) -> Table:
     """One row per amplifier and region: pixel-weighted mean gain and its uncertainties.
 
@@ -186,3 +215,31 @@ def sector_table(boxes: Table, maps: GainMaps) -> Table:
     for col in ("gain", "gain_err", "box_gain_err"):
         t[col].unit = "electron / adu"
     return t
+
+
+def gain_image(result: GainResult, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel image of box values (default: the mean gain) and its DQ.
+
+    Pixels outside every box, or in a box without a measurement, take the mean gain of
+    their amplifier's normal region, so the file is usable by the pipeline as it is;
+    DQ flags them (REFERENCE_PIXEL, or NO_GAIN_VALUE + DO_NOT_USE).
+    """
+    labels = result.boxes.labels
+    values = result.maps.mean_gain if values is None else values
+    table = np.concatenate([[np.nan], values]).astype(np.float32)
+    img = table[labels]
+    dq = np.zeros(labels.shape, np.uint32)
+    ref = reference_pixel_mask(labels.shape)
+    missing = ~np.isfinite(img)
+    dq[ref] |= dqbits.REFERENCE_PIXEL
+    dq[missing & ~ref] |= dqbits.PIXEL["NO_GAIN_VALUE"] | dqbits.DO_NOT_USE
+    nx = labels.shape[1]
+    fill = {}
+    for row in result.sectors:
+        if row["region"] == "normal":
+            fill[int(row["amp"])] = float(row["gain"])
+    amp_of_col = amplifier_index(nx) + 1
+    default = float(np.nanmean(list(fill.values()))) if fill else 1.0
+    fill_cols = np.array([fill.get(a, default) for a in amp_of_col], np.float32)
+    img = np.where(missing, fill_cols[None, :], img)
+    return img, dq

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import NircamFileError
-from ..readers import ExposureMeta, inspect, require_full_frame
+from ..readers import ExposureMeta, read_metadata, require_full_frame
 
 __all__ = ["Integration", "Pair", "PairingError", "find_integrations", "make_pairs"]
 
@@ -61,7 +61,7 @@ def find_integrations(paths: list[str | os.PathLike]) -> list[Integration]:
     """
     out = []
     for order, p in enumerate(paths):
-        meta = inspect(p)
+        meta = read_metadata(p)
         if meta.kind not in ("uncal", "ramp", "ground_ramp"):
             raise NircamFileError(p, f"not a flat-field ramp; found {meta.description}")
         require_full_frame(meta, "the gain analysis")

@@ -15,44 +15,16 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ... import __version__
-from .. import dq as dqbits
-from ..detector import amplifier_index, reference_pixel_mask
 from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..reffiles import write_reference
-from .engine import GainResult, options_dict
+from . import figures as gain_figures
+from .maps import gain_image
+from .run import GainResult, options_dict
 
-__all__ = ["gain_image", "read_ptc_points", "write_gain_products"]
+__all__ = ["read_ptc_points", "write_gain_products"]
 
 PTC_FILE = "ptc_points.fits"
-
-
-def gain_image(result: GainResult, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel image of box values (default: the mean gain) and its DQ.
-
-    Pixels outside every box, or in a box without a measurement, take the mean gain of
-    their amplifier's normal region, so the file is usable by the pipeline as it is;
-    DQ flags them (REFERENCE_PIXEL, or NO_GAIN_VALUE + DO_NOT_USE).
-    """
-    labels = result.boxes.labels
-    values = result.maps.mean_gain if values is None else values
-    table = np.concatenate([[np.nan], values]).astype(np.float32)
-    img = table[labels]
-    dq = np.zeros(labels.shape, np.uint32)
-    ref = reference_pixel_mask(labels.shape)
-    missing = ~np.isfinite(img)
-    dq[ref] |= dqbits.REFERENCE_PIXEL
-    dq[missing & ~ref] |= dqbits.PIXEL["NO_GAIN_VALUE"] | dqbits.DO_NOT_USE
-    nx = labels.shape[1]
-    fill = {}
-    for row in result.sectors:
-        if row["region"] == "normal":
-            fill[int(row["amp"])] = float(row["gain"])
-    amp_of_col = amplifier_index(nx) + 1
-    default = float(np.nanmean(list(fill.values()))) if fill else 1.0
-    fill_cols = np.array([fill.get(a, default) for a in amp_of_col], np.float32)
-    img = np.where(missing, fill_cols[None, :], img)
-    return img, dq
 
 
 def boxes_table(result: GainResult) -> Table:
@@ -208,9 +180,7 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     with staged_outputs(final, protect) as stage:
         out = {k: unstaged(v, stage, final) for k, v in _write_data_products(result, stage, checksums).items()}
     if figures:
-        from .figures import write_figures
-
-        out.update(write_figures(result, final))
+        out.update(gain_figures.write_figures(result, final))
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -40,15 +39,10 @@ def make_demo_dataset(
     folder.mkdir(parents=True, exist_ok=True)
     simulate_flats(folder / "flats", FlatSimConfig(detector="NRCB1", nints=4, ngroups=8, size=size, seed=seed),
                    progress=_scaled(progress, 0.0, 0.6), cancel=cancel)
-    try:
-        from .images import CalSimConfig, simulate_cal_images
-    except ImportError:  # the _cal image simulator is optional until it lands
-        simulate_cal_images = None
-    if simulate_cal_images is not None:
-        wanted = dict(detector="NRCA4", filters=("F150W", "F200W"), nimages=3, n_images=3, size=size, seed=seed)
-        names = {f.name for f in dataclasses.fields(CalSimConfig)}
-        cfg = CalSimConfig(**{k: v for k, v in wanted.items() if k in names})
-        simulate_cal_images(folder / "images", cfg, progress=_scaled(progress, 0.6, 1.0), cancel=cancel)
+    from .images import CalSimConfig, simulate_cal_images
+
+    cfg = CalSimConfig(detectors=("NRCA4",), filters=("F150W", "F200W"), n_images=3, size=size, seed=seed)
+    simulate_cal_images(folder / "images", cfg, progress=_scaled(progress, 0.6, 1.0), cancel=cancel)
     (folder / DEMO_MARKER).write_text("nircam-gui demo data set\n")
     return folder
 

@@ -1,14 +1,16 @@
 """Delta sky flats, new FLAT reference files, dead pixels and sky backgrounds.
 
-The method of report JWST-STScI-008304 (NIRCam flight flats), section 3, in small
-modules named for what they compute:
+The method of report JWST-STScI-008304 (NIRCam flight flats), section 3. Files to
+products, one module per step:
 
-- :mod:`.sourcemask` - photutils source mask plus DQ DO_NOT_USE;
-- :mod:`.normalise` - sigma-clipped median of the unmasked pixels (also the background);
-- :mod:`.combine` - sigma-clipped median through a stack, coverage and error maps;
-- :mod:`.largescale` - 3rd-order 2-D polynomial or 8x8 median on a 32x32 low-res grid;
-- :mod:`.deadpix` - new dead pixels and their concentrations;
-- :mod:`.background` - background tables and the ratio to predictions;
-- :mod:`.products` / :mod:`.figures` - FITS, ECSV and PNG outputs with provenance;
-- :mod:`.run` - the whole analysis over a set of ``_cal`` files (what ``nircam-skyflat`` runs).
+- :mod:`.options` - the options schema (defaults from the report);
+- :mod:`.inputs` - check the ``_cal`` images, match ground FLAT/MASK files;
+- :mod:`.stack` - per image: source mask (:mod:`.sourcemask`), normalisation and sky
+  background (:mod:`.normalise`), into one stack per detector;
+- :mod:`.analysis` - per detector: delta flats (:mod:`.combine`), large-scale fit
+  (:mod:`.largescale`), filter dependence, new flats, dead pixels (:mod:`.deadpix`);
+- :mod:`.run` - :func:`~.run.run_skyflat`, the steps above over all detectors, returning a
+  :class:`~.result.SkyflatResult` (arrays and tables, :mod:`.background` tables);
+- :mod:`.products` - :func:`~.products.write_skyflat_products`, the one writer (FITS, CRDS
+  FLAT and MASK, ECSV, :mod:`.figures`, provenance) of the command line and the GUI.
 """

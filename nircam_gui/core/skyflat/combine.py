@@ -15,8 +15,9 @@ The report (section 3.1) combines with 3 sigma, 5 iterations. Two implementation
 
 Both return the median, a coverage map (images kept after clipping) and an error map:
 the standard error of the median of a Gaussian sample, ``1.2533 * std / sqrt(n)``, with
-the clipped std (ddof=1) divided by ``sqrt(0.9733)`` because 3-sigma clipping removes
-the Gaussian tails and biases the variance low by that factor.
+the clipped std (ddof=1) divided by the square root of the variance one clipping pass
+keeps (0.97334 at 3 sigma, :func:`~nircam_gui.core.clipping.clip_variance_factor`),
+because clipping removes the Gaussian tails and biases the variance low by that factor.
 """
 
 from __future__ import annotations
@@ -31,14 +32,13 @@ import numpy as np
 
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..clipping import clip_variance_factor
 from ..progress import CancelCheck, ProgressCallback, Reporter
 
 __all__ = ["CombineResult", "clip_along_last_axis", "combine_stack"]
 
 #: sqrt(pi/2): standard error of the median relative to that of the mean (Gaussian).
 MEDIAN_EFFICIENCY = 1.2533
-#: Variance kept by 3-sigma clipping of a Gaussian (one pass); see DESIGN.md.
-CLIP_VARIANCE_FACTOR = 0.9733
 
 
 @dataclass
@@ -118,6 +118,7 @@ def combine_stack(
     median = np.full((ny, nx), np.nan, np.float32)
     error = np.full((ny, nx), np.nan, np.float32)
     coverage = np.zeros((ny, nx), np.int16)
+    kept_variance = clip_variance_factor(sigma, iterations=1)
     starts = range(0, ny, rows_per_block)
     rep = Reporter(len(starts), progress, cancel)
     for r0 in starts:
@@ -141,7 +142,7 @@ def combine_stack(
             raise ValueError(f"unknown combine method {method!r} (bottleneck or astropy)")
         median[r0:r1] = med
         with np.errstate(invalid="ignore", divide="ignore"):
-            err = MEDIAN_EFFICIENCY * std / np.sqrt(CLIP_VARIANCE_FACTOR) / np.sqrt(cnt)
+            err = MEDIAN_EFFICIENCY * std / np.sqrt(kept_variance) / np.sqrt(cnt)
         error[r0:r1] = np.where(cnt >= 2, err, np.nan)
         coverage[r0:r1] = cnt
         rep.step(f"combine rows {r0}-{r1 - 1}")

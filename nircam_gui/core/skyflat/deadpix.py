@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from ..detector import reference_pixel_mask
 
-__all__ = ["DeadPixelIndex", "DeadPixels", "find_clusters", "find_dead_pixels"]
+__all__ = ["DeadPixelIndex", "DeadPixels", "dead_candidates", "find_clusters", "find_dead_pixels"]
 
 
 @dataclass
@@ -31,6 +31,25 @@ class DeadPixels:
     mask: np.ndarray
     table: Table
     threshold: float
+
+
+def dead_candidates(grey: np.ndarray, threshold: float, *, ground_dead: np.ndarray | None = None,
+                    coverage: np.ndarray | None = None, min_coverage: int = 3,
+                    exclude_reference: bool = True) -> np.ndarray:
+    """The report's rule: pixels whose grey delta is below ``threshold``, not exactly 0 or 1,
+    not already dead on the ground, covered by ``min_coverage`` images, not reference pixels.
+
+    Parameters are those of :func:`find_dead_pixels`; returns a boolean map.
+    """
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(grey) & (grey < threshold) & (grey != 0.0) & (grey != 1.0)
+    if ground_dead is not None:
+        ok &= ~np.asarray(ground_dead, dtype=bool)
+    if coverage is not None:
+        ok &= np.asarray(coverage) >= min_coverage
+    if exclude_reference:
+        ok &= ~reference_pixel_mask(grey.shape)
+    return ok
 
 
 def find_dead_pixels(
@@ -62,14 +81,8 @@ def find_dead_pixels(
     DeadPixels
     """
     grey = np.asarray(grey)
-    with np.errstate(invalid="ignore"):
-        dead = np.isfinite(grey) & (grey < threshold) & (grey != 0.0) & (grey != 1.0)
-    if ground_dead is not None:
-        dead &= ~np.asarray(ground_dead, dtype=bool)
-    if coverage is not None:
-        dead &= np.asarray(coverage) >= min_coverage
-    if exclude_reference:
-        dead &= ~reference_pixel_mask(grey.shape)
+    dead = dead_candidates(grey, threshold, ground_dead=ground_dead, coverage=coverage, min_coverage=min_coverage,
+                           exclude_reference=exclude_reference)
     y, x = np.nonzero(dead)
     table = Table({"x": x.astype(np.int32), "y": y.astype(np.int32), "value": grey[y, x].astype(np.float32)})
     table["x"].description = "column, 0-based, DMS orientation"
@@ -144,7 +157,7 @@ class DeadPixelIndex:
     Built once from a grey delta flat (a sort of the eligible pixels below ``max_threshold``,
     ~0.2 s for a full frame); then the dead pixels at any threshold up to ``max_threshold``
     are a prefix of the sorted arrays, found by binary search in microseconds. The
-    criteria are exactly :func:`find_dead_pixels`'s, so ``mask(t)`` equals
+    criteria are :func:`dead_candidates`, as for :func:`find_dead_pixels`, so ``mask(t)`` equals
     ``find_dead_pixels(grey, threshold=t, ...).mask``.
 
     Parameters
@@ -161,14 +174,8 @@ class DeadPixelIndex:
         grey = np.asarray(grey)
         self.shape = grey.shape
         self.max_threshold = float(max_threshold)
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(grey) & (grey < self.max_threshold) & (grey != 0.0) & (grey != 1.0)
-        if ground_dead is not None:
-            ok &= ~np.asarray(ground_dead, dtype=bool)
-        if coverage is not None:
-            ok &= np.asarray(coverage) >= min_coverage
-        if exclude_reference:
-            ok &= ~reference_pixel_mask(grey.shape)
+        ok = dead_candidates(grey, self.max_threshold, ground_dead=ground_dead, coverage=coverage,
+                             min_coverage=min_coverage, exclude_reference=exclude_reference)
         y, x = np.nonzero(ok)
         values = grey[y, x]
         order = np.argsort(values, kind="stable")

@@ -16,6 +16,7 @@ Fits are normalised to a median of 1 over the pixels that had data.
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 from astropy.modeling import fitting, models
 from scipy.interpolate import RectBivariateSpline
@@ -23,7 +24,7 @@ from scipy.ndimage import median_filter
 
 from .combine import clip_along_last_axis
 
-__all__ = ["FIT_METHODS", "bin_image", "smooth_background", "default_method", "fit_large_scale", "fit_median", "fit_poly"]
+__all__ = ["FIT_METHODS", "bin_image", "block_median", "image_blocks", "smooth_background", "default_method", "fit_large_scale", "fit_median", "fit_poly"]
 
 FIT_METHODS = ("poly3", "median")
 
@@ -31,6 +32,40 @@ FIT_METHODS = ("poly3", "median")
 def default_method(longwave: bool) -> str:
     """The report's choice: ``poly3`` for SW, ``median`` for LW."""
     return "median" if longwave else "poly3"
+
+
+def image_blocks(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of ``size`` x ``size`` blocks, each block contiguous, and the blocks' centres.
+
+    A frame not divisible by ``size`` is padded with NaN.
+
+    Returns
+    -------
+    blocks : ndarray, shape (nby, nbx, size * size), float32
+    yc, xc : ndarray
+        Block centres in pixel coordinates: the centre of the pixels a block spans, not
+        of its padding.
+    """
+    ny, nx = image.shape
+    nby, nbx = -(-ny // size), -(-nx // size)
+    pad = np.full((nby * size, nbx * size), np.nan, np.float32)
+    pad[:ny, :nx] = image
+    blocks = np.ascontiguousarray(pad.reshape(nby, size, nbx, size).transpose(0, 2, 1, 3).reshape(nby, nbx, size * size))
+    iy, ix = np.arange(nby), np.arange(nbx)
+    yc = np.minimum(iy * size + (size - 1) / 2, (iy * size + np.minimum(ny, (iy + 1) * size) - 1) / 2)
+    xc = np.minimum(ix * size + (size - 1) / 2, (ix * size + np.minimum(nx, (ix + 1) * size) - 1) / 2)
+    return blocks, yc, xc
+
+
+def block_median(image: np.ndarray, size: int) -> np.ndarray:
+    """Median of ``size`` x ``size`` blocks (NaN ignored, no clipping), repeated back to the image's shape.
+
+    A display smoothing; :func:`bin_image` is the clipped one the fits use.
+    """
+    ny, nx = image.shape
+    blocks, _, _ = image_blocks(image, size)
+    med = bn.nanmedian(blocks, axis=-1)  # all-NaN blocks stay NaN, without a warning
+    return np.repeat(np.repeat(med, size, axis=0), size, axis=1)[:ny, :nx]
 
 
 def bin_image(image: np.ndarray, bin: int = 32, sigma: float = 3.0, maxiters: int = 5,
@@ -47,19 +82,14 @@ def bin_image(image: np.ndarray, bin: int = 32, sigma: float = 3.0, maxiters: in
         Block centres in pixel coordinates (mean of the pixels the block spans).
     """
     ny, nx = image.shape
-    nby, nbx = -(-ny // bin), -(-nx // bin)
-    pad = np.full((nby * bin, nbx * bin), np.nan, np.float32)
-    pad[:ny, :nx] = image
-    blocks = np.ascontiguousarray(pad.reshape(nby, bin, nbx, bin).transpose(0, 2, 1, 3).reshape(nby, nbx, bin * bin))
+    blocks, yc, xc = image_blocks(image, bin)
+    nby, nbx = blocks.shape[:2]
     med, _, cnt = clip_along_last_axis(blocks, sigma, maxiters)
     valid = np.isfinite(image).astype(np.float32)
     vpad = np.zeros((nby * bin, nbx * bin), np.float32)
     vpad[:ny, :nx] = valid
     nvalid = vpad.reshape(nby, bin, nbx, bin).sum(axis=(1, 3))
     med = np.where(nvalid >= min_fraction * bin * bin, med, np.nan)
-    # centre of the valid pixels of a partial block, not of the padding
-    yc = np.minimum(np.arange(nby) * bin + (bin - 1) / 2, (np.arange(nby) * bin + np.minimum(ny, (np.arange(nby) + 1) * bin) - 1) / 2)
-    xc = np.minimum(np.arange(nbx) * bin + (bin - 1) / 2, (np.arange(nbx) * bin + np.minimum(nx, (np.arange(nbx) + 1) * bin) - 1) / 2)
     return med.astype(np.float32), cnt, yc, xc
 
 
@@ -131,13 +161,8 @@ def smooth_background(image: np.ndarray, box: int = 64, filter_size: int = 3, si
     the spline here extrapolates the slope.
     """
     ny, nx = image.shape
-    nby, nbx = -(-ny // box), -(-nx // box)
-    pad = np.full((nby * box, nbx * box), np.nan, np.float32)
-    pad[:ny, :nx] = image
-    blocks = np.ascontiguousarray(pad.reshape(nby, box, nbx, box).transpose(0, 2, 1, 3).reshape(nby, nbx, box * box))
+    blocks, yc, xc = image_blocks(image, box)
     med, std, cnt = clip_along_last_axis(blocks, sigma, maxiters)
-    yc = np.minimum(np.arange(nby) * box + (box - 1) / 2, (np.arange(nby) * box + np.minimum(ny, (np.arange(nby) + 1) * box) - 1) / 2)
-    xc = np.minimum(np.arange(nbx) * box + (box - 1) / 2, (np.arange(nbx) * box + np.minimum(nx, (np.arange(nbx) + 1) * box) - 1) / 2)
     maps = []
     for grid in (med, std):
         ok = (cnt >= 0.25 * box * box) & np.isfinite(grid)

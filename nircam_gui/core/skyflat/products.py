@@ -1,33 +1,40 @@
-"""Writers for the sky-flat products: delta/fit images, FLAT and MASK reference files, tables.
+"""The sky-flat products: :func:`write_skyflat_products` writes a :class:`~.result.SkyflatResult`.
 
-Every file is written atomically (:func:`nircam_gui.core.fileio.atomic_path`) and carries
-its provenance: the input files with their SHA-256, the options and software versions.
+One writer for ``nircam-skyflat`` and the GUI's Export. Per detector:
+``delta_<DET>_grey.fits`` and ``delta_<DET>_<FILTER>.fits`` (SCI, ERR, COVERAGE[, FILTDIFF]),
+``fit_<DET>_grey.fits``, ``flat_<DET>_<FILTER>.fits`` (CRDS FLAT), ``deadpix_<DET>.fits``
+(CRDS MASK), ``deadpix_<DET>.ecsv``, ``clusters_<DET>.ecsv`` and figures; then
+``backgrounds.ecsv``, ``backgrounds_summary.ecsv``, ``filter_dependence.ecsv`` and
+``provenance.json``. Products are staged and moved in together at the end
+(:func:`~nircam_gui.core.fileio.staged_outputs`), each file written atomically with its
+provenance: the input files with their SHA-256, the options and software versions.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ..dq import DEAD, DO_NOT_USE, NO_FLAT_FIELD, PIXEL, REFERENCE_PIXEL
+from .. import options as option_schema
+from ..dq import DEAD, DO_NOT_USE, PIXEL, REFERENCE_PIXEL
 from ..detector import reference_pixel_mask
-from ..fileio import atomic_path
+from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
+from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..reffiles import write_reference
+from . import figures as skyflat_figures
+from .inputs import filter_token
+from .result import DetectorResult, SkyflatResult
 
-__all__ = ["dq_names_present", "filter_token", "new_flat", "write_dead_mask", "write_flat",
+__all__ = ["dq_names_present", "write_dead_mask", "write_flat", "write_skyflat_products",
            "write_image", "write_json", "write_table"]
-
-
-def filter_token(filt: str, pupil: str) -> str:
-    """Name used in output files: ``F150W``, or ``F444W_F405N`` when the pupil holds a filter."""
-    pupil = (pupil or "CLEAR").upper()
-    return filt.upper() if pupil in ("CLEAR", "NONE", "") else f"{filt.upper()}_{pupil}"
 
 
 def _provenance_cards(header: fits.Header, provenance: Mapping) -> None:
@@ -79,30 +86,6 @@ def write_json(path: str | os.PathLike, doc: Mapping) -> str:
     return os.fspath(path)
 
 
-def new_flat(ground: np.ndarray, ground_err: np.ndarray | None, ground_dq: np.ndarray | None,
-             fit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """New flat = ground flat x large-scale fit, renormalised.
-
-    The product is scaled so its median over good science pixels equals the ground
-    flat's median there: the new flat changes the shape, not the photometric zero point
-    the ground flat was calibrated with. Pixels the ground flat does not flat-field
-    (DO_NOT_USE / NO_FLAT_FIELD, reference pixels) keep their ground values.
-    """
-    ground = np.asarray(ground, np.float32)
-    dq = np.zeros(ground.shape, np.uint32) if ground_dq is None else np.asarray(ground_dq, np.uint32)
-    keep = ((dq & (DO_NOT_USE | NO_FLAT_FIELD | REFERENCE_PIXEL)) != 0) | reference_pixel_mask(ground.shape)
-    keep |= ~np.isfinite(fit) | ~np.isfinite(ground)
-    prod = ground * fit
-    good = ~keep
-    scale = np.median(ground[good]) / np.median(prod[good]) if good.any() else 1.0
-    data = np.where(keep, ground, prod * scale).astype(np.float32)
-    if ground_err is None:
-        err = np.zeros(ground.shape, np.float32)
-    else:
-        err = np.where(keep, ground_err, np.asarray(ground_err) * fit * scale).astype(np.float32)
-    return data, err, dq.copy()
-
-
 def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, data: np.ndarray, err: np.ndarray,
                dq: np.ndarray, *, ground_name: str, fit_method: str, n_images: int, provenance: Mapping,
                useafter: str, pedigree: str, protect: Sequence[str | os.PathLike] = ()) -> str:
@@ -149,3 +132,113 @@ def dq_names_present(dq: np.ndarray, always: Iterable[str] = ("DO_NOT_USE",)) ->
     """Names of the DQ bits set anywhere in ``dq``."""
     return sorted({n for n, v in PIXEL.items() if v and np.any(dq & np.uint32(v))} | set(always),
                   key=lambda n: PIXEL[n])
+
+
+def write_skyflat_products(
+    result: SkyflatResult,
+    outdir: str | os.PathLike,
+    *,
+    dead_threshold: float | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> list[str]:
+    """Write every product of ``result`` to ``outdir``.
+
+    Parameters
+    ----------
+    result : SkyflatResult
+    outdir : path-like
+        Output folder (made if missing). Inputs are never overwritten.
+    dead_threshold : float, optional
+        Write the dead-pixel products at this threshold instead of the run's
+        (:meth:`SkyflatResult.with_dead_threshold`: the stack is not recomputed).
+    progress, cancel : callable, optional
+
+    Returns
+    -------
+    list of str
+        The files written, in order, ``provenance.json`` last.
+
+    Raises
+    ------
+    OutputError
+        A product that cannot be written (the folder is left as it was).
+    Cancelled
+        The folder is left as it was (the files are staged and moved in at the end).
+    ValueError
+        A threshold outside (0, 1).
+    """
+    t0 = time.perf_counter()
+    if dead_threshold is not None:
+        result = result.with_dead_threshold(dead_threshold)
+    opt = result.options
+    final = ensure_output_dir(outdir)
+    options_doc = option_schema.provenance(opt)
+    common = {"versions": result.versions, "options": options_doc, "created": result.created}
+    sha = {i["file"]: i["sha256"] for i in result.inputs}
+    protect = (*sha, *result.ground_flats, *result.ground_masks)
+    rep = Reporter(len(result.detectors) + 1, progress, cancel)
+    written: list[str] = []
+    with staged_outputs(final, protect) as out:
+        for name, det in result.detectors.items():
+            prov = {**common, "inputs": [{"file": f, "sha256": sha.get(f, "")} for f in det.files],
+                    "keywords": {"DETECTOR": name, "NSKYIMG": det.n_images}}
+            written += _write_detector(out, det, result, prov)
+            rep.step(f"{name} written")
+        written.append(write_table(out / "backgrounds.ecsv", result.backgrounds, common))
+        written.append(write_table(out / "backgrounds_summary.ecsv", result.background_summary, common))
+        written.append(write_table(out / "filter_dependence.ecsv", result.filter_dependence, common))
+        if opt.figures:
+            written.append(skyflat_figures.plot_backgrounds(out / "backgrounds.png", result.background_summary))
+        rep.check()
+        doc = {"created": result.created, "method": "JWST-STScI-008304 section 3 (NIRCam flight flats)",
+               "options": options_doc, "versions": result.versions, "inputs": result.inputs,
+               "ground_flats": result.ground_flats, "ground_masks": result.ground_masks,
+               "outputs": [{"file": os.path.basename(w), "sha256": sha256sum(w)} for w in written],
+               "warnings": result.warnings,
+               "dead_pixels": {d: det.n_dead for d, det in result.detectors.items()},
+               "seconds": result.seconds + time.perf_counter() - t0}
+        written.append(write_json(out / "provenance.json", doc))
+        rep.step("done")
+    return [os.fspath(unstaged(w, out, final)) for w in written]
+
+
+def _write_detector(out: Path, det: DetectorResult, result: SkyflatResult, prov: dict) -> list[str]:
+    opt, name = result.options, det.detector
+    combine = f"sigclip median {opt.sigma} sig {opt.maxiters} it"
+    kw = {"DETECTOR": name, "FILTER": "GREY", "NSKYIMG": det.n_images, "BUNIT": ""}
+    written = [write_image(out / f"delta_{name}_grey.fits",
+                           {"SCI": det.grey, "ERR": det.grey_error, "COVERAGE": det.coverage},
+                           keywords={**kw, "COMBINE": combine, "CLIPMETH": opt.combine_method}, provenance=prov)]
+    ref = reference_pixel_mask(det.fit.shape)
+    written.append(write_image(out / f"fit_{name}_grey.fits", {"SCI": np.where(ref, np.nan, det.fit).astype(np.float32)},
+                               keywords={**kw, "FITMETH": det.fit_method, "FITBIN": opt.fit_bin,
+                                         "MEDFILT": opt.median_filter if det.fit_method == "median" else 0},
+                               provenance=prov))
+    for token, d in det.filter_deltas.items():
+        files = set(d.files)
+        written.append(write_image(
+            out / f"delta_{name}_{token}.fits",
+            {"SCI": d.median, "ERR": d.error, "COVERAGE": d.coverage, "FILTDIFF": d.filtdiff},
+            keywords={"DETECTOR": name, "FILTER": d.filter, "PUPIL": d.pupil, "NSKYIMG": len(d.files),
+                      "COMBINE": combine,
+                      "FDRANGE": (d.range_2_98, f"2-98 pct range of FILTDIFF in {opt.fit_bin}px bins")},
+            provenance={**prov, "inputs": [p for p in prov["inputs"] if p["file"] in files]}))
+        flat = det.flats.get(token)
+        if flat is not None:
+            written.append(write_flat(
+                out / f"flat_{name}_{token}.fits", name, d.filter, d.pupil, flat.data, flat.err, flat.dq,
+                ground_name=os.path.basename(flat.ground_file), fit_method=det.fit_method, n_images=det.n_images,
+                provenance=prov, useafter=result.useafter, pedigree=result.pedigree))
+    written += [write_table(out / f"deadpix_{name}.ecsv", det.dead.table, prov),
+                write_table(out / f"clusters_{name}.ecsv", det.clusters, prov),
+                write_dead_mask(out / f"deadpix_{name}.fits", name, det.dead.mask, det.ground_mask_dq,
+                                ground_name=os.path.basename(det.mask_file) if det.mask_file else "",
+                                threshold=det.dead.threshold, provenance=prov, useafter=result.useafter,
+                                pedigree=result.pedigree)]
+    if opt.figures:
+        written.append(skyflat_figures.plot_detector(out / f"skyflat_{name}.png", name, det.grey, det.fit,
+                                                     det.fit_method, det.dead.mask, det.clusters))
+        written.append(skyflat_figures.plot_filter_dependence(out / f"filters_{name}.png", name, det.deltas,
+                                                              det.grey))
+    return written

@@ -4,7 +4,7 @@ Layout: set-up column | image (Boxes & regions) or a result view | PTC panel. Wo
 in the main window's :class:`~nircam_gui.gui.workers.TaskRunner` (so it shows in the
 progress area and stops when the window closes): the analysis and the export in a child
 process (they hold the GIL for long stretches), pairing checks and box-grid previews in
-threads. The panel keeps the last :class:`~nircam_gui.core.gain.engine.GainResult` and
+threads. The panel keeps the last :class:`~nircam_gui.core.gain.run.GainResult` and
 draws it; it never recomputes science.
 """
 
@@ -42,6 +42,7 @@ from .region_model import RegionModel
 from .results import GainMapView, PairScatterView, SectorsView, TableView, pairs_rows
 from .setup import GainSetup
 from .studies_view import StudiesView
+from .state import GainState, first_pair_note, regions_for_run, result_summary
 from .tasks import RampCheck, export_products, find_references, inspect_ramps, preview_boxes, run_analysis
 
 __all__ = ["GainPanel"]
@@ -94,18 +95,10 @@ class GainPanel(QWidget):
         self.runner = runner
         self.settings = settings or Settings()
         self.browser = browser
-        self.result = None
-        self.run_polygons: list[np.ndarray] = []
-        self.check: RampCheck | None = None
-        self.shape: tuple[int, int] | None = None
-        self.selection: list[int] = []
+        self.state = GainState()
         self.run_worker: Worker | None = None
         self.export_worker: Worker | None = None
         self._check_worker: Worker | None = None
-        self._preview_inflight = False
-        self._preview_pending = False
-        self._grid_is_result = False
-        self._result_serial = 0  # counts results shown: a grid preview older than a result is dropped
 
         # -- parts ------------------------------------------------------------------------
         self.setup = GainSetup(self.settings)
@@ -318,9 +311,8 @@ class GainPanel(QWidget):
         self.error.emit(message)
 
     def find_references(self, overwrite: bool = True) -> Worker:
-        """Fill in reference files found beside the ramps (by their REFTYPE), in a thread."""
-        folders = list(dict.fromkeys(os.path.dirname(f) for f in self.setup.files))
-        return self.runner.run(find_references, folders, name="Looking for reference files",
+        """Fill in reference files found beside the ramps (by REFTYPE, DETECTOR, SUBARRAY), in a thread."""
+        return self.runner.run(find_references, list(self.setup.files), name="Looking for reference files",
                                on_result=lambda found: self._fill_references(found, overwrite),
                                on_error=self.error.emit)
 
@@ -364,29 +356,26 @@ class GainPanel(QWidget):
 
         While one is computing, later requests collapse into one that runs next.
         """
-        if self.shape is None:
+        if self.shape is None or not self.state.preview.request():
             return
-        if self._preview_inflight:
-            self._preview_pending = True
-            return
-        self._preview_inflight = True
         polys = [p.copy() for p in self.model.polygons]
         mask = self.setup.references().get("MASK") or None
         if mask and not os.path.isfile(mask):
             mask = None
-        serial = self._result_serial
+        serial = self.state.result_serial
         self.runner.run(preview_boxes, polys, self.setup.box_size(), mask, self.shape, name="Box grid",
                         on_result=lambda out, s=serial: self._preview_done(out, s), on_error=self._preview_failed,
                         on_finished=self._preview_finished)
 
     def _preview_done(self, out, serial: int | None = None) -> None:
         grid, geometry = out
-        if serial is not None and serial != self._result_serial:
+        verdict = self.state.preview_verdict(grid, serial)
+        if verdict == "stale":
             return  # asked for before the result now on screen: its grid is not what the user last set
-        if self.result is not None and _same_grid(grid, self.result.boxes):
+        if verdict == "result":
             self._show_result_grid(geometry)
         else:
-            self._grid_is_result = False
+            self.state.grid_is_result = False
             self.overlay.set_grid(grid, geometry)
             self.colorbar_widget.setVisible(False)
             self._set_selection([])
@@ -399,9 +388,7 @@ class GainPanel(QWidget):
         self.error.emit(message)
 
     def _preview_finished(self) -> None:
-        self._preview_inflight = False
-        if self._preview_pending:
-            self._preview_pending = False
+        if self.state.preview.finished():
             self.request_preview()
 
     def model_undo(self) -> None:
@@ -488,37 +475,28 @@ class GainPanel(QWidget):
     def select_boxes(self, box_ids: list[int]) -> None:
         """Select boxes (1-based ids of the grid on screen): outline them and plot their PTCs."""
         self._set_selection(box_ids)
-        if box_ids and not self._grid_is_result:
+        if box_ids and not self.state.grid_is_result:
             self.hint_label.setText("No PTC for these boxes yet: run the analysis.")
 
     def _set_selection(self, box_ids: list[int]) -> None:
         self.selection = list(box_ids)[:6]
         self.overlay.set_selection(self.selection)
-        self.ptc.show_boxes(self.selection if self._grid_is_result else [])
+        self.ptc.show_boxes(self.selection if self.state.grid_is_result else [])
 
     # -- running --------------------------------------------------------------------------
     def _regions_for_run(self) -> str | None:
         """A DS9 file holding exactly the polygons on screen, for the engine to read."""
-        if not self.model.polygons:
-            return None
-        if self.model.path and not self.model.modified and os.path.isfile(self.model.path):
-            return self.model.path
-        from ...core.regionsio import write_polygons
-
-        path = data_folder() / "gain" / "regions-last-run.reg"
-        write_polygons(path, self.model.polygons)
-        return os.fspath(path)
+        return regions_for_run(self.model.polygons, self.model.path, self.model.modified,
+                               data_folder() / "gain" / "regions-last-run.reg")
 
     def run(self) -> Worker | None:
         """Start the analysis with the settings on screen; None (with a message) if it cannot start."""
         if self.run_worker is not None:
             return None
         files = list(self.setup.files)
-        if not files:
-            self.error.emit("Choose the flat-field ramps first (Add…, or the browser's folder).")
-            return None
-        if self.check is not None and self.check.pairing_error:
-            self.error.emit(self.check.pairing_error)
+        problem = self.state.run_problem(files)
+        if problem:
+            self.error.emit(problem)
             return None
         try:
             regions = self._regions_for_run()
@@ -562,27 +540,17 @@ class GainPanel(QWidget):
         from ...core.gain.figures import example_boxes
         from .geometry import grid_segments
 
-        self.result = result
-        self._result_serial += 1
-        self.run_polygons = [p.copy() for p in (polygons or [])]
-        self.shape = result.boxes.labels.shape
+        self.state.set_result(result, polygons)
         self.ptc.set_result(result)
         self._show_result_grid(geometry if geometry is not None else grid_segments(result.boxes))
         self.maps_view.set_result(result)
         self.scatter_view.set_result(result)
         self.sectors_view.set_result(result)
         header, rows, flagged = pairs_rows(result)
-        fp = result.maps.first_pair
-        self.pairs_view.set_rows(header, rows, flagged,
-                                 note=f"First-pair test ({fp.mode}): {fp.reason}. "
-                                      f"{'Pair 1 is anomalous.' if fp.anomalous else 'Pair 1 is not anomalous.'}")
+        self.pairs_view.set_rows(header, rows, flagged, note=first_pair_note(result))
         self.studies_view.set_result(result)
         self.export_button.setEnabled(True)
-        used = [p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]
-        self.setup.status.setText(
-            f"{result.detector}: {len(result.pairs)} pairs (used {used}), {result.boxes.nbox} boxes of "
-            f"{result.options.box} px, "
-            f"signal limit {result.signal_limit:g} ADU, {result.timings.get('total_s', 0):.1f} s.")
+        self.setup.status.setText(result_summary(result))
         self.setup.set_progress(1.0, "done")
         for warning in getattr(result, "warnings", []):  # the engine ran but wants the user to know
             log.warning(warning)
@@ -594,11 +562,11 @@ class GainPanel(QWidget):
 
     def _show_result_grid(self, geometry) -> None:
         r = self.result
-        self._grid_is_result = True
+        self.state.grid_is_result = True
         self.overlay.set_grid(r.boxes, geometry)
         self.overlay.set_values(r.maps.mean_gain, r.maps.mean_err)
         self.colorbar_widget.setVisible(True)
-        self._set_selection([b for b in self.selection if b <= r.boxes.nbox])
+        self._set_selection(self.state.valid_selection(self.selection))
 
     # -- export ---------------------------------------------------------------------------
     def choose_export(self) -> None:
@@ -617,7 +585,7 @@ class GainPanel(QWidget):
             return None
         self.settings.set("gain/export_dir", folder)
         self.export_button.setEnabled(False)
-        worker = self.runner.run(export_products, self.result, folder, self.run_polygons, ("png", "pdf"),
+        worker = self.runner.run(export_products, self.result, folder, self.state.run_polygons, ("png", "pdf"),
                                  name="Exporting gain products", in_process=self.run_in_process,
                                  on_result=self._exported, on_error=self.error.emit,
                                  on_finished=self._export_finished)
@@ -634,11 +602,14 @@ class GainPanel(QWidget):
         self.export_worker = None
         self.export_button.setEnabled(self.result is not None)
 
+    # the state the panel shows (kept in :class:`GainState`)
+    result = property(lambda self: self.state.result)
+    check = property(lambda self: self.state.check, lambda self, v: setattr(self.state, "check", v))
+    shape = property(lambda self: self.state.shape, lambda self, v: setattr(self.state, "shape", v))
+    selection = property(lambda self: self.state.selection, lambda self, v: setattr(self.state, "selection", v))
+    run_polygons = property(lambda self: self.state.run_polygons)
+
     @property
     def idle(self) -> bool:
-        return (self.run_worker is None and self.export_worker is None and not self._preview_inflight
+        return (self.run_worker is None and self.export_worker is None and not self.state.preview.inflight
                 and not self._preview_timer.isActive() and not self.viewer.busy)
-
-
-def _same_grid(a, b) -> bool:
-    return a.labels.shape == b.labels.shape and a.nbox == b.nbox and np.array_equal(a.labels, b.labels)

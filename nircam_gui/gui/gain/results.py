@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.gain.maps import map_difference
+
 __all__ = ["GainMapView", "PairScatterView", "SectorsView", "TableView", "map_choices", "pairs_rows", "table7_row"]
 
 NORMAL_COLOUR = (40, 90, 220)
@@ -200,10 +202,10 @@ class PairScatterView(QWidget):
             self.plot.plot([lo - pad, hi + pad], [lo - pad, hi + pad], pen=pg.mkPen(0, 0, 0, 160))
         self.plot.setLabel("bottom", f"gain, pair {r.pairs[i].number}", units="e-/ADU")
         self.plot.setLabel("left", f"gain, pair {r.pairs[j].number}", units="e-/ADU")
-        d = (gy - gx)[np.isfinite(gx) & np.isfinite(gy) & (regions == "normal")]
-        if d.size > 1 and i != j:
-            self.stats.setText(f"normal boxes: mean difference {d.mean():+.4f}, std {d.std(ddof=1):.4f} e-/ADU "
-                               f"→ single-map uncertainty {d.std(ddof=1) / np.sqrt(2):.4f} e-/ADU (std/√2, "
+        d = map_difference(gx, gy, regions, "normal")
+        if d.n_boxes > 1 and i != j:
+            self.stats.setText(f"normal boxes: mean difference {d.mean:+.4f}, std {d.std:.4f} e-/ADU "
+                               f"→ single-map uncertainty {d.single_map_err:.4f} e-/ADU (std/√2, "
                                "boxes of unequal size mixed)")
         else:
             self.stats.setText("")

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.gain.engine import IPC_MODES, GainOptions
+from ...core.gain.run import IPC_MODES, GainOptions
+from ...core.options import option_info
 from ..settings import Settings
 from .results import short_labels
 from .tasks import REFTYPES, RampCheck
@@ -39,6 +40,8 @@ __all__ = ["GainSetup"]
 
 FITS_FILTER = "FITS files (*.fits *.fit *.fts);;All files (*)"
 BOX_SIZES = ("64", "128", "256", "512")
+#: the schema's defaults and help texts (nircam-gain has the same)
+OPTIONS = option_info(GainOptions)
 IPC_TEXT = {
     "deconvolve": "deconvolve the data (report's choice)",
     "exact": "exact variance factor",
@@ -134,7 +137,7 @@ class GainSetup(QWidget):
         self.box_combo = QComboBox()
         self.box_combo.setEditable(True)
         self.box_combo.addItems(BOX_SIZES)
-        self.box_combo.setToolTip("Box side in pixels (report: 256 keeps one map below 1% uncertainty)")
+        self.box_combo.setToolTip(f"Box side in pixels: {OPTIONS['box'].help} (report: {OPTIONS['box'].default})")
         self.box_combo.currentTextChanged.connect(lambda _: self.grid_options_changed.emit())
         self.limit_spin = QDoubleSpinBox()
         self.limit_spin.setRange(0, 60000)
@@ -285,7 +288,7 @@ class GainSetup(QWidget):
         try:
             return int(self.box_combo.currentText())
         except ValueError:
-            return 256
+            return OPTIONS["box"].default
 
     def options(self, regions: str | None) -> GainOptions:
         """The analysis options on screen, as the command line would build them.
@@ -345,11 +348,11 @@ class GainSetup(QWidget):
         s = self.settings
         for r, e in self.ref_edits.items():
             e.setText(s.get(f"gain/ref/{r}", "") or "")
-        self.box_combo.setCurrentText(str(s.get("gain/box", "256")))
+        self.box_combo.setCurrentText(str(s.get("gain/box", str(OPTIONS["box"].default))))
         self.limit_spin.setValue(float(s.get("gain/signal_limit", 0.0, float) or 0.0))
         self.groups_spin.setValue(int(s.get("gain/groups", 0, int) or 0))
-        for combo, key, default in ((self.ipc_combo, "gain/ipc", "deconvolve"),
-                                    (self.first_combo, "gain/first_pair", "auto")):
+        for combo, key, default in ((self.ipc_combo, "gain/ipc", OPTIONS["ipc"].default),
+                                    (self.first_combo, "gain/first_pair", OPTIONS["first_pair"].default)):
             i = combo.findData(s.get(key, default))
             combo.setCurrentIndex(max(i, 0))
         for w in (self.limit_spin, self.groups_spin):
@@ -369,9 +372,9 @@ class GainSetup(QWidget):
 
 def _looks_like_ramp(path) -> bool:
     """A raw ramp (header only; unreadable files are left out)."""
-    from ...core.readers import inspect
+    from ...core.readers import read_metadata
 
     try:
-        return inspect(path).kind in ("uncal", "ramp", "ground_ramp")
+        return read_metadata(path).kind in ("uncal", "ramp", "ground_ramp")
     except Exception:  # noqa: BLE001 - any unreadable file is simply not a ramp
         return False

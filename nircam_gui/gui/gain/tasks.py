@@ -3,7 +3,7 @@
 - :func:`inspect_ramps`: pairing (``core.gain.pairs``) and the per-integration signal
   check, before any run;
 - :func:`preview_boxes`: the box grid for the regions on screen, through the engine's own
-  :func:`~nircam_gui.core.gain.engine.build_boxes`, so the preview is the grid a run uses;
+  :func:`~nircam_gui.core.gain.run.build_boxes`, so the preview is the grid a run uses;
 - :func:`find_references`: calibration reference files beside the ramps, by REFTYPE;
 - :func:`export_products`: every product through the ``nircam-gain`` writers.
 """
@@ -18,16 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import NircamFileError
-from ...core.gain.engine import GainOptions, build_boxes
+from ...core.gain.run import GainOptions, build_boxes
 from ...core.gain.pairs import Integration, Pair, find_integrations, make_pairs
-from ...core.readers import find_fits, inspect, open_ramp
-from ...core.regionsio import write_polygons
+from ...core.gain.studies.consistency import quick_signal, signal_flags
+from ...core.regionsio import check_polygons, write_polygons
 from .geometry import grid_segments
 
 __all__ = ["RampCheck", "export_products", "find_references", "inspect_ramps", "preview_boxes", "run_analysis"]
 
-#: An integration whose signal differs from the median of the set by more than this is flagged.
-SIGNAL_TOLERANCE = 0.01
 REFTYPES = ("SUPERBIAS", "LINEARITY", "SATURATION", "MASK", "IPC")
 
 
@@ -42,15 +40,6 @@ class RampCheck:
     flags: list[str] = field(default_factory=list)
     shape: tuple[int, int] = (0, 0)
     detector: str = ""
-
-
-def _signal(integration: Integration) -> float:
-    """Median of last group minus first over the illuminated pixels (every 4th, for speed)."""
-    with open_ramp(integration.path) as ramp:
-        last = integration.meta.ngroups - 1
-        a = ramp.read_group(integration.index, 0)[4:-4:4, 4:-4:4].astype(np.float32)
-        b = ramp.read_group(integration.index, last)[4:-4:4, 4:-4:4].astype(np.float32)
-    return float(np.median(b - a))
 
 
 def inspect_ramps(paths: list[str], progress=None, cancel=None) -> RampCheck:
@@ -76,13 +65,10 @@ def inspect_ramps(paths: list[str], progress=None, cancel=None) -> RampCheck:
     for k, integ in enumerate(integrations):
         if cancel is not None and cancel():
             return check
-        check.signal.append(_signal(integ))
+        check.signal.append(quick_signal(integ.path, integ.index, integ.meta.ngroups))
         if progress is not None:
             progress((k + 1) / len(integrations), f"signal of {integ.label}")
-    med = float(np.median(check.signal)) if check.signal else np.nan
-    for s in check.signal:
-        rel = s / med - 1 if med else np.nan
-        check.flags.append(f"{rel:+.1%} from the median" if abs(rel) > SIGNAL_TOLERANCE else "ok")
+    check.flags = signal_flags(check.signal)
     return check
 
 
@@ -92,11 +78,7 @@ def preview_boxes(polygons: list[np.ndarray], box: int, mask: str | None, shape:
     The polygons go through a temporary DS9 file so that the grid comes from
     :func:`build_boxes` itself, with the same region reading as a run.
     """
-    try:
-        from ...core.regionsio import check_polygons
-    except ImportError:  # older core: no check
-        check_polygons = None
-    if check_polygons is not None and polygons:
+    if polygons:
         check_polygons(polygons, shape, "the regions on screen")
     with tempfile.TemporaryDirectory(prefix="nircam-gain-") as tmp:
         regions = None
@@ -107,22 +89,13 @@ def preview_boxes(polygons: list[np.ndarray], box: int, mask: str | None, shape:
     return grid, grid_segments(grid)
 
 
-def find_references(folders: list[str]) -> dict[str, str]:
-    """Reference files (SUPERBIAS, LINEARITY, SATURATION, MASK, IPC) in ``folders`` and their
-    ``reference`` subfolders, recognised by their REFTYPE header; the first found wins."""
-    found: dict[str, str] = {}
-    for folder in folders:
-        for where in (Path(folder), Path(folder) / "reference"):
-            if not where.is_dir():
-                continue
-            for path in find_fits(where):
-                try:
-                    reftype = (inspect(path).reftype or "").upper()
-                except (NircamFileError, OSError):
-                    continue
-                if reftype in REFTYPES and reftype not in found:
-                    found[reftype] = os.fspath(path)
-    return found
+def find_references(ramps: list[str]) -> dict[str, str]:
+    """Reference files (SUPERBIAS, LINEARITY, SATURATION, MASK, IPC) for ``ramps``, found beside
+    them (their folders and ``reference`` subfolders) by REFTYPE, DETECTOR and SUBARRAY."""
+    from ...core.gain.run import REFERENCE_OPTIONS, calibration_references
+
+    by_option = {v: k for k, v in REFERENCE_OPTIONS.items()}
+    return {by_option[k]: v for k, v in calibration_references(ramps).items()}
 
 
 def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tuple[str, ...] = ("png", "pdf"),
@@ -154,13 +127,13 @@ def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tu
 
 
 def run_analysis(files: list[str], options: GainOptions, progress=None, cancel=None):
-    """:func:`~nircam_gui.core.gain.engine.run_gain`, plus the outline of its box grid.
+    """:func:`~nircam_gui.core.gain.run.run_gain`, plus the outline of its box grid.
 
     Returns
     -------
     (GainResult, GridGeometry)
     """
-    from ...core.gain.engine import run_gain
+    from ...core.gain.run import run_gain
 
     result = run_gain(files, options, progress, cancel)
     return result, grid_segments(result.boxes)

@@ -16,8 +16,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ...core.readers import open_reference
-from ...core.skyflat.run import DetectorSummary, SkyflatResult
+from ...core.skyflat.result import DetectorResult, SkyflatResult
 from ..workers import TaskRunner
 from .images import ImageGrid, PanelSpec
 
@@ -49,8 +48,6 @@ class DetectorView(QWidget):
         super().__init__(parent)
         self.runner = runner
         self.result: SkyflatResult | None = None
-        self._flat_cache: dict[str, np.ndarray] = {}
-        self._loading = 0
         self.detector_combo = QComboBox()
         self.detector_combo.setToolTip("Detector")
         self.view_combo = QComboBox()
@@ -92,17 +89,16 @@ class DetectorView(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._loading > 0 or self.grid.busy
+        return self.grid.busy
 
     @property
-    def summary(self) -> DetectorSummary | None:
+    def summary(self) -> DetectorResult | None:
         if self.result is None:
             return None
         return self.result.detectors.get(self.detector_combo.currentText())
 
     def set_result(self, result: SkyflatResult | None) -> None:
         self.result = result
-        self._flat_cache = {}
         self.detector_combo.blockSignals(True)
         self.detector_combo.clear()
         if result is not None:
@@ -117,7 +113,7 @@ class DetectorView(QWidget):
         names = ["Filters (deltas, / grey − 1)", "Overview (grey, fit, ratio, coverage)",
                  "Grey delta flat", "Large-scale fit", "Grey / fit", "Coverage"]
         names += [f"{t} delta flat" for t in s.deltas]
-        names += [f"New flat {t}" for t in s.flat_files]
+        names += [f"New flat {t}" for t in s.flats]
         return names
 
     def _detector_changed(self) -> None:
@@ -169,11 +165,6 @@ class DetectorView(QWidget):
         if s is None or s.grey is None or not name:
             self.grid.clear()
             return
-        if name.startswith("New flat "):
-            token = name[len("New flat "):]
-            if token not in self._flat_cache:
-                self._load_flat(s, token)
-                return
         specs, ncols = self.panels(s, name)
         smooth = int(self.smooth_combo.currentData() or 1)
         for spec in specs:
@@ -181,14 +172,14 @@ class DetectorView(QWidget):
                 spec.smooth = smooth
         self.grid.set_panels(specs, ncols)
 
-    def panels(self, s: DetectorSummary, name: str) -> tuple[list[PanelSpec], int]:
+    def panels(self, s: DetectorResult, name: str) -> tuple[list[PanelSpec], int]:
         """The panels of view ``name`` and the number of columns."""
         # the deltas and the fit share one scale (set by the grey delta), as in the report's figures
         grey = PanelSpec("grey delta", s.grey, "99.5%", group="flat")
         if name.startswith("Filters"):
             tops = [PanelSpec(f"{t} delta", d, "99.5%", group="flat") for t, d in s.deltas.items()] + [grey]
-            bottoms = [PanelSpec(f"{t} / grey − 1", _ratio(d, s.grey, 1.0), "sym:0", DIVERGING, ".4f", group="frac")
-                       for t, d in s.deltas.items()]
+            bottoms = [PanelSpec(f"{t} / grey − 1", d.filtdiff, "sym:0", DIVERGING, ".4f", group="frac")
+                       for t, d in s.filter_deltas.items()]
             return tops + bottoms, len(tops)
         fit = PanelSpec(f"fit ({s.fit_method})", s.fit, "99.5%", group="flat")
         ratio = PanelSpec("grey / fit", _ratio(s.grey, s.fit), "sym:1", DIVERGING)
@@ -203,23 +194,5 @@ class DetectorView(QWidget):
             return [PanelSpec(f"{token} delta", s.deltas[token], "99.5%")], 1
         if name.startswith("New flat "):
             token = name[len("New flat "):]
-            return [PanelSpec(f"{token} new flat", self._flat_cache[token], "99.5%")], 1
+            return [PanelSpec(f"{token} new flat", s.flats[token].data, "99.5%")], 1
         raise KeyError(name)
-
-    def _load_flat(self, s: DetectorSummary, token: str) -> None:
-        path = s.flat_files[token]
-
-        def loaded(data, t=token):
-            self._flat_cache[t] = data
-            self.refresh()
-
-        self._loading += 1
-        self.runner.run(_read_flat, path, name=f"Reading {os.path.basename(path)}", on_result=loaded,
-                        on_error=self.error.emit, on_finished=self._loaded)
-
-    def _loaded(self) -> None:
-        self._loading -= 1
-
-
-def _read_flat(path: str) -> np.ndarray:
-    return np.asarray(open_reference(path, "FLAT").data, np.float32)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.detector import REF_BORDER
 from ...core.display import display_sample, limits, render_rgba
+from ...core.skyflat.largescale import block_median
 from ..colormaps import lookup_table
 from ..image_viewer import NAN_COLOUR
 from ..workers import TaskRunner
@@ -60,21 +61,6 @@ class PanelSpec:
     smooth: int = 1
     #: panels with the same non-empty group share one scale (the widest of their own)
     group: str = ""
-
-
-def block_median(image: np.ndarray, size: int) -> np.ndarray:
-    """Median of ``size`` x ``size`` blocks (NaN ignored), repeated back to the image's shape."""
-    ny, nx = image.shape
-    nby, nbx = -(-ny // size), -(-nx // size)
-    pad = np.full((nby * size, nbx * size), np.nan, np.float32)
-    pad[:ny, :nx] = image
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-            med = np.nanmedian(pad.reshape(nby, size, nbx, size), axis=(1, 3))
-    return np.repeat(np.repeat(med, size, axis=0), size, axis=1)[:ny, :nx]
 
 
 def panel_levels(image: np.ndarray, stretch) -> tuple[float, float]:

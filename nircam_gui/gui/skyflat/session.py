@@ -1,25 +1,21 @@
 """One sky-flat session shared by the "Sky flat" and "Dead pixels" tabs: the run, its result, export.
 
-The run writes its products into a private work folder (``run_skyflat`` writes as it
-computes); the result, with the grey delta flats and source masks, stays in memory. The
-dead-pixel threshold can then move freely (:class:`DeadPixelIndex` answers each position
-in microseconds), and *Export* writes the products at the chosen threshold through the
-engine's own writers (:func:`~nircam_gui.core.skyflat.export.export_skyflat`).
+The run computes a :class:`~nircam_gui.core.skyflat.result.SkyflatResult` (arrays and
+tables, nothing written) that stays in memory. The dead-pixel threshold can then move
+freely (:class:`DeadPixelIndex` answers each position in microseconds), and *Export*
+writes the products at the chosen threshold with the writer ``nircam-skyflat`` uses
+(:func:`~nircam_gui.core.skyflat.products.write_skyflat_products`).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-import weakref
 
 from PySide6.QtCore import QObject, Signal
 
-from ...core.skyflat.export import export_skyflat
-from ...core.skyflat.run import SkyflatResult
+from ...core.skyflat.result import SkyflatResult
 from ..workers import TaskRunner, Worker
-from .state import DeadPixelViewState, SkyflatSetup, build_indexes, run_task
+from .state import DeadPixelViewState, SkyflatSetup, build_indexes, export_task, run_task
 
 __all__ = ["SkyflatSession"]
 
@@ -61,9 +57,7 @@ class SkyflatSession(QObject):
         self.indexes: dict = {}
         self.worker: Worker | None = None
         self.export_worker: Worker | None = None
-        self._workdir: str | None = None
         self._indexing = False
-        self._finalizers: list = []
 
     @property
     def running(self) -> bool:
@@ -82,20 +76,16 @@ class SkyflatSession(QObject):
         if problems:
             self.error.emit(problems[0])
             return None
-        workdir = tempfile.mkdtemp(prefix="nircam-skyflat-")
-        # the work folder goes with the session, or with the interpreter at the latest
-        self._finalizers.append(weakref.finalize(self, shutil.rmtree, workdir, True))
         files = [c.path for c in self.setup.images]
         log.info("Sky flats: %d images on %d detectors (Copy Command gives the same run as nircam-skyflat)",
                  len(files), len(self.setup.grouped()))
         log.debug("Sky flats: %s", self.setup.command_line())
         self.worker = self.runner.run(
-            run_task, files, workdir, self.setup.predictions, self.setup.run_kwargs(),
-            name="Sky flats", in_process=self.in_process,
-            on_result=lambda r, w=workdir: self._ran(r, w), on_error=self._failed,
+            run_task, files, self.setup.predictions, self.setup.run_kwargs(),
+            name="Sky flats", in_process=self.in_process, on_result=self._ran, on_error=self._failed,
             on_finished=self._run_finished)
         self.worker.progressed.connect(self.progressed)
-        self.worker.aborted.connect(lambda w=workdir: self._aborted(w))
+        self.worker.aborted.connect(self._aborted)
         self.started.emit()
         return self.worker
 
@@ -103,7 +93,7 @@ class SkyflatSession(QObject):
         if self.worker is not None:
             self.worker.cancel()
 
-    def _ran(self, result: SkyflatResult, workdir: str) -> None:
+    def _ran(self, result: SkyflatResult) -> None:
         for w in result.warnings:
             log.warning("Sky flats: %s", w)
         log.info("Sky flats: done in %.1f s; %s", result.seconds,
@@ -112,18 +102,15 @@ class SkyflatSession(QObject):
         # sorting the candidates of each detector takes ~0.2 s a frame: not in the GUI thread
         self._indexing = True
         self.runner.run(build_indexes, result, name="Indexing dead pixels",
-                        on_result=lambda idx, r=result, w=workdir: self._indexed(r, w, idx),
+                        on_result=lambda idx, r=result: self._indexed(r, idx),
                         on_error=self._failed, on_finished=self._indexing_done)
 
     def _indexing_done(self) -> None:
         self._indexing = False
 
-    def _indexed(self, result: SkyflatResult, workdir: str, indexes: dict) -> None:
-        old = self._workdir
-        self.result, self.indexes, self._workdir = result, indexes, workdir
-        if old and old != workdir:
-            shutil.rmtree(old, ignore_errors=True)
-        self.view.threshold = result.options.dead_threshold if result.options else 0.8
+    def _indexed(self, result: SkyflatResult, indexes: dict) -> None:
+        self.result, self.indexes = result, indexes
+        self.view.threshold = result.options.dead_threshold
         if self.view.detector not in result.detectors:
             self.view.detector = next(iter(result.detectors), "")
         self.result_changed.emit()
@@ -132,9 +119,8 @@ class SkyflatSession(QObject):
     def _failed(self, message: str) -> None:
         self.error.emit(message)
 
-    def _aborted(self, workdir: str) -> None:
+    def _aborted(self) -> None:
         log.info("Sky flats: cancelled; nothing was kept.")
-        shutil.rmtree(workdir, ignore_errors=True)
 
     def _run_finished(self) -> None:
         self.worker = None
@@ -158,7 +144,7 @@ class SkyflatSession(QObject):
             return None
         t = self.view.threshold
         self.export_worker = self.runner.run(
-            export_skyflat, self.result, outdir, dead_threshold=t, name="Exporting sky flats",
+            export_task, self.result, outdir, t, name="Exporting sky flats",
             on_result=lambda files, o=outdir: self._exported(o, files), on_error=self.error.emit,
             on_finished=self._export_finished)
         return self.export_worker

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.skyflat.run import SkyflatOptions
+from ...core.skyflat.options import SkyflatOptions
 from ..workers import TaskRunner
 from .state import SkyflatSetup, scan_files
 

@@ -2,7 +2,7 @@
 
 As in glue, what the user chose lives apart from the widgets that show it: the setup
 (files, references, options) can be built, tested and turned into a ``run_skyflat`` call
-without a display, and the dead-pixel view state (detector, threshold) is a small object
+and a ``nircam-skyflat`` command line without a display, and the dead-pixel view state (detector, threshold) is a small object
 the panel reads when it draws.
 """
 
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ...core.errors import NircamFileError
-from ...core.readers import ExposureMeta, find_fits, inspect
-from ...core.skyflat.products import filter_token
-from ...core.skyflat.run import SkyflatOptions
+from ...core import options as option_schema
+from ...core.readers import ExposureMeta, find_fits, read_metadata
+from ...core.references import ReferenceSet
+from ...core.skyflat.inputs import filter_token
+from ...core.skyflat.options import SkyflatOptions
 
 __all__ = ["CalFile", "DeadPixelViewState", "SkyflatSetup", "scan_files"]
 
@@ -29,6 +31,8 @@ class CalFile:
     detector: str
     token: str  # filter, or FILTER_PUPIL when the pupil holds a filter
     full_frame: bool = True
+    filter: str = ""
+    pupil: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class Reference:
     reftype: str
     detector: str
     token: str = ""
+    #: the header summary the core finder matches on
+    meta: ExposureMeta | None = field(default=None, compare=False, repr=False)
 
 
 def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
@@ -61,22 +67,22 @@ def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
             todo.append(p)
     for p in todo:
         try:
-            meta: ExposureMeta = inspect(p)
+            meta: ExposureMeta = read_metadata(p)
         except NircamFileError as exc:
             problems.append(str(exc))
             continue
         det = (meta.detector or "").upper()
         if meta.reftype in ("FLAT", "MASK"):
             token = filter_token(meta.filter, meta.pupil) if meta.reftype == "FLAT" and meta.filter else ""
-            refs.append(Reference(os.fspath(p), meta.reftype, det, token))
+            refs.append(Reference(os.fspath(p), meta.reftype, det, token, meta))
         elif meta.kind in ("cal", "rate") and not meta.reftype:
             if not det:
                 problems.append(f"{p}: no DETECTOR keyword; skipped")
                 continue
             images.append(CalFile(os.fspath(p), det, filter_token(meta.filter or "?", meta.pupil),
-                                  meta.is_full_frame))
+                                  meta.is_full_frame, meta.filter or "", meta.pupil or ""))
         elif meta.kind != "unknown":
-            problems.append(f"{p}: {meta.description()}, not a calibrated image or FLAT/MASK; skipped")
+            problems.append(f"{p}: {meta.description}, not a calibrated image or FLAT/MASK; skipped")
     return images, refs, problems
 
 
@@ -130,19 +136,23 @@ class SkyflatSetup:
     def warnings(self) -> list[str]:
         """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""
         msgs = []
-        flats = {(r.detector, r.token) for r in self.flats}
-        masks = {r.detector for r in self.masks}
+        refs = self.references()
         minimum = self.options.min_coverage
         for det, by_token in self.grouped().items():
-            if det not in masks:
+            if refs.find("MASK", detector=det) is None:
                 msgs.append(f"{det}: no ground MASK; ground dead pixels taken from the images' DQ")
             for token, files in by_token.items():
-                if (det, token) not in flats:
+                c = files[0]
+                if refs.find("FLAT", detector=det, filter=c.filter, pupil=c.pupil or "CLEAR") is None:
                     msgs.append(f"{det} {token}: no ground FLAT; no new flat for it")
                 if len(files) < minimum:
                     msgs.append(f"{det} {token}: {len(files)} image(s), fewer than the {minimum} a pixel needs "
                                 "to be judged dead")
         return msgs
+
+    def references(self) -> ReferenceSet:
+        """The ground FLAT and MASK files, matched to images as the run matches them."""
+        return ReferenceSet([r.meta for r in [*self.flats, *self.masks] if r.meta is not None])
 
     def run_kwargs(self) -> dict:
         """Keyword arguments of :func:`~nircam_gui.core.skyflat.run.run_skyflat` (outdir aside)."""
@@ -151,37 +161,19 @@ class SkyflatSetup:
 
     def command_line(self, outdir: str = "OUTDIR") -> str:
         """The ``nircam-skyflat`` command that does the same run (shown to the user)."""
-        o, d = self.options, SkyflatOptions()
         args = ["nircam-skyflat", *[c.path for c in self.images], "-o", outdir]
         if self.flats:
             args += ["--ground-flat", *[r.path for r in self.flats]]
         if self.masks:
             args += ["--ground-mask", *[r.path for r in self.masks]]
-        flags = {"dead_threshold": "--dead-threshold", "fit": "--fit", "n_sigma": "--nsigma",
-                 "n_pixels": "--npixels", "dilate": "--dilate", "min_coverage": "--min-coverage",
-                 "cluster_min_npix": "--cluster-min-npix", "combine_method": "--combine"}
-        for name, flag in flags.items():
-            if getattr(o, name) != getattr(d, name):
-                args += [flag, str(getattr(o, name))]
+        args += option_schema.command_line(self.options)
         if self.predictions:
             args += ["--predictions", self.predictions]
-        if not o.figures:
-            args.append("--no-figures")
-        return " ".join(_quote(a) for a in args)
+        return option_schema.quote(args)
 
     def cli_options_only(self) -> list[str]:
         """Options the command line cannot set (changed here from their defaults)."""
-        cli = {"dead_threshold", "fit", "n_sigma", "n_pixels", "dilate", "min_coverage", "cluster_min_npix",
-               "combine_method", "figures"}
-        d = SkyflatOptions()
-        return [f.name for f in fields(SkyflatOptions)
-                if f.name not in cli and getattr(self.options, f.name) != getattr(d, f.name)]
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
+        return option_schema.off_command_line(self.options)
 
 
 @dataclass
@@ -193,7 +185,7 @@ class DeadPixelViewState:
     selected_cluster: int = -1  # row of the concentrations table, -1 for none
 
 
-def run_task(cal_files: list[str], outdir: str, predictions: str, kwargs: dict, progress=None, cancel=None):
+def run_task(cal_files: list[str], predictions: str, kwargs: dict, progress=None, cancel=None):
     """The background run: read the predictions, then :func:`run_skyflat` keeping the source masks.
 
     Module-level and free of Qt so a child process can import and run it quickly.
@@ -207,15 +199,21 @@ def run_task(cal_files: list[str], outdir: str, predictions: str, kwargs: dict, 
             table = read_predictions(predictions)
         except (OSError, ValueError) as exc:
             raise NircamFileError(predictions, f"cannot read the predictions table ({exc})") from exc
-    return run_skyflat(cal_files, outdir, predictions=table, progress=progress, cancel=cancel, keep_masks=True,
-                       **kwargs)
+    return run_skyflat(cal_files, predictions=table, progress=progress, cancel=cancel, keep_masks=True, **kwargs)
+
+
+def export_task(result, outdir: str, threshold: float, progress=None, cancel=None) -> list[str]:
+    """Write the products of ``result`` at the dead-pixel ``threshold``, as ``nircam-skyflat`` does."""
+    from ...core.skyflat.products import write_skyflat_products
+
+    return write_skyflat_products(result, outdir, dead_threshold=threshold, progress=progress, cancel=cancel)
 
 
 def build_indexes(result, max_threshold: float = 0.995) -> dict:
     """A :class:`~nircam_gui.core.skyflat.deadpix.DeadPixelIndex` per detector of a run."""
     from ...core.skyflat.deadpix import DeadPixelIndex
 
-    opt = result.options or SkyflatOptions()
+    opt = result.options
     return {d: DeadPixelIndex(s.grey, ground_dead=s.ground_dead, coverage=s.coverage,
                               min_coverage=opt.min_coverage, max_threshold=max_threshold)
-            for d, s in result.detectors.items() if s.grey is not None}
+            for d, s in result.detectors.items()}

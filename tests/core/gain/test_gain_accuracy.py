@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 
 

@@ -7,7 +7,7 @@ from astropy.table import Table
 from stdatamodels.jwst import datamodels as dm
 
 from nircam_gui.cli import gain as gain_cli
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.gain.products import read_ptc_points, write_gain_products
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 

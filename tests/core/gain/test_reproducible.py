@@ -14,7 +14,7 @@ from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 _RUN = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from nircam_gui.core.gain.engine import GainOptions, run_gain
+    from nircam_gui.core.gain.run import GainOptions, run_gain
     info = json.loads(sys.argv[1])
     r = info["refs"]
     opt = GainOptions(box=64, regions=info["regions"], ipc="deconvolve", ipc_kernel=r["IPC"], superbias=r["SUPERBIAS"],

@@ -9,7 +9,7 @@ from stdatamodels.jwst import datamodels as dm
 
 from nircam_gui.core.detector import amplifier_bounds
 from nircam_gui.core.ipc import apply_kernel, variance_factor
-from nircam_gui.core.readers import inspect, open_ramp, open_reference
+from nircam_gui.core.readers import read_metadata, open_ramp, open_reference
 from nircam_gui.core.regionsio import read_polygons
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 
@@ -41,7 +41,7 @@ def test_files_are_valid_jwst(small_set):
 
 def test_metadata_and_start_times_increase(small_set):
     cfg, res = small_set
-    metas = [inspect(p) for p in res.ramps]
+    metas = [read_metadata(p) for p in res.ramps]
     assert all(m.detector == "NRCB1" and m.ngroups == cfg.ngroups and m.is_full_frame for m in metas)
     starts = [m.start_mjd for m in metas]
     assert np.all(np.diff(starts) > 0)
@@ -148,7 +148,7 @@ def test_ground_layout_reads_back_as_uncal(tmp_path):
     kw = dict(detector="NRCA1", size=128, nints=2, ngroups=3, seed=5)  # A1 has FASTAXIS=-1: flips matter
     a = simulate_flats(tmp_path / "u", FlatSimConfig(layout="uncal", **kw))
     b = simulate_flats(tmp_path / "g", FlatSimConfig(layout="ground", **kw))
-    m = inspect(b.ramps[1])
+    m = read_metadata(b.ramps[1])
     assert m.kind == "ground_ramp" and m.detector == "NRCA1" and m.orientation == "native"
     assert "_481_" in b.ramps[1].name
     with open_ramp(a.ramps[1]) as ra, open_ramp(b.ramps[1]) as rb:

@@ -8,7 +8,7 @@ from astropy.io import fits
 from stdatamodels.jwst import datamodels as dm
 
 from nircam_gui.core.dq import DEAD, DO_NOT_USE, REFERENCE_PIXEL
-from nircam_gui.core.readers import inspect, open_image, open_reference
+from nircam_gui.core.readers import read_metadata, open_image, open_reference
 from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images, true_delta_large
 
 SIZE = 256
@@ -48,7 +48,7 @@ def test_cal_is_a_pipeline_image_model(small):
             assert h[key] == value, key
         assert "DATE-OBS" in h and "TIME-OBS" in h and h["EXPSTART"] > 59000
         assert hdul["SCI"].header["BUNIT"] == "MJy/sr"
-    meta = inspect(path)
+    meta = read_metadata(path)
     assert meta.kind == "cal" and meta.detector == "NRCA4" and meta.filter == "F150W" and meta.is_full_frame
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images
-from nircam_gui.core.skyflat.run import run_skyflat
+from skyflat_run import run_and_write as run_skyflat
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ from stdatamodels.jwst import datamodels as dm
 from nircam_gui.core.dq import DEAD, DO_NOT_USE
 from nircam_gui.core.errors import NircamFileError
 from nircam_gui.core.progress import Cancelled
-from nircam_gui.core.skyflat.products import new_flat
-from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
+from nircam_gui.core.skyflat.analysis import new_flat
+from nircam_gui.core.skyflat.options import SkyflatOptions
+from skyflat_run import run_and_write as run_skyflat
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from conftest import options_for, wait_idle  # noqa: I001 - tests/gui/gain is on sys.path
 
-from nircam_gui.core.gain.engine import run_gain
+from nircam_gui.core.gain.run import run_gain
 from nircam_gui.gui.gain.ptc_plot import ptc_points
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import options_for  # noqa: I001 - tests/gui/gain is on sys.path
 
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.gui.gain.studies_view import StudiesView
 from nircam_gui.gui.workers import TaskRunner
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 
 from skyflat_gui_helpers import load_and_run, wait_idle
 from nircam_gui.core.skyflat.deadpix import find_dead_pixels
+from nircam_gui.core.skyflat.products import write_skyflat_products
 from nircam_gui.gui.skyflat.state import SkyflatSetup, scan_files
 
 
@@ -49,7 +50,7 @@ def test_setup_tree_and_options(qtbot, tabs, sim_set):
     assert {c.detector for c in sky.session.setup.images} == {"NRCALONG"}
 
 
-def test_run_products_backgrounds_and_masks(qtbot, tabs, sim_set):
+def test_run_products_backgrounds_and_masks(qtbot, tabs, sim_set, tmp_path):
     window, sky, dead = tabs
     res = load_and_run(qtbot, window, sky, sim_set)
     assert set(res.detectors) == {"NRCA1", "NRCALONG"}
@@ -68,10 +69,11 @@ def test_run_products_backgrounds_and_masks(qtbot, tabs, sim_set):
     s = res.detectors["NRCA1"]
     assert np.allclose(frac, s.deltas["F150W"] / s.grey - 1, equal_nan=True)
     assert view.grid.items[0].image is not None and view.grid.items[0].image.shape == (256, 256, 4)
-    # new flat read from the written FLAT file
+    # the new flat shown is the one the writer puts in the FLAT file
     view.show_view("New flat F200W")
     wait_idle(qtbot, window)
-    with fits.open(s.flat_files["F200W"]) as h:
+    write_skyflat_products(res, tmp_path / "products")
+    with fits.open(tmp_path / "products" / "flat_NRCA1_F200W.fits") as h:
         assert np.array_equal(view.grid.specs[0].image, h["SCI"].data, equal_nan=True)
     # source mask of one input image drawn over the coverage map
     view.show_view("Coverage")

@@ -6,7 +6,7 @@
   integration (report Figure 9).
 - :mod:`.boxsize`: single-map uncertainty and sector means per box size (Table 2, Figure 7).
 - :mod:`.signallimit`: mean maps at several fit limits and their ratios (Table 3).
-- :mod:`.ipcstudy`: deconvolved vs analytic vs exact IPC corrections (section 5.5), and the
-  coupling measured from the flats themselves.
+- :mod:`.ipc_maps`: deconvolved vs analytic vs exact IPC corrections on gain maps (section 5.5);
+- :mod:`.ipc_coupling`: the coupling measured from the flats themselves, and the kernel algebra.
 - :mod:`.external`: comparison with an external per-pixel gain map (section 6.3).
 """

@@ -111,7 +111,7 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
 def calibration_for(options, ipc_step: bool | None = None):
     """The engine's calibration for ``options`` (a GainOptions), optionally without the IPC step.
 
-    Mirrors :func:`nircam_gui.core.gain.engine.run_gain`, so a study's pixel-level pass
+    Mirrors :func:`nircam_gui.core.gain.run.run_gain`, so a study's pixel-level pass
     sees the data the engine's statistics saw.
     """
     from ...calibrate import CalibrationConfig

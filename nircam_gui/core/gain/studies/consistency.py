@@ -32,7 +32,35 @@ from ..clipstats import BoxClipper
 from ..pairs import find_integrations
 from ._common import scaled_progress, write_figure, write_json, write_table
 
-__all__ = ["ConsistencyResult", "plot_consistency", "signal_consistency", "write_consistency"]
+__all__ = ["ConsistencyResult", "SIGNAL_TOLERANCE", "plot_consistency", "quick_signal", "signal_consistency",
+           "signal_flags", "write_consistency"]
+
+#: An integration whose signal differs from the median of the set by more than this is flagged.
+SIGNAL_TOLERANCE = 0.01
+
+
+def quick_signal(path: str, index: int, ngroups: int) -> float:
+    """The same measure as :func:`signal_consistency` (last group minus first) on raw data, in
+    a fraction of a second: median over every 4th science pixel, no calibration.
+
+    For a check of the inputs before a run; the study itself calibrates.
+    """
+    from ...readers import open_ramp
+
+    with open_ramp(path) as ramp:
+        a = ramp.read_group(index, 0)[4:-4:4, 4:-4:4].astype(np.float32)
+        b = ramp.read_group(index, ngroups - 1)[4:-4:4, 4:-4:4].astype(np.float32)
+    return float(np.median(b - a))
+
+
+def signal_flags(signals: Sequence[float], tolerance: float = SIGNAL_TOLERANCE) -> list[str]:
+    """"ok", or how far each integration's signal is from the median of the set when beyond ``tolerance``."""
+    med = float(np.median(signals)) if len(signals) else np.nan
+    flags = []
+    for s in signals:
+        rel = s / med - 1 if med else np.nan
+        flags.append(f"{rel:+.1%} from the median" if abs(rel) > tolerance else "ok")
+    return flags
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A gain run as the studies need it: box layout, PTC points, pairs; re-fitted on demand.
 
-A study either takes a :class:`~nircam_gui.core.gain.engine.GainResult` from memory or
+A study either takes a :class:`~nircam_gui.core.gain.run.GainResult` from memory or
 reads back the folder ``nircam-gain`` wrote (``ptc_points.fits``, ``boxes.ecsv``,
 ``box_labels.fits``, ``pairs.ecsv``, ``provenance.json``). The saved points hold the
 clipped mean and bias-corrected variance of every pair, group and box, so a fit at
@@ -58,7 +58,7 @@ class RunData:
     Attributes
     ----------
     mean, variance, npix_diff : ndarray, shape (npairs, ngroups, nbox)
-        The engine's PTC points (see :class:`~nircam_gui.core.gain.engine.PTCPoints`).
+        The engine's PTC points (see :class:`~nircam_gui.core.gain.run.PTCPoints`).
     pair_used : ndarray of bool, shape (npairs,)
         The run's own first-pair decision.
     ipc_factor : float
@@ -85,8 +85,8 @@ class RunData:
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_result(cls, result) -> "RunData":
-        """From a :class:`~nircam_gui.core.gain.engine.GainResult` in memory."""
-        from ..engine import options_dict
+        """From a :class:`~nircam_gui.core.gain.run.GainResult` in memory."""
+        from ..run import options_dict
 
         names = [f"{p.first.label} + {p.second.label}" for p in result.pairs]
         boxes = result.boxes.table[list(BOX_COLUMNS)].copy()
@@ -237,7 +237,7 @@ def obtain_runs(
         so the next study can reuse them.
     progress, cancel : callable, optional
     """
-    from ..engine import GainOptions, options_dict, run_gain
+    from ..run import GainOptions, options_dict, run_gain
 
     todo = []
     out: list[RunData | None] = []

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from nircam_gui.core.gain.engine import GainOptions, run_gain
+from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.core.gain.studies.rundata import RunData
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 

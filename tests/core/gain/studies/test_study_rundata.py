@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nircam_gui.core.errors import NircamFileError
-from nircam_gui.core.gain.engine import options_dict
+from nircam_gui.core.gain.run import options_dict
 from nircam_gui.core.gain.products import write_gain_products
 from nircam_gui.core.gain.studies.rundata import RunData, is_run_folder, obtain_runs
 

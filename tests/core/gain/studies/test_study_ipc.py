@@ -5,17 +5,15 @@ import pytest
 from scipy import ndimage
 
 from nircam_gui.core.gain.studies._common import calibration_for
-from nircam_gui.core.gain.studies.ipcstudy import (
-    compare_ipc_maps,
+from nircam_gui.core.gain.studies.ipc_coupling import (
     coupling_from_correlation,
     kernel_correlation,
     kernel_diagonal_correlation,
     kernel_neighbours,
     measure_coupling,
-    physical_kernel,
-    write_ipc,
 )
-from nircam_gui.core.ipc import REPORT_B1_CORRECTION_KERNEL, invert_kernel, variance_factor
+from nircam_gui.core.gain.studies.ipc_maps import compare_ipc_maps, write_ipc
+from nircam_gui.core.ipc import REPORT_B1_CORRECTION_KERNEL, invert_kernel, physical_kernel, variance_factor
 from nircam_gui.core.regionsio import polygons_mask, read_polygons
 
 

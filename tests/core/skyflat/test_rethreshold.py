@@ -1,4 +1,4 @@
-"""Re-thresholding a kept grey delta and exporting gives what a fresh run at that threshold writes."""
+"""Re-thresholding a result's grey delta and writing it gives what a fresh run at that threshold writes."""
 
 import os
 
@@ -7,10 +7,19 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from nircam_gui.core.errors import NircamFileError
 from nircam_gui.core.progress import Cancelled
-from nircam_gui.core.skyflat.export import export_skyflat, rethreshold
-from nircam_gui.core.skyflat.run import SkyflatOptions, run_skyflat
+from nircam_gui.core.skyflat.options import SkyflatOptions
+from nircam_gui.core.skyflat.products import write_skyflat_products
+from nircam_gui.core.skyflat.result import new_dead_pixels
+from skyflat_run import run_and_write as run_skyflat
+
+
+def rethreshold(s, options, threshold):
+    return new_dead_pixels(s.grey, s.coverage, s.ground_dead, options, threshold)
+
+
+def export_skyflat(result, outdir, **kw):
+    return write_skyflat_products(result.result, outdir, **kw)
 
 
 def _same_products(a, b):
@@ -47,13 +56,18 @@ def test_kept_state(kept_run):
     mask = s.source_mask(s.files[0])
     assert mask.shape == s.grey.shape and 0.01 < mask.mean() < 0.9
     assert s.ground_dead is not None and s.ground_dead.any() and s.mask_file.endswith("mask.fits")
-    assert set(s.flat_files) == {"F277W", "F444W"}
+    assert set(s.flats) == {"F277W", "F444W"}
     dead, clusters = rethreshold(s, res.options, res.options.dead_threshold)
     assert np.array_equal(dead.mask.nonzero()[0], np.asarray(s.dead_table["y"]))
     lower, _ = rethreshold(s, res.options, 0.3)
     higher, _ = rethreshold(s, res.options, 0.95)
     assert lower.mask.sum() < dead.mask.sum() < higher.mask.sum()
     assert not (lower.mask & ~dead.mask).any()
+    moved = res.result.with_dead_threshold(0.95)
+    assert moved.detectors["NRCBLONG"].n_dead == int(higher.mask.sum()) and moved.options.dead_threshold == 0.95
+    assert res.result.detectors["NRCBLONG"].n_dead == int(dead.mask.sum())  # the original is unchanged
+    summary = moved.to_table()
+    assert list(summary["detector"]) == ["NRCBLONG"] and summary["n_dead"][0] == int(higher.mask.sum())
 
 
 def test_export_at_new_threshold_equals_fresh_run(kept_run, tmp_path):
@@ -71,10 +85,8 @@ def test_export_at_new_threshold_equals_fresh_run(kept_run, tmp_path):
         assert not np.array_equal(a["DQ"].data, b["DQ"].data)
 
 
-def test_export_refuses_own_folder_and_cancels_cleanly(kept_run, tmp_path):
+def test_export_cancels_cleanly(kept_run, tmp_path):
     sim, ref, res = kept_run
-    with pytest.raises(NircamFileError, match="own folder"):
-        export_skyflat(res, res.outdir)
     with pytest.raises(Cancelled):
         export_skyflat(res, tmp_path / "x", cancel=lambda: True)
     assert not [p for p in os.listdir(tmp_path / "x") if not p.startswith(".")]

@@ -1,15 +1,4 @@
-"""IPC study (report 004622 section 5.5): corrections compared, and the coupling measured.
-
-Corrections
------------
-Gain maps from IPC-deconvolved data (the calibration's IPC step) and from uncorrected
-data, the latter also multiplied by the report's first-order factor
-``1 - 2 (k_center - 1)`` (Eq. 1, correction kernel) and by the exact factor, the sum
-of the squares of the physical kernel (the convolution inverse of the correction
-kernel): IPC scales a white-noise variance by exactly that sum and leaves the mean
-alone, so a PTC through coupled data measures ``gain / sum(k^2)``. The report found
-the deconvolved maps 4.7-4.9% below the uncorrected ones and the analytic factor
-within ~0.2% of the deconvolution.
+"""IPC coupling measured from the flats (report 004622 section 5.5), and the kernel algebra it needs.
 
 Coupling from the flats
 -----------------------
@@ -50,7 +39,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -60,24 +48,20 @@ from scipy import optimize
 from ... import dq as dqbits
 from ...calibrate import CalibrationConfig, calibrate_integration
 from ...detector import amplifier_index, reference_pixel_mask
-from ...ipc import analytic_gain_factor, invert_kernel, variance_factor
+from ...ipc import physical_kernel, variance_factor
 from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..clipstats import BoxClipper
 from ..pairs import find_integrations, make_pairs
-from ._common import image_axes, scaled_progress, table_rows, weighted_stats, write_figure, write_json, write_table
-from .rundata import RunData
+from ._common import scaled_progress
 
 __all__ = [
     "CouplingResult",
-    "IPCMapsResult",
-    "compare_ipc_maps",
     "coupling_from_correlation",
     "kernel_correlation",
     "kernel_diagonal_correlation",
     "kernel_neighbours",
     "measure_coupling",
-    "physical_kernel",
-    "write_ipc",
+    "plot_coupling",
 ]
 
 CLIP_SIGMA = 5.0
@@ -108,17 +92,6 @@ def kernel_neighbours(kernel: np.ndarray) -> tuple[float, float]:
     k = np.asarray(kernel, float)
     c = k.shape[0] // 2
     return float(0.5 * (k[c, c - 1] + k[c, c + 1])), float(0.5 * (k[c - 1, c] + k[c + 1, c]))
-
-
-def physical_kernel(correction_kernel: np.ndarray) -> np.ndarray:
-    """The physical kernel of an IPC reference file's correction kernel, two pixels wider.
-
-    The exact inverse of a 3x3 kernel has second-neighbour terms of order alpha^2;
-    truncating it to 3x3 changes its sum of squares by ~3e-4 (a third of the
-    difference between the exact and analytic factors), 5x5 by < 1e-6.
-    """
-    kc = np.asarray(correction_kernel, float)
-    return invert_kernel(kc, size=kc.shape[0] + 2)
 
 
 def _symmetric_kernel(ah: float, av: float, corner: float = 0.0) -> np.ndarray:
@@ -487,127 +460,6 @@ def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult
     return CouplingResult(t, ft, expected, float(signal_limit), notes)
 
 
-# --------------------------------------------------------------------------- map comparison
-@dataclass
-class IPCMapsResult:
-    """Deconvolved, uncorrected, analytic and exact gain maps and their comparison."""
-
-    deconvolved: RunData
-    uncorrected: RunData
-    maps: dict[str, np.ndarray]  # name -> per-box mean gain
-    factors: Table
-    comparison: Table
-    boxes: Table
-    coupling: CouplingResult | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kernel: np.ndarray,
-                     coupling: CouplingResult | None = None, signal_limit: float | None = None) -> IPCMapsResult:
-    """Compare IPC corrections box by box.
-
-    Parameters
-    ----------
-    deconvolved : RunData
-        Run with ``ipc = deconvolve``.
-    uncorrected : RunData
-        Run on the same ramps and boxes without deconvolution (``none``, or ``analytic``/``exact``,
-        whose factor is divided out).
-    correction_kernel : ndarray
-        The IPC reference file's kernel.
-    coupling : CouplingResult, optional
-        Adds the map corrected with the variance factor measured from the flats.
-    """
-    if deconvolved.box_size != uncorrected.box_size or deconvolved.labels.shape != uncorrected.labels.shape \
-            or not np.array_equal(deconvolved.labels, uncorrected.labels):
-        raise ValueError("the deconvolved and uncorrected runs must use the same boxes")
-    mode = deconvolved.first_pair_mode()
-    dec = deconvolved.refit(signal_limit, mode).maps.mean_gain
-    unc = uncorrected.refit(signal_limit, mode).maps.mean_gain / uncorrected.ipc_factor
-    kc = np.asarray(correction_kernel, float)
-    phys = physical_kernel(kc)
-    analytic = analytic_gain_factor(kc)
-    exact = variance_factor(phys)
-    maps = {"deconvolved": dec, "uncorrected": unc, "analytic": unc * analytic, "exact": unc * exact}
-    frows = [("analytic", "1 - 2 (k_center - 1), correction kernel (report Eq. 1)", analytic),
-             ("exact", "sum of squares of the physical kernel (5x5 inverse of the correction kernel)", exact)]
-    regions = deconvolved.regions
-    if coupling is not None:
-        for row in coupling.table:
-            if row["amp"] == "all":
-                f = float(row["variance_factor"])
-                maps[f"measured_{row['region']}"] = np.where(regions == row["region"], unc * f, np.nan)
-                frows.append((f"measured_{row['region']}", f"sum of squares of the kernel measured from the flats "
-                              f"({row['region']} boxes)", f))
-        if "measured_normal" in maps and "measured_epoxy" in maps:
-            maps["measured"] = np.where(regions == "epoxy", maps.pop("measured_epoxy"), maps.pop("measured_normal"))
-        elif "measured_normal" in maps:
-            maps["measured"] = maps.pop("measured_normal")
-    factors = Table(rows=frows, names=("factor", "definition", "value"), dtype=("U20", "U100", float))
-    factors["value"].format = ".6f"
-    factors["minus_analytic"] = factors["value"] - analytic
-    factors["minus_analytic_percent"] = 100 * (factors["value"] / analytic - 1)
-    factors["minus_analytic"].format = ".6f"
-    factors["minus_analytic_percent"].format = ".3f"
-    factors.meta["comments"] = ["Factors multiply a gain measured on data not corrected for IPC."]
-    npix = deconvolved.box_npix
-    comps = [("deconvolved / uncorrected", "deconvolved", "uncorrected"),
-             ("analytic / deconvolved", "analytic", "deconvolved"),
-             ("exact / deconvolved", "exact", "deconvolved")]
-    if "measured" in maps:
-        comps.append(("measured / deconvolved", "measured", "deconvolved"))
-    crow = []
-    boxes = deconvolved.boxes.copy()
-    for name, values in maps.items():
-        boxes[f"gain_{name}"] = values
-        boxes[f"gain_{name}"].unit = "electron / adu"
-    for label, a, b in comps:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = maps[a] / maps[b] - 1.0
-        boxes["ratio_" + label.replace(" / ", "_over_")] = ratio
-        for region in ("all", "normal", "epoxy"):
-            sel = np.ones(len(ratio), bool) if region == "all" else regions == region
-            if not sel.any():
-                continue
-            st = weighted_stats(ratio[sel], npix[sel])
-            crow.append((label, region, st["n"], 100 * st["mean"], 100 * st["std"], 100 * st["min"],
-                         100 * st["max"], 100 * st["p05"], 100 * st["p95"]))
-    comparison = Table(rows=crow, names=("comparison", "region", "n_boxes", "mean_percent", "std_percent",
-                                         "min_percent", "max_percent", "p05_percent", "p95_percent"))
-    for c in comparison.colnames[3:]:
-        comparison[c].format = ".3f"
-    comparison.meta["comments"] = [
-        "ratio - 1 of two mean maps, pixel-weighted over boxes; the report: deconvolved/uncorrected -4.7 to "
-        "-4.9% (mean -4.8%), analytic within ~0.2% of deconvolved."]
-    notes = []
-    return IPCMapsResult(deconvolved, uncorrected, maps, factors, comparison, boxes, coupling, notes)
-
-
-def plot_ipc_maps(result: IPCMapsResult):
-    """Deconvolved and analytic maps side by side, their ratio, and the deconvolved/uncorrected ratio."""
-    import matplotlib.pyplot as plt
-
-    run = result.deconvolved
-    m = result.maps
-    fig, axes = plt.subplots(2, 2, figsize=(9.2, 8.4), layout="constrained")
-    both = np.concatenate([m["deconvolved"], m["analytic"]])
-    both = both[np.isfinite(both)]
-    vmin, vmax = np.percentile(both, [1, 99]) if both.size else (0, 1)
-    image_axes(axes[0, 0], run.image(m["deconvolved"]), "IPC deconvolved (e-/ADU)", vmin, vmax)
-    im = image_axes(axes[0, 1], run.image(m["analytic"]), "uncorrected x analytic factor (e-/ADU)", vmin, vmax)
-    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="gain (e-/ADU)")
-    for ax, (a, b) in zip(axes[1], (("deconvolved", "uncorrected"), ("analytic", "deconvolved"))):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = 100 * (m[a] / m[b] - 1)
-        st = result.comparison[(result.comparison["comparison"] == f"{a} / {b}")
-                               & (result.comparison["region"] == "all")][0]
-        im = image_axes(ax, run.image(r), f"{a} / {b} - 1 (%)\nmean {st['mean_percent']:+.2f}%, "
-                                          f"range {st['min_percent']:+.2f} to {st['max_percent']:+.2f}",
-                        cmap="RdBu_r")
-        fig.colorbar(im, ax=ax, shrink=0.8, label="%")
-    return fig
-
-
 def plot_coupling(result: CouplingResult):
     """Measured neighbour coupling per region with error bars and the reference file's values."""
     import matplotlib.pyplot as plt
@@ -626,28 +478,3 @@ def plot_coupling(result: CouplingResult):
     ax.set_title("IPC coupling measured from the flat-field pair differences", fontsize=9)
     ax.legend(fontsize=7)
     return fig
-
-
-def write_ipc(result: IPCMapsResult, outdir: str | os.PathLike, protect: Sequence[str | os.PathLike] = (),
-              figures: bool = True) -> dict[str, Path]:
-    """``ipc_factors.ecsv``, ``ipc_comparison.ecsv``, ``ipc_boxes.ecsv``, ``ipc_coupling.ecsv`` and figures."""
-    outdir = Path(outdir)
-    out = {"factors": write_table(result.factors, outdir / "ipc_factors.ecsv", protect),
-           "comparison": write_table(result.comparison, outdir / "ipc_comparison.ecsv", protect),
-           "boxes": write_table(result.boxes, outdir / "ipc_boxes.ecsv", protect)}
-    if result.coupling is not None:
-        out["coupling"] = write_table(result.coupling.table, outdir / "ipc_coupling.ecsv", protect)
-        out["coupling_frames"] = write_table(result.coupling.frames, outdir / "ipc_coupling_frames.ecsv", protect)
-    if figures:
-        out["maps_fig"] = write_figure(plot_ipc_maps(result), outdir / "ipc_maps.png", protect)
-        if result.coupling is not None:
-            out["coupling_fig"] = write_figure(plot_coupling(result.coupling), outdir / "ipc_coupling.png", protect)
-    summary = {"study": "ipc", "deconvolved_run": result.deconvolved.source,
-               "uncorrected_run": result.uncorrected.source,
-               "factors": {r["factor"]: float(r["value"]) for r in result.factors},
-               "comparison": table_rows(result.comparison), "notes": result.notes}
-    if result.coupling is not None:
-        summary["coupling_expected"] = result.coupling.expected
-        summary["coupling_notes"] = result.coupling.notes
-    out["json"] = write_json(summary, outdir / "ipc.json", protect)
-    return out

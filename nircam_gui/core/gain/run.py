@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .. import dq as dqbits
+from .. import options as option_schema
 from ..calibrate import CalibrationConfig, calibrate_integration
+from ..clipping import clip_variance_factor
 from ..detector import get_detector
 from ..errors import NircamFileError
-from ..ipc import analytic_gain_factor, invert_kernel, variance_factor
+from ..ipc import analytic_gain_factor, physical_kernel, variance_factor
+from ..options import option
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..readers import open_reference, require_same_detector
+from ..readers import open_reference, read_metadata, require_same_detector
+from ..references import ReferenceSet
 from ..regionsio import check_polygons, polygons_mask, read_polygons
 from .boxes import BoxGrid, make_boxes
-from .clipstats import BoxClipper, clip_variance_factor
+from .clipstats import BoxClipper
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Pair, find_integrations, make_pairs
 from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
@@ -31,13 +35,20 @@ from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
 IPC_MODES = ("none", "analytic", "exact", "deconvolve")
+FIRST_PAIR_MODES = ("auto", "keep", "drop")
 # MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
 _EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
 
 
+_REFS = "calibration reference files (a step is switched off without its file)"
+
+
 @dataclass
 class GainOptions:
-    """Options of the gain analysis; the command line and the GUI fill the same fields.
+    """Options of the gain analysis: one documented schema (JWST-STScI-004622).
+
+    ``nircam-gain``'s arguments, the Gain tab's defaults and every product's provenance
+    are made from these fields (:mod:`nircam_gui.core.options`).
 
     ``ipc``: ``none`` (no correction), ``analytic`` (the report's factor
     1 - 2 (k_center - 1) on the gain), ``exact`` (the sum of squares of the physical
@@ -45,29 +56,63 @@ class GainOptions:
     (the calibration's IPC step on the data, the report's final choice).
     """
 
-    box: int = 256
-    signal_limit: float | None = None
-    groups: int | None = None
-    regions: str | None = None
-    ipc: str = "deconvolve"
-    ipc_kernel: str | None = None
-    superbias: str | None = None
-    linearity: str | None = None
-    saturation: str | None = None
-    mask: str | None = None
-    first_pair: str = "auto"
-    nsigma: float = 3.0
-    chunk: int = 8
+    box: int = option(256, "box size (256 keeps one map below 1% uncertainty)", unit="pixel",
+                      section="004622 sec. 5.2", flag="--box")
+    signal_limit: float | None = option(None, "upper single-frame signal of the groups in the fit (default 5000 SW, "
+                                              "7500 LW)", unit="ADU", section="004622 sec. 5.3")
+    groups: int | None = option(None, "use only the first N groups of each integration", flag="--groups")
+    regions: str | None = option(None, "DS9 region file with epoxy-void polygons (image coordinates)",
+                                 section="004622 sec. 4")
+    ipc: str = option("deconvolve", "IPC correction: none; analytic (the report's factor 1-2(k-1)); exact (sum of "
+                                    "squares of the physical kernel); deconvolve (the IPC step on the data)",
+                      choices=IPC_MODES, section="004622 sec. 5.5")
+    ipc_kernel: str | None = option(None, "IPC reference file (correction kernel)", group=_REFS)
+    superbias: str | None = option(None, "SUPERBIAS reference file", group=_REFS)
+    linearity: str | None = option(None, "LINEARITY reference file", group=_REFS)
+    saturation: str | None = option(None, "SATURATION reference file", group=_REFS)
+    mask: str | None = option(None, "MASK reference file (DO_NOT_USE, DEAD, HOT pixels leave the boxes)",
+                              group=_REFS)
+    first_pair: str = option("auto", "use the first pair in the mean map: auto drops it only when significantly off",
+                             choices=FIRST_PAIR_MODES, section="004622 sec. 5.4, Table 5")
+    nsigma: float = option(3.0, "clipping threshold of the box statistics", unit="sigma", section="004622 sec. 3",
+                           flag="")
+    chunk: int = option(8, "groups calibrated at a time (bounds the memory)", unit="group", flag="")
 
     def __post_init__(self) -> None:
         if self.ipc not in IPC_MODES:
             raise ValueError(f"ipc mode {self.ipc!r}: use one of {', '.join(IPC_MODES)}")
         if self.ipc != "none" and not self.ipc_kernel:
             raise ValueError(f"--ipc {self.ipc} needs an IPC reference file (--ipc-kernel)")
-        if self.first_pair not in ("auto", "keep", "drop"):
+        if self.first_pair not in FIRST_PAIR_MODES:
             raise ValueError(f"first-pair mode {self.first_pair!r}: use auto, keep or drop")
         if self.box < 16:
             raise ValueError(f"box size {self.box}: use at least 16 pixels")
+
+
+#: GainOptions field of each calibration reference type
+REFERENCE_OPTIONS = {"SUPERBIAS": "superbias", "LINEARITY": "linearity", "SATURATION": "saturation", "MASK": "mask",
+                     "IPC": "ipc_kernel"}
+
+
+def calibration_references(ramps, search=()) -> dict[str, str]:
+    """Calibration reference files for ``ramps``, as ``{GainOptions field: path}``.
+
+    Searched in ``search`` (files or folders) or, when it is empty, in the ramps' folders;
+    each folder's ``reference`` subfolder too. Files are recognised by REFTYPE and must
+    match the first ramp's DETECTOR and SUBARRAY (:class:`~nircam_gui.core.references.ReferenceSet`).
+
+    Raises
+    ------
+    NircamFileError
+        A path in ``search`` that does not exist or is not a reference file.
+    """
+    ramps = [Path(r) for r in ramps]
+    if not ramps:
+        return {}
+    where = list(search) or list(dict.fromkeys(r.parent for r in ramps))
+    refs = ReferenceSet.scan(where, REFERENCE_OPTIONS, subfolder=True)
+    found = refs.find_for(read_metadata(ramps[0]), REFERENCE_OPTIONS)
+    return {REFERENCE_OPTIONS[k]: v for k, v in found.items()}
 
 
 @dataclass
@@ -122,8 +167,7 @@ def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[floa
         raise NircamFileError(options.ipc_kernel, f"IPC kernel of shape {kc.shape}: a square kernel of odd size "
                                                   "with finite values is needed")
     analytic = analytic_gain_factor(kc)
-    # a 3x3 inverse truncates 3e-4 of the variance factor; two more rows and columns leave 2e-6
-    exact = variance_factor(invert_kernel(kc, size=kc.shape[0] + 2))
+    exact = variance_factor(physical_kernel(kc))
     info = {"mode": options.ipc, "kernel_file": options.ipc_kernel, "correction_kernel": kc.tolist(),
             "analytic_factor": analytic, "exact_factor": exact}
     factor = {"analytic": analytic, "exact": exact, "deconvolve": 1.0}[options.ipc]
@@ -266,4 +310,4 @@ def run_gain(
 
 def options_dict(options: GainOptions) -> dict:
     """Options as plain data (for provenance and settings)."""
-    return {k: (os.fspath(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
+    return {k: (os.fspath(v) if isinstance(v, Path) else v) for k, v in option_schema.provenance(options).items()}

@@ -1,0 +1,147 @@
+"""The per-detector stage of a sky-flat analysis (JWST-STScI-008304 sections 3.1-3.4).
+
+From one detector's stack of normalised images (:mod:`.stack`): the grey and per-filter
+delta flats (sigma-clipped medians, :mod:`.combine`), the large-scale fit of the grey one
+(:mod:`.largescale`), how each filter differs from grey, the new flats (ground flat x
+fit) and the new dead pixels with their concentrations (:mod:`.deadpix`). Nothing is
+written here; :func:`~.products.write_skyflat_products` writes the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..detector import get_detector
+from ..dq import DEAD, DO_NOT_USE, NO_FLAT_FIELD, REFERENCE_PIXEL
+from ..detector import reference_pixel_mask
+from ..errors import NircamFileError
+from ..progress import CancelCheck, Reporter
+from ..readers import ExposureMeta, open_reference
+from .combine import combine_stack
+from .inputs import SkyflatInputs
+from .largescale import bin_image, default_method, fit_large_scale
+from .options import SkyflatOptions
+from .result import DetectorResult, FilterDelta, NewFlat, new_dead_pixels
+from .stack import ImageStack
+
+__all__ = ["analyse_detector", "filter_range", "new_flat"]
+
+
+def filter_range(frac: np.ndarray, bin: int) -> tuple[float, float, float]:
+    """max - min, 2-98 percentile range and rms of the clipped medians of ``bin`` x ``bin`` blocks."""
+    med, _, _, _ = bin_image(frac, bin)
+    v = med[np.isfinite(med)]
+    if v.size == 0:
+        return (np.nan, np.nan, np.nan)
+    return float(v.max() - v.min()), float(np.percentile(v, 98) - np.percentile(v, 2)), float(np.std(v))
+
+
+def new_flat(ground: np.ndarray, ground_err: np.ndarray | None, ground_dq: np.ndarray | None,
+             fit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """New flat = ground flat x large-scale fit, renormalised (report section 3.2).
+
+    The product is scaled so its median over good science pixels equals the ground
+    flat's median there: the new flat changes the shape, not the photometric zero point
+    the ground flat was calibrated with. Pixels the ground flat does not flat-field
+    (DO_NOT_USE / NO_FLAT_FIELD, reference pixels) keep their ground values.
+    """
+    ground = np.asarray(ground, np.float32)
+    dq = np.zeros(ground.shape, np.uint32) if ground_dq is None else np.asarray(ground_dq, np.uint32)
+    keep = ((dq & (DO_NOT_USE | NO_FLAT_FIELD | REFERENCE_PIXEL)) != 0) | reference_pixel_mask(ground.shape)
+    keep |= ~np.isfinite(fit) | ~np.isfinite(ground)
+    prod = ground * fit
+    good = ~keep
+    scale = np.median(ground[good]) / np.median(prod[good]) if good.any() else 1.0
+    data = np.where(keep, ground, prod * scale).astype(np.float32)
+    if ground_err is None:
+        err = np.zeros(ground.shape, np.float32)
+    else:
+        err = np.where(keep, ground_err, np.asarray(ground_err) * fit * scale).astype(np.float32)
+    return data, err, dq.copy()
+
+
+def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack, inputs: SkyflatInputs,
+                     options: SkyflatOptions, reporter: Reporter, cancel: CancelCheck | None = None,
+                     warnings: list[str] | None = None) -> DetectorResult:
+    """Delta flats, fit, filter dependence, new flats and dead pixels of one detector.
+
+    Parameters
+    ----------
+    detector : str
+    metas : list of ExposureMeta
+        The images, in the order of ``stack``.
+    stack : ImageStack
+        From :func:`~.stack.build_stack`; its data are released here.
+    inputs : SkyflatInputs
+        Where the ground FLAT and MASK files are found.
+    options : SkyflatOptions
+    reporter : Reporter
+        Takes ``len(metas) + 1`` steps (the combines, the fit).
+    cancel : callable, optional
+    warnings : list of str, optional
+        Appended to: filters without a ground FLAT, no ground MASK.
+
+    Raises
+    ------
+    NircamFileError
+        A ground reference file whose shape does not match the images.
+    """
+    opt = options
+    warnings = [] if warnings is None else warnings
+    ny, nx = stack.data.shape[1:]
+    n = len(metas)
+    crep = reporter.sub(len(stack.groups) + 1, 0, n)
+    grey = combine_stack(stack.data, None, sigma=opt.sigma, maxiters=opt.maxiters, method=opt.combine_method,
+                         cancel=cancel)
+    crep.step(f"{detector} grey")
+    combined = {}
+    for token, idx in sorted(stack.groups.items()):
+        combined[token] = combine_stack(stack.data, idx, sigma=opt.sigma, maxiters=opt.maxiters,
+                                        method=opt.combine_method, cancel=cancel)
+        crep.step(f"{detector} {token}")
+    reporter.done += n  # the combines' share, reported through crep
+    stack.data = np.empty((0, ny, nx), np.float32)  # 336 MB for 20 full frames: not kept
+    method = opt.fit or default_method(get_detector(detector).is_longwave)
+    fit_kw = {"bin": opt.fit_bin}
+    if method == "median":
+        fit_kw["filter_size"] = opt.median_filter
+    fit = fit_large_scale(grey.median, method, **fit_kw)
+    reporter.step(f"{detector} fit")
+
+    deltas: dict[str, FilterDelta] = {}
+    flats: dict[str, NewFlat] = {}
+    for token, res in combined.items():
+        idx = stack.groups[token]
+        m0 = metas[idx[0]]
+        filt, pupil = m0.filter.upper(), (m0.pupil or "CLEAR").upper()
+        delta = FilterDelta(filt, pupil, [metas[j].path for j in idx], res.median, res.error, res.coverage,
+                            grey.median)
+        delta.range_max, delta.range_2_98, delta.rms = filter_range(delta.filtdiff, opt.fit_bin)
+        deltas[token] = delta
+        ground = inputs.ground_flat(m0)
+        if ground is None:
+            warnings.append(f"{detector} {token}: no ground FLAT given, flat_{detector}_{token}.fits not written")
+            continue
+        gref = open_reference(ground.path, "FLAT")
+        if gref.data.shape != (ny, nx):
+            raise NircamFileError(ground.path, f"FLAT shape {gref.data.shape} does not match the images ({ny}, {nx})")
+        flats[token] = NewFlat(ground.path, *new_flat(gref.data, gref.err, gref.dq, fit))
+
+    mask_meta = inputs.ground_mask(detector)
+    ground_dq = None
+    if mask_meta is not None:
+        ground_dq = open_reference(mask_meta.path, "MASK").dq.astype(np.uint32)
+        if ground_dq.shape != (ny, nx):
+            raise NircamFileError(mask_meta.path, f"MASK shape {ground_dq.shape} does not match ({ny}, {nx})")
+        ground_dead = (ground_dq & DEAD) != 0
+    else:
+        warnings.append(f"{detector}: no ground MASK given; ground DEAD pixels taken from the images' DQ")
+        ground_dead = stack.dq_dead
+    dead, clusters = new_dead_pixels(grey.median, grey.coverage, ground_dead, opt)
+    return DetectorResult(
+        detector=detector, files=[m.path for m in metas],
+        groups={t: [metas[j].path for j in idx] for t, idx in sorted(stack.groups.items())},
+        grey=grey.median, grey_error=grey.error, coverage=grey.coverage, fit=fit, fit_method=method,
+        filter_deltas=deltas, flats=flats, ground_dead=ground_dead,
+        mask_file=mask_meta.path if mask_meta is not None else "", ground_mask_dq=ground_dq,
+        dead=dead, clusters=clusters, source_masks=stack.masks)
