@@ -170,7 +170,7 @@ def calibrate_chunk_jwst(raw: np.ndarray, first_group: int, refs: References, pl
 
     if raw.shape[-2:] != (2048, 2048):
         raise ValueError("the jwst engine needs 2048x2048 full frames (jwst's IPC and refpix steps "
-                         "hard-code that size); use engine='fast'")
+                         "hard-code that size); use engine='fused'")
     cfg = config
     model = make_ramp_model(raw.astype(np.float32), header)
     if plan.runs("dq_init"):
