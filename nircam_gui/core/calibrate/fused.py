@@ -95,7 +95,7 @@ def _reference_pixels(raw, encoded, bias, has_bias, border, rows, cols):
             cols[y, border + c] = _biased(raw, y, nx - border + c, encoded, bias, has_bias)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _fused_group(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, off2,
                  side, coeffs, has_lin, thr, has_sat, ever_in, ever_out, grow,
                  dnu, has_dnu, border, out, gdq):

@@ -45,7 +45,7 @@ def _keys_hist(bits, mask, row0, row1, hi_digit, use_hi, hist):
     return nan
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _histogram(bits, mask, hi_digit, use_hi, nt):
     ny = bits.shape[0]
     hists = np.zeros((nt, _BINS), np.int64)
@@ -92,7 +92,7 @@ def _select(bits: np.ndarray, mask: np.ndarray, hist_hi: np.ndarray, ranks: list
 _SAMPLE_STEP = 32  # rows
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _bracket(frame, mask, lo, hi, cap, nt):
     """Count the selected values below ``lo``, NaN, and collect those in [lo, hi] (up to cap per thread).
 
