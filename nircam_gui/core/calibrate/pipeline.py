@@ -25,7 +25,7 @@ from .config import CalibrationConfig
 from .fused import FusedCalibrator
 from .ramp_writer import RampWriter
 from .selection import masked_median
-from .steps import References, calibrate_chunk_fast, calibrate_chunk_jwst, load_references
+from .steps import References, calibrate_chunk_fast, calibrate_chunk_jwst, load_references, shared_references
 
 __all__ = ["CalibratedChunk", "calibrate_file", "calibrate_integration", "group_median"]
 
@@ -96,7 +96,7 @@ class _Session:
         if config.engine == "jwst" and (meta.kind != "uncal" or (meta.ny, meta.nx) != (2048, 2048)):
             raise NircamFileError(ramp.path, "engine='jwst' needs a 2048x2048 level-1b _uncal file; "
                                              "use engine='fused'")
-        self.refs: References = load_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
+        self.refs: References = shared_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
         self.pixeldq = self.refs.pixeldq
         self.median_mask = _median_mask(self.pixeldq)
         self.provenance = config.provenance()

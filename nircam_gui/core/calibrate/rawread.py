@@ -83,7 +83,8 @@ class RawGroupReader:
                                                   f"{integration + 1} end past the end of the file")
         groups = buf.reshape(n, ny, nx)
         if meta.orientation == "native" and meta.detector:
-            groups = native_to_dms(groups, meta.detector)
+            # contiguous, so the kernel is compiled for one array layout only
+            groups = np.ascontiguousarray(native_to_dms(groups, meta.detector))
         return groups, True
 
 

@@ -9,6 +9,10 @@ kept from the first chunk: so chunking does not change the result.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +29,7 @@ from .config import CalibrationConfig, CalibrationPlan
 from .evenodd import correct_refpix, even_odd_offsets, subtract_even_odd
 from .saturation import SaturationFlagger
 
-__all__ = ["References", "calibrate_chunk_fast", "calibrate_chunk_jwst", "load_references"]
+__all__ = ["References", "calibrate_chunk_fast", "calibrate_chunk_jwst", "load_references", "shared_references"]
 
 
 @dataclass
@@ -112,6 +116,42 @@ def load_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tup
                                            dqflags.pixel)
         refs.lin_coeffs = coeffs
         refs.lin_pdq = pdq.astype(np.uint32)
+    return refs
+
+
+_SHARED: OrderedDict = OrderedDict()
+_SHARED_MAX = 2  # a run and, e.g., a study's variant of it (~130 MB each, full frame)
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tuple[int, int],
+                      detector: str | None = None) -> References:
+    """:func:`load_references`, read and prepared once for all the integrations that use them.
+
+    A gain run calibrates every integration with the same files; reading and preparing
+    them (the linearity coefficients above all) took ~1 s an integration. The arrays are
+    shared and no engine writes to them; each call gets its own saturation tally. The files' size and
+    modification time are part of the key, so a changed file is read again.
+    """
+    files = []
+    for name in ("mask", "superbias", "ipc", "saturation", "linearity"):
+        path = getattr(config, name)
+        if path and os.path.isfile(path):
+            st = os.stat(path)
+            files.append((name, os.path.abspath(path), st.st_size, st.st_mtime_ns))
+    key = (tuple(sorted(plan.steps.items())), tuple(files), tuple(shape), detector, config.n_pix_grow_sat)
+    with _SHARED_LOCK:
+        refs = _SHARED.get(key)
+        if refs is not None:
+            _SHARED.move_to_end(key)
+    if refs is None:
+        refs = load_references(plan, config, shape, detector)
+        with _SHARED_LOCK:
+            _SHARED[key] = refs
+            while len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+    if refs.saturation is not None:
+        refs = dataclasses.replace(refs, saturation=refs.saturation.fresh())
     return refs
 
 
