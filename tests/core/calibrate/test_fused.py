@@ -143,3 +143,25 @@ def test_same_numbers_however_compiled_and_threaded(bright, tmp_path):
     np.testing.assert_array_equal(fresh, cached)
     here = _run(bright, chunk=4)
     np.testing.assert_array_equal(fresh[0], here[0])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (5, 5), (2, 2), (4, 3)])
+def test_convolution_terms_are_ndimage_convolve(shape):
+    """The stencil's terms (offsets, weights, order) reproduce scipy.ndimage.convolve bit for bit."""
+    from scipy import ndimage
+
+    from nircam_gui.core.calibrate.fused import _convolution_terms
+
+    rng = np.random.default_rng(sum(shape))
+    kernel = rng.normal(0, 0.01, shape).astype(np.float32)
+    kernel[shape[0] // 2, shape[1] // 2] = 1.02
+    kernel[0, -1] = 0.0  # zero weights are skipped, as ndimage does
+    image = rng.normal(1000, 30, (40, 50)).astype(np.float32)
+    ky, kx, kw, halo = _convolution_terms(kernel)
+    padded = np.zeros((40 + 2 * halo, 50 + 2 * halo), np.float32)
+    padded[halo:halo + 40, halo:halo + 50] = image
+    acc = np.zeros((40, 50))
+    for dy, dx, w in zip(ky, kx, kw):
+        acc += padded[halo + dy:halo + dy + 40, halo + dx:halo + dx + 50].astype(np.float64) * w
+    expected = ndimage.convolve(image, kernel, mode="constant", cval=0.0)
+    np.testing.assert_array_equal(acc.astype(np.float32), expected)
