@@ -58,6 +58,7 @@ def test_fused_chunked_equals_unchunked(bright):
         _assert_same(_run(bright, engine="fused", chunk=chunk), one)
 
 
+@pytest.mark.slow
 def test_fused_full_frame_equals_numpy_engine(full_frame):
     _assert_same(_run(full_frame, engine="fused", chunk=2), _run(full_frame, engine="numpy", chunk=3))
 
@@ -104,6 +105,7 @@ def test_raw_reader_truncated_file_names_it(bright, tmp_path):
         reader.close()
 
 
+@pytest.mark.slow
 def test_ground_cube_in_native_orientation(tmp_path):
     """Ground cubes are stored in native read-out order: the fused reader flips them as read_groups does."""
     sim = simulate_flats(tmp_path, FlatSimConfig(size=128, nints=2, ngroups=5, layout="ground", seed=3))

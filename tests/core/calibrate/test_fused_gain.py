@@ -41,6 +41,7 @@ def _run(sim, monkeypatch, engine, **kw):
             return run_gain(sim.ramps, _options(sim, **kw))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kw", [{}, dict(superbias=None)], ids=["superbias", "first-read bias"])
 def test_gain_products_unchanged(small_set, monkeypatch, kw):
     fused = _run(small_set, monkeypatch, "fused", **kw)
