@@ -146,7 +146,7 @@ timed(fused, "even_odd_offsets_fast", "reference statistics")
 timed(fused, "side_reference_signal_fast", "reference statistics")
 timed(pipeline, "group_median", "group medians")
 timed(pipeline, "calibrate_chunk_fast", "numpy calibration")
-timed(pipeline, "load_references", "reference files")
+timed(pipeline, "shared_references", "reference files")
 timed(clipstats.BoxClipper, "clip_pair", "box statistics")
 if engine != "fused":
     orig = cconf.CalibrationConfig.__init__
