@@ -22,8 +22,10 @@ from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import RampFile, open_ramp
 from .config import CalibrationConfig
+from .fused import FusedCalibrator
 from .ramp_writer import RampWriter
-from .steps import References, calibrate_chunk_fast, calibrate_chunk_jwst, load_references
+from .selection import masked_median
+from .steps import References, calibrate_chunk_fast, calibrate_chunk_jwst, load_references, shared_references
 
 __all__ = ["CalibratedChunk", "calibrate_file", "calibrate_integration", "group_median"]
 
@@ -64,17 +66,17 @@ class CalibratedChunk:
         return range(self.first_group, self.first_group + self.data.shape[0])
 
 
-def group_median(data: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Median of ``data[k].ravel()[index]`` for each group ``k``."""
-    return np.array([np.median(g.ravel()[index]) for g in data], dtype=np.float64)
+def group_median(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``numpy.median(data[k][mask])`` for each group ``k``, by exact selection (no sort, no copy)."""
+    return np.array([masked_median(g, mask) for g in data], dtype=np.float64)
 
 
-def _median_index(pixeldq: np.ndarray) -> np.ndarray:
+def _median_mask(pixeldq: np.ndarray) -> np.ndarray:
     sl = science_slices(pixeldq.shape)
     ok = np.zeros(pixeldq.shape, bool)
     ok[sl] = True
     ok &= (pixeldq & DO_NOT_USE) == 0
-    return np.flatnonzero(ok)
+    return ok
 
 
 class _Session:
@@ -93,12 +95,17 @@ class _Session:
                         "applied", ramp.path, meta.nframes)
         if config.engine == "jwst" and (meta.kind != "uncal" or (meta.ny, meta.nx) != (2048, 2048)):
             raise NircamFileError(ramp.path, "engine='jwst' needs a 2048x2048 level-1b _uncal file; "
-                                             "use engine='fast'")
-        self.refs: References = load_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
+                                             "use engine='fused'")
+        self.refs: References = shared_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
         self.pixeldq = self.refs.pixeldq
-        self.median_index = _median_index(self.pixeldq)
+        self.median_mask = _median_mask(self.pixeldq)
         self.provenance = config.provenance()
         self.header = ramp._hdul[0].header if config.engine == "jwst" else None
+        self.fused = FusedCalibrator(ramp, self.refs, self.plan, config) if config.engine == "fused" else None
+
+    def close(self) -> None:
+        if self.fused is not None:
+            self.fused.close()
 
     def n_groups(self, ngroups: int) -> int:
         cfg = self.config
@@ -111,18 +118,23 @@ def _iterate(ramp: RampFile, integration: int, session: _Session, reporter: Repo
     if refs.saturation is not None:
         refs.saturation.reset()
     first_read = None
-    if plan.steps["superbias"] == "first read":
+    if session.fused is not None:
+        session.fused.start(integration)
+    elif plan.steps["superbias"] == "first read":
         first_read = ramp.read_groups(integration, 0, 1)[0].astype(np.float32)
     for g0 in range(0, stop, cfg.chunk):
         reporter.check()
         g1 = min(g0 + cfg.chunk, stop)
-        raw = ramp.read_groups(integration, g0, g1)
-        if cfg.engine == "jwst":
-            data, gdq = calibrate_chunk_jwst(raw, g0, refs, plan, cfg, first_read, session.header)
+        if session.fused is not None:
+            data, gdq = session.fused.calibrate(g0, g1)
         else:
-            data, gdq = calibrate_chunk_fast(raw, g0, refs, plan, cfg, first_read)
-        del raw
-        med = group_median(data, session.median_index)
+            raw = ramp.read_groups(integration, g0, g1)
+            if cfg.engine == "jwst":
+                data, gdq = calibrate_chunk_jwst(raw, g0, refs, plan, cfg, first_read, session.header)
+            else:
+                data, gdq = calibrate_chunk_fast(raw, g0, refs, plan, cfg, first_read)
+            del raw
+        med = group_median(data, session.median_mask)
         done = False
         if cfg.signal_limit is not None:
             over = np.flatnonzero(med > cfg.signal_limit)
@@ -168,9 +180,12 @@ def calibrate_integration(
         if not 0 <= integration < rf.meta.nints:
             raise IndexError(f"{rf.path}: integration {integration} out of range 0-{rf.meta.nints - 1}")
         session = _Session(rf, config)
-        n = session.n_groups(rf.meta.ngroups)
-        reporter = Reporter(-(-n // config.chunk), progress, cancel)
-        yield from _iterate(rf, integration, session, reporter)
+        try:
+            n = session.n_groups(rf.meta.ngroups)
+            reporter = Reporter(-(-n // config.chunk), progress, cancel)
+            yield from _iterate(rf, integration, session, reporter)
+        finally:
+            session.close()
     finally:
         if own:
             rf.close()
@@ -210,6 +225,7 @@ def calibrate_file(
                     writer.mark_unused(i, end)
                 writer.write_pixeldq(session.pixeldq)
             finally:
+                session.close()
                 writer.close(session.provenance)
     return outpath
 

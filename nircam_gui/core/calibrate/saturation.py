@@ -86,6 +86,14 @@ class SaturationFlagger:
         self.ever = np.zeros(thr.shape, bool)
         self.next_group = 0
 
+    def fresh(self) -> "SaturationFlagger":
+        """A flagger with the same (shared) thresholds and its own tally."""
+        new = object.__new__(SaturationFlagger)
+        new.threshold, new.ref_dq, new.n_grow = self.threshold, self.ref_dq, self.n_grow
+        new.ever = np.zeros(self.threshold.shape, bool)
+        new.next_group = 0
+        return new
+
     def reset(self) -> None:
         """Start a new integration."""
         self.ever[:] = False

@@ -9,6 +9,10 @@ kept from the first chunk: so chunking does not change the result.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +29,7 @@ from .config import CalibrationConfig, CalibrationPlan
 from .evenodd import correct_refpix, even_odd_offsets, subtract_even_odd
 from .saturation import SaturationFlagger
 
-__all__ = ["References", "calibrate_chunk_fast", "calibrate_chunk_jwst", "load_references"]
+__all__ = ["References", "calibrate_chunk_fast", "calibrate_chunk_jwst", "load_references", "shared_references"]
 
 
 @dataclass
@@ -115,6 +119,42 @@ def load_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tup
     return refs
 
 
+_SHARED: OrderedDict = OrderedDict()
+_SHARED_MAX = 2  # a run and, e.g., a study's variant of it (~130 MB each, full frame)
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tuple[int, int],
+                      detector: str | None = None) -> References:
+    """:func:`load_references`, read and prepared once for all the integrations that use them.
+
+    A gain run calibrates every integration with the same files; reading and preparing
+    them (the linearity coefficients above all) took ~1 s an integration. The arrays are
+    shared and no engine writes to them; each call gets its own saturation tally. The files' size and
+    modification time are part of the key, so a changed file is read again.
+    """
+    files = []
+    for name in ("mask", "superbias", "ipc", "saturation", "linearity"):
+        path = getattr(config, name)
+        if path and os.path.isfile(path):
+            st = os.stat(path)
+            files.append((name, os.path.abspath(path), st.st_size, st.st_mtime_ns))
+    key = (tuple(sorted(plan.steps.items())), tuple(files), tuple(shape), detector, config.n_pix_grow_sat)
+    with _SHARED_LOCK:
+        refs = _SHARED.get(key)
+        if refs is not None:
+            _SHARED.move_to_end(key)
+    if refs is None:
+        refs = load_references(plan, config, shape, detector)
+        with _SHARED_LOCK:
+            _SHARED[key] = refs
+            while len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+    if refs.saturation is not None:
+        refs = dataclasses.replace(refs, saturation=refs.saturation.fresh())
+    return refs
+
+
 def calibrate_chunk_fast(raw: np.ndarray, first_group: int, refs: References, plan: CalibrationPlan,
                          config: CalibrationConfig, first_read: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Calibrate raw groups ``(n, ny, nx)`` with the numpy equivalents of the jwst steps.
@@ -170,7 +210,7 @@ def calibrate_chunk_jwst(raw: np.ndarray, first_group: int, refs: References, pl
 
     if raw.shape[-2:] != (2048, 2048):
         raise ValueError("the jwst engine needs 2048x2048 full frames (jwst's IPC and refpix steps "
-                         "hard-code that size); use engine='fast'")
+                         "hard-code that size); use engine='fused'")
     cfg = config
     model = make_ramp_model(raw.astype(np.float32), header)
     if plan.runs("dq_init"):

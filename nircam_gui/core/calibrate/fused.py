@@ -1,0 +1,347 @@
+"""The fused calibration: report 004622 Table 1 in one streamed pass per group.
+
+The step-by-step engine (:func:`.steps.calibrate_chunk_fast`) makes a float32 copy of
+the chunk, then a pass over every full frame for each step, plus temporaries. Here
+each group is read as raw 16-bit words (:mod:`.rawread`) and one numba kernel
+(parallel over row blocks, ``NUMBA_NUM_THREADS`` threads) decodes, subtracts the
+bias, the even/odd and reference-pixel corrections, applies the IPC deconvolution as
+a stencil on the rows it holds in a small per-block buffer, flags saturation (the
+running tally and its growth) and linearises, writing only the calibrated frame and
+its group DQ.
+
+The even/odd and side-column corrections depend only on the reference pixels, which
+the IPC step does not change: they are computed first, from those 8 rows and 8
+columns (:mod:`.refstats`). Every operation is the step-by-step engine's, in the
+same order and precision (float32 values, float64 offsets and IPC sums, stcal's
+float32 Horner polynomial, ``scipy.ndimage.convolve``'s order of terms), so the two
+agree bit for bit; tests check it. No fastmath: the numbers do not depend on how
+numba compiled the kernel.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..detector import REF_BORDER
+from ..dq import DO_NOT_USE, SATURATED
+from .config import CalibrationConfig, CalibrationPlan
+from .rawread import RawGroupReader
+from .refstats import dnu_mask, even_odd_offsets_fast, side_reference_signal_fast
+from .saturation import AD_FLOOR
+from .steps import References
+
+__all__ = ["FusedCalibrator"]
+
+_BLOCK = 32  # rows per parallel work item; the halo rows cost 2 / 32 extra
+_SAT = np.uint8(SATURATED)
+_LOW = np.uint8(AD_FLOOR | DO_NOT_USE)
+
+
+# The inner loops run over whole 1-D row views from index 0: numba then knows the indices
+# are not negative and LLVM vectorises them (an offset index kept them scalar, 3-4x slower).
+
+
+@numba.njit(cache=True)
+def _decode_row(src, encoded, row):
+    """Raw values of one row as float32 (exact: they are 16-bit integers)."""
+    if encoded:
+        for x in range(row.size):
+            u = np.int32(src[x])
+            row[x] = np.float32(((u & 0xFF) << 8 | (u >> 8)) ^ 0x8000)
+    else:
+        for x in range(row.size):
+            row[x] = np.float32(src[x])
+
+
+@numba.njit(cache=True)
+def _corrected_row(src, encoded, bias, has_bias, off, row, out):
+    """One row after the bias and the first even/odd correction (``off`` per column, 0 = none).
+
+    ``row`` receives the raw values (float32).
+    """
+    _decode_row(src, encoded, row)
+    if has_bias:
+        for x in range(row.size):
+            out[x] = np.float32(np.float64(row[x] - bias[x]) - off[x])
+    else:
+        for x in range(row.size):
+            out[x] = np.float32(np.float64(row[x]) - off[x])
+
+
+@numba.njit(cache=True)
+def _biased(raw, y, x, encoded, bias, has_bias):
+    if encoded:
+        u = np.int32(raw[y, x])
+        v = np.float32(((u & 0xFF) << 8 | (u >> 8)) ^ 0x8000)
+    else:
+        v = np.float32(raw[y, x])
+    if has_bias:
+        v = v - bias[y, x]
+    return v
+
+
+@numba.njit(cache=True)
+def _reference_pixels(raw, encoded, bias, has_bias, border, rows, cols):
+    """Bias-subtracted reference rows (bottom then top) and side columns (left then right)."""
+    ny, nx = raw.shape
+    for r in range(border):
+        for x in range(nx):
+            rows[r, x] = _biased(raw, r, x, encoded, bias, has_bias)
+            rows[border + r, x] = _biased(raw, ny - border + r, x, encoded, bias, has_bias)
+    for y in range(ny):
+        for c in range(border):
+            cols[y, c] = _biased(raw, y, c, encoded, bias, has_bias)
+            cols[y, border + c] = _biased(raw, y, nx - border + c, encoded, bias, has_bias)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _fused_group(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, off2,
+                 side, coeffs, has_lin, thr, has_sat, ever_in, ever_out, grow,
+                 dnu, has_dnu, border, out, gdq):
+    ny, nx = raw.shape
+    nblocks = (ny + _BLOCK - 1) // _BLOCK
+    nterms = kw.shape[0]
+    ncoef = coeffs.shape[0]
+    nsci = nx - 2 * border
+    for b in numba.prange(nblocks):
+        y0 = b * _BLOCK
+        y1 = min(ny, y0 + _BLOCK)
+        rawrow = np.empty(nx, np.float32)
+        cur = np.empty(nx, np.float32)
+        acc = np.zeros(nsci)
+        res = np.empty(nx, np.float32)
+        flags = np.empty(nx, np.uint8)
+        # IPC input (bias and even/odd corrected science pixels, zero elsewhere), rows y0-halo .. y1+halo
+        nr_ipc = y1 - y0 + 2 * halo if has_ipc else 0
+        ipc_in = np.zeros((nr_ipc, nx + 2 * halo), np.float32)
+        for r in range(nr_ipc):
+            y = y0 - halo + r
+            if y < border or y >= ny - border:
+                continue
+            _corrected_row(raw[y], encoded, bias[y] if has_bias else bias[0], has_bias, off1, rawrow, cur)
+            dst = ipc_in[r, halo + border:halo + nx - border]
+            src = cur[border:nx - border]
+            for x in range(nsci):
+                dst[x] = src[x]
+        # saturation: the updated running tally of rows y0-grow .. y1+grow, grown along x
+        nr_sat = y1 - y0 + 2 * grow if has_sat else 0
+        grown_x = np.zeros((nr_sat, nx), np.uint8)
+        tally = np.zeros(nx + 2 * grow, np.uint8)
+        for r in range(nr_sat):
+            y = y0 - grow + r
+            if y < 0 or y >= ny:
+                continue
+            _decode_row(raw[y], encoded, rawrow)
+            t_in = ever_in[y]
+            t_thr = thr[y]
+            t_mid = tally[grow:grow + nx]
+            for x in range(nx):
+                t_mid[x] = t_in[x] | np.uint8(rawrow[x] >= t_thr[x])
+            if y0 <= y < y1:
+                t_out = ever_out[y]
+                for x in range(nx):
+                    t_out[x] = t_mid[x]
+            g_row = grown_x[r]
+            for x in range(nx):
+                g_row[x] = tally[x]
+            for d in range(1, 2 * grow + 1):
+                t_d = tally[d:d + nx]
+                for x in range(nx):
+                    g_row[x] |= t_d[x]
+        for y in range(y0, y1):
+            _corrected_row(raw[y], encoded, bias[y] if has_bias else bias[0], has_bias, off1, rawrow, cur)
+            if has_ipc and border <= y < ny - border:
+                r = y - y0 + halo
+                acc[:] = 0.0
+                # scipy.ndimage.convolve's terms, in its order, each in float64
+                for t in range(nterms):
+                    o = halo + border + kx[t]
+                    src = ipc_in[r + ky[t], o:o + nsci]
+                    w = kw[t]
+                    for x in range(nsci):
+                        acc[x] += np.float64(src[x]) * w
+                sci = cur[border:nx - border]
+                for x in range(nsci):
+                    sci[x] = np.float32(acc[x])
+            s = side[y]
+            for x in range(nx):
+                cur[x] = np.float32(np.float64(cur[x]) - off2[x]) - s
+            if has_dnu:
+                flags[:] = dnu[y]
+            else:
+                flags[:] = 0
+            if has_sat:
+                gr = y - y0
+                for d in range(2 * grow + 1):
+                    g_row = grown_x[gr + d]
+                    for x in range(nx):
+                        flags[x] |= g_row[x] * _SAT
+                for x in range(nx):
+                    flags[x] |= np.uint8(rawrow[x] <= 0) * _LOW
+            gdq[y, :] = flags
+            o_row = out[y]
+            if has_lin:
+                # stcal apply_polynomial: Horner in float32, in this order; saturated values kept
+                c_last = coeffs[ncoef - 1, y]
+                for x in range(nx):
+                    res[x] = c_last[x] * cur[x]
+                for j in range(ncoef - 2, 0, -1):
+                    c_j = coeffs[j, y]
+                    for x in range(nx):
+                        res[x] = (res[x] + c_j[x]) * cur[x]
+                c_0 = coeffs[0, y]
+                for x in range(nx):
+                    v = res[x] + c_0[x]
+                    o_row[x] = cur[x] if flags[x] & _SAT else v
+            else:
+                for x in range(nx):
+                    o_row[x] = cur[x]
+
+
+def _convolution_terms(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``scipy.ndimage.convolve``'s terms: row/column offsets and float64 weights in its order.
+
+    convolve = correlate with the flipped kernel, centred at size // 2 (size // 2 - 1 for an
+    even size), over the non-zero weights in C order.
+    """
+    flipped = np.asarray(kernel)[::-1, ::-1]
+    kh, kw = flipped.shape
+    cy = kh // 2 - (0 if kh % 2 else 1)
+    cx = kw // 2 - (0 if kw % 2 else 1)
+    ii, jj = np.nonzero(flipped)
+    ky = (ii - cy).astype(np.int64)
+    kx = (jj - cx).astype(np.int64)
+    weights = flipped[ii, jj].astype(np.float64)
+    halo = int(max(np.abs(ky).max(initial=0), np.abs(kx).max(initial=0)))
+    return ky, kx, weights, halo
+
+
+def _subtract_offsets(values: np.ndarray, xs: np.ndarray, nx: int, off: np.ndarray) -> None:
+    """:func:`.evenodd.subtract_even_odd` on columns ``xs`` of the frame, held in ``values``."""
+    width = nx // 4
+    amp = xs // width
+    ok = ~np.isnan(off).any(axis=1)
+    for a in range(4):
+        for p in (0, 1):
+            sel = np.flatnonzero((amp == a) & (xs % 2 == p))
+            if ok[a] and sel.size:
+                values[..., sel] = values[..., sel] - off[a, p]
+
+
+class FusedCalibrator:
+    """Calibrates the integrations of one ramp, chunk by chunk, with the fused kernel.
+
+    Parameters
+    ----------
+    ramp : RampFile
+    refs : References
+    plan : CalibrationPlan
+    config : CalibrationConfig
+    """
+
+    def __init__(self, ramp, refs: References, plan: CalibrationPlan, config: CalibrationConfig) -> None:
+        self.reader = RawGroupReader(ramp)
+        self.refs, self.plan, self.config = refs, plan, config
+        ny, nx = refs.shape
+        self.shape = (ny, nx)
+        b = REF_BORDER
+        pdq = refs.pixeldq_before_saturation
+        self._dnu_rows = dnu_mask(np.concatenate([pdq[:b], pdq[ny - b:]]))
+        self._dnu_cols = dnu_mask(np.concatenate([pdq[:, :b], pdq[:, nx - b:]], axis=1))
+        self._ref_x = np.concatenate([np.arange(b), np.arange(nx - b, nx)])
+        self._row_x = np.arange(nx)
+        empty2 = np.zeros((1, 1), np.float32)
+        self._superbias = refs.superbias
+        if refs.ipc_kernel is not None:
+            self._ky, self._kx, self._kw, self._halo = _convolution_terms(refs.ipc_kernel.astype(np.float32))
+        else:
+            self._ky = self._kx = np.zeros(0, np.int64)
+            self._kw, self._halo = np.zeros(0), 0
+        self._coeffs = refs.lin_coeffs if refs.lin_coeffs is not None else np.zeros((1, 1, 1), np.float32)
+        sat = refs.saturation
+        self._thr = sat.threshold if sat is not None else empty2
+        self._grow = max(int(sat.n_grow), 0) if sat is not None else 0
+        if refs.mask_dq is not None:
+            self._dnu = (refs.mask_dq & DO_NOT_USE).astype(np.uint8)
+        else:
+            self._dnu = np.zeros((1, 1), np.uint8)
+        self._ever = [np.zeros(self.shape if sat is not None else (1, 1), np.uint8) for _ in range(2)]
+        self._first_read: np.ndarray | None = None
+        self._integration = None
+        self._next_group = 0
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def start(self, integration: int) -> None:
+        """Begin an integration: reset the saturation tally, take the first read if it is the bias."""
+        self._integration = integration
+        self._next_group = 0
+        for e in self._ever:
+            e[:] = 0
+        self._first_read = None
+        if self.plan.steps["superbias"] == "first read":
+            raw, encoded = self.reader.read(integration, 0, 1)
+            self._first_read = _decoded_float32(raw[0], encoded)
+
+    def calibrate(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate groups ``start .. stop - 1`` (in order); returns ``(data float32, groupdq uint8)``."""
+        if start != self._next_group:
+            raise ValueError(f"groups must be calibrated in order: expected group {self._next_group}, got {start}")
+        raw, encoded = self.reader.read(self._integration, start, stop)
+        n = stop - start
+        ny, nx = self.shape
+        data = np.empty((n, ny, nx), np.float32)
+        gdq = np.empty((n, ny, nx), np.uint8)
+        for k in range(n):
+            self._group(raw[k], encoded, data[k], gdq[k])
+        self._next_group = stop
+        return data, gdq
+
+    def _group(self, raw: np.ndarray, encoded: bool, out: np.ndarray, gdq: np.ndarray) -> None:
+        plan, cfg = self.plan, self.config
+        ny, nx = self.shape
+        b = REF_BORDER
+        bias = self._superbias if self._superbias is not None else self._first_read
+        has_bias = bias is not None
+        bias_arr = bias if has_bias else np.zeros((1, 1), np.float32)
+        rows = np.empty((2 * b, nx), np.float32)
+        cols = np.empty((ny, 2 * b), np.float32)
+        _reference_pixels(raw, encoded, bias_arr, has_bias, b, rows, cols)
+        no_offsets = np.full((4, 2), np.nan)
+        eo1 = no_offsets
+        if plan.runs("even_odd"):
+            eo1 = even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b)
+            _subtract_offsets(rows, self._row_x, nx, eo1)
+            _subtract_offsets(cols, self._ref_x, nx, eo1)
+        eo2 = no_offsets
+        side = np.zeros(ny, np.float32)
+        if plan.runs("refpix"):
+            eo2 = even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b)
+            _subtract_offsets(cols, self._ref_x, nx, eo2)
+            signal = side_reference_signal_fast(cols, self._dnu_cols, cfg.side_smoothing_length, b)
+            side = (cfg.side_gain * signal).astype(np.float32)
+        has_sat = self.refs.saturation is not None
+        ever_in, ever_out = self._ever
+        _fused_group(raw, encoded, bias_arr, has_bias, _column_offsets(eo1, nx), self._ky, self._kx, self._kw,
+                     self.refs.ipc_kernel is not None, self._halo, _column_offsets(eo2, nx),
+                     side, self._coeffs, self.refs.lin_coeffs is not None,
+                     self._thr, has_sat, ever_in, ever_out, self._grow,
+                     self._dnu, self.refs.mask_dq is not None, b, out, gdq)
+        if has_sat:
+            self._ever.reverse()
+
+
+def _column_offsets(off: np.ndarray, nx: int) -> np.ndarray:
+    """Offset of each column (float64); 0 for amplifiers left alone (x - 0.0 is x, exactly)."""
+    width = nx // 4
+    x = np.arange(nx)
+    per_amp = np.where(np.isnan(off).any(axis=1)[:, None], 0.0, off)
+    return per_amp[x // width, x % 2].astype(np.float64)
+
+
+def _decoded_float32(raw: np.ndarray, encoded: bool) -> np.ndarray:
+    if encoded:
+        return (raw.byteswap() ^ np.uint16(0x8000)).astype(np.float32)
+    return raw.astype(np.float32)
