@@ -24,6 +24,8 @@ from ..readers import open_reference, require_same_detector
 from ..regionsio import check_polygons, polygons_mask, read_polygons
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper, clip_variance_factor
+from .covariances import BoxCovariances
+from .covfit import CovarianceSolution, solve_covariance_model
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Pair, find_integrations, make_pairs
 from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
@@ -31,6 +33,7 @@ from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
 IPC_MODES = ("none", "analytic", "exact", "deconvolve")
+PTC_MODELS = ("linear", "covariance")
 # MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
 _EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
 
@@ -43,6 +46,12 @@ class GainOptions:
     1 - 2 (k_center - 1) on the gain), ``exact`` (the sum of squares of the physical
     kernel, the inverse of the reference file's correction kernel), ``deconvolve``
     (the calibration's IPC step on the data, the report's final choice).
+
+    ``ptc_model``: ``linear`` (the report's straight line below the signal limit) or
+    ``covariance`` (the full covariance model of Astier et al. 2019 per amplifier, then
+    the gain at zero signal per box up to its PTC turnoff; ``signal_limit``, when given,
+    caps those box fits). Covariances up to ``cov_lag`` are measured in either case;
+    ``fit_lag`` is the largest lag the model fits, ``fit_b`` adds its b term.
     """
 
     box: int = 256
@@ -58,8 +67,18 @@ class GainOptions:
     first_pair: str = "auto"
     nsigma: float = 3.0
     chunk: int = 8
+    ptc_model: str = "linear"
+    cov_lag: int = 3
+    fit_lag: int = 3
+    fit_b: bool = False
 
     def __post_init__(self) -> None:
+        if self.ptc_model not in PTC_MODELS:
+            raise ValueError(f"PTC model {self.ptc_model!r}: use one of {', '.join(PTC_MODELS)}")
+        if not 0 <= self.cov_lag <= 8:
+            raise ValueError(f"covariance lag {self.cov_lag}: use 0 to 8")
+        if not 0 <= self.fit_lag <= self.cov_lag:
+            raise ValueError(f"fit lag {self.fit_lag}: use 0 to the covariance lag ({self.cov_lag})")
         if self.ipc not in IPC_MODES:
             raise ValueError(f"ipc mode {self.ipc!r}: use one of {', '.join(IPC_MODES)}")
         if self.ipc != "none" and not self.ipc_kernel:
@@ -81,6 +100,10 @@ class PTCPoints:
     npix_sum: np.ndarray
     npix_diff: np.ndarray
     group_median: np.ndarray  # (npairs, 2, ngroups) median calibrated signal of each integration
+    #: (npairs, ngroups, nbox, m, m) covariances of the differenced frame at lags [dy, dx], clipping
+    #: corrected, over the pixels of the variance; [..., 0, 0] is the variance
+    cov: np.ndarray | None = None
+    cov_npairs: np.ndarray | None = None  # pixel pairs per lag, same shape
 
 
 @dataclass
@@ -104,6 +127,12 @@ class GainResult:
     timings: dict = field(default_factory=dict)
     #: things the user should know that did not stop the run (e.g. an unpaired integration)
     warnings: list[str] = field(default_factory=list)
+    #: the covariance model (when covariances were measured)
+    covariance: CovarianceSolution | None = None
+    #: maps and sector tables of both PTC models ("linear", "covariance"); ``maps`` and
+    #: ``sectors`` are those of ``options.ptc_model``
+    model_maps: dict = field(default_factory=dict)
+    model_sectors: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -208,6 +237,7 @@ def run_gain(
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
     boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
+    covs = BoxCovariances(clipper, opt.cov_lag)
     cal = CalibrationConfig(superbias=opt.superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
@@ -215,10 +245,12 @@ def run_gain(
     npairs, nbox = len(pairs), boxes.nbox
     shape3 = (npairs, ngroups, nbox)
     ptc = PTCPoints(*(np.full(shape3, np.nan) for _ in range(4)),
-                    np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan))
+                    np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan),
+                    np.full(shape3 + (opt.cov_lag + 1,) * 2, np.nan), np.zeros(shape3 + (opt.cov_lag + 1,) * 2, np.int64))
     rep = Reporter(npairs * ngroups, progress, cancel)
     calib_prov: dict = {}
     t_stats = 0.0
+    t_cov = 0.0
     for p, pair in enumerate(pairs):
         ga = calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel)
         gb = calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel)
@@ -244,7 +276,10 @@ def run_gain(
                 ptc.variance_raw[p, g] = sd.variance_raw
                 ptc.diff_mean[p, g] = sd.mean
                 ptc.npix_diff[p, g] = sd.npix
-                t_stats += time.perf_counter() - t0
+                t1 = time.perf_counter()
+                t_stats += t1 - t0
+                ptc.cov[p, g], ptc.cov_npairs[p, g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
+                t_cov += time.perf_counter() - t1
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
     fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
@@ -258,10 +293,29 @@ def run_gain(
         gain_err_fit = fit.slope_err / fit.slope**2 * ipc_factor
     first = check_first_pair(pair_gain, opt.first_pair)
     maps = combine_pairs(pair_gain, box_npix, first, gain_err_fit)
-    sectors = sector_table(boxes.table, maps)
-    timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats}
+    model_maps = {"linear": maps}
+    model_sectors = {"linear": sector_table(boxes.table, maps)}
+    t0 = time.perf_counter()
+    solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
+                                      cap=opt.signal_limit, fit_lag=opt.fit_lag, with_b=opt.fit_b,
+                                      ipc_factor=ipc_factor)
+    for f in solution.fits:
+        run_warnings.extend(f.notes)
+    if np.isfinite(solution.pair_gain).any():
+        cmaps = combine_pairs(solution.pair_gain, box_npix, check_first_pair(solution.pair_gain, opt.first_pair),
+                              solution.gain_err_fit)
+        model_maps["covariance"] = cmaps
+        model_sectors["covariance"] = sector_table(boxes.table, cmaps)
+    elif opt.ptc_model == "covariance":
+        raise NircamFileError(pairs[0].first.path, "the covariance model gave no box gain: too few groups below "
+                                                   "the PTC turnoff (or the signal limit) in every box")
+    maps = model_maps[opt.ptc_model]
+    sectors = model_sectors[opt.ptc_model]
+    timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats, "covariances_s": t_cov,
+               "covariance_fit_s": time.perf_counter() - t0}
     return GainResult(opt, [os.fspath(f) for f in files], det.name, pairs, boxes, ptc, fit, maps, sectors, limit,
-                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings, run_warnings)
+                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings, run_warnings,
+                      solution, model_maps, model_sectors)
 
 
 def options_dict(options: GainOptions) -> dict:
