@@ -32,6 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc-kernel", help="IPC reference file (correction kernel)")
     for ref in ("superbias", "linearity", "saturation", "mask"):
         p.add_argument(f"--{ref}", help=f"{ref.upper()} reference file (its step is skipped without it)")
+    p.add_argument("--ptc-model", choices=("linear", "covariance"), default="linear",
+                   help="linear: the report's straight line below the signal limit (default); covariance: the full "
+                        "covariance model (Astier et al. 2019) per amplifier with brighter-fatter a-matrix, gain at "
+                        "zero signal per box fitted to its PTC turnoff (--signal-limit, if given, caps it)")
+    p.add_argument("--cov-lag", type=int, default=3, help="largest pixel lag of the covariances measured (default 3)")
+    p.add_argument("--fit-lag", type=int, default=None, help="largest lag in the covariance model (default: --cov-lag)")
+    p.add_argument("--fit-b", action="store_true", help="also fit the covariance model's b term")
     p.add_argument("--first-pair", choices=("auto", "keep", "drop"), default="auto",
                    help="use the first pair in the mean map: auto drops it only when significantly off")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
@@ -55,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         opts = GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,
                            ipc=args.ipc, ipc_kernel=args.ipc_kernel, superbias=args.superbias,
                            linearity=args.linearity, saturation=args.saturation, mask=args.mask,
-                           first_pair=args.first_pair)
+                           first_pair=args.first_pair, ptc_model=args.ptc_model, cov_lag=args.cov_lag,
+                           fit_lag=args.cov_lag if args.fit_lag is None else args.fit_lag, fit_b=args.fit_b)
     except ValueError as exc:
         print(f"nircam-gain: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -74,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{result.detector}: {len(result.pairs)} pairs, {result.boxes.nbox} boxes of {opts.box} px, "
-          f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}")
+          f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}, PTC model {opts.ptc_model}")
+    if result.covariance is not None:
+        for f in result.covariance.fits:
+            print(f"  covariance fit {f.label}: gain {f.gain:.4f} e-/ADU, a00 {f.a[0, 0]:.3e} a10 {f.a[0, 1]:.3e} "
+                  f"a01 {f.a[1, 0]:.3e} /e-, turnoff {f.turnoff:.0f} ADU")
     print(result.maps.first_pair.reason)
     print(f"pairs used: {[p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]}")
     sectors = result.sectors.copy()

@@ -36,7 +36,7 @@ from scipy.optimize import least_squares
 from scipy.signal import fftconvolve
 
 __all__ = ["CovModelFit", "CovarianceSolution", "cov_model", "find_turnoff", "fit_amp_covariances",
-           "fit_box_gains", "model_terms", "solve_covariance_model"]
+           "fit_box_gains", "ipc_coupling", "model_terms", "solve_covariance_model"]
 
 
 def _symmetric(q: np.ndarray, size: int) -> np.ndarray:
@@ -390,3 +390,55 @@ def solve_covariance_model(mean: np.ndarray, variance: np.ndarray, cov: np.ndarr
     res = fit_box_gains(mean, variance, npix, box_npix, turn_g, fits, box_fit, cap)
     return CovarianceSolution(fits, box_fit, turn_g, turn, cap, res["gain"] * ipc_factor,
                               res["gain_err"] * ipc_factor, res["noise"], res["used"], with_b, fit_lag)
+
+
+def ipc_coupling(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, box_npix: np.ndarray,
+                 max_signal: float = 15000.0) -> dict:
+    """Nearest-neighbour IPC coupling read from the covariances at zero signal.
+
+    On data not corrected for IPC, the shot-noise (linear in the mean) parts of the
+    covariances of the pooled ``boxes`` are those of white noise through the physical
+    kernel: ``C_l / C_00 = sum_x K(x) K(x + l) / sum_x K(x)^2``. A parabola per lag,
+    ``C_l = n_l + s_l mu + q_l mu^2``, separates them from the read noise (constant) and
+    the brighter-fatter effect (quadratic); the couplings ``alpha_x``, ``alpha_y`` of a
+    3x3 kernel with centre ``1 - 2 alpha_x - 2 alpha_y`` are then solved for from
+    ``s_10 / s_00`` and ``s_01 / s_00``.
+
+    Parameters
+    ----------
+    mean : ndarray, shape (npairs, ngroups, nbox)
+    cov : ndarray, shape (npairs, ngroups, nbox, m, m)
+    boxes : ndarray of int
+        Boxes pooled (0-based).
+    box_npix : ndarray, shape (nbox,)
+    max_signal : float
+        Single-frame signal (ADU) below which the parabolas are fitted.
+
+    Returns
+    -------
+    dict with ``x``, ``y`` (couplings), ``ratio_x``, ``ratio_y`` (the slope ratios) and
+    ``npoints``.
+    """
+    mu, c, _ = _pool(mean, cov[..., :2, :2], None, np.asarray(boxes), box_npix)
+    mu = mu.ravel()
+    c = c.reshape(-1, 2, 2)
+    ok = np.isfinite(mu) & np.isfinite(c).all(axis=(1, 2)) & (mu < max_signal)
+    out = {"x": np.nan, "y": np.nan, "ratio_x": np.nan, "ratio_y": np.nan, "npoints": int(ok.sum())}
+    if ok.sum() < 4:
+        return out
+    s00 = np.polyfit(mu[ok], c[ok, 0, 0], 2)[1]
+    rx = np.polyfit(mu[ok], c[ok, 0, 1], 2)[1] / s00
+    ry = np.polyfit(mu[ok], c[ok, 1, 0], 2)[1] / s00
+    ax, ay = rx / 2.0, ry / 2.0
+    for _ in range(20):
+        k = np.array([[0.0, ay, 0.0], [ax, 1.0 - 2 * ax - 2 * ay, ax], [0.0, ay, 0.0]])
+        k0 = k[1, 1]
+        ss = np.sum(k**2)
+        # lag-1 autocorrelations of the 3x3 kernel: 2 k0 a + (along the other axis nothing at lag 1)
+        ax_new = rx * ss / (2.0 * k0)
+        ay_new = ry * ss / (2.0 * k0)
+        if abs(ax_new - ax) < 1e-12 and abs(ay_new - ay) < 1e-12:
+            break
+        ax, ay = ax_new, ay_new
+    out.update(x=float(ax), y=float(ay), ratio_x=float(rx), ratio_y=float(ry))
+    return out

@@ -395,6 +395,9 @@ def _simulate_integration(k: int, cfg: FlatSimConfig, st: _Static, lamp: float, 
         base[:, x0:x1] += np.where(cols[x0:x1] % 2 == 0, eo[a, 0], eo[a, 1]).astype(np.float32)
     charge = np.zeros(st.shape, np.float32)
     z = np.empty(st.shape, np.float32)
+    # correlated read noise from a stream of its own: switching it on leaves every other draw
+    # of the integration as it was, so its effect can be measured on the same photons
+    pink_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, k, 1_000_003]))
     for g in range(cfg.ngroups):
         rng.standard_normal(out=z, dtype=np.float32)
         if st.bfe is not None:
@@ -416,7 +419,7 @@ def _simulate_integration(k: int, cfg: FlatSimConfig, st: _Static, lamp: float, 
         rng.standard_normal(out=z, dtype=np.float32)
         sig += st.read_noise * z
         if cfg.one_over_f_rms > 0 or cfg.acn_rms > 0:
-            sig += pink_noise_frame(rng, st.shape, amps, cfg.one_over_f_rms, cfg.acn_rms)
+            sig += pink_noise_frame(pink_rng, st.shape, amps, cfg.one_over_f_rms, cfg.acn_rms)
         np.rint(sig, out=sig)
         np.clip(sig, 0, 65535, out=sig)
         frame = (sig.astype(np.uint16) ^ np.uint16(0x8000)).view(np.int16)

@@ -500,6 +500,33 @@ class IPCMapsResult:
     boxes: Table
     coupling: CouplingResult | None = None
     notes: list[str] = field(default_factory=list)
+    #: coupling read from the uncorrected run's covariances at zero signal, per region
+    cov_coupling: Table | None = None
+
+
+def covariance_coupling(run: RunData) -> Table | None:
+    """Nearest-neighbour coupling per region from a run's covariances (data not IPC-corrected).
+
+    The shot-noise part of the lag-1 covariances at zero signal (see
+    :func:`~nircam_gui.core.gain.covfit.ipc_coupling`); None when the run has no covariances.
+    """
+    if run.cov is None:
+        return None
+    from ..covfit import ipc_coupling
+
+    rows = []
+    for region in ("normal", "epoxy"):
+        sel = np.flatnonzero(run.regions == region)
+        if sel.size:
+            c = ipc_coupling(run.mean, run.cov, sel, run.box_npix)
+            rows.append((region, c["x"], c["y"], c["ratio_x"], c["ratio_y"], c["npoints"]))
+    t = Table(rows=rows, names=("region", "alpha_x", "alpha_y", "c10_over_c00", "c01_over_c00", "npoints"),
+              dtype=("U6", float, float, float, float, int))
+    for c in t.colnames[1:5]:
+        t[c].format = ".5f"
+    t.meta["comments"] = ["Coupling of a 3x3 kernel from the slopes of C10, C01 and C00 against the mean "
+                          "(parabolas below 15,000 ADU: read noise constant, brighter-fatter quadratic)."]
+    return t
 
 
 def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kernel: np.ndarray,
@@ -580,7 +607,8 @@ def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kern
         "ratio - 1 of two mean maps, pixel-weighted over boxes; the report: deconvolved/uncorrected -4.7 to "
         "-4.9% (mean -4.8%), analytic within ~0.2% of deconvolved."]
     notes = []
-    return IPCMapsResult(deconvolved, uncorrected, maps, factors, comparison, boxes, coupling, notes)
+    return IPCMapsResult(deconvolved, uncorrected, maps, factors, comparison, boxes, coupling, notes,
+                         covariance_coupling(uncorrected) if uncorrected.ipc_mode != "deconvolve" else None)
 
 
 def plot_ipc_maps(result: IPCMapsResult):
@@ -638,6 +666,8 @@ def write_ipc(result: IPCMapsResult, outdir: str | os.PathLike, protect: Sequenc
     if result.coupling is not None:
         out["coupling"] = write_table(result.coupling.table, outdir / "ipc_coupling.ecsv", protect)
         out["coupling_frames"] = write_table(result.coupling.frames, outdir / "ipc_coupling_frames.ecsv", protect)
+    if result.cov_coupling is not None:
+        out["cov_coupling"] = write_table(result.cov_coupling, outdir / "ipc_coupling_covariances.ecsv", protect)
     if figures:
         out["maps_fig"] = write_figure(plot_ipc_maps(result), outdir / "ipc_maps.png", protect)
         if result.coupling is not None:
