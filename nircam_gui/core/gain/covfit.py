@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.signal import fftconvolve
+from scipy.signal import convolve2d
 
 __all__ = ["CovModelFit", "CovarianceSolution", "cov_model", "find_turnoff", "fit_amp_covariances",
            "fit_box_gains", "ipc_coupling", "model_terms", "solve_covariance_model"]
@@ -64,9 +64,9 @@ def model_terms(a: np.ndarray, c: np.ndarray | None = None) -> tuple[np.ndarray,
     c = np.zeros_like(a) if c is None else c
     c_s = _symmetric(c, size)
     ctr = size - 1
-    a2 = fftconvolve(a_s, a_s, mode="same")
-    a3 = fftconvolve(a2, a_s, mode="same")
-    ac = fftconvolve(a_s, c_s, mode="same")
+    a2 = convolve2d(a_s, a_s, mode="same")
+    a3 = convolve2d(a2, a_s, mode="same")
+    ac = convolve2d(a_s, c_s, mode="same")
 
     def quad(x):
         return x[ctr:ctr + m, ctr:ctr + m]
