@@ -14,11 +14,11 @@ model LSST cp_pipe fits (``PhotonTransferCurveSolveTask``, ``FULLCOVARIANCE`` an
 The fit is made in two stages, because a box of 256 px has too few pixel pairs to pin
 the a-matrix:
 
-1. per amplifier (and once for the epoxy-void boxes of all amplifiers) the covariances
-   of its boxes, averaged with pixel weights, are fitted for gain, a, n (and b) up to
-   the turnoff of the PTC;
+1. per amplifier the covariances of its boxes (epoxy-void boxes left out), averaged with
+   pixel weights, are fitted for gain, a, n (and b) up to the turnoff of the PTC; the
+   epoxy-void boxes of all amplifiers are fitted the same way, for the record;
 2. per box and pair the variance alone gives the gain at zero signal and the noise,
-   with the amplifier's a-matrix (and b) held fixed: the BFE terms are subtracted and
+   with its amplifier's a-matrix (and b) held fixed: the BFE terms are subtracted and
    the rest is a straight line, re-fitted until the gain used in the BFE terms settles.
 
 Statistics are those of :mod:`.covariances`: the mean of the summed frame and the
@@ -379,14 +379,17 @@ def solve_covariance_model(mean: np.ndarray, variance: np.ndarray, cov: np.ndarr
     turn_g, turn = find_turnoff(mean, variance, npix, box_npix)
     fits: list[CovModelFit] = []
     box_fit = np.full(len(box_npix), -1)
-    groups = [(f"amp{a}", (amps == a) & (regions != "epoxy")) for a in np.unique(amps)]
-    groups.append(("epoxy", regions == "epoxy"))
-    for label, sel in groups:
-        idx = np.flatnonzero(sel)
+    # each box takes its amplifier's a-matrix, epoxy-void boxes too: the void fit (a few hundred
+    # thousand pixels) is reported, but its a-matrix is several times noisier than an amplifier's
+    for a in np.unique(amps):
+        idx = np.flatnonzero((amps == a) & (regions != "epoxy"))
         if idx.size == 0:
             continue
-        box_fit[idx] = len(fits)
-        fits.append(fit_amp_covariances(label, idx, mean, cov, npix, box_npix, turn_g, fit_lag, with_b))
+        box_fit[amps == a] = len(fits)
+        fits.append(fit_amp_covariances(f"amp{a}", idx, mean, cov, npix, box_npix, turn_g, fit_lag, with_b))
+    void = np.flatnonzero(regions == "epoxy")
+    if void.size:
+        fits.append(fit_amp_covariances("epoxy", void, mean, cov, npix, box_npix, turn_g, fit_lag, with_b))
     res = fit_box_gains(mean, variance, npix, box_npix, turn_g, fits, box_fit, cap)
     return CovarianceSolution(fits, box_fit, turn_g, turn, cap, res["gain"] * ipc_factor,
                               res["gain_err"] * ipc_factor, res["noise"], res["used"], with_b, fit_lag)
