@@ -64,11 +64,14 @@ def test_covariance_model_recovers_gain_where_the_line_rises(strong_bfe):
     linear_rise = []
     for cap in (5000.0, 10000.0, 15000.0):
         lin, cov = _at_cap(res, cap)
-        for key, g in cov.items():
-            # a sector here holds ~60k pixels: the model's gain is good to ~0.4% (1 sigma)
-            assert abs(g / truth[key] - 1) < 0.012, f"cap {cap:g}, {key}: {100 * (g / truth[key] - 1):+.2f}%"
-        rel_cov = np.mean([g / truth[k] - 1 for k, g in cov.items()])
-        rel_lin = np.mean([g / truth[k] - 1 for k, g in lin.items()])
+        dev = {k: round(100 * (g / truth[k] - 1), 3) for k, g in cov.items()}
+        print(f"cap {cap:g}: covariance - truth (%) {dev}; linear {[round(100 * (g / truth[k] - 1), 3) for k, g in lin.items()]}")
+        for key, d in dev.items():
+            # a normal sector here holds ~60k pixels, its model gain is good to ~0.4% (1 sigma); the
+            # epoxy-void sectors hold a few thousand
+            assert abs(d) < (1.2 if key[1] == "normal" else 3.0), f"cap {cap:g}: {dev}"
+        rel_cov = np.mean([g / truth[k] - 1 for k, g in cov.items() if k[1] == "normal"])
+        rel_lin = np.mean([g / truth[k] - 1 for k, g in lin.items() if k[1] == "normal"])
         assert abs(rel_cov) < 0.004
         linear_rise.append(rel_lin)
     # the straight line reads high and rises with the cap, as report Table 3 (and ten times more)
@@ -84,6 +87,8 @@ def test_a_matrix_per_amplifier(strong_bfe):
     for f in fits:
         assert f.a[0, 0] / a_true[0, 0] == pytest.approx(1, abs=0.15), f.label
         assert f.a[0, 1] / a_true[0, 1] == pytest.approx(1, abs=0.25), f.label
+    print("a00, a10, a01 / truth:", [(f.label, round(f.a[0, 0] / a_true[0, 0], 3), round(f.a[0, 1] / a_true[0, 1], 3),
+                                       round(f.a[1, 0] / a_true[1, 0], 3)) for f in fits])
     mean_a = np.mean([f.a for f in fits], axis=0)
     assert mean_a[0, 0] / a_true[0, 0] == pytest.approx(1, abs=0.08)
     assert mean_a[0, 1] / a_true[0, 1] == pytest.approx(1, abs=0.15)
@@ -110,11 +115,14 @@ def test_without_bfe_both_models_agree_and_meet_truth(no_bfe):
     truth = _sector_truth(sim)
     lin = {(int(r["amp"]), str(r["region"])): float(r["gain"]) for r in res.model_sectors["linear"]}
     cov = {(int(r["amp"]), str(r["region"])): float(r["gain"]) for r in res.model_sectors["covariance"]}
-    for key in lin:
-        assert abs(cov[key] / lin[key] - 1) < 0.002, key
+    dev = {k: (round(100 * (cov[k] / lin[k] - 1), 3), round(100 * (lin[k] / truth[k] - 1), 3),
+               round(100 * (cov[k] / truth[k] - 1), 3)) for k in lin}
+    print("no BFE: (cov/lin, lin/truth, cov/truth) - 1 in %", dev)
+    for key, (d_models, d_lin, d_cov) in dev.items():
+        # at 1/4 of a full frame the a-matrix error moves the zero-signal gain by ~0.1% (1 sigma)
+        assert abs(d_models) < (0.35 if key[1] == "normal" else 1.0), dev
         if key[1] == "normal":
-            assert abs(lin[key] / truth[key] - 1) < 0.005, key
-            assert abs(cov[key] / truth[key] - 1) < 0.005, key
+            assert abs(d_lin) < 0.5 and abs(d_cov) < 0.5, dev
     for f in res.covariance.fits:
         assert abs(f.a[0, 0]) < 3 * f.a_err[0, 0] + 2e-8, f.label
 
@@ -124,10 +132,18 @@ def test_ipc_coupling_inside_and_outside_the_void(no_bfe):
     truth = _truth(sim)["ipc_coupling"]
     reg = np.asarray(raw.boxes.table["region"])
     npix = np.asarray(raw.boxes.table["npix"])
+    got = {}
     for region in ("normal", "epoxy"):
         c = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == region), npix)
-        for axis in ("x", "y"):
-            assert c[axis] / truth[region][axis] == pytest.approx(1, abs=0.1), (region, axis, c[axis])
+        got.update({(region, axis): round(c[axis] / truth[region][axis] - 1, 3) for axis in ("x", "y")})
+    # the void holds ~30k pixels here: its lag-1 slopes are good to ~30% (full frame: see
+    # benchmarks/validate_ptc_models.py); it must still read lower than outside
+    print("IPC coupling / truth - 1:", got)
+    for (region, axis), d in got.items():
+        assert abs(d) < (0.1 if region == "normal" else 0.5), got
+    c_in = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == "epoxy"), npix)
+    c_out = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == "normal"), npix)
+    assert c_in["x"] + c_in["y"] < c_out["x"] + c_out["y"]
 
 
 def test_one_over_f_and_acn_do_not_move_the_gains(no_bfe):
@@ -135,5 +151,7 @@ def test_one_over_f_and_acn_do_not_move_the_gains(no_bfe):
     for model in ("linear", "covariance"):
         a = {(int(r["amp"]), str(r["region"])): float(r["gain"]) for r in res.model_sectors[model]}
         b = {(int(r["amp"]), str(r["region"])): float(r["gain"]) for r in noisy.model_sectors[model]}
-        for key in a:
-            assert abs(b[key] / a[key] - 1) < 0.001, (model, key, 100 * (b[key] / a[key] - 1))
+        moved = {k: round(100 * (b[k] / a[k] - 1), 3) for k in a}
+        print(f"1/f + ACN, {model}: change (%) {moved}")
+        for key, d in moved.items():
+            assert abs(d) < (0.1 if key[1] == "normal" else 0.3), (model, moved)
