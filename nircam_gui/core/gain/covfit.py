@@ -160,7 +160,7 @@ class CovModelFit:
         return cov_model(mu, self.gain, self.a, self.noise, self.c)
 
 
-def _pool(mean, cov, npix, boxes, weights):
+def _pool(mean, cov, boxes, weights):
     """Pixel-weighted mean of the boxes' statistics, halved to single frames: (npoints,), (npoints, m, m)."""
     w = weights[boxes].astype(float)
     mm = mean[:, :, boxes]
@@ -200,7 +200,7 @@ def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np
     """
     m = fit_lag + 1
     npairs, ngroups = mean.shape[:2]
-    mu, c, _ = _pool(mean, cov[..., :m, :m], npix, boxes, box_npix)
+    mu, c, _ = _pool(mean, cov[..., :m, :m], boxes, box_npix)
     mu = mu.reshape(-1)
     c = c.reshape(-1, m, m)
     last = int(np.min(turnoff_group[boxes])) if len(boxes) else -1
@@ -422,7 +422,7 @@ def ipc_coupling(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, box_npix:
     dict with ``x``, ``y`` (couplings), ``ratio_x``, ``ratio_y`` (the slope ratios) and
     ``npoints``.
     """
-    mu, c, _ = _pool(mean, cov[..., :2, :2], None, np.asarray(boxes), box_npix)
+    mu, c, _ = _pool(mean, cov[..., :2, :2], np.asarray(boxes), box_npix)
     mu = mu.ravel()
     c = c.reshape(-1, 2, 2)
     ok = np.isfinite(mu) & np.isfinite(c).all(axis=(1, 2)) & (mu < max_signal)

@@ -299,8 +299,9 @@ def run_gain(
     solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
                                       cap=opt.signal_limit, fit_lag=opt.fit_lag, with_b=opt.fit_b,
                                       ipc_factor=ipc_factor)
-    for f in solution.fits:
-        run_warnings.extend(f.notes)
+    if opt.ptc_model == "covariance":
+        for f in solution.fits:
+            run_warnings.extend(f.notes)
     if np.isfinite(solution.pair_gain).any():
         cmaps = combine_pairs(solution.pair_gain, box_npix, check_first_pair(solution.pair_gain, opt.first_pair),
                               solution.gain_err_fit)
