@@ -29,6 +29,7 @@ small; the map-difference uncertainties (:mod:`.maps`) stay the honest ones.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -115,7 +116,8 @@ def find_turnoff(mean: np.ndarray, variance: np.ndarray, npix: np.ndarray, box_n
     level : ndarray, shape (nbox,)
         Single-frame mean signal (ADU) at that group (NaN when none).
     """
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # groups without statistics in any pair (all saturated) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         m = np.nanmean(np.where(np.isfinite(variance), mean, np.nan), axis=0)
         v = np.nanmean(variance, axis=0)
         n = np.nanmean(npix.astype(float), axis=0)

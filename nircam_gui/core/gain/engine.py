@@ -283,18 +283,21 @@ def run_gain(
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
     fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
-    if (fit.flags != 0).all():
+    others = len(set(map(os.fspath, files))) - 1
+    also = f" (the same in the {others} other file{'s' if others > 1 else ''})" if others else ""
+    if (fit.flags != 0).all() and opt.ptc_model == "linear":
         # every map would be empty: an error now, rather than products full of NaN
-        others = len(set(map(os.fspath, files))) - 1
-        raise NircamFileError(pairs[0].first.path, _no_usable_fit(fit, limit, ngroups)
-                              + (f" (the same in the {others} other file{'s' if others > 1 else ''})" if others else ""))
+        raise NircamFileError(pairs[0].first.path, _no_usable_fit(fit, limit, ngroups) + also)
     with np.errstate(divide="ignore", invalid="ignore"):
         pair_gain = fit.gain * ipc_factor
         gain_err_fit = fit.slope_err / fit.slope**2 * ipc_factor
-    first = check_first_pair(pair_gain, opt.first_pair)
-    maps = combine_pairs(pair_gain, box_npix, first, gain_err_fit)
-    model_maps = {"linear": maps}
-    model_sectors = {"linear": sector_table(boxes.table, maps)}
+    model_maps, model_sectors = {}, {}
+    if not (fit.flags != 0).all():
+        maps = combine_pairs(pair_gain, box_npix, check_first_pair(pair_gain, opt.first_pair), gain_err_fit)
+        model_maps["linear"] = maps
+        model_sectors["linear"] = sector_table(boxes.table, maps)
+    else:
+        run_warnings.append("the linear model has no gain: " + _no_usable_fit(fit, limit, ngroups))
     t0 = time.perf_counter()
     solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
                                       cap=opt.signal_limit, fit_lag=opt.fit_lag, with_b=opt.fit_b,
@@ -309,7 +312,7 @@ def run_gain(
         model_sectors["covariance"] = sector_table(boxes.table, cmaps)
     elif opt.ptc_model == "covariance":
         raise NircamFileError(pairs[0].first.path, "the covariance model gave no box gain: too few groups below "
-                                                   "the PTC turnoff (or the signal limit) in every box")
+                                                   "the PTC turnoff (or the signal limit) in every box" + also)
     maps = model_maps[opt.ptc_model]
     sectors = model_sectors[opt.ptc_model]
     timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats, "covariances_s": t_cov,

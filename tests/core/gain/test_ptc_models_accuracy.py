@@ -18,7 +18,7 @@ from nircam_gui.core.gain.maps import check_first_pair, combine_pairs, sector_ta
 from nircam_gui.core.gain.ptcfit import fit_ptc
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 
-pytestmark = pytest.mark.slow
+
 GAINS = (2.02, 2.15, 2.28, 2.40)
 
 
@@ -58,6 +58,7 @@ def strong_bfe(tmp_path_factory):
     return sim, run_gain(sim.ramps, _options(sim, box=128, ptc_model="covariance"))
 
 
+@pytest.mark.slow
 def test_covariance_model_recovers_gain_where_the_line_rises(strong_bfe):
     sim, res = strong_bfe
     truth = _sector_truth(sim)
@@ -79,6 +80,7 @@ def test_covariance_model_recovers_gain_where_the_line_rises(strong_bfe):
     assert linear_rise[1] - linear_rise[0] > 0.015 and linear_rise[2] - linear_rise[1] > 0.015
 
 
+@pytest.mark.slow
 def test_a_matrix_per_amplifier(strong_bfe):
     sim, res = strong_bfe
     a_true = np.array(_truth(sim)["bfe"]["a_matrix"])
@@ -110,6 +112,7 @@ def no_bfe(tmp_path_factory):
             run_gain(noisy.ramps, _options(noisy, ipc="deconvolve", **opts)))
 
 
+@pytest.mark.slow
 def test_without_bfe_both_models_agree_and_meet_truth(no_bfe):
     sim, res, _, _ = no_bfe
     truth = _sector_truth(sim)
@@ -127,6 +130,7 @@ def test_without_bfe_both_models_agree_and_meet_truth(no_bfe):
         assert abs(f.a[0, 0]) < 3 * f.a_err[0, 0] + 2e-8, f.label
 
 
+@pytest.mark.slow
 def test_ipc_coupling_inside_and_outside_the_void(no_bfe):
     sim, _, raw, _ = no_bfe
     truth = _truth(sim)["ipc_coupling"]
@@ -146,6 +150,7 @@ def test_ipc_coupling_inside_and_outside_the_void(no_bfe):
     assert c_in["x"] + c_in["y"] < c_out["x"] + c_out["y"]
 
 
+@pytest.mark.slow
 def test_one_over_f_and_acn_do_not_move_the_gains(no_bfe):
     _, res, _, noisy = no_bfe
     for model in ("linear", "covariance"):
@@ -155,3 +160,25 @@ def test_one_over_f_and_acn_do_not_move_the_gains(no_bfe):
         print(f"1/f + ACN, {model}: change (%) {moved}")
         for key, d in moved.items():
             assert abs(d) < (0.1 if key[1] == "normal" else 0.3), (model, moved)
+
+
+def test_turnoff_found_before_saturation(tmp_path):
+    """Ramps that run into full well: each box is fitted up to its turnoff, which sits below the
+    groups where pixels saturate; the straight line at 5,000 ADU has too few groups to fit at all."""
+    cfg = FlatSimConfig(detector="NRCB1", size=256, nints=4, ngroups=20, adu_per_group=2600.0, seed=21,
+                        sector_gains=GAINS)
+    sim = simulate_flats(tmp_path, cfg)
+    res = run_gain(sim.ramps, _options(sim, box=64, ptc_model="covariance"))
+    assert "linear" not in res.model_maps and any("linear model has no gain" in w for w in res.warnings)
+    sol = res.covariance
+    npix = np.nanmean(res.ptc.npix_diff, axis=0)  # (ngroups, nbox)
+    for b, g in enumerate(sol.turnoff_group):
+        assert 8 <= g < res.ptc.mean.shape[1] - 1
+        assert npix[g, b] >= 0.99 * np.nanmax(npix[:, b])  # no pixel lost to saturation yet
+        assert npix[g + 1:, b].min() < 0.99 * np.nanmax(npix[:, b]) or not np.isfinite(npix[g + 1:, b]).all()
+    truth = _sector_truth(sim)
+    dev = {(int(r["amp"]), str(r["region"])): round(100 * (r["gain"] / truth[(r["amp"], r["region"])] - 1), 2)
+           for r in res.sectors}
+    # 2 pairs of 256x256: the a-matrix of ~30k pixels leaves ~1% on a sector (the void pieces
+    # here hold a few hundred pixels: not tested)
+    assert all(abs(d) < 2.5 for k, d in dev.items() if k[1] == "normal"), str(dev)
