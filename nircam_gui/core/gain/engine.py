@@ -246,7 +246,8 @@ def run_gain(
     shape3 = (npairs, ngroups, nbox)
     ptc = PTCPoints(*(np.full(shape3, np.nan) for _ in range(4)),
                     np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan),
-                    np.full(shape3 + (opt.cov_lag + 1,) * 2, np.nan), np.zeros(shape3 + (opt.cov_lag + 1,) * 2, np.int64))
+                    np.full(shape3 + (opt.cov_lag + 1,) * 2, np.nan),
+                    np.zeros(shape3 + (opt.cov_lag + 1,) * 2, np.int64))
     rep = Reporter(npairs * ngroups, progress, cancel)
     calib_prov: dict = {}
     t_stats = 0.0

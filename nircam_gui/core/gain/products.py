@@ -168,7 +168,8 @@ def covariance_hdus(result: GainResult) -> fits.HDUList:
     if sol is None:
         return fits.HDUList(hdus)
     turn = Table({"box_id": np.arange(1, len(sol.turnoff) + 1), "turnoff": sol.turnoff,
-                  "turnoff_group": sol.turnoff_group, "fit": [sol.fits[k].label if k >= 0 else "" for k in sol.box_fit]})
+                  "turnoff_group": sol.turnoff_group,
+                  "fit": [sol.fits[k].label if k >= 0 else "" for k in sol.box_fit]})
     hdus.append(fits.BinTableHDU(turn, name="TURNOFF"))
     for f in sol.fits:
         t = Table({"MU": f.mu, "COV": f.cov, "MODEL": f.model(np.nan_to_num(f.mu)) if np.isfinite(f.gain)

@@ -218,10 +218,11 @@ class PTCPlot(QWidget):
                     ys += [c, c + s * top * 1.05]
             slot["fit"].setData(np.array(xs), np.array(ys), connect="pairs",
                                 pen=pg.mkPen(*(USED if single else colour), width=1.2))
-            curves = [box_model_curve(r, b, p, top * 1.05) for p in pairs]
+            curves = [box_model_curve(r, b, p, top * 1.05) for p in pairs]  # one line per pair, not joined
+            joins = [np.arange(len(c[0])) < len(c[0]) - 1 for c in curves]
             slot["cov_model"].setData(np.concatenate([c[0] for c in curves] + [[]]),
                                       np.concatenate([c[1] for c in curves] + [[]]),
-                                      connect=np.concatenate([np.arange(len(c[0])) < len(c[0]) - 1 for c in curves] + [[]]))
+                                      connect=np.concatenate(joins + [np.zeros(0, bool)]))
             lines.append(self._describe(b, pairs, colour if not single else None))
         self.cov_plot.show_boxes(r, self.boxes, pairs)
         if self.boxes:

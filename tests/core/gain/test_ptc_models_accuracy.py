@@ -66,7 +66,8 @@ def test_covariance_model_recovers_gain_where_the_line_rises(strong_bfe):
     for cap in (5000.0, 10000.0, 15000.0):
         lin, cov = _at_cap(res, cap)
         dev = {k: round(100 * (g / truth[k] - 1), 3) for k, g in cov.items()}
-        print(f"cap {cap:g}: covariance - truth (%) {dev}; linear {[round(100 * (g / truth[k] - 1), 3) for k, g in lin.items()]}")
+        lin_dev = {k: round(100 * (g / truth[k] - 1), 3) for k, g in lin.items()}
+        print(f"cap {cap:g}: covariance - truth (%) {dev}; linear {lin_dev}")
         for key, d in dev.items():
             # a normal sector here holds ~60k pixels, its model gain is good to ~0.4% (1 sigma); the
             # epoxy-void sectors hold a few thousand
