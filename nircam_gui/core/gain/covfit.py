@@ -214,6 +214,12 @@ def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np
     if used.sum() * m * m <= npar or used.sum() < 4:
         return CovModelFit(label, boxes, np.nan, np.nan, nan, nan, nan, nan, None, None, mu, c, used, np.nan, turn,
                            [f"{label}: {int(used.sum())} usable points, too few for the covariance model"])
+    # a variance that is not positive (no photon noise: not a flat) carries no weight
+    used &= c[:, 0, 0] > 0
+    if used.sum() * m * m <= npar or used.sum() < 4:
+        return CovModelFit(label, boxes, np.nan, np.nan, nan, nan, nan, nan, None, None, mu, c, used, np.nan, turn,
+                           [f"{label}: {int(used.sum())} points with a positive variance, too few for the "
+                            "covariance model"])
     x = mu[used]
     y = c[used]
     npairs_pix = float(np.sum(box_npix[boxes]))
@@ -223,13 +229,17 @@ def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np
     # start: per lag a parabola (C_ij = a_ij mu^2 + ... in ADU, since N^2 / g^2 = mu^2)
     a0 = np.zeros((m, m))
     n0 = np.zeros((m, m))
-    p00 = np.polyfit(x, y[:, 0, 0], 2)
-    g0 = 1.0 / p00[1] if p00[1] > 0 else 2.0
-    for j in range(m):
-        for i in range(m):
-            p = np.polyfit(x, y[:, j, i], 2)
-            a0[j, i] = p[0]
-            n0[j, i] = p[2] * g0**2
+    with warnings.catch_warnings():  # a poorly conditioned start is still a start
+        warnings.simplefilter("ignore")
+        p00 = np.polyfit(x, y[:, 0, 0], 2)
+        g0 = 1.0 / p00[1] if p00[1] > 0 else 2.0
+        for j in range(m):
+            for i in range(m):
+                p = np.polyfit(x, y[:, j, i], 2)
+                a0[j, i] = p[0]
+                n0[j, i] = p[2] * g0**2
+    if not (np.isfinite(a0).all() and np.isfinite(n0).all()):
+        a0, n0 = np.zeros((m, m)), np.zeros((m, m))
     k = m * m
 
     def unpack(p):
@@ -243,8 +253,12 @@ def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np
         return ((cov_model(x, g, a, nz, cc) - y) / sig).ravel()
 
     p0 = np.concatenate([a0.ravel(), n0.ravel()] + ([np.zeros(k)] if with_b else []) + [[g0]])
-    # parameters of very different sizes: let the solver scale them by the Jacobian
-    res = least_squares(resid, p0, x_scale="jac", method="lm", xtol=1e-12, ftol=1e-12, max_nfev=2000)
+    try:
+        # parameters of very different sizes: let the solver scale them by the Jacobian
+        res = least_squares(resid, p0, x_scale="jac", method="lm", xtol=1e-12, ftol=1e-12, max_nfev=2000)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # degenerate points (e.g. constant frames)
+        return CovModelFit(label, boxes, np.nan, np.nan, nan, nan, nan, nan, None, None, mu, c, used, np.nan, turn,
+                           [f"{label}: covariance model not fitted ({exc})"])
     a, nz, cc, g = unpack(res.x)
     dof = max(res.fun.size - res.x.size, 1)
     chi2 = float(np.sum(res.fun**2) / dof)

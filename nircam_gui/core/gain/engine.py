@@ -300,13 +300,20 @@ def run_gain(
     else:
         run_warnings.append("the linear model has no gain: " + _no_usable_fit(fit, limit, ngroups))
     t0 = time.perf_counter()
-    solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
-                                      cap=opt.signal_limit, fit_lag=opt.fit_lag, with_b=opt.fit_b,
-                                      ipc_factor=ipc_factor)
-    if opt.ptc_model == "covariance":
+    try:
+        solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
+                                          cap=opt.signal_limit, fit_lag=opt.fit_lag, with_b=opt.fit_b,
+                                          ipc_factor=ipc_factor)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        if opt.ptc_model == "covariance":
+            raise NircamFileError(pairs[0].first.path, f"the covariance model could not be fitted: {exc}") from exc
+        # the linear run the user asked for does not depend on the model shown beside it
+        solution = None
+        run_warnings.append(f"covariance model not fitted: {exc}")
+    if solution is not None and opt.ptc_model == "covariance":
         for f in solution.fits:
             run_warnings.extend(f.notes)
-    if np.isfinite(solution.pair_gain).any():
+    if solution is not None and np.isfinite(solution.pair_gain).any():
         cmaps = combine_pairs(solution.pair_gain, box_npix, check_first_pair(solution.pair_gain, opt.first_pair),
                               solution.gain_err_fit)
         model_maps["covariance"] = cmaps
