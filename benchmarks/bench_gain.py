@@ -12,7 +12,8 @@
    Ratios against the targets: end to end <= 0.25x the plain script and <= 3x the
    read-and-sum pass; peak memory < 2 GB and flat in the number of groups (the same run
    on 20 groups).
-2. ``--statistics``: the statistics stage alone against the per-box astropy loop.
+2. ``--statistics``: the statistics stage alone against the per-box astropy loop, and the
+   covariances at lags up to 3 over the same pixels (target: at most 2x the statistics).
 
 Usage: python benchmarks/bench_gain.py [--workdir DIR] [--statistics] [--skip-plain]
 The machine should be quiet; the load average is printed with the results.
@@ -74,6 +75,7 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
     from nircam_gui.core import dq as dqbits
     from nircam_gui.core.gain.boxes import make_boxes
     from nircam_gui.core.gain.clipstats import BoxClipper
+    from nircam_gui.core.gain.covariances import BoxCovariances
     from nircam_gui.core.readers import open_ramp
 
     a, b = _calibrated_pair(info, groups)
@@ -101,6 +103,16 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
                 clipper.clip_pair(a.data[g], b.data[g], valid[g])
 
         t_ours = _median_time(ours, REPEATS) / groups
+        # covariances at lags up to 3 over the pixels of the variance, from the statistics just made
+        covs = BoxCovariances(clipper, 3)
+        stats = [clipper.clip_pair(a.data[g], b.data[g], valid[g]) for g in range(groups)]
+        covs.measure(a.data[0], b.data[0], valid[0], *stats[0])  # compile/warm up
+
+        def covariances() -> None:
+            for g in range(groups):
+                covs.measure(a.data[g], b.data[g], valid[g], *stats[g])
+
+        t_cov = _median_time(covariances, REPEATS) / groups
         # per-box loop of astropy's sigma_clipped_stats over the same boxes, on the sum and the difference
         index = [np.flatnonzero(grid.labels.ravel() == k) for k in range(1, grid.nbox + 1)]
         ng = min(groups, 2)
@@ -119,6 +131,8 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
         print(f"box {box:3d} ({grid.nbox:3d} boxes): ours {1e3 * t_ours:7.1f} ms/group | astropy loop "
               f"{1e3 * t_astropy:8.1f} ms/group | astropy/ours = {t_astropy / t_ours:5.1f}x (target >= 30) | "
               f"ours/stream = {t_ours / t_stream:4.1f}x (target <= 3)")
+        print(f"          covariances, lags <= 3: {1e3 * t_cov:7.1f} ms/group | covariances/statistics = "
+              f"{t_cov / t_ours:4.2f}x (target <= 2)")
 
 
 _E2E = r"""
@@ -148,6 +162,8 @@ timed(pipeline, "group_median", "group medians")
 timed(pipeline, "calibrate_chunk_fast", "numpy calibration")
 timed(pipeline, "shared_references", "reference files")
 timed(clipstats.BoxClipper, "clip_pair", "box statistics")
+from nircam_gui.core.gain import covariances
+timed(covariances.BoxCovariances, "measure", "covariances")
 if engine != "fused":
     orig = cconf.CalibrationConfig.__init__
     def init(self, *a, **k):

@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{result.detector}: {len(result.pairs)} pairs, {result.boxes.nbox} boxes of {opts.box} px, "
-          f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}")
+          f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}, PTC model {opts.ptc_model}")
+    if result.covariance is not None:
+        for f in result.covariance.fits:
+            print(f"  covariance fit {f.label}: gain {f.gain:.4f} e-/ADU, a00 {f.a[0, 0]:.3e} a10 {f.a[0, 1]:.3e} "
+                  f"a01 {f.a[1, 0]:.3e} /e-, turnoff {f.turnoff:.0f} ADU")
     print(result.maps.first_pair.reason)
     print(f"pairs used: {[p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]}")
     sectors = result.sectors.copy()

@@ -39,6 +39,14 @@ def _add_flats(sub) -> None:
                    help="rms per-pixel flux change of integration 1 (0.002 lowers pair-1 gain ~3%%)")
     p.add_argument("--first-int-flux-step", type=float, default=0.0, help="fractional flux step of integration 1")
     p.add_argument("--no-epoxy-void", action="store_true", help="no epoxy void even where the detector has one")
+    p.add_argument("--bfe", nargs="?", type=float, const=d["bfe_a00"].default, default=None, metavar="A00",
+                   help="brighter-fatter effect with centre coefficient A00 (1/e-, negative; default "
+                        f"{d['bfe_a00'].default:g}, which reproduces report Table 3's rise)")
+    p.add_argument("--one-over-f", type=float, default=0.0, metavar="RMS",
+                   help="1/f read noise per amplifier along the read order (ADU rms, single frame)")
+    p.add_argument("--acn", type=float, default=0.0, metavar="RMS", help="alternating-column noise (ADU rms)")
+    p.add_argument("--void-ipc-scale", type=float, default=d["void_ipc_scale"].default,
+                   help="IPC coupling inside the epoxy void relative to outside")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -51,7 +59,10 @@ def _run_flats(args) -> int:
                             seed=args.seed, layout=args.layout, adu_per_group=args.adu_per_group,
                             first_pair_anomaly=args.first_pair_anomaly,
                             first_int_flux_step=args.first_int_flux_step,
-                            epoxy_void=False if args.no_epoxy_void else None, threads=args.threads)
+                            epoxy_void=False if args.no_epoxy_void else None, threads=args.threads,
+                            bfe=args.bfe is not None,
+                            **({} if args.bfe is None else {"bfe_a00": args.bfe}),
+                            one_over_f_rms=args.one_over_f, acn_rms=args.acn, void_ipc_scale=args.void_ipc_scale)
     except (KeyError, ValueError) as exc:
         print(f"nircam-sim flats: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from . import figures as gain_figures
 from .maps import gain_image
 from .run import GainResult, options_dict
 
-__all__ = ["read_ptc_points", "write_gain_products"]
+__all__ = ["bfe_table", "covariance_hdus", "read_covariances", "read_ptc_points", "sectors_table",
+           "write_gain_products"]
 
 PTC_FILE = "ptc_points.fits"
 
@@ -44,6 +46,18 @@ def boxes_table(result: GainResult) -> Table:
     t["flags"] = np.bitwise_or.reduce(result.fit.flags, axis=0)
     for p, pair in enumerate(result.pairs):
         t[f"gain_pair{pair.number}"] = m.pair_gain[p]
+    for model, mm in getattr(result, "model_maps", {}).items():
+        t[f"gain_{model}"] = mm.mean_gain
+        t[f"gain_{model}_err"] = mm.mean_err
+    sol = getattr(result, "covariance", None)
+    if sol is not None:
+        t["turnoff"] = sol.turnoff
+        t["turnoff"].unit = "adu"
+        t["turnoff_group"] = sol.turnoff_group
+        with warnings.catch_warnings():
+            # boxes without a covariance fit in any pair stay NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            t["gain_covariance_fit_err"] = np.nanmedian(sol.gain_err_fit, axis=0)
     for col in [c for c in t.colnames if c.startswith("gain")]:
         t[col].unit = "electron / adu"
     t["read_noise"].unit = "adu"
@@ -53,11 +67,129 @@ def boxes_table(result: GainResult) -> Table:
         "Boxes are 0-based inclusive bounding boxes in DMS orientation; amp 1-4.",
         "gain: mean over accepted pairs; gain_err: map-difference uncertainty of the mean map.",
         "read_noise: sqrt(intercept/2), single frame, includes reset (kTC) noise.",
+        f"gain is the {result.options.ptc_model} PTC model's; gain_linear: straight line below "
+        "the signal limit (report 004622); gain_covariance: gain at zero signal from the full covariance model "
+        "(Astier et al. 2019) with the amplifier's a-matrix, fitted to the box's PTC turnoff (single-frame ADU, "
+        "turnoff_group 0-based) or the signal limit when one was given.",
         "flags (OR over pairs; a flagged pair's gain is NaN and left out of the mean, n_pairs counts the rest): "
         "1 = fewer than 3 usable groups below the signal limit, 2 = groups lost because fewer than half the "
         "box's pixels were good, 4 = slope not positive (no photon noise).",
     ]
     return t
+
+
+def sectors_table(result: GainResult) -> Table:
+    """The ``sectors.ecsv`` table: the selected model's sector gains, with both models' columns."""
+    t = result.sectors.copy()
+    for model, st in getattr(result, "model_sectors", {}).items():
+        lookup = {(int(r["amp"]), str(r["region"])): (float(r["gain"]), float(r["gain_err"])) for r in st}
+        vals = [lookup.get((int(r["amp"]), str(r["region"])), (np.nan, np.nan)) for r in t]
+        t[f"gain_{model}"] = [v[0] for v in vals]
+        t[f"gain_{model}_err"] = [v[1] for v in vals]
+        t[f"gain_{model}"].unit = t[f"gain_{model}_err"].unit = "electron / adu"
+    return t
+
+
+def bfe_table(result: GainResult) -> Table:
+    """The ``bfe.ecsv`` table: the covariance model's coefficients per amplifier and for the epoxy void.
+
+    One row per fit and lag ``(i, j)`` = (dx, dy): a (1/e-), its error, b (1/e-, when fitted),
+    the noise matrix (e-^2); the fit's gain in the meta data.
+    """
+    sol = result.covariance
+    rows = []
+    for f in sol.fits:
+        m = f.a.shape[0]
+        for j in range(m):
+            for i in range(m):
+                rows.append((f.label, i, j, f.a[j, i], f.a_err[j, i],
+                             np.nan if f.b is None else f.b[j, i], f.noise[j, i], f.noise_err[j, i],
+                             f.gain, f.gain_err, f.turnoff, f.chi2_dof))
+    t = Table(rows=rows, names=("fit", "i", "j", "a", "a_err", "b", "noise", "noise_err", "gain", "gain_err",
+                                "turnoff", "chi2_dof"),
+              dtype=("U8", int, int, float, float, float, float, float, float, float, float, float))
+    t["a"].unit = t["a_err"].unit = t["b"].unit = "1 / electron"
+    t["noise"].unit = t["noise_err"].unit = "electron2"
+    t["gain"].unit = t["gain_err"].unit = "electron / adu"
+    t["turnoff"].unit = "adu"
+    t.meta["comments"] = [
+        "Full covariance model of Astier et al. (2019, eq. 20) fitted per amplifier (fit = amp1-4, normal boxes) "
+        "and to the epoxy-void boxes of all amplifiers (fit = epoxy), after IPC deconvolution when ipc_mode is "
+        "deconvolve.",
+        "i, j: lag along x (within a row) and y; a_00 < 0. gain, gain_err: the fit's own (groups of an integration "
+        "are correlated, so the errors are too small). turnoff: highest single-frame mean fitted.",
+    ]
+    return t
+
+
+def covariance_hdus(result: GainResult) -> fits.HDUList:
+    """``covariances.fits``: the measured covariances and the model fits.
+
+    Extensions: MEAN (npairs, ngroups, nbox; summed frame, ADU), COV (npairs, ngroups, nbox, m,
+    m; differenced frame, ADU^2, lags [dy, dx]), NPAIRS (pixel pairs), TURNOFF (table per box),
+    and per fit (amp1-4, epoxy) FIT_<label>: a table of the pooled single-frame points (MU,
+    COV, MODEL, USED) with the fit in the header, A_<label> and NOISE_<label> images.
+    """
+    ptc = result.ptc
+    prim = fits.PrimaryHDU()
+    prim.header["DETECTOR"] = result.detector
+    prim.header["PTCMODEL"] = (result.options.ptc_model, "PTC model of gain_map.fits")
+    prim.header["COVLAG"] = (result.options.cov_lag, "largest lag measured")
+    prim.header["CLIPFAC"] = (result.clip_factor, "variance divided by this; lags by its square")
+    prim.header["IPCMODE"] = result.options.ipc
+    hdus = [prim, fits.ImageHDU(ptc.mean, name="MEAN"), fits.ImageHDU(ptc.cov, name="COV"),
+            fits.ImageHDU(ptc.cov_npairs.astype(np.int32), name="NPAIRS")]
+    sol = result.covariance
+    if sol is None:
+        return fits.HDUList(hdus)
+    turn = Table({"box_id": np.arange(1, len(sol.turnoff) + 1), "turnoff": sol.turnoff,
+                  "turnoff_group": sol.turnoff_group,
+                  "fit": [sol.fits[k].label if k >= 0 else "" for k in sol.box_fit]})
+    hdus.append(fits.BinTableHDU(turn, name="TURNOFF"))
+    for f in sol.fits:
+        t = Table({"MU": f.mu, "COV": f.cov, "MODEL": f.model(np.nan_to_num(f.mu)) if np.isfinite(f.gain)
+                   else np.full_like(f.cov, np.nan), "USED": f.used})
+        h = fits.BinTableHDU(t, name=f"FIT_{f.label.upper()}")
+        h.header["GAIN"] = (f.gain if np.isfinite(f.gain) else 0.0, "e-/ADU")
+        h.header["GAIN_ERR"] = f.gain_err if np.isfinite(f.gain_err) else 0.0
+        h.header["CHI2DOF"] = f.chi2_dof if np.isfinite(f.chi2_dof) else 0.0
+        h.header["TURNOFF"] = (f.turnoff if np.isfinite(f.turnoff) else 0.0, "ADU, single frame")
+        h.header["WITH_B"] = f.b is not None
+        hdus += [h, fits.ImageHDU(f.a, name=f"A_{f.label.upper()}"),
+                 fits.ImageHDU(f.noise, name=f"NOISE_{f.label.upper()}")]
+        if f.c is not None:
+            hdus.append(fits.ImageHDU(f.c, name=f"C_{f.label.upper()}"))
+    return fits.HDUList(hdus)
+
+
+def read_covariances(path: str | os.PathLike) -> dict:
+    """Read ``covariances.fits``: ``mean``, ``cov``, ``npairs`` arrays, the ``turnoff`` table and
+    per fit label a dict of ``a``, ``noise``, ``c``, ``gain``, ``mu``, ``cov``, ``model``, ``used``."""
+    from ..errors import NircamFileError
+
+    out: dict = {"fits": {}}
+    try:
+        with fits.open(path) as hl:
+            out["mean"] = np.array(hl["MEAN"].data)
+            out["cov"] = np.array(hl["COV"].data)
+            out["npairs"] = np.array(hl["NPAIRS"].data)
+            names = [h.name for h in hl]
+            if "TURNOFF" in names:
+                out["turnoff"] = Table(hl["TURNOFF"].data)
+            for name in names:
+                if not name.startswith("FIT_"):
+                    continue
+                label = name[4:].lower()
+                d = hl[name].data
+                out["fits"][label] = {"gain": hl[name].header["GAIN"], "mu": np.array(d["MU"]),
+                                      "cov": np.array(d["COV"]), "model": np.array(d["MODEL"]),
+                                      "used": np.array(d["USED"]), "a": np.array(hl[f"A_{label.upper()}"].data),
+                                      "noise": np.array(hl[f"NOISE_{label.upper()}"].data),
+                                      "c": np.array(hl[f"C_{label.upper()}"].data) if f"C_{label.upper()}" in names
+                                      else None}
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise NircamFileError(path, f"not a covariances.fits product ({exc})") from exc
+    return out
 
 
 def pairs_table(result: GainResult) -> Table:
@@ -135,6 +267,7 @@ def _summary_meta(result: GainResult) -> dict:
         "clip_note": "variance of the differenced frame divided by clip_variance_factor: the fraction of a "
                      "Gaussian variance kept by 3-sigma mean-centred clipping iterated to convergence",
         "ipc_mode": result.options.ipc,
+        "ptc_model": result.options.ptc_model,
         "ipc_factor_applied": result.ipc_factor,
         "uncertainty_method": result.maps.uncertainty_method,
         "unit_scatter_e_per_adu_sqrtpix": result.maps.unit_scatter,
@@ -195,7 +328,11 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
         f"{result.options.box}x{result.options.box} px boxes, signal limit {result.signal_limit:g} ADU/frame",
         f"pairs used: {used}; IPC: {result.options.ipc}",
         f"clipped variance divided by {result.clip_factor:.5f} (3-sigma clipping bias)",
-    ] + [f"input: {os.path.basename(f)}" for f in dict.fromkeys(result.files)]
+    ]
+    if result.options.ptc_model != "linear":
+        # the linear model is the report's method named above; any other is said
+        history.append(f"PTC model: {result.options.ptc_model} (gain at zero signal, Astier et al. 2019)")
+    history += [f"input: {os.path.basename(f)}" for f in dict.fromkeys(result.files)]
     path = outdir / "gain_map.fits"
     write_reference(path, "GAIN", result.detector, {"data": img},
                     description=f"PTC gain map, {result.options.box} px boxes", pedigree="GROUND",
@@ -207,7 +344,10 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
     with atomic_path(outdir / "box_labels.fits") as tmp:
         fits.HDUList([fits.PrimaryHDU(result.boxes.labels)]).writeto(tmp)
     out["box_labels"] = outdir / "box_labels.fits"
-    for name, table in (("boxes", boxes_table(result)), ("sectors", result.sectors), ("pairs", pairs_table(result))):
+    tables = [("boxes", boxes_table(result)), ("sectors", sectors_table(result)), ("pairs", pairs_table(result))]
+    if getattr(result, "covariance", None) is not None:
+        tables.append(("bfe", bfe_table(result)))
+    for name, table in tables:
         table = table.copy()
         table.meta.update(_summary_meta(result))
         p = outdir / f"{name}.ecsv"
@@ -221,6 +361,10 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
     with atomic_path(outdir / PTC_FILE) as tmp:
         ptc.write(tmp, format="fits", overwrite=True)
     out["ptc_points"] = outdir / PTC_FILE
+    if getattr(result.ptc, "cov", None) is not None:
+        with atomic_path(outdir / "covariances.fits") as tmp:
+            covariance_hdus(result).writeto(tmp)
+        out["covariances"] = outdir / "covariances.fits"
     with atomic_path(outdir / "provenance.json") as tmp:
         tmp.write_text(json.dumps(prov, indent=1, default=str))
     out["provenance"] = outdir / "provenance.json"

@@ -28,6 +28,8 @@ from ..references import ReferenceSet
 from ..regionsio import check_polygons, polygons_mask, read_polygons
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper
+from .covariances import BoxCovariances
+from .covfit import CovarianceSolution, solve_covariance_model
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Pair, find_integrations, make_pairs
 from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
@@ -36,6 +38,7 @@ __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
 IPC_MODES = ("none", "analytic", "exact", "deconvolve")
 FIRST_PAIR_MODES = ("auto", "keep", "drop")
+PTC_MODELS = ("linear", "covariance")
 # MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
 _EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
 
@@ -54,6 +57,12 @@ class GainOptions:
     1 - 2 (k_center - 1) on the gain), ``exact`` (the sum of squares of the physical
     kernel, the inverse of the reference file's correction kernel), ``deconvolve``
     (the calibration's IPC step on the data, the report's final choice).
+
+    ``ptc_model``: ``linear`` (the report's straight line below the signal limit) or
+    ``covariance`` (the full covariance model of Astier et al. 2019 per amplifier, then
+    the gain at zero signal per box up to its PTC turnoff; ``signal_limit``, when given,
+    caps those box fits). Covariances up to ``cov_lag`` are measured in either case;
+    ``fit_lag`` is the largest lag the model fits, ``fit_b`` adds its b term.
     """
 
     box: int = option(256, "box size (256 keeps one map below 1% uncertainty)", unit="pixel",
@@ -77,8 +86,22 @@ class GainOptions:
     nsigma: float = option(3.0, "clipping threshold of the box statistics", unit="sigma", section="004622 sec. 3",
                            flag="")
     chunk: int = option(8, "groups calibrated at a time (bounds the memory)", unit="group", flag="")
+    ptc_model: str = option("linear", "PTC model: linear (the report's straight line below the signal limit); "
+                                      "covariance (the full covariance model of Astier et al. 2019 per amplifier "
+                                      "with brighter-fatter a-matrix, gain at zero signal per box fitted up to its "
+                                      "PTC turnoff, capped by the signal limit when given)", choices=PTC_MODELS)
+    cov_lag: int = option(3, "largest pixel lag of the covariances measured (0 to 8)", unit="pixel")
+    fit_lag: int | None = option(None, "largest lag in the covariance model (default: the covariance lag)",
+                                 unit="pixel")
+    fit_b: bool = option(False, "also fit the covariance model's b term")
 
     def __post_init__(self) -> None:
+        if self.ptc_model not in PTC_MODELS:
+            raise ValueError(f"PTC model {self.ptc_model!r}: use one of {', '.join(PTC_MODELS)}")
+        if not 0 <= self.cov_lag <= 8:
+            raise ValueError(f"covariance lag {self.cov_lag}: use 0 to 8")
+        if not 0 <= self.model_lag <= self.cov_lag:
+            raise ValueError(f"fit lag {self.fit_lag}: use 0 to the covariance lag ({self.cov_lag})")
         if self.ipc not in IPC_MODES:
             raise ValueError(f"ipc mode {self.ipc!r}: use one of {', '.join(IPC_MODES)}")
         if self.ipc != "none" and not self.ipc_kernel:
@@ -87,6 +110,11 @@ class GainOptions:
             raise ValueError(f"first-pair mode {self.first_pair!r}: use auto, keep or drop")
         if self.box < 16:
             raise ValueError(f"box size {self.box}: use at least 16 pixels")
+
+    @property
+    def model_lag(self) -> int:
+        """Largest lag the covariance model fits: ``fit_lag``, or ``cov_lag`` when it is None."""
+        return self.cov_lag if self.fit_lag is None else self.fit_lag
 
 
 #: GainOptions field of each calibration reference type
@@ -126,6 +154,10 @@ class PTCPoints:
     npix_sum: np.ndarray
     npix_diff: np.ndarray
     group_median: np.ndarray  # (npairs, 2, ngroups) median calibrated signal of each integration
+    #: (npairs, ngroups, nbox, m, m) covariances of the differenced frame at lags [dy, dx], clipping
+    #: corrected, over the pixels of the variance; [..., 0, 0] is the variance
+    cov: np.ndarray | None = None
+    cov_npairs: np.ndarray | None = None  # pixel pairs per lag, same shape
 
 
 @dataclass
@@ -149,6 +181,12 @@ class GainResult:
     timings: dict = field(default_factory=dict)
     #: things the user should know that did not stop the run (e.g. an unpaired integration)
     warnings: list[str] = field(default_factory=list)
+    #: the covariance model (when covariances were measured)
+    covariance: CovarianceSolution | None = None
+    #: maps and sector tables of both PTC models ("linear", "covariance"); ``maps`` and
+    #: ``sectors`` are those of ``options.ptc_model``
+    model_maps: dict = field(default_factory=dict)
+    model_sectors: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -252,6 +290,7 @@ def run_gain(
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
     boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
+    covs = BoxCovariances(clipper, opt.cov_lag)
     cal = CalibrationConfig(superbias=opt.superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
@@ -259,10 +298,13 @@ def run_gain(
     npairs, nbox = len(pairs), boxes.nbox
     shape3 = (npairs, ngroups, nbox)
     ptc = PTCPoints(*(np.full(shape3, np.nan) for _ in range(4)),
-                    np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan))
+                    np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan),
+                    np.full(shape3 + (opt.cov_lag + 1,) * 2, np.nan),
+                    np.zeros(shape3 + (opt.cov_lag + 1,) * 2, np.int64))
     rep = Reporter(npairs * ngroups, progress, cancel)
     calib_prov: dict = {}
     t_stats = 0.0
+    t_cov = 0.0
     for p, pair in enumerate(pairs):
         ga = calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel)
         gb = calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel)
@@ -288,24 +330,57 @@ def run_gain(
                 ptc.variance_raw[p, g] = sd.variance_raw
                 ptc.diff_mean[p, g] = sd.mean
                 ptc.npix_diff[p, g] = sd.npix
-                t_stats += time.perf_counter() - t0
+                t1 = time.perf_counter()
+                t_stats += t1 - t0
+                ptc.cov[p, g], ptc.cov_npairs[p, g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
+                t_cov += time.perf_counter() - t1
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
     fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
-    if (fit.flags != 0).all():
+    others = len(set(map(os.fspath, files))) - 1
+    also = f" (the same in the {others} other file{'s' if others > 1 else ''})" if others else ""
+    if (fit.flags != 0).all() and opt.ptc_model == "linear":
         # every map would be empty: an error now, rather than products full of NaN
-        others = len(set(map(os.fspath, files))) - 1
-        raise NircamFileError(pairs[0].first.path, _no_usable_fit(fit, limit, ngroups)
-                              + (f" (the same in the {others} other file{'s' if others > 1 else ''})" if others else ""))
+        raise NircamFileError(pairs[0].first.path, _no_usable_fit(fit, limit, ngroups) + also)
     with np.errstate(divide="ignore", invalid="ignore"):
         pair_gain = fit.gain * ipc_factor
         gain_err_fit = fit.slope_err / fit.slope**2 * ipc_factor
-    first = check_first_pair(pair_gain, opt.first_pair)
-    maps = combine_pairs(pair_gain, box_npix, first, gain_err_fit)
-    sectors = sector_table(boxes.table, maps)
-    timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats}
+    model_maps, model_sectors = {}, {}
+    if not (fit.flags != 0).all():
+        maps = combine_pairs(pair_gain, box_npix, check_first_pair(pair_gain, opt.first_pair), gain_err_fit)
+        model_maps["linear"] = maps
+        model_sectors["linear"] = sector_table(boxes.table, maps)
+    else:
+        run_warnings.append("the linear model has no gain: " + _no_usable_fit(fit, limit, ngroups))
+    t0 = time.perf_counter()
+    try:
+        solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
+                                          cap=opt.signal_limit, fit_lag=opt.model_lag, with_b=opt.fit_b,
+                                          ipc_factor=ipc_factor)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        if opt.ptc_model == "covariance":
+            raise NircamFileError(pairs[0].first.path, f"the covariance model could not be fitted: {exc}") from exc
+        # the linear run the user asked for does not depend on the model shown beside it
+        solution = None
+        run_warnings.append(f"covariance model not fitted: {exc}")
+    if solution is not None and opt.ptc_model == "covariance":
+        for f in solution.fits:
+            run_warnings.extend(f.notes)
+    if solution is not None and np.isfinite(solution.pair_gain).any():
+        cmaps = combine_pairs(solution.pair_gain, box_npix, check_first_pair(solution.pair_gain, opt.first_pair),
+                              solution.gain_err_fit)
+        model_maps["covariance"] = cmaps
+        model_sectors["covariance"] = sector_table(boxes.table, cmaps)
+    elif opt.ptc_model == "covariance":
+        raise NircamFileError(pairs[0].first.path, "the covariance model gave no box gain: too few groups below "
+                                                   "the PTC turnoff (or the signal limit) in every box" + also)
+    maps = model_maps[opt.ptc_model]
+    sectors = model_sectors[opt.ptc_model]
+    timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats, "covariances_s": t_cov,
+               "covariance_fit_s": time.perf_counter() - t0}
     return GainResult(opt, [os.fspath(f) for f in files], det.name, pairs, boxes, ptc, fit, maps, sectors, limit,
-                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings, run_warnings)
+                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings, run_warnings,
+                      solution, model_maps, model_sectors)
 
 
 def options_dict(options: GainOptions) -> dict:

@@ -8,6 +8,8 @@ after reset and already holds one frame time of signal):
 1. charge ``N += F_k(x, y) t_group + dark t_group``, drawn per group as a Gaussian
    with the Poisson mean and variance (the first two moments are exact, which is
    all a PTC measures; the ~2,400 e- per group make higher moments negligible);
+   with ``bfe`` on, the flux is scaled by the pixel's area, which the charge already
+   collected changes (brighter-fatter effect, :mod:`.detector_physics`);
 2. linear signal ``S = N / g(x, y) + kTC`` in ADU with the per-pixel gain map; the
    kTC reset offset (per pixel and integration) sits on the node with the signal;
 3. non-linearity: the raw signal ``r`` solves ``S = r + c2 r^2 + c3 r^3`` (the
@@ -17,7 +19,11 @@ after reset and already holds one frame time of signal):
    file's correction kernel), science pixels only, as the jwst IPC step does;
 5. bias: superbias (with a ~1,000 ADU even/odd column pattern) + a per-integration even/odd offset per amplifier + a per-group
    drift per amplifier; reference pixels get these but no light;
-6. read noise (per pixel rms map, white), rounded and clipped to uint16.
+6. read noise (per pixel rms map, white), plus optional 1/f noise per amplifier along
+   the read order and alternating-column noise; rounded and clipped to uint16.
+
+Inside the epoxy void the IPC coupling can be lower (``void_ipc_scale`` < 1), as the
+report says voids show.
 
 Lamp flux changes between integrations (``lamp_drift``); an anomalous first
 integration (``first_pair_anomaly``: a per-pixel random flux pattern of that rms,
@@ -47,6 +53,7 @@ from ..ipc import REPORT_B1_CORRECTION_KERNEL, apply_kernel, invert_kernel, vari
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..reffiles import write_reference
 from ..regionsio import polygons_mask, write_polygons
+from .detector_physics import NIRCAM_BFE_A00, bfe_kernel, bfe_step, pink_noise_frame
 from .fields import epoxy_void_polygon, legendre_field, random_pixels
 
 __all__ = ["REPORT_SECTOR_GAINS", "FlatSimConfig", "FlatSimResult", "simulate_flats"]
@@ -97,6 +104,14 @@ class FlatSimConfig:
     #: coupling inside the void relative to outside (the report: voids have lower IPC)
     void_ipc_scale: float = 1.0
     read_noise: float = 5.0
+    #: brighter-fatter effect: charge-dependent pixel area (see detector_physics)
+    bfe: bool = False
+    #: centre coefficient a_00 of the BFE kernel (1/e-); the default reproduces report Table 3
+    bfe_a00: float = NIRCAM_BFE_A00
+    #: rms (ADU, single frame) of 1/f read noise per amplifier, correlated along the read order
+    one_over_f_rms: float = 0.0
+    #: rms (ADU, single frame) of alternating-column noise
+    acn_rms: float = 0.0
     ktc_noise: float = 15.0
     superbias_level: float = 11000.0
     superbias_evenodd: float = 1000.0
@@ -127,6 +142,10 @@ class FlatSimConfig:
             raise ValueError(f"layout {self.layout!r}: use uncal, uncal_multi or ground")
         if self.nints < 1 or self.ngroups < 2:
             raise ValueError("need at least 1 integration of 2 groups")
+        if self.bfe and not self.bfe_a00 < 0:
+            raise ValueError(f"bfe_a00 {self.bfe_a00}: the BFE centre coefficient must be negative")
+        if self.one_over_f_rms < 0 or self.acn_rms < 0 or not 0 <= self.void_ipc_scale <= 2:
+            raise ValueError("noise rms must be >= 0 and void_ipc_scale within 0-2")
 
 
 @dataclass
@@ -164,6 +183,7 @@ class _Static:
     kernel: np.ndarray
     void_kernel: np.ndarray | None
     void: np.ndarray
+    bfe: np.ndarray | None = None
 
 
 def _build_truth(cfg: FlatSimConfig, rng: np.random.Generator, tgroup: float):
@@ -230,10 +250,18 @@ def _build_truth(cfg: FlatSimConfig, rng: np.random.Generator, tgroup: float):
         void_kernel = (delta + (kernel - delta) * cfg.void_ipc_scale).astype(np.float32)
 
     static = _Static(shape, (1.0 / gain).astype(np.float32), rate_e, anomaly, c2, c3, well, sb, read_noise, ref,
-                     kernel, void_kernel, void)
+                     kernel, void_kernel, void, bfe_kernel(cfg.bfe_a00) if cfg.bfe else None)
     extras = dict(gain=gain, qe=qe, dead=dead, hot=hot, dark_e=dark_e, polygon=polygon, sector=sector,
                   has_void=has_void, kc=kc)
     return static, extras
+
+
+def _coupling(kernel: np.ndarray) -> dict:
+    """Nearest-neighbour coupling of a physical IPC kernel: mean of the two x and the two y neighbours."""
+    k = np.asarray(kernel, float)
+    c = k.shape[0] // 2
+    return {"x": float((k[c, c - 1] + k[c, c + 1]) / 2), "y": float((k[c - 1, c] + k[c + 1, c]) / 2),
+            "center": float(k[c, c])}
 
 
 def _smooth_coeffs(rng: np.random.Generator) -> np.ndarray:
@@ -367,9 +395,15 @@ def _simulate_integration(k: int, cfg: FlatSimConfig, st: _Static, lamp: float, 
         base[:, x0:x1] += np.where(cols[x0:x1] % 2 == 0, eo[a, 0], eo[a, 1]).astype(np.float32)
     charge = np.zeros(st.shape, np.float32)
     z = np.empty(st.shape, np.float32)
+    # correlated read noise from a stream of its own: switching it on leaves every other draw
+    # of the integration as it was, so its effect can be measured on the same photons
+    pink_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, k, 1_000_003]))
     for g in range(cfg.ngroups):
         rng.standard_normal(out=z, dtype=np.float32)
-        charge += rate + sqrt_rate * z
+        if st.bfe is not None:
+            bfe_step(charge, rate, sqrt_rate, z, st.bfe)
+        else:
+            charge += rate + sqrt_rate * z
         np.maximum(charge, 0.0, out=charge)
         raw = _raw_from_linear(charge * st.inv_gain + ktc, st.c2, st.c3)
         np.minimum(raw, st.well, out=raw)
@@ -384,6 +418,8 @@ def _simulate_integration(k: int, cfg: FlatSimConfig, st: _Static, lamp: float, 
             sig[:, x0:x1] += np.float32(drift[g, a])
         rng.standard_normal(out=z, dtype=np.float32)
         sig += st.read_noise * z
+        if cfg.one_over_f_rms > 0 or cfg.acn_rms > 0:
+            sig += pink_noise_frame(pink_rng, st.shape, amps, cfg.one_over_f_rms, cfg.acn_rms)
         np.rint(sig, out=sig)
         np.clip(sig, 0, 65535, out=sig)
         frame = (sig.astype(np.uint16) ^ np.uint16(0x8000)).view(np.int16)
@@ -563,6 +599,7 @@ def _write_truth(cfg, folder: Path, st: _Static, ex: dict, eo, drift, lamp, tgro
         if void.any():
             sectors.append({"amp": a + 1, "region": "epoxy", "gain": float(g[void].mean()), "npix": int(void.sum())})
     vf = variance_factor(st.kernel)
+    void_kernel = st.kernel if st.void_kernel is None else st.void_kernel
     truth = {
         "config": asdict(cfg),
         "detector": det.name,
@@ -573,6 +610,15 @@ def _write_truth(cfg, folder: Path, st: _Static, ex: dict, eo, drift, lamp, tgro
         "ipc_correction_kernel": ex["kc"].tolist(),
         "ipc_variance_factor": vf,
         "note_ipc": "a PTC on data not corrected for IPC measures gain / ipc_variance_factor",
+        "ipc_physical_kernel_void": void_kernel.astype(float).tolist(),
+        "ipc_coupling": {"normal": _coupling(st.kernel), "epoxy": _coupling(void_kernel)},
+        "bfe": None if st.bfe is None else {
+            "kernel_per_electron": st.bfe.tolist(),
+            "a_matrix": st.bfe[2:, 2:].tolist(),
+            "note": "area of pixel x = 1 + sum_l a_l Q(x + l), Q in electrons; a_matrix[j][i] is the "
+                    "coefficient at lag (dx, dy) = (i, j)"},
+        "one_over_f_rms_adu": cfg.one_over_f_rms,
+        "acn_rms_adu": cfg.acn_rms,
         "lamp_factors": [float(x) for x in lamp],
         "evenodd_offsets_adu": eo.tolist(),
         "drift_adu": drift.tolist(),

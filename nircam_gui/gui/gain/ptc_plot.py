@@ -16,9 +16,10 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from .box_overlay import BOX_COLOURS
+from .cov_plot import CovariancePlot, box_model_curve
 
 __all__ = ["PTCPlot", "ptc_points"]
 
@@ -106,7 +107,11 @@ class PTCPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
-        layout.addWidget(self.graphics, 1)
+        self.cov_plot = CovariancePlot()
+        self.pages = QTabWidget()
+        self.pages.addTab(self.graphics, "Variance")
+        self.pages.addTab(self.cov_plot, "Covariances")
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.text)
         self.setMinimumWidth(320)
 
@@ -156,10 +161,11 @@ class PTCPlot(QWidget):
                 "used": pg.ScatterPlotItem(size=8, pxMode=True),
                 "unused": pg.ScatterPlotItem(size=8, pxMode=True),
                 "fit": pg.PlotCurveItem(connect="pairs"),
+                "cov_model": pg.PlotCurveItem(pen=pg.mkPen(0, 140, 70, width=1.2, style=Qt.PenStyle.DashLine)),
                 "res_used": pg.ScatterPlotItem(size=6, pxMode=True),
                 "res_unused": pg.ScatterPlotItem(size=6, pxMode=True),
             }
-            for name in ("used", "unused", "fit"):
+            for name in ("used", "unused", "fit", "cov_model"):
                 self.plot.addItem(slot[name])
             for name in ("res_used", "res_unused"):
                 self.res_plot.addItem(slot[name])
@@ -212,7 +218,13 @@ class PTCPlot(QWidget):
                     ys += [c, c + s * top * 1.05]
             slot["fit"].setData(np.array(xs), np.array(ys), connect="pairs",
                                 pen=pg.mkPen(*(USED if single else colour), width=1.2))
+            curves = [box_model_curve(r, b, p, top * 1.05) for p in pairs]  # one line per pair, not joined
+            joins = [np.arange(len(c[0])) < len(c[0]) - 1 for c in curves]
+            slot["cov_model"].setData(np.concatenate([c[0] for c in curves] + [[]]),
+                                      np.concatenate([c[1] for c in curves] + [[]]),
+                                      connect=np.concatenate(joins + [np.zeros(0, bool)]))
             lines.append(self._describe(b, pairs, colour if not single else None))
+        self.cov_plot.show_boxes(r, self.boxes, pairs)
         if self.boxes:
             # a legend drawn in the plot costs ~8 ms a click (pyqtgraph relays it out): the key is text
             marks = ", ".join(f"pair {r.pairs[p].number} {SYMBOL_TEXT[SYMBOLS[p % len(SYMBOLS)]]}" for p in pairs)
@@ -220,7 +232,7 @@ class PTCPlot(QWidget):
                     "<span style='color:#285adc'>○</span> not used" if len(self.boxes) == 1 else
                     "filled: used in the fit; hollow: not used") + f"; {marks}"
             self.text.setText("<br>".join(lines) + f"<br><small>{note}; dotted line: signal limit "
-                              f"({2 * r.signal_limit:g} ADU in the sum)</small>")
+                              f"({2 * r.signal_limit:g} ADU in the sum); dashed green: covariance model</small>")
         else:
             self.text.setText("Click a box on the image to see its photon transfer curve "
                               "(Ctrl+click adds boxes to compare).")

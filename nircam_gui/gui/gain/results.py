@@ -338,10 +338,14 @@ class SectorsView(QWidget):
         self.summary = TableView()
         self.full = TableView()
         self.summary.table.setMaximumHeight(70)
+        from .cov_plot import AMatrixView
+
+        self.amatrix = AMatrixView()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
         layout.addWidget(self.full, 1)
+        layout.addWidget(self.amatrix)
 
     def set_result(self, result) -> None:
         header, cells = table7_row(result)
@@ -349,6 +353,7 @@ class SectorsView(QWidget):
                                                     "the mean map, laid out as report 004622 Table 7.")
         self.full.set_table(result.sectors.copy(), note="Every column of sectors.ecsv; epoxy-void rows shaded. "
                                                         "gain_err: error of the sector mean.")
+        self.amatrix.set_result(result)
 
 
 def _signals(group_median: np.ndarray) -> str:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.gain.run import IPC_MODES, GainOptions
+from ...core.gain.run import IPC_MODES, PTC_MODELS, GainOptions
 from ...core.options import option_info
 from ..settings import Settings
 from .results import short_labels
@@ -49,6 +49,7 @@ IPC_TEXT = {
     "none": "no IPC correction",
 }
 FIRST_PAIR_TEXT = {"auto": "auto (drop if anomalous)", "keep": "always keep", "drop": "always drop"}
+PTC_MODEL_TEXT = {"linear": "linear (report's straight line)", "covariance": "covariance (gain at zero signal)"}
 
 
 class GainSetup(QWidget):
@@ -157,11 +158,16 @@ class GainSetup(QWidget):
         for mode, text in FIRST_PAIR_TEXT.items():
             self.first_combo.addItem(text, mode)
         self.first_combo.setToolTip("Whether pair 1 enters the mean map (report section 5.4, Table 5)")
+        self.model_combo = QComboBox()
+        for mode in PTC_MODELS:
+            self.model_combo.addItem(PTC_MODEL_TEXT[mode], mode)
+        self.model_combo.setToolTip(OPTIONS["ptc_model"].help)
         oform.addRow("Box size", self.box_combo)
         oform.addRow("Signal limit", self.limit_spin)
         oform.addRow("Groups", self.groups_spin)
         oform.addRow("IPC", self.ipc_combo)
         oform.addRow("First pair", self.first_combo)
+        oform.addRow("PTC model", self.model_combo)
 
         # -- run ----------------------------------------------------------------------
         self.run_button = QPushButton("Run gain analysis")
@@ -318,6 +324,7 @@ class GainSetup(QWidget):
             saturation=refs["SATURATION"],
             mask=refs["MASK"],
             first_pair=self.first_combo.currentData(),
+            ptc_model=self.model_combo.currentData(),
         )
 
     def set_running(self, running: bool) -> None:
@@ -343,6 +350,7 @@ class GainSetup(QWidget):
         s.set("gain/groups", self.groups_spin.value())
         s.set("gain/ipc", self.ipc_combo.currentData())
         s.set("gain/first_pair", self.first_combo.currentData())
+        s.set("gain/ptc_model", self.model_combo.currentData())
 
     def restore(self) -> None:
         s = self.settings
@@ -352,12 +360,13 @@ class GainSetup(QWidget):
         self.limit_spin.setValue(float(s.get("gain/signal_limit", 0.0, float) or 0.0))
         self.groups_spin.setValue(int(s.get("gain/groups", 0, int) or 0))
         for combo, key, default in ((self.ipc_combo, "gain/ipc", OPTIONS["ipc"].default),
-                                    (self.first_combo, "gain/first_pair", OPTIONS["first_pair"].default)):
+                                    (self.first_combo, "gain/first_pair", OPTIONS["first_pair"].default),
+                                    (self.model_combo, "gain/ptc_model", OPTIONS["ptc_model"].default)):
             i = combo.findData(s.get(key, default))
             combo.setCurrentIndex(max(i, 0))
         for w in (self.limit_spin, self.groups_spin):
             w.valueChanged.connect(lambda *_: self.save())
-        for w in (self.ipc_combo, self.first_combo, self.box_combo):
+        for w in (self.ipc_combo, self.first_combo, self.model_combo, self.box_combo):
             w.currentIndexChanged.connect(lambda *_: self.save())
         self.box_combo.currentTextChanged.connect(lambda *_: self.save())
         for e in self.ref_edits.values():

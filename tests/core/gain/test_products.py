@@ -82,3 +82,32 @@ def test_clear_errors(small, tmp_path, capsys):
     bad = [a if a != str(sim.references["MASK"]) else str(sim.references["IPC"]) for a in args]
     assert gain_cli.main([*map(str, sim.ramps), "-o", str(tmp_path / "o2"), "-q", *bad]) == 1
     assert "is an IPC reference file, expected MASK" in capsys.readouterr().err
+
+
+def test_covariance_products_read_back(small, tmp_path, capsys):
+    """--ptc-model covariance: covariances.fits and bfe.ecsv re-read; both models' gains in the tables."""
+    from nircam_gui.core.gain.products import read_covariances
+
+    sim, args, _ = small
+    out = tmp_path / "cov"
+    assert gain_cli.main([*map(str, sim.ramps), "-o", str(out), "-q", "--no-figures", "--ptc-model", "covariance",
+                          "--cov-lag", "2", *args]) == 0
+    assert "covariance fit amp1" in capsys.readouterr().out
+    cov = read_covariances(out / "covariances.fits")
+    pts = read_ptc_points(out / "ptc_points.fits")
+    assert cov["cov"].shape == pts["variance"].shape + (3, 3)
+    assert np.allclose(cov["cov"][..., 0, 0], pts["variance"], rtol=1e-6, equal_nan=True)
+    assert {"amp1", "amp2", "amp3", "amp4", "epoxy"} == set(cov["fits"])
+    f = cov["fits"]["amp1"]
+    assert f["a"].shape == (3, 3) and f["model"].shape == f["cov"].shape
+    bfe = Table.read(out / "bfe.ecsv", format="ascii.ecsv")
+    assert str(bfe["a"].unit) == "1 / electron" and len(bfe) == 5 * 9
+    row = bfe[(bfe["fit"] == "amp1") & (bfe["i"] == 1) & (bfe["j"] == 0)][0]
+    assert row["a"] == pytest.approx(f["a"][0, 1])
+    boxes = Table.read(out / "boxes.ecsv", format="ascii.ecsv")
+    sectors = Table.read(out / "sectors.ecsv", format="ascii.ecsv")
+    for t in (boxes, sectors):
+        assert {"gain_linear", "gain_linear_err", "gain_covariance", "gain_covariance_err"} <= set(t.colnames)
+        assert np.allclose(t["gain"], t["gain_covariance"], equal_nan=True)
+    assert np.array_equal(boxes["turnoff_group"], cov["turnoff"]["turnoff_group"])
+    assert boxes.meta["ptc_model"] == "covariance"

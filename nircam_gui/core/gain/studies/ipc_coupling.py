@@ -53,9 +53,11 @@ from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..clipstats import BoxClipper
 from ..pairs import find_integrations, make_pairs
 from ._common import scaled_progress
+from .rundata import RunData
 
 __all__ = [
     "CouplingResult",
+    "covariance_coupling",
     "coupling_from_correlation",
     "kernel_correlation",
     "kernel_diagonal_correlation",
@@ -458,6 +460,31 @@ def _summarise(frames, names, signal_limit, correction_kernel) -> CouplingResult
         ],
     })
     return CouplingResult(t, ft, expected, float(signal_limit), notes)
+
+
+def covariance_coupling(run: RunData) -> Table | None:
+    """Nearest-neighbour coupling per region from a run's covariances (data not IPC-corrected).
+
+    The shot-noise part of the lag-1 covariances at zero signal (see
+    :func:`~nircam_gui.core.gain.covfit.ipc_coupling`); None when the run has no covariances.
+    """
+    if run.cov is None:
+        return None
+    from ..covfit import ipc_coupling
+
+    rows = []
+    for region in ("normal", "epoxy"):
+        sel = np.flatnonzero(run.regions == region)
+        if sel.size:
+            c = ipc_coupling(run.mean, run.cov, sel, run.box_npix)
+            rows.append((region, c["x"], c["y"], c["ratio_x"], c["ratio_y"], c["npoints"]))
+    t = Table(rows=rows, names=("region", "alpha_x", "alpha_y", "c10_over_c00", "c01_over_c00", "npoints"),
+              dtype=("U6", float, float, float, float, int))
+    for c in t.colnames[1:5]:
+        t[c].format = ".5f"
+    t.meta["comments"] = ["Coupling of a 3x3 kernel from the slopes of C10, C01 and C00 against the mean "
+                          "(parabolas below 15,000 ADU: read noise constant, brighter-fatter quadratic)."]
+    return t
 
 
 def plot_coupling(result: CouplingResult):

@@ -27,7 +27,7 @@ from astropy.table import Table
 
 from ...ipc import analytic_gain_factor, physical_kernel, variance_factor
 from ._common import image_axes, table_rows, weighted_stats, write_figure, write_json, write_table
-from .ipc_coupling import CouplingResult, plot_coupling
+from .ipc_coupling import CouplingResult, covariance_coupling, plot_coupling
 from .rundata import RunData
 
 __all__ = ["IPCMapsResult", "compare_ipc_maps", "plot_ipc_maps", "write_ipc"]
@@ -45,6 +45,8 @@ class IPCMapsResult:
     boxes: Table
     coupling: CouplingResult | None = None
     notes: list[str] = field(default_factory=list)
+    #: coupling read from the uncorrected run's covariances at zero signal, per region
+    cov_coupling: Table | None = None
 
 
 def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kernel: np.ndarray,
@@ -125,7 +127,8 @@ def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kern
         "ratio - 1 of two mean maps, pixel-weighted over boxes; the report: deconvolved/uncorrected -4.7 to "
         "-4.9% (mean -4.8%), analytic within ~0.2% of deconvolved."]
     notes = []
-    return IPCMapsResult(deconvolved, uncorrected, maps, factors, comparison, boxes, coupling, notes)
+    return IPCMapsResult(deconvolved, uncorrected, maps, factors, comparison, boxes, coupling, notes,
+                         covariance_coupling(uncorrected) if uncorrected.ipc_mode != "deconvolve" else None)
 
 
 def plot_ipc_maps(result: IPCMapsResult):
@@ -163,6 +166,8 @@ def write_ipc(result: IPCMapsResult, outdir: str | os.PathLike, protect: Sequenc
     if result.coupling is not None:
         out["coupling"] = write_table(result.coupling.table, outdir / "ipc_coupling.ecsv", protect)
         out["coupling_frames"] = write_table(result.coupling.frames, outdir / "ipc_coupling_frames.ecsv", protect)
+    if result.cov_coupling is not None:
+        out["cov_coupling"] = write_table(result.cov_coupling, outdir / "ipc_coupling_covariances.ecsv", protect)
     if figures:
         out["maps_fig"] = write_figure(plot_ipc_maps(result), outdir / "ipc_maps.png", protect)
         if result.coupling is not None:

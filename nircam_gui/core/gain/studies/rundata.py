@@ -81,6 +81,8 @@ class RunData:
     pair_used: np.ndarray
     source: str = "memory"
     _cache: dict = field(default_factory=dict, repr=False)
+    #: (npairs, ngroups, nbox, m, m) covariances of the differenced frame, when measured
+    cov: np.ndarray | None = None
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -93,7 +95,8 @@ class RunData:
         return cls(result.detector, [os.path.abspath(f) for f in result.files], options_dict(result.options),
                    result.boxes.labels, boxes, np.array([p.number for p in result.pairs]), names,
                    result.ptc.mean, result.ptc.variance, result.ptc.npix_diff, float(result.signal_limit),
-                   float(result.ipc_factor), dict(result.ipc_info), np.asarray(result.maps.pair_used, bool))
+                   float(result.ipc_factor), dict(result.ipc_info), np.asarray(result.maps.pair_used, bool),
+                   cov=getattr(result.ptc, "cov", None))
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "RunData":
@@ -119,7 +122,8 @@ class RunData:
                    np.asarray(pts["pairs"]), names, pts["mean"], pts["variance"],
                    pts["npix_diff"].astype(np.int64), float(summary["signal_limit_adu"]),
                    float(summary.get("ipc_factor_applied", 1.0)), prov.get("ipc", {}),
-                   np.asarray(pairs["used"], bool), source=os.fspath(folder))
+                   np.asarray(pairs["used"], bool), source=os.fspath(folder),
+                   cov=_read_cov(folder))
 
     # ----------------------------------------------------------------- properties
     @property
@@ -167,10 +171,33 @@ class RunData:
             self._cache[key] = Refit(limit, fit, pair_gain, maps, sector_table(self.boxes, maps))
         return self._cache[key]
 
+    def refit_covariance(self, cap: float | None = None, first_pair: str | None = None) -> Refit | None:
+        """The covariance model's maps from the saved covariances, box fits capped at ``cap``
+        (single-frame ADU; None: each box's turnoff). None when the run has no covariances."""
+        if self.cov is None:
+            return None
+        from ..covfit import solve_covariance_model
+
+        mode = self.first_pair_mode() if first_pair is None else first_pair
+        key = ("covariance", cap, mode)
+        if key not in self._cache:
+            sol = solve_covariance_model(self.mean, self.variance, self.cov, self.npix_diff, self.boxes, cap=cap,
+                                         fit_lag=self._model_lag(),
+                                         with_b=bool(self.options.get("fit_b", False)), ipc_factor=self.ipc_factor)
+            maps = combine_pairs(sol.pair_gain, self.box_npix, check_first_pair(sol.pair_gain, mode), sol.gain_err_fit)
+            self._cache[key] = Refit(np.inf if cap is None else float(cap), None, sol.pair_gain, maps,
+                                     sector_table(self.boxes, maps))
+        return self._cache[key]
+
     def image(self, values: np.ndarray) -> np.ndarray:
         """Per-pixel image of box values, NaN outside every box."""
         lut = np.concatenate([[np.nan], np.asarray(values, float)]).astype(np.float32)
         return lut[self.labels]
+
+    def _model_lag(self) -> int:
+        """The run's ``GainOptions.model_lag``: ``fit_lag``, else the largest lag measured."""
+        lag = self.options.get("fit_lag")
+        return int(self.cov.shape[-1] - 1 if lag is None else lag)
 
     def matches(self, files: Sequence[str | os.PathLike], options: dict) -> bool:
         """True when this run measured ``files`` with the same point-defining options."""
@@ -186,6 +213,16 @@ class RunData:
             if a != b:
                 return False
         return True
+
+
+def _read_cov(folder: Path) -> np.ndarray | None:
+    """The covariances of a run folder (``covariances.fits``), None when it has none."""
+    path = folder / "covariances.fits"
+    if not path.is_file():
+        return None
+    from ..products import read_covariances
+
+    return read_covariances(path)["cov"]
 
 
 def boxes_meta_detector(folder: Path) -> str | None:

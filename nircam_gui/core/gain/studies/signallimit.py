@@ -57,6 +57,22 @@ def signal_limit_study(run: RunData, limits: Sequence[float], first_pair: str | 
     rows = []
     boxes = run.boxes.copy()
     used = np.flatnonzero(refits[limits[0]].maps.pair_used)
+    # the covariance model at the same caps, side by side (when the run measured covariances)
+    cov_refits = {lim: run.refit_covariance(lim, mode) for lim in limits}
+    cov_base = cov_refits[limits[0]].maps.mean_gain if cov_refits[limits[0]] is not None else None
+    cov_cols = []
+    for lim in limits:
+        rc = cov_refits[lim]
+        if rc is None:
+            cov_cols.append((np.nan, np.nan, np.nan))
+            continue
+        gc = rc.maps.mean_gain
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rc_ratio = gc / cov_base - 1.0
+        sc = weighted_stats(rc_ratio, npix)
+        cov_cols.append((weighted_stats(gc, npix)["mean"], 100 * sc["mean"], 100 * sc["std"]))
+        boxes[f"gain_cov_{lim:g}"] = gc
+        boxes[f"gain_cov_{lim:g}"].unit = "electron / adu"
     for lim in limits:
         r = refits[lim]
         g = r.maps.mean_gain
@@ -79,16 +95,23 @@ def signal_limit_study(run: RunData, limits: Sequence[float], first_pair: str | 
     t = Table(rows=rows, names=("signal_limit", "summed_limit", "groups_median", "groups_min", "groups_max",
                                 "n_boxes", "mean_gain", "ratio_mean_percent", "ratio_std_percent",
                                 "ratio_median_percent", "ratio_p05_percent", "ratio_p95_percent"))
+    t["cov_mean_gain"] = [c[0] for c in cov_cols]
+    t["cov_ratio_mean_percent"] = [c[1] for c in cov_cols]
+    t["cov_ratio_std_percent"] = [c[2] for c in cov_cols]
+    t["cov_mean_gain"].unit = "electron / adu"
+    t["cov_mean_gain"].format = ".5f"
     t["signal_limit"].unit = t["summed_limit"].unit = "adu"
     t["mean_gain"].unit = "electron / adu"
     t["mean_gain"].format = ".5f"
     for c in t.colnames[7:]:
-        t[c].format = ".3f"
+        t[c].format = ".5f" if c == "cov_mean_gain" else ".3f"
     t.meta.update({
         "reference_limit": limits[0], "box_size": run.box_size, "first_pair_mode": mode,
         "pairs_averaged": [int(run.pair_numbers[i]) for i in used], "notes": notes,
         "comments": ["ratio = mean map at this limit / mean map at the lowest limit - 1, pixel-weighted over "
-                     "boxes (report Table 3); groups: points in each fit (accepted pairs, unflagged boxes)."],
+                     "boxes (report Table 3); groups: points in each fit (accepted pairs, unflagged boxes).",
+                     "cov_*: the same for the covariance PTC model (gain at zero signal, brighter-fatter a-matrix "
+                     "per amplifier) with the limit as its cap; NaN when the run measured no covariances."],
     })
     boxes.meta = {"reference_limit": limits[0]}
     return SignalLimitResult(run, limits, refits, t, boxes, notes)

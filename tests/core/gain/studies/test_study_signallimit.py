@@ -62,3 +62,25 @@ def test_on_simulated_flats(study_rundata, tmp_path):
     assert out["figure"].read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="at least two"):
         signal_limit_study(run, [5000])
+
+
+def test_covariance_model_beside_the_line_has_no_trend_under_bfe():
+    """Points from the full covariance model (BFE): the line rises with the limit, the model does not."""
+    import dataclasses
+
+    from nircam_gui.core.gain.covfit import cov_model
+    from nircam_gui.core.simulate.detector_physics import bfe_kernel
+
+    run = _synthetic_run(curvature=0.0)
+    a = np.zeros((4, 4))
+    a[:3, :3] = bfe_kernel(-2e-6)[2:, 2:]
+    noise = np.zeros((4, 4))
+    noise[0, 0] = 100.0
+    mu = run.mean[0, :, 0] / 2
+    c = 2 * cov_model(mu, 2.25, a, noise)  # one gain for every box: the differenced frame
+    cov = np.broadcast_to(c[None, :, None], run.mean.shape + (4, 4)).copy()
+    run = dataclasses.replace(run, variance=cov[..., 0, 0].copy(), cov=cov)
+    res = signal_limit_study(run, [5000, 10000, 15000])
+    assert res.summary["ratio_mean_percent"][2] > 1.0
+    assert np.allclose(res.summary["cov_ratio_mean_percent"], 0, atol=1e-6)
+    assert res.summary["cov_mean_gain"][0] == pytest.approx(2.25, rel=1e-6)
