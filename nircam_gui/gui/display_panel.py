@@ -141,6 +141,8 @@ class DisplayPanel(QWidget):
         spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
         spin.setToolTip(tip)
         spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        # the range (±1e30) would make Qt ask for a very wide field; levels fit in far less
+        spin.setMinimumWidth(72)
         return spin
 
     def _levels_typed(self) -> None:
@@ -163,6 +165,6 @@ class DisplayPanel(QWidget):
             spin.blockSignals(False)
         if sample is not None:
             self.histogram.set_data(sample, *levels)
-        lut = np.ascontiguousarray(lookup_table(colormap, scaling)[::16][None, :, :])
+        lut = np.ascontiguousarray(lookup_table(colormap if colormap in COLORMAPS else "gray", scaling)[::16][None, :, :])
         image = QImage(lut.data, lut.shape[1], 1, lut.shape[1] * 3, QImage.Format.Format_RGB888)
         self.colorbar.setPixmap(QPixmap.fromImage(image.copy()))

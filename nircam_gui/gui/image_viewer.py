@@ -151,6 +151,7 @@ class ImageViewer(QWidget):
         self._inflight = False
         self._pending: tuple | None = None  # the latest request made while reading
         self._fit_next = True
+        self._hover: tuple[int, int] | None = None  # the pixel under the pointer, for the readout
 
         self.canvas = ImageCanvas()
         self.panel = DisplayPanel()
@@ -353,6 +354,8 @@ class ImageViewer(QWidget):
         self.title.setText(self._title_text())
         self.title.setToolTip(self.source.path if self.source is not None else "")
         self._sync_panel()
+        if self._hover is not None:  # the pointer rests on a pixel whose value just changed
+            self._hovered(self._hover)
         self.frame_shown.emit()
 
     def _title_text(self) -> str:
@@ -393,6 +396,7 @@ class ImageViewer(QWidget):
         return pixel_info(self.frame, self.source.meta, column, row)
 
     def _hovered(self, where: tuple[int, int] | None) -> None:
+        self._hover = where
         info = self.pixel(*where) if where is not None else None
         self.readout.emit(info.text() if info is not None else "")
 

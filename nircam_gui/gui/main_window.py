@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -38,6 +40,10 @@ __all__ = ["MainWindow", "PlaceholderPanel"]
 log = logging.getLogger("nircam_gui")
 
 DEFAULT_SIZE = (1440, 900)
+#: default width of the left dock column (files, display) on a laptop screen and on a large one
+DOCK_WIDTH_SMALL, DOCK_WIDTH_LARGE = 260, 400
+#: window widths below which the left column starts narrow
+SMALL_SCREEN_WIDTH = 1600
 READOUT_HINT = "Point at the image for x, y (1-based, as in DS9), value, amplifier and DQ flags"
 FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
 
@@ -125,24 +131,51 @@ class MainWindow(QMainWindow):
 
         # left column: files above display controls, so the image gets the whole right side
         self.files_dock = self._dock("Files", "files_dock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.display_dock = self._dock("Display", "display_dock", self.viewer.panel,
+        # the Display dock shows the controls of the active tab's image view
+        self.display_stack = QStackedWidget()
+        self.display_stack.addWidget(self.viewer.panel)
+        self.display_stack.addWidget(self.gain_panel.viewer.panel)
+        self.display_dock = self._dock("Display", "display_dock", self.display_stack,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.files_dock, self.display_dock, Qt.Orientation.Vertical)
         self.log_dock = self._dock("Log", "log_dock", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        from .ramp_plot import RampPlot
+
+        self.ramp_plot = RampPlot(references=lambda: self.gain_panel.setup.references())
+        self.ramp_dock = self._dock("Pixel ramp", "ramp_dock", self.ramp_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.log_dock, self.ramp_dock)
+        self.log_dock.raise_()
         self._default_state = self.saveState()
 
         self._make_status_bar()
         self._make_menus()
 
         self.browser.file_selected.connect(self.open_file)
+        self.browser.add_requested.connect(self.add_to_analysis)
+        self._pointer_text: dict[int, str] = {}
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.gain_panel.status_text.connect(lambda t: self.set_pointer_text(self.gain_panel, t))
         self.viewer.loaded.connect(self._loaded)
+        self.viewer.canvas.hovered.connect(self._ramp_pointer)
+        self.viewer.frame_shown.connect(lambda: self._ramp_pointer(self.viewer._hover))
+        self.ramp_plot.failed.connect(lambda m: log.warning("%s", m))
         self.viewer.failed.connect(self.show_error)
         self.viewer.frame_shown.connect(self._update_zoom_label)
         self.viewer.canvas.view.sigRangeChanged.connect(lambda *_: self._update_zoom_label())
 
         from .skyflat import install_skyflat_tabs  # "Sky flat" and "Dead pixels" tabs
 
-        install_skyflat_tabs(self)
+        sky, dead = install_skyflat_tabs(self)
+        from .grid_display import GridDisplay
+
+        self.gain_panel.exported.connect(
+            lambda paths: self._export_finished(os.path.dirname(next(iter(paths.values()))) if paths else "",
+                                                len(paths)))
+        sky.session.exported.connect(lambda folder, files: self._export_finished(folder, len(files)))
+        self.grid_displays = {sky: GridDisplay(sky.detector_view.grid, self),
+                              dead: GridDisplay(dead.grid, self)}
+        for grid_display in self.grid_displays.values():
+            self.display_stack.addWidget(grid_display.panel)
         self._restore(restore_layout)
 
     # -- construction -------------------------------------------------------------------
@@ -158,9 +191,10 @@ class MainWindow(QMainWindow):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.readout_label = QLabel()
         self.readout_label.setFont(fixed)
-        self.viewer.readout.connect(lambda text: self.readout_label.setText(text or READOUT_HINT))
+        self.viewer.readout.connect(lambda text: self.set_pointer_text(self.viewer, text))
         self.readout_label.setText(READOUT_HINT)
-        self.readout_label.setMinimumWidth(520)
+        # the line is clipped rather than widening the window on a laptop
+        self.readout_label.setMinimumWidth(120)
         self.readout_label.setToolTip("Pixel under the mouse: 1-based x, y as in DS9; amplifier 1-4; DQ flags")
         self.zoom_label = QLabel()
         self.zoom_label.setMinimumWidth(90)
@@ -196,29 +230,28 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
         v = mb.addMenu("&View")
-        canvas = self.viewer.canvas
-        self._action(v, "Zoom to &Fit", canvas.zoom_fit, ["F", "Ctrl+0"])
-        self._action(v, "Zoom &1:1", canvas.zoom_actual, "Ctrl+1")
-        self._action(v, "Zoom &In", lambda: canvas.zoom_by(2.0), ["Ctrl+=", "Ctrl++"])
-        self._action(v, "Zoom &Out", lambda: canvas.zoom_by(0.5), "Ctrl+-")
+        self._action(v, "Zoom to &Fit", lambda: self._viewer_or_main().canvas.zoom_fit(), ["F", "Ctrl+0"])
+        self._action(v, "Zoom &1:1", lambda: self._viewer_or_main().canvas.zoom_actual(), "Ctrl+1")
+        self._action(v, "Zoom &In", lambda: self._viewer_or_main().canvas.zoom_by(2.0), ["Ctrl+=", "Ctrl++"])
+        self._action(v, "Zoom &Out", lambda: self._viewer_or_main().canvas.zoom_by(0.5), "Ctrl+-")
         v.addSeparator()
         self.limit_actions = self._choice_menu(v.addMenu("&Limits"), LIMIT_METHODS, "limits")
         self.scaling_actions = self._choice_menu(v.addMenu("&Scale"), SCALINGS, "scaling")
         self.colormap_actions = self._choice_menu(v.addMenu("&Colours"), COLORMAPS, "colormap")
         v.addSeparator()
-        for dock in (self.files_dock, self.display_dock, self.log_dock):
+        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock):
             v.addAction(dock.toggleViewAction())
         self._action(v, "&Reset Layout", self.reset_layout)
 
         f = mb.addMenu("F&rame")
-        self._action(f, "&Next Group", lambda: self.viewer.step_group(1), "]")
-        self._action(f, "&Previous Group", lambda: self.viewer.step_group(-1), "[")
-        self._action(f, "First Group", lambda: self.viewer.set_state(group=0), "Home")
-        self._action(f, "Last Group", lambda: self.viewer.set_state(group=10**9), "End")
-        self._action(f, "Next &Integration", lambda: self.viewer.step_integration(1), "}")
-        self._action(f, "Previous I&ntegration", lambda: self.viewer.step_integration(-1), "{")
+        self._action(f, "&Next Group", lambda: self._viewer_or_main().step_group(1), "]")
+        self._action(f, "&Previous Group", lambda: self._viewer_or_main().step_group(-1), "[")
+        self._action(f, "First Group", lambda: self._viewer_or_main().set_state(group=0), "Home")
+        self._action(f, "Last Group", lambda: self._viewer_or_main().set_state(group=10**9), "End")
+        self._action(f, "Next &Integration", lambda: self._viewer_or_main().step_integration(1), "}")
+        self._action(f, "Previous I&ntegration", lambda: self._viewer_or_main().step_integration(-1), "{")
         self.difference_action = self._action(
-            f, "&Difference (group − group 1)", lambda on: self.viewer.set_state(difference=on), "D",
+            f, "&Difference (group − group 1)", lambda on: self._viewer_or_main().set_state(difference=on), "D",
             checkable=True)
         self.viewer.difference_box.toggled.connect(self.difference_action.setChecked)
 
@@ -226,9 +259,10 @@ class MainWindow(QMainWindow):
         self._action(t, "&Cancel Running Task", self.log_panel.cancel, "Esc")
 
         h = mb.addMenu("&Help")
-        self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self._action(h, "&Help and Keyboard Shortcuts", self.show_shortcuts, "F1")
         self._action(h, "&About", self.show_about)
         self.viewer.panel.changed.connect(lambda *_: self._sync_choice_menus())
+        self.gain_panel.viewer.panel.changed.connect(lambda *_: self._sync_choice_menus())
         self._sync_choice_menus()
 
     def _choice_menu(self, menu, names, field: str) -> dict[str, QAction]:
@@ -243,15 +277,92 @@ class MainWindow(QMainWindow):
         return actions
 
     def _choose(self, field: str, value: str) -> None:
-        self.viewer.set_state(**{field: value})
+        tab = self.tabs.currentWidget()
+        grid_display = getattr(self, "grid_displays", {}).get(tab)
+        if grid_display is not None:
+            grid_display.set_state(field, value)
+        else:
+            self._viewer_or_main().set_state(**{field: value})
         self._sync_choice_menus()
 
     def _sync_choice_menus(self) -> None:
-        s = self.viewer.state
+        if not hasattr(self, "limit_actions"):
+            return
+        s = self._viewer_or_main().state
         for actions, value in ((self.limit_actions, s.limits), (self.scaling_actions, s.scaling),
                                (self.colormap_actions, s.colormap)):
             if value in actions:
                 actions[value].setChecked(True)
+
+    # -- the pointer's status line and the active view -------------------------------------
+    def set_pointer_text(self, tab: QWidget, text: str) -> None:
+        """The status line for the pointer over ``tab``'s images; shown while that tab is in front."""
+        self._pointer_text[id(tab)] = text
+        if self.tabs.currentWidget() is tab:
+            self.readout_label.setText(text or READOUT_HINT)
+
+    def _tab_changed(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        # another tab's pixel is not under the pointer any more
+        self.readout_label.setText(READOUT_HINT)
+        panel = self.active_display_panel()
+        if panel is not None:
+            self.display_stack.setCurrentWidget(panel)
+        self._sync_choice_menus()
+        self._update_zoom_label()
+        del tab
+
+    def active_viewer(self) -> ImageViewer | None:
+        """The ImageViewer of the tab in front (Image or Gain), None on the map tabs."""
+        tab = self.tabs.currentWidget()
+        if tab is self.viewer:
+            return self.viewer
+        if tab is self.gain_panel and self.gain_panel.views.currentIndex() == 0:
+            return self.gain_panel.viewer
+        return None
+
+    def active_display_panel(self):
+        tab = self.tabs.currentWidget()
+        if tab is self.viewer:
+            return self.viewer.panel
+        if tab is self.gain_panel:
+            return self.gain_panel.viewer.panel
+        grid_display = getattr(self, "grid_displays", {}).get(tab)
+        return grid_display.panel if grid_display is not None else None
+
+    def _viewer_or_main(self) -> ImageViewer:
+        return self.active_viewer() or self.viewer
+
+    def _ramp_pointer(self, where) -> None:
+        src = self.viewer.source
+        if where is None or src is None or not src.is_ramp:
+            return
+        self.ramp_plot.point_at(src.path, self.viewer.state.integration, *where)
+
+    def _export_finished(self, folder: str, n_files: int) -> None:
+        log.info("Export finished at %s: %d files in %s", time.strftime("%H:%M:%S"), n_files, folder)
+        if self.modal_errors and folder and not self._closing:  # interactive use: offer to open it
+            from .export_folder import offer_to_open
+
+            offer_to_open(self, folder, n_files)
+
+    def add_to_analysis(self, target: str, paths: list[str]) -> None:
+        """Files chosen in the browser go to the Gain tab (ramps) or the Sky flat tab (images, flats, masks)."""
+        if not paths:
+            self.statusBar().showMessage("Select files in the browser first (Shift/Ctrl+click for several).", 8000)
+            return
+        if target == "gain":
+            setup = self.gain_panel.setup
+            setup.set_files(setup.files + list(paths))
+            self.show_tab("gain")
+        elif target == "skyflat":
+            sky = self.analysis_panels["Sky flat"]
+            sky.setup.add_paths(list(paths))
+            self.show_tab("skyflat")
+        else:
+            raise ValueError(f"unknown analysis {target!r}")
+        log.info("Added %d file%s to %s", len(paths), "s" if len(paths) != 1 else "",
+                 "the Gain tab" if target == "gain" else "the Sky flat tab")
 
     # -- opening ------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike) -> None:
@@ -277,7 +388,8 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str, set_folder: bool = True) -> None:
         """Open one FITS file in the image viewer."""
         path = os.path.abspath(path)
-        if set_folder and os.path.dirname(path) != self.browser.folder:
+        inside = bool(self.browser.folder) and _is_under(path, self.browser.folder)
+        if set_folder and not inside:  # a file in the tree keeps the tree where it is
             self.browser.set_folder(os.path.dirname(path))
         self.browser.select(path)
         self.tabs.setCurrentWidget(self.viewer)
@@ -381,15 +493,16 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def show_shortcuts(self) -> None:
-        rows = []
-        for menu_action in self.menuBar().actions():
-            for action in menu_action.menu().actions():
-                keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
-                if keys:
-                    rows.append(f"<tr><td><b>{keys}</b></td><td>{action.text().replace('&', '')}</td></tr>")
-        text = ("<table cellspacing=4>" + "".join(rows) + "</table><p>Mouse: wheel zooms, drag pans; "
-                "the status bar shows the pixel under the mouse (1-based x, y as in DS9).</p>")
-        QMessageBox.information(self, "Keyboard shortcuts", text)
+        """F1: the help window (every tool, the region editor, the shortcuts)."""
+        from .help_dialog import HelpDialog, menu_shortcuts
+
+        extra = [("N / P / E", "Gain tab: Pan, Draw a region, Edit regions"),
+                 ("Enter / Backspace / Esc", "Gain tab, Draw: close the polygon / remove the last vertex / abandon it"),
+                 ("Delete", "Gain tab, Edit: delete the selected region")]
+        if getattr(self, "help_dialog", None) is None:
+            self.help_dialog = HelpDialog(menu_shortcuts(self.menuBar()) + extra, self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
 
     def show_about(self) -> None:
         from .. import __version__
@@ -417,6 +530,17 @@ class MainWindow(QMainWindow):
         return not self.runner.active and not self.viewer.busy and self.browser.idle
 
     # -- analysis panels ----------------------------------------------------------------
+    #: short names of the tabs (``nircam-gui --tab``) -> tab titles
+    TAB_NAMES = {"image": "Image", "gain": "Gain", "skyflat": "Sky flat", "deadpix": "Dead pixels"}
+
+    def show_tab(self, name: str) -> None:
+        """Bring a tab to the front by its short name ("image", "gain", "skyflat", "deadpix")."""
+        title = self.TAB_NAMES.get(name, name)
+        widget = self.viewer if title == "Image" else self.analysis_panels.get(title)
+        if widget is None:
+            raise ValueError(f"no tab called {name!r}; use one of {', '.join(self.TAB_NAMES)}")
+        self.tabs.setCurrentWidget(widget)
+
     def set_analysis_panel(self, title: str, widget: QWidget) -> None:
         """Put ``widget`` in the tab ``title`` (replacing the placeholder)."""
         old = self.analysis_panels.get(title)
@@ -451,15 +575,17 @@ class MainWindow(QMainWindow):
             self.browser.set_folder(folder)
 
     def _default_dock_sizes(self) -> None:
-        self.resizeDocks([self.files_dock], [500], Qt.Orientation.Horizontal)
+        width = DOCK_WIDTH_SMALL if self.width() < SMALL_SCREEN_WIDTH else DOCK_WIDTH_LARGE
+        self.resizeDocks([self.files_dock], [width], Qt.Orientation.Horizontal)
         self.resizeDocks([self.files_dock, self.display_dock], [430, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [130 if self.height() < 850 else 170], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """Docks back where they start, at their default sizes."""
         self.restoreState(self._default_state)
-        for dock in (self.files_dock, self.display_dock, self.log_dock):
+        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock):
             dock.show()
+        self.log_dock.raise_()
         self._default_dock_sizes()
 
     def showEvent(self, event) -> None:
@@ -514,8 +640,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _update_zoom_label(self) -> None:
-        if self.viewer.frame is not None:
-            self.zoom_label.setText(f"zoom {self.viewer.canvas.zoom_factor():.3g}×")
+        viewer = self.active_viewer()
+        if viewer is not None and viewer.frame is not None:
+            self.zoom_label.setText(f"zoom {viewer.canvas.zoom_factor():.3g}×")
+        else:
+            self.zoom_label.setText("")
 
 
 def _first_to_show(files: list[Path]) -> Path:
@@ -535,6 +664,13 @@ def fits_to_show(folder: str | os.PathLike) -> Path | None:
         for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
             files += find_fits(sub)
     return _first_to_show(files) if files else None
+
+
+def _is_under(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+    except ValueError:  # different drives
+        return False
 
 
 def _dropped_paths(mime) -> list[str]:
