@@ -73,6 +73,12 @@ def run(path: str | None = None, demo: bool = False, screenshot: str | None = No
         window.resize(*geometry)
     if tab is not None:
         window.show_tab(tab)
+
+        def keep_tab(*_):  # the first file opened must not take the chosen tab away
+            window.viewer.loaded.disconnect(keep_tab)
+            window.show_tab(tab)
+
+        window.viewer.loaded.connect(keep_tab)
     window.show()
     _report_unexpected_errors(window)
     if demo:
