@@ -139,6 +139,8 @@ class LogPanel(QWidget):
         ending = ending_text(worker)
         if announce and worker.outcome != "failed":  # failures are reported by the window
             logging.getLogger("nircam_gui").info(ending)
+        if announce:
+            self._last_ending = (1000 if worker.outcome == "finished" else 0, ending)
         running = [w for w in self.runner.workers if w.is_running]
         if running:
             self._current = running[-1]
@@ -147,8 +149,6 @@ class LogPanel(QWidget):
         self._current = None
         self.cancel_button.setEnabled(False)
         self.task_label.setText("Idle")
-        if announce:
-            self._last_ending = (1000 if worker.outcome == "finished" else 0, ending)
         # the bar keeps saying how the last long task ended, not what a quick read did
         value, text = self._last_ending
         self.progress.setValue(value)

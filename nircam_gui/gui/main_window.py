@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QSplitter,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -144,6 +145,18 @@ class MainWindow(QMainWindow):
         self.ramp_plot = RampPlot(references=lambda: self.gain_panel.setup.references())
         self.ramp_dock = self._dock("Pixel ramp", "ramp_dock", self.ramp_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.log_dock, self.ramp_dock)
+        from .box_stats import BoxStatsTool
+        from .pixel_table import PixelTable
+
+        self.pixel_table = PixelTable()
+        self.box_stats = BoxStatsTool(self.active_viewer)
+        pixels = QSplitter(Qt.Orientation.Horizontal)
+        pixels.addWidget(self.pixel_table)
+        pixels.addWidget(self.box_stats)
+        pixels.setStretchFactor(0, 3)
+        pixels.setStretchFactor(1, 2)
+        self.pixels_dock = self._dock("Pixels", "pixels_dock", pixels, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.ramp_dock, self.pixels_dock)
         self.log_dock.raise_()
         self._default_state = self.saveState()
 
@@ -157,6 +170,9 @@ class MainWindow(QMainWindow):
         self.gain_panel.status_text.connect(lambda t: self.set_pointer_text(self.gain_panel, t))
         self.viewer.loaded.connect(self._loaded)
         self.viewer.canvas.hovered.connect(self._ramp_pointer)
+        for viewer in (self.viewer, self.gain_panel.viewer):
+            viewer.canvas.hovered.connect(lambda where, v=viewer: self._pixel_table_pointer(v, where))
+            viewer.frame_shown.connect(lambda v=viewer: self._pixel_table_pointer(v, v._hover))
         self.viewer.frame_shown.connect(lambda: self._ramp_pointer(self.viewer._hover))
         self.ramp_plot.failed.connect(lambda m: log.warning("%s", m))
         self.viewer.failed.connect(self.show_error)
@@ -239,7 +255,7 @@ class MainWindow(QMainWindow):
         self.scaling_actions = self._choice_menu(v.addMenu("&Scale"), SCALINGS, "scaling")
         self.colormap_actions = self._choice_menu(v.addMenu("&Colours"), COLORMAPS, "colormap")
         v.addSeparator()
-        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock):
+        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock, self.pixels_dock):
             v.addAction(dock.toggleViewAction())
         self._action(v, "&Reset Layout", self.reset_layout)
 
@@ -332,6 +348,10 @@ class MainWindow(QMainWindow):
 
     def _viewer_or_main(self) -> ImageViewer:
         return self.active_viewer() or self.viewer
+
+    def _pixel_table_pointer(self, viewer: ImageViewer, where) -> None:
+        if where is not None and viewer.frame is not None and self.pixels_dock.isVisible():
+            self.pixel_table.show_around(viewer.frame.image, *where)
 
     def _ramp_pointer(self, where) -> None:
         src = self.viewer.source
@@ -583,7 +603,7 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         """Docks back where they start, at their default sizes."""
         self.restoreState(self._default_state)
-        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock):
+        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock, self.pixels_dock):
             dock.show()
         self.log_dock.raise_()
         self._default_dock_sizes()

@@ -28,7 +28,8 @@ def gain_out(tmp_path_factory):
     """A real gain result on small ramps (its tables and combo boxes fill the Gain tab)."""
     sim = simulate_flats(tmp_path_factory.mktemp("layout_flats"),
                          FlatSimConfig(detector="NRCB1", size=128, nints=4, ngroups=5, seed=4))
-    return run_analysis([str(p) for p in sim.ramps], GainOptions(box=32, regions=str(sim.regions), ipc="none"))
+    out = run_analysis([str(p) for p in sim.ramps], GainOptions(box=32, regions=str(sim.regions), ipc="none"))
+    return out, str(sim.ramps[0])
 
 
 def _in_scroll_area(w: QWidget) -> bool:
@@ -80,7 +81,12 @@ def test_every_tab_fits_with_results(qtbot, settings, gain_out, size):
     window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
-    window.gain_panel.set_result(*gain_out)
+    out, ramp = gain_out
+    # a ramp in both viewers: their group and integration bars are the widest rows
+    window.open_path(ramp)
+    window.gain_panel.viewer.open(ramp)
+    qtbot.waitUntil(lambda: window.idle and window.gain_panel.viewer.frame is not None, timeout=20000)
+    window.gain_panel.set_result(*out)
     try:
         for name in ("image", "gain", "skyflat", "deadpix"):
             window.show_tab(name)

@@ -86,8 +86,9 @@ class SkyflatSession(QObject):
         # the work folder goes with the session, or with the interpreter at the latest
         self._finalizers.append(weakref.finalize(self, shutil.rmtree, workdir, True))
         files = [c.path for c in self.setup.images]
-        log.info("Sky flats: %d images on %d detectors (Copy Command gives the same run as nircam-skyflat)",
-                 len(files), len(self.setup.grouped()))
+        n_det = len(self.setup.grouped())
+        log.info("Sky flats: %d image%s on %d detector%s (Copy Command gives the same run as nircam-skyflat)",
+                 len(files), "s" if len(files) != 1 else "", n_det, "s" if n_det != 1 else "")
         log.debug("Sky flats: %s", self.setup.command_line())
         self.worker = self.runner.run(
             run_task, files, workdir, self.setup.predictions, self.setup.run_kwargs(),
