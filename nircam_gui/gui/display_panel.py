@@ -108,6 +108,11 @@ class DisplayPanel(QWidget):
         self.colorbar.setScaledContents(True)
         self.colorbar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.histogram = HistogramPlot()
+        # the colour bar's scale: the limits at its ends and the data unit
+        self.colorbar_low = QLabel()
+        self.colorbar_high = QLabel()
+        self.colorbar_high.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.unit = ""
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -124,6 +129,12 @@ class DisplayPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.histogram, 1)
         layout.addWidget(self.colorbar)
+        scale = QHBoxLayout()
+        scale.setContentsMargins(0, 0, 0, 0)
+        scale.addWidget(self.colorbar_low)
+        scale.addStretch(1)
+        scale.addWidget(self.colorbar_high)
+        layout.addLayout(scale)
 
         self.limits.currentTextChanged.connect(lambda v: self.changed.emit("limits", v))
         self.scaling.currentTextChanged.connect(lambda v: self.changed.emit("scaling", v))
@@ -151,8 +162,13 @@ class DisplayPanel(QWidget):
             self.changed.emit("manual_levels", (lo, hi))
 
     def show_state(self, limits: str, scaling: str, colormap: str, levels: tuple[float, float],
-                   sample: np.ndarray | None) -> None:
-        """Show the viewer's state without emitting ``changed``."""
+                   sample: np.ndarray | None, unit: str | None = None) -> None:
+        """Show the viewer's state without emitting ``changed``; ``unit`` labels the colour bar."""
+        if unit is not None:
+            self.unit = unit
+        self.colorbar_low.setText(f"{levels[0]:.6g}")
+        self.colorbar_high.setText(f"{levels[1]:.6g} {self.unit}".rstrip())
+        self.colorbar.setToolTip(f"{scaling} scale from {levels[0]:.6g} to {levels[1]:.6g} {self.unit}".rstrip())
         for widget, value in ((self.limits, limits), (self.scaling, scaling), (self.colormap, colormap)):
             widget.blockSignals(True)
             widget.setCurrentText(value)

@@ -173,6 +173,9 @@ class ImageViewer(QWidget):
         self.panel.changed.connect(lambda name, value: self.set_state(**{name: value}))
         self._sync_panel()
 
+    #: unit of the values when the file does not say (BUNIT), by file kind
+    DEFAULT_UNITS = {"uncal": "DN", "ramp": "DN", "ground_ramp": "DN"}
+
     # -- ramp controls ------------------------------------------------------------------
     def _make_ramp_bar(self) -> QWidget:
         bar = QWidget()
@@ -275,7 +278,16 @@ class ImageViewer(QWidget):
 
     def _sync_panel(self) -> None:
         sample = self.frame.sample if self.frame is not None else None
-        self.panel.show_state(self.state.limits, self.state.scaling, self.state.colormap, self.levels, sample)
+        self.panel.show_state(self.state.limits, self.state.scaling, self.state.colormap, self.levels, sample,
+                              unit=self.unit)
+
+    @property
+    def unit(self) -> str:
+        """Unit of the values on screen: the file's BUNIT, else the usual one for its kind."""
+        src = self.source
+        if src is None:
+            return ""
+        return getattr(self, "_units", {}).get(src.path) or self.DEFAULT_UNITS.get(src.meta.kind, "")
 
     def _lut(self) -> np.ndarray:
         return lookup_table(self.state.colormap, self.state.scaling)
@@ -324,10 +336,11 @@ class ImageViewer(QWidget):
             self._request(pending)
 
     def _opened(self, result: tuple) -> None:
-        source, state, frame, levels, picture = result
+        source, state, frame, levels, picture, unit = result
         if self.source is not None:
             self.source.close()
         self.source = source
+        self._units = {source.path: unit}
         self.state = replace(self.state, integration=state.integration, group=state.group,
                              difference=state.difference)
         self._fit_next = self.frame is None or self.frame.image.shape != frame.image.shape
@@ -402,6 +415,21 @@ class ImageViewer(QWidget):
         self.readout.emit(info.text() if info is not None else "")
 
 
+def _bunit(path: str) -> str:
+    """BUNIT of the first image extension that has one ('' if none)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, lazy_load_hdus=True) as hdul:
+            for hdu in hdul[:3]:
+                unit = str(hdu.header.get("BUNIT", "")).strip()
+                if unit:
+                    return unit
+    except (OSError, ValueError):
+        pass
+    return ""
+
+
 def _map_frame(frame: Frame, state: DisplayState, lut: np.ndarray):
     """Worker: display limits for ``state`` and the coloured picture of ``frame``."""
     levels = limits(frame.sample, state.limits, frame.data_range, state.manual_levels)
@@ -425,7 +453,7 @@ def _open_file(path: str, state: DisplayState, lut: np.ndarray):
         group = source.ngroups - 1
         diff = state.difference and source.is_ramp and source.ngroups > 1
         state = replace(state, integration=0, group=group, difference=diff)
-        return (source, state) + _read_frame(source, state, lut)
+        return (source, state) + _read_frame(source, state, lut) + (_bunit(path),)
     except BaseException:
         source.close()
         raise

@@ -240,6 +240,9 @@ class MainWindow(QMainWindow):
         self._action(m, "Open &Demo Data", self.open_demo, tip="Simulated NIRCam ramps and images")
         m.addSeparator()
         self._action(m, "Show &Header…", self.show_header, "Ctrl+H", tip="FITS headers of the open file")
+        self._action(m, "Open Re&gions on Image…", self.choose_image_regions, "Ctrl+R",
+                     tip="Draw a DS9 region file's outlines over the Image tab")
+        self._action(m, "Clear Regions on Image", self.clear_image_regions)
         self._action(m, "&Save Window Image…", self.choose_screenshot, "Ctrl+Shift+S")
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -266,6 +269,11 @@ class MainWindow(QMainWindow):
         self._action(f, "Last Group", lambda: self._viewer_or_main().set_state(group=10**9), "End")
         self._action(f, "Next &Integration", lambda: self._viewer_or_main().step_integration(1), "}")
         self._action(f, "Previous I&ntegration", lambda: self._viewer_or_main().step_integration(-1), "{")
+        f.addSeparator()
+        self.blink_action = self._action(f, "&Blink Integrations", self.toggle_blink, "B", checkable=True,
+                                         tip="Alternate between this integration and the next every half second")
+        self.dq_action = self._action(f, "DQ &Overlay", self.toggle_dq_overlay, "Q", checkable=True,
+                                      tip="Colour the pixels flagged in the DQ array, with a legend")
         self.difference_action = self._action(
             f, "&Difference (group − group 1)", lambda on: self._viewer_or_main().set_state(difference=on), "D",
             checkable=True)
@@ -352,6 +360,45 @@ class MainWindow(QMainWindow):
     def _pixel_table_pointer(self, viewer: ImageViewer, where) -> None:
         if where is not None and viewer.frame is not None and self.pixels_dock.isVisible():
             self.pixel_table.show_around(viewer.frame.image, *where)
+
+    # -- blink and DQ overlay --------------------------------------------------------------
+    BLINK_MS = 500
+
+    def toggle_blink(self, on: bool) -> None:
+        """Alternate the Image tab between its integration and the next (DS9's blink)."""
+        from PySide6.QtCore import QTimer
+
+        if not hasattr(self, "_blink_timer"):
+            self._blink_timer = QTimer(self, interval=self.BLINK_MS)
+            self._blink_timer.timeout.connect(self._blink_step)
+        src = self.viewer.source
+        if on and (src is None or src.nints < 2):
+            self.statusBar().showMessage("Blink needs a ramp with two or more integrations.", 8000)
+            self.blink_action.setChecked(False)
+            return
+        if on:
+            self._blink_pair = (self.viewer.state.integration, (self.viewer.state.integration + 1) % src.nints)
+            self._blink_timer.start()
+        else:
+            self._blink_timer.stop()
+
+    def _blink_step(self) -> None:
+        if self.viewer.busy:
+            return  # the last frame is still being read: never queue frames up
+        a, b = self._blink_pair
+        self.viewer.set_state(integration=b if self.viewer.state.integration == a else a)
+
+    def toggle_dq_overlay(self, on: bool) -> None:
+        from .dq_overlay import DQOverlay
+
+        if getattr(self, "dq_overlay", None) is None:
+            self.dq_overlay = DQOverlay(self.viewer.canvas.view)
+            self.viewer.frame_shown.connect(
+                lambda: self.dq_overlay.set_dq(self.viewer.frame.dq if self.viewer.frame is not None else None))
+        self.dq_overlay.set_dq(self.viewer.frame.dq if self.viewer.frame is not None else None)
+        self.dq_overlay.set_visible(on)
+        if on and self.viewer.frame is not None and self.viewer.frame.dq is None:
+            self.statusBar().showMessage("This file has no DQ array.", 8000)
 
     def _ramp_pointer(self, where) -> None:
         src = self.viewer.source
@@ -484,6 +531,34 @@ class MainWindow(QMainWindow):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # window-modal but not blocking: work continues behind it
 
+    def choose_image_regions(self) -> None:
+        start = self.browser.folder or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open DS9 regions", start,
+                                              "DS9 region files (*.reg);;All files (*)")
+        if path:
+            self.open_image_regions(path)
+
+    def open_image_regions(self, path: str) -> int:
+        """Draw the regions of a DS9 file over the Image tab; the number drawn (0 with a message on error)."""
+        from ..core.errors import NircamFileError
+        from .region_overlay import RegionOverlay
+
+        if getattr(self, "image_regions", None) is None:
+            self.image_regions = RegionOverlay(self.viewer.canvas.view)
+        try:
+            drawn, skipped = self.image_regions.load(path)
+        except NircamFileError as exc:
+            self.show_error(str(exc))
+            return 0
+        log.info("Regions: %d drawn from %s%s", drawn, path,
+                 f"; {skipped} skipped (sky coordinates or shapes not drawn)" if skipped else "")
+        self.show_tab("image")
+        return drawn
+
+    def clear_image_regions(self) -> None:
+        if getattr(self, "image_regions", None) is not None:
+            self.image_regions.clear()
+
     def show_header(self) -> None:
         src = self.viewer.source
         if src is None:
@@ -505,9 +580,15 @@ class MainWindow(QMainWindow):
         text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.close)
+        from .header_search import HeaderSearch
+
+        search = HeaderSearch(text)
         layout = QVBoxLayout(dialog)
+        layout.addWidget(search)
         layout.addWidget(text)
         layout.addWidget(buttons)
+        dialog.search = search
+        self.header_dialog = dialog
         dialog.resize(720, 640)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

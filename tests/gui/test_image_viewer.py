@@ -176,6 +176,9 @@ def test_readout_follows_the_frame_under_a_resting_pointer(qtbot, viewer, data_d
     open_and_wait(qtbot, viewer, data_dir / "jw_nrca1_uncal.fits")
     text = hover(qtbot, viewer, 9, 21)
     group = viewer.state.group
+    # the colour bar names the limits and the unit of raw ramps
+    assert viewer.panel.colorbar_high.text().endswith(" DN")
+    assert viewer.panel.colorbar_low.text() == f"{viewer.levels[0]:.6g}"
     assert f"value {uncal_value(0, group, 21, 9)}" in text
     # ] with the mouse at rest: the readout shows the new group's value without a move
     texts = []
