@@ -40,7 +40,7 @@ class HistogramPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(80)
         item = self.getPlotItem()
         item.setLogMode(y=True)
         item.hideAxis("left")

@@ -239,6 +239,11 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self._action(m, "Open &Demo Data", self.open_demo, tip="Simulated NIRCam ramps and images")
         m.addSeparator()
+        self._action(m, "Open &Session…", self.choose_open_session,
+                     tip="Restore inputs, regions, options, display and the last results")
+        self._action(m, "Sa&ve Session…", self.choose_save_session,
+                     tip="Keep inputs, regions, options, display and the last results in one file")
+        m.addSeparator()
         self._action(m, "Show &Header…", self.show_header, "Ctrl+H", tip="FITS headers of the open file")
         self._action(m, "Open Re&gions on Image…", self.choose_image_regions, "Ctrl+R",
                      tip="Draw a DS9 region file's outlines over the Image tab")
@@ -530,6 +535,45 @@ class MainWindow(QMainWindow):
             box = QMessageBox(QMessageBox.Icon.Warning, "NIRCam GUI", message, QMessageBox.StandardButton.Ok, self)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # window-modal but not blocking: work continues behind it
+
+    SESSION_FILTER = "nircam-gui sessions (*.ncsession);;All files (*)"
+
+    def choose_save_session(self) -> None:
+        start = os.path.join(self.browser.folder or str(Path.home()), "analysis.ncsession")
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", start, self.SESSION_FILTER)
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str) -> str:
+        """Write the session file; its path, or '' with a message on error."""
+        from .session_file import save_session
+
+        try:
+            written = save_session(self, path)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot write the session ({exc.strerror or exc})")
+            return ""
+        log.info("Session saved to %s", written)
+        return written
+
+    def choose_open_session(self) -> None:
+        start = self.browser.folder or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", start, self.SESSION_FILTER)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> bool:
+        """Restore a session file; False with a message on error."""
+        from ..core.errors import NircamFileError
+        from .session_file import open_session
+
+        try:
+            open_session(self, path)
+        except NircamFileError as exc:
+            self.show_error(str(exc))
+            return False
+        log.info("Session restored from %s", path)
+        return True
 
     def choose_image_regions(self) -> None:
         start = self.browser.folder or str(Path.home())

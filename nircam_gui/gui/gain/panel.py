@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -565,7 +566,8 @@ class GainPanel(QWidget):
                                  on_result=lambda out, p=polygons: self._run_done(out, p),
                                  on_error=self._run_failed, on_finished=self._run_finished)
         worker.progressed.connect(self.setup.set_progress)
-        worker.aborted.connect(lambda: self.setup.status.setText("Stopped; the previous results are kept."))
+        worker.aborted.connect(lambda: (self.setup.status.setText("Stopped; the previous results are kept."),
+                                        self.setup.set_progress(-1, time.strftime("cancelled at %H:%M:%S"))))
         self.run_worker = worker
         return worker
 
@@ -612,7 +614,7 @@ class GainPanel(QWidget):
             f"{result.detector}: {len(result.pairs)} pairs (used {used}), {result.boxes.nbox} boxes of "
             f"{result.options.box} px, "
             f"signal limit {result.signal_limit:g} ADU, {result.timings.get('total_s', 0):.1f} s.")
-        self.setup.set_progress(1.0, "done")
+        self.setup.set_progress(1.0, time.strftime("finished at %H:%M:%S"))
         for warning in getattr(result, "warnings", []):  # the engine ran but wants the user to know
             log.warning(warning)
             self.setup.status.setText(self.setup.status.text() + f"<br><span style='color:#b8860b'>{warning}</span>")
