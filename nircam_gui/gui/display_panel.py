@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -82,6 +82,29 @@ class HistogramPlot(pg.PlotWidget):
             self.levels_dragged.emit(float(lo), float(hi))
 
 
+class ColorStrip(QWidget):
+    """The colour map between the display limits, stretched to the widget (a 1-row image)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedHeight(12)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.image = QImage()
+
+    def set_image(self, image: QImage) -> None:
+        self.image = image
+        self.update()
+
+    def pixmap(self) -> QPixmap:
+        return QPixmap.fromImage(self.image)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self.image.isNull():
+            painter = QPainter(self)
+            painter.drawImage(self.rect(), self.image)
+            painter.end()
+
+
 class DisplayPanel(QWidget):
     """Controls for how the image is stretched and coloured (the DS9 Scale and Color menus).
 
@@ -103,10 +126,7 @@ class DisplayPanel(QWidget):
         self.colormap.addItems(COLORMAPS)
         self.low = self._spin("Lower display limit")
         self.high = self._spin("Upper display limit")
-        self.colorbar = QLabel()
-        self.colorbar.setFixedHeight(12)
-        self.colorbar.setScaledContents(True)
-        self.colorbar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.colorbar = ColorStrip()
         self.histogram = HistogramPlot()
         # the colour bar's scale: the limits at its ends and the data unit
         self.colorbar_low = QLabel()
@@ -168,7 +188,6 @@ class DisplayPanel(QWidget):
             self.unit = unit
         self.colorbar_low.setText(f"{levels[0]:.6g}")
         self.colorbar_high.setText(f"{levels[1]:.6g} {self.unit}".rstrip())
-        self.colorbar.setToolTip(f"{scaling} scale from {levels[0]:.6g} to {levels[1]:.6g} {self.unit}".rstrip())
         for widget, value in ((self.limits, limits), (self.scaling, scaling), (self.colormap, colormap)):
             widget.blockSignals(True)
             widget.setCurrentText(value)
@@ -183,4 +202,4 @@ class DisplayPanel(QWidget):
             self.histogram.set_data(sample, *levels)
         lut = np.ascontiguousarray(lookup_table(colormap if colormap in COLORMAPS else "gray", scaling)[::16][None, :, :])
         image = QImage(lut.data, lut.shape[1], 1, lut.shape[1] * 3, QImage.Format.Format_RGB888)
-        self.colorbar.setPixmap(QPixmap.fromImage(image.copy()))
+        self.colorbar.set_image(image.copy())

@@ -179,6 +179,8 @@ def test_readout_follows_the_frame_under_a_resting_pointer(qtbot, viewer, data_d
     # the colour bar names the limits and the unit of raw ramps
     assert viewer.panel.colorbar_high.text().endswith(" DN")
     assert viewer.panel.colorbar_low.text() == f"{viewer.levels[0]:.6g}"
+    strip = viewer.panel.colorbar.grab().toImage()  # the grey ramp is drawn, dark to light
+    assert strip.pixelColor(1, 6).lightness() < 40 < 200 < strip.pixelColor(strip.width() - 2, 6).lightness()
     assert f"value {uncal_value(0, group, 21, 9)}" in text
     # ] with the mouse at rest: the readout shows the new group's value without a move
     texts = []
