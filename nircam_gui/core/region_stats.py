@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 
-__all__ = ["BoxStatistics", "box_statistics", "pixel_window"]
+__all__ = ["BoxStatistics", "box_statistics", "line_profile", "pixel_window"]
 
 
 def pixel_window(image: np.ndarray, column: int, row: int, half: int = 4) -> tuple[np.ndarray, int, int]:
@@ -102,3 +102,27 @@ def box_statistics(image: np.ndarray, x0: int, x1: int, y0: int, y1: int, sigma:
     return BoxStatistics(x0, x1, y0, y1, int(values.size), float(values.mean()), float(np.median(values)),
                          float(values.std()), float(cmean), float(cmedian), float(cstd), int(values.size - kept),
                          float(values.min()), float(values.max()))
+
+
+def line_profile(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                          np.ndarray, np.ndarray]:
+    """Values along the line from ``(x0, y0)`` to ``(x1, y1)`` (0-based pixel centres), one sample per pixel step.
+
+    Each sample is the pixel containing the point (nearest pixel, no interpolation, so the
+    values are the data's own); points outside the image are NaN.
+
+    Returns
+    -------
+    (distance, x, y, values)
+        Distance from the start in pixels, the 0-based pixel of each sample, and its value.
+    """
+    length = float(np.hypot(x1 - x0, y1 - y0))
+    n = max(int(np.ceil(length)) + 1, 2)
+    t = np.linspace(0.0, 1.0, n)
+    xs = np.floor(x0 + t * (x1 - x0) + 0.5).astype(np.int64)
+    ys = np.floor(y0 + t * (y1 - y0) + 0.5).astype(np.int64)
+    ny, nx = image.shape
+    inside = (xs >= 0) & (xs < nx) & (ys >= 0) & (ys < ny)
+    values = np.full(n, np.nan)
+    values[inside] = image[ys[inside], xs[inside]]
+    return t * length, xs, ys, values

@@ -30,7 +30,13 @@ follows the frame on screen: stepping groups with the pointer at rest updates th
 <p>The <b>Pixel ramp</b> dock (beside the Log) plots the pixel under the pointer up the ramp: every group
 of the integration on screen, raw. With reference files set in the Gain tab it also shows the ramp
 minus the SUPERBIAS, the pixel's SATURATION value (dashed) and the PTC signal limit, group 1 + the
-detector's limit (dotted). Untick <i>Follow the pointer</i> to keep a pixel.</p>"""),
+detector's limit (dotted). Untick <i>Follow the pointer</i> to keep a pixel.</p>
+<p>The <b>Pixels</b> dock holds a 9x9 table of the values around the pointer, a <b>Statistics box</b>
+(drag it, resize it by its corner: mean, median, std, 3-sigma clipped mean, median and sigma, pixels;
+DO_NOT_USE pixels left out) and a <b>Profile line</b> (drag its ends; the values along it are plotted).
+Frame ▸ DQ Overlay (Q) colours the flagged pixels with a legend; Frame ▸ Blink Integrations (B)
+alternates two integrations; File ▸ Open Regions on Image draws a DS9 region file; the header window
+(Ctrl+H) has a search field; File ▸ Save Session / Open Session keep and restore everything.</p>"""),
     ("Gain tab and the region editor", """
 <p>Choose ramps (<b>Add…</b>, <b>From browser</b>, or <b>Add to ▸ Gain</b> in the Files dock); the tab
 pairs the integrations and checks their signal. The mouse has three modes, shown at the bottom left

@@ -153,8 +153,13 @@ class MainWindow(QMainWindow):
         pixels = QSplitter(Qt.Orientation.Horizontal)
         pixels.addWidget(self.pixel_table)
         pixels.addWidget(self.box_stats)
+        from .line_profile import LineProfileTool
+
+        self.line_profile = LineProfileTool(self.active_viewer)
+        pixels.addWidget(self.line_profile)
         pixels.setStretchFactor(0, 3)
         pixels.setStretchFactor(1, 2)
+        pixels.setStretchFactor(2, 3)
         self.pixels_dock = self._dock("Pixels", "pixels_dock", pixels, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.ramp_dock, self.pixels_dock)
         self.log_dock.raise_()

@@ -51,3 +51,20 @@ def test_box_statistics_edges_and_errors():
     mask = np.zeros((10, 10), bool)
     mask[:, :5] = True
     assert box_statistics(image, 0, 9, 0, 9, exclude=mask).npix == 50
+
+
+def test_line_profile_rows_columns_and_diagonals():
+    from nircam_gui.core.region_stats import line_profile
+
+    y, x = np.mgrid[0:50, 0:60]
+    image = (1000 * y + x).astype(float)
+    d, xs, ys, v = line_profile(image, 5, 7, 25, 7)  # along row 7
+    assert d[0] == 0 and d[-1] == pytest.approx(20) and len(v) == 21
+    np.testing.assert_array_equal(v, image[7, 5:26])
+    d, xs, ys, v = line_profile(image, 3, 40, 3, 10)  # down column 3
+    np.testing.assert_array_equal(v, image[40:9:-1, 3])
+    d, xs, ys, v = line_profile(image, 0, 0, 10, 10)  # the diagonal hits the diagonal pixels
+    assert set(zip(xs, ys)) >= {(k, k) for k in range(11)}
+    assert np.all(v == image[ys, xs])
+    d, xs, ys, v = line_profile(image, 55, 5, 70, 5)  # leaving the image: NaN outside
+    assert np.isfinite(v[:5]).all() and np.isnan(v[5:]).all()

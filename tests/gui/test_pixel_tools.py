@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from fits_samples import uncal_value
 
@@ -39,5 +40,28 @@ def test_pixel_table_and_statistics_box(qtbot, window, data_dir):
         viewer.set_state(group=0)
     assert got.args[0].mean == pytest.approx(box_statistics(viewer.frame.image, 10, 29, 12, 19).mean)
     assert got.args[0].mean != pytest.approx(stats.mean)
+    tool.button.setChecked(False)
+    assert tool.roi is None
+
+
+def test_line_profile_follows_the_frame(qtbot, window, data_dir):
+    from nircam_gui.core.region_stats import line_profile
+
+    with qtbot.waitSignal(window.viewer.loaded, timeout=10000):
+        window.open_path(data_dir / "jw_nrca1_uncal.fits")
+    qtbot.waitUntil(lambda: window.idle, timeout=10000)
+    viewer = window.viewer
+    tool = window.line_profile
+    with qtbot.waitSignal(tool.plotted, timeout=5000) as got:
+        tool.set_line(viewer, 5, 10, 40, 10)
+    distance, values = got.args[0]
+    assert tool.ends() == pytest.approx((5, 10, 40, 10))
+    np.testing.assert_array_equal(values, viewer.frame.image[10, 5:41])
+    x, y = tool.curve.getData()
+    np.testing.assert_array_equal(y, values)
+    # another group: the same line, the new frame's values
+    with qtbot.waitSignal(tool.plotted, timeout=5000) as got:
+        viewer.set_state(group=0)
+    np.testing.assert_array_equal(got.args[0][1], line_profile(viewer.frame.image, 5, 10, 40, 10)[3])
     tool.button.setChecked(False)
     assert tool.roi is None
