@@ -34,9 +34,6 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     # the default 5 ms switch interval each re-take can wait 5 ms behind the other thread.
     # 1 ms keeps both the GUI and the workers moving (measured in benchmarks/bench_viewer.py).
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-    from .gc_guard import install_gc_guard
-
-    install_gc_guard(app)  # Qt objects must never be destroyed by a collection in a worker thread
     return app
 
 

@@ -13,19 +13,6 @@ from fits_samples import make_cal, make_uncal  # noqa: E402 - tests/gui is on sy
 
 
 @pytest.fixture(autouse=True)
-def _gc_in_gui_thread(qapp):
-    """As the application does: cyclic garbage (closed windows of earlier tests) is collected in
-    the GUI thread, never by a worker thread that happens to allocate (a deadlock)."""
-    import gc
-
-    from nircam_gui.gui.gc_guard import install_gc_guard
-
-    install_gc_guard(qapp)
-    yield
-    gc.collect()
-
-
-@pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
     """Never read or write the user's real settings or data folder."""
     base = tmp_path_factory.mktemp("home")
