@@ -27,6 +27,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("NIRCam GUI")
     app.setStyle("Fusion")  # the same look on every platform and under Xvfb
+    app.setDesktopFileName("nircam-gui")  # Wayland/X11 taskbars match the window to the menu entry
+    _apply_resources(app)
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     # Workers run numpy code that releases and re-takes the GIL many times per frame; with
     # the default 5 ms switch interval each re-take can wait 5 ms behind the other thread.
@@ -35,18 +37,48 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def _apply_resources(app: QApplication) -> None:
+    """The application icon (window and taskbar) and the default style sheet."""
+    import logging
+
+    from PySide6.QtGui import QIcon
+
+    from ..desktop import resource_path
+
+    try:
+        icon = QIcon(str(resource_path("nircam-gui.svg")))
+        icon.addFile(str(resource_path("nircam-gui.png")))
+        app.setWindowIcon(icon)
+        app.setStyleSheet(resource_path("style.qss").read_text(encoding="utf-8"))
+    except (FileNotFoundError, OSError) as exc:  # a broken install still starts, plainer
+        logging.getLogger("nircam_gui").warning("%s", exc)
+
+
 def run(path: str | None = None, demo: bool = False, screenshot: str | None = None,
-        settings: Settings | None = None) -> int:
+        settings: Settings | None = None, geometry: tuple[int, int] | None = None,
+        tab: str | None = None) -> int:
     """Show the main window, open ``path`` and/or the demo data, and run the event loop.
 
     With ``screenshot``, wait until everything is loaded, save the window as a PNG and
-    return 0 (1 when loading failed or timed out, so scripted checks notice).
+    return 0 (1 when loading failed or timed out, so scripted checks notice). ``geometry``
+    ``(width, height)`` sizes the window (and so the picture); ``tab`` is the tab shown
+    first ("image", "gain", "skyflat", "deadpix").
     """
     app = create_app()
-    window = MainWindow(settings=settings, restore_layout=screenshot is None,
+    window = MainWindow(settings=settings, restore_layout=screenshot is None and geometry is None,
                         modal_errors=screenshot is None)
     if screenshot is not None:
         window._save_on_close = False  # a documentation run must not change the user's layout
+    if geometry is not None:
+        window.resize(*geometry)
+    if tab is not None:
+        window.show_tab(tab)
+
+        def keep_tab(*_):  # the first file opened must not take the chosen tab away
+            window.viewer.loaded.disconnect(keep_tab)
+            window.show_tab(tab)
+
+        window.viewer.loaded.connect(keep_tab)
     window.show()
     _report_unexpected_errors(window)
     if demo:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -40,7 +40,7 @@ class HistogramPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(80)
         item = self.getPlotItem()
         item.setLogMode(y=True)
         item.hideAxis("left")
@@ -82,6 +82,29 @@ class HistogramPlot(pg.PlotWidget):
             self.levels_dragged.emit(float(lo), float(hi))
 
 
+class ColorStrip(QWidget):
+    """The colour map between the display limits, stretched to the widget (a 1-row image)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedHeight(12)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.image = QImage()
+
+    def set_image(self, image: QImage) -> None:
+        self.image = image
+        self.update()
+
+    def pixmap(self) -> QPixmap:
+        return QPixmap.fromImage(self.image)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self.image.isNull():
+            painter = QPainter(self)
+            painter.drawImage(self.rect(), self.image)
+            painter.end()
+
+
 class DisplayPanel(QWidget):
     """Controls for how the image is stretched and coloured (the DS9 Scale and Color menus).
 
@@ -103,11 +126,13 @@ class DisplayPanel(QWidget):
         self.colormap.addItems(COLORMAPS)
         self.low = self._spin("Lower display limit")
         self.high = self._spin("Upper display limit")
-        self.colorbar = QLabel()
-        self.colorbar.setFixedHeight(12)
-        self.colorbar.setScaledContents(True)
-        self.colorbar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.colorbar = ColorStrip()
         self.histogram = HistogramPlot()
+        # the colour bar's scale: the limits at its ends and the data unit
+        self.colorbar_low = QLabel()
+        self.colorbar_high = QLabel()
+        self.colorbar_high.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.unit = ""
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -124,6 +149,12 @@ class DisplayPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.histogram, 1)
         layout.addWidget(self.colorbar)
+        scale = QHBoxLayout()
+        scale.setContentsMargins(0, 0, 0, 0)
+        scale.addWidget(self.colorbar_low)
+        scale.addStretch(1)
+        scale.addWidget(self.colorbar_high)
+        layout.addLayout(scale)
 
         self.limits.currentTextChanged.connect(lambda v: self.changed.emit("limits", v))
         self.scaling.currentTextChanged.connect(lambda v: self.changed.emit("scaling", v))
@@ -141,6 +172,8 @@ class DisplayPanel(QWidget):
         spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
         spin.setToolTip(tip)
         spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        # the range (±1e30) would make Qt ask for a very wide field; levels fit in far less
+        spin.setMinimumWidth(72)
         return spin
 
     def _levels_typed(self) -> None:
@@ -149,8 +182,12 @@ class DisplayPanel(QWidget):
             self.changed.emit("manual_levels", (lo, hi))
 
     def show_state(self, limits: str, scaling: str, colormap: str, levels: tuple[float, float],
-                   sample: np.ndarray | None) -> None:
-        """Show the viewer's state without emitting ``changed``."""
+                   sample: np.ndarray | None, unit: str | None = None) -> None:
+        """Show the viewer's state without emitting ``changed``; ``unit`` labels the colour bar."""
+        if unit is not None:
+            self.unit = unit
+        self.colorbar_low.setText(f"{levels[0]:.6g}")
+        self.colorbar_high.setText(f"{levels[1]:.6g} {self.unit}".rstrip())
         for widget, value in ((self.limits, limits), (self.scaling, scaling), (self.colormap, colormap)):
             widget.blockSignals(True)
             widget.setCurrentText(value)
@@ -163,6 +200,6 @@ class DisplayPanel(QWidget):
             spin.blockSignals(False)
         if sample is not None:
             self.histogram.set_data(sample, *levels)
-        lut = np.ascontiguousarray(lookup_table(colormap, scaling)[::16][None, :, :])
+        lut = np.ascontiguousarray(lookup_table(colormap if colormap in COLORMAPS else "gray", scaling)[::16][None, :, :])
         image = QImage(lut.data, lut.shape[1], 1, lut.shape[1] * 3, QImage.Format.Format_RGB888)
-        self.colorbar.setPixmap(QPixmap.fromImage(image.copy()))
+        self.colorbar.set_image(image.copy())

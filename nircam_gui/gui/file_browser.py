@@ -20,11 +20,13 @@ from PySide6.QtCore import (
     QRunnable,
     Qt,
     QThreadPool,
-    QTimer,
     Signal,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileSystemModel,
+    QMenu,
+    QSizePolicy,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -194,18 +196,27 @@ class _ElideLeftDelegate(QStyledItemDelegate):
 
 
 class FileBrowser(QWidget):
-    """Folder tree of FITS files; selecting a file asks for it to be opened.
+    """Folder tree of FITS files: a click selects (Shift/Ctrl+click several), double-click
+    or Enter opens a file (or goes into a folder); the context menu and the **Add to**
+    button send the selection to an analysis.
 
     Signals
     -------
     file_selected(str)
-        A FITS file was selected (click or arrow keys): quick look.
+        A FITS file was opened (double-click or Enter).
     folder_changed(str)
         The root folder changed.
+    add_requested(str, list)
+        ``(target, paths)``: the user asked to add the selected files to ``"gain"`` or
+        ``"skyflat"``.
     """
 
     file_selected = Signal(str)
     folder_changed = Signal(str)
+    add_requested = Signal(str, list)
+
+    #: analysis targets of the Add to menu: key -> menu text
+    TARGETS = {"gain": "Add to Gain (ramps)", "skyflat": "Add to Sky flat (_cal images, flats, masks)"}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -230,21 +241,32 @@ class FileBrowser(QWidget):
         self.up_button.setText("↑")
         self.up_button.setToolTip("Parent folder")
         self.up_button.clicked.connect(self.go_up)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.add_button = QToolButton()
+        self.add_button.setText("Add to")
+        self.add_button.setToolTip("Add the selected files (Shift/Ctrl+click selects several) to an analysis")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.add_button)
+        for target, text in self.TARGETS.items():
+            menu.addAction(text, lambda t=target: self.request_add(t))
+        self.add_button.setMenu(menu)
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
         top.addWidget(self.up_button)
         top.addWidget(self.folder_label, 1)
+        top.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
 
-        # debounce: arrowing through a folder opens only where the user stops
-        self._select_timer = QTimer(self, singleShot=True, interval=150)
-        self._select_timer.timeout.connect(self._emit_selected)
-        self.tree.selectionModel().currentChanged.connect(lambda *_: self._select_timer.start())
-        self.tree.doubleClicked.connect(self._double_clicked)
+        # a click only selects (several files can be chosen for an analysis); double-click
+        # or Enter opens: the tree stays where it is and the tab does not change under the user
+        self.tree.activated.connect(self._activated)
         self.folder: str = ""
         self.loading = False
         self._loading_since = 0.0
@@ -290,15 +312,35 @@ class FileBrowser(QWidget):
         index = self.tree.currentIndex()
         return self.model.filePath(index.siblingAtColumn(0)) if index.isValid() else ""
 
-    def _emit_selected(self) -> None:
-        path = self.current_path()
-        if path and is_fits(path) and os.path.isfile(path):
-            self.file_selected.emit(path)
+    def selected_paths(self) -> list[str]:
+        """The selected FITS files, in the tree's order (folders left out)."""
+        rows = self.tree.selectionModel().selectedRows(0)
+        rows.sort(key=lambda i: self.tree.visualRect(i).top())
+        paths = [self.model.filePath(i) for i in rows]
+        return [p for p in paths if is_fits(p) and os.path.isfile(p)]
 
-    def _double_clicked(self, index: QModelIndex) -> None:
+    def request_add(self, target: str) -> None:
+        """Ask for the selected files to be added to ``target`` ("gain" or "skyflat")."""
+        self.add_requested.emit(target, self.selected_paths())
+
+    def _activated(self, index: QModelIndex) -> None:
         path = self.model.filePath(index.siblingAtColumn(0))
         if os.path.isdir(path):
             self.set_folder(path)
+        elif path and is_fits(path) and os.path.isfile(path):
+            self.file_selected.emit(path)
+
+    def _context_menu(self, pos) -> None:
+        index = self.tree.indexAt(pos)
+        paths = self.selected_paths()
+        menu = QMenu(self)
+        if index.isValid():
+            menu.addAction("Open", lambda: self._activated(index))
+        for target, text in self.TARGETS.items():
+            action = menu.addAction(f"{text} — {len(paths)} file{'s' if len(paths) != 1 else ''}",
+                                    lambda t=target: self.request_add(t))
+            action.setEnabled(bool(paths))
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def stop(self) -> None:
         """Stop background header reading (window closing)."""

@@ -151,6 +151,7 @@ class ImageViewer(QWidget):
         self._inflight = False
         self._pending: tuple | None = None  # the latest request made while reading
         self._fit_next = True
+        self._hover: tuple[int, int] | None = None  # the pixel under the pointer, for the readout
 
         self.canvas = ImageCanvas()
         self.panel = DisplayPanel()
@@ -172,22 +173,26 @@ class ImageViewer(QWidget):
         self.panel.changed.connect(lambda name, value: self.set_state(**{name: value}))
         self._sync_panel()
 
+    #: unit of the values when the file does not say (BUNIT), by file kind
+    DEFAULT_UNITS = {"uncal": "DN", "ramp": "DN", "ground_ramp": "DN"}
+
     # -- ramp controls ------------------------------------------------------------------
     def _make_ramp_bar(self) -> QWidget:
         bar = QWidget()
         self.integration_slider = QSlider(Qt.Orientation.Horizontal)
         self.integration_slider.setToolTip("Integration ({ and } step through them)")
         self.integration_slider.setMaximumWidth(140)
+        self.integration_slider.setMinimumWidth(40)
         self.integration_spin = QSpinBox()
         self.integration_spin.setToolTip("Integration (1-based)")
         self.integration_total = QLabel("of 1")
         self.group_slider = QSlider(Qt.Orientation.Horizontal)
         self.group_slider.setToolTip("Group ([ and ] step through the ramp)")
-        self.group_slider.setMinimumWidth(60)
+        self.group_slider.setMinimumWidth(40)
         self.group_spin = QSpinBox()
         self.group_spin.setToolTip("Group (1-based)")
         self.group_total = QLabel("of 1")
-        self.difference_box = QCheckBox("minus group 1")
+        self.difference_box = QCheckBox("− group 1")
         self.difference_box.setToolTip("Difference frame: the selected group minus the first group (D)")
         row = QHBoxLayout(bar)
         row.setContentsMargins(6, 0, 6, 2)
@@ -196,13 +201,13 @@ class ImageViewer(QWidget):
         row.addWidget(self.integration_slider)
         row.addWidget(self.integration_spin)
         row.addWidget(self.integration_total)
-        row.addSpacing(16)
+        row.addSpacing(8)
         self.group_label = QLabel("Group")
         row.addWidget(self.group_label)
         row.addWidget(self.group_slider, 1)
         row.addWidget(self.group_spin)
         row.addWidget(self.group_total)
-        row.addSpacing(16)
+        row.addSpacing(8)
         row.addWidget(self.difference_box)
         self.integration_spin.valueChanged.connect(lambda v: self.set_state(integration=v - 1))
         self.integration_slider.valueChanged.connect(lambda v: self.set_state(integration=v - 1))
@@ -273,7 +278,16 @@ class ImageViewer(QWidget):
 
     def _sync_panel(self) -> None:
         sample = self.frame.sample if self.frame is not None else None
-        self.panel.show_state(self.state.limits, self.state.scaling, self.state.colormap, self.levels, sample)
+        self.panel.show_state(self.state.limits, self.state.scaling, self.state.colormap, self.levels, sample,
+                              unit=self.unit)
+
+    @property
+    def unit(self) -> str:
+        """Unit of the values on screen: the file's BUNIT, else the usual one for its kind."""
+        src = self.source
+        if src is None:
+            return ""
+        return getattr(self, "_units", {}).get(src.path) or self.DEFAULT_UNITS.get(src.meta.kind, "")
 
     def _lut(self) -> np.ndarray:
         return lookup_table(self.state.colormap, self.state.scaling)
@@ -322,10 +336,11 @@ class ImageViewer(QWidget):
             self._request(pending)
 
     def _opened(self, result: tuple) -> None:
-        source, state, frame, levels, picture = result
+        source, state, frame, levels, picture, unit = result
         if self.source is not None:
             self.source.close()
         self.source = source
+        self._units = {source.path: unit}
         self.state = replace(self.state, integration=state.integration, group=state.group,
                              difference=state.difference)
         self._fit_next = self.frame is None or self.frame.image.shape != frame.image.shape
@@ -353,6 +368,8 @@ class ImageViewer(QWidget):
         self.title.setText(self._title_text())
         self.title.setToolTip(self.source.path if self.source is not None else "")
         self._sync_panel()
+        if self._hover is not None:  # the pointer rests on a pixel whose value just changed
+            self._hovered(self._hover)
         self.frame_shown.emit()
 
     def _title_text(self) -> str:
@@ -393,8 +410,24 @@ class ImageViewer(QWidget):
         return pixel_info(self.frame, self.source.meta, column, row)
 
     def _hovered(self, where: tuple[int, int] | None) -> None:
+        self._hover = where
         info = self.pixel(*where) if where is not None else None
         self.readout.emit(info.text() if info is not None else "")
+
+
+def _bunit(path: str) -> str:
+    """BUNIT of the first image extension that has one ('' if none)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, lazy_load_hdus=True) as hdul:
+            for hdu in hdul[:3]:
+                unit = str(hdu.header.get("BUNIT", "")).strip()
+                if unit:
+                    return unit
+    except (OSError, ValueError):
+        pass
+    return ""
 
 
 def _map_frame(frame: Frame, state: DisplayState, lut: np.ndarray):
@@ -420,7 +453,7 @@ def _open_file(path: str, state: DisplayState, lut: np.ndarray):
         group = source.ngroups - 1
         diff = state.difference and source.is_ramp and source.ngroups > 1
         state = replace(state, integration=0, group=group, difference=diff)
-        return (source, state) + _read_frame(source, state, lut)
+        return (source, state) + _read_frame(source, state, lut) + (_bunit(path),)
     except BaseException:
         source.close()
         raise

@@ -24,6 +24,24 @@ __all__ = ["LogPanel", "QtLogHandler"]
 
 _COLOURS = {logging.WARNING: "#b8860b", logging.ERROR: "#c0392b", logging.CRITICAL: "#c0392b"}
 
+#: Tasks shorter than this (seconds) end without a log line: reading a group or drawing a
+#: frame happens on every key press and would bury the lines that matter.
+ANNOUNCE_AFTER_S = 5.0
+
+
+def ending_text(worker: Worker, clock: str | None = None) -> str:
+    """One line saying how a task ended and when, e.g. "Gain analysis finished at 04:31:07 (12.4 s)"."""
+    clock = clock or time.strftime("%H:%M:%S")
+    verb = {"finished": "finished", "cancelled": "cancelled", "failed": "failed"}.get(worker.outcome, "stopped")
+    return f"{worker.name} {verb} at {clock} ({_duration(worker.seconds)})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, s = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {s:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
 
 class _Bridge(QObject):
     record = Signal(int, str)
@@ -59,7 +77,7 @@ class LogPanel(QWidget):
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setPlaceholderText("Messages and the progress of background work appear here.")
         self.task_label = QLabel("Idle")
-        self.task_label.setMinimumWidth(180)
+        self.task_label.setMinimumWidth(120)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
@@ -84,6 +102,7 @@ class LogPanel(QWidget):
         runner.task_started.connect(self._task_started)
         runner.task_finished.connect(self._task_finished)
         self._current: Worker | None = None
+        self._last_ending: tuple[int, str] = (0, "")
 
     # -- messages ---------------------------------------------------------------------
     def append(self, level: int, message: str) -> None:
@@ -104,7 +123,8 @@ class LogPanel(QWidget):
         worker.progressed.connect(lambda f, m, w=worker: self._progressed(w, f, m))
         self.task_label.setText(worker.name)
         self.progress.setValue(0)
-        self.progress.setFormat("%p%")
+        # no percentage until the task reports one: "0%" would read as "nothing happens"
+        self.progress.setFormat("starting…")
         self.cancel_button.setEnabled(True)
 
     def _progressed(self, worker: Worker, fraction: float, message: str) -> None:
@@ -114,16 +134,26 @@ class LogPanel(QWidget):
         self.progress.setFormat(f"%p%  {message}" if message else "%p%")
 
     def _task_finished(self, worker: Worker) -> None:
+        announce = (worker.outcome == "cancelled" or worker.in_process
+                    or worker.seconds >= ANNOUNCE_AFTER_S)
+        ending = ending_text(worker)
+        if announce and worker.outcome != "failed":  # failures are reported by the window
+            logging.getLogger("nircam_gui").info(ending)
+        if announce:
+            self._last_ending = (1000 if worker.outcome == "finished" else 0, ending)
         running = [w for w in self.runner.workers if w.is_running]
         if running:
             self._current = running[-1]
             self.task_label.setText(self._current.name)
             return
         self._current = None
-        self.task_label.setText("Idle")
-        self.progress.setValue(0)
-        self.progress.setFormat("")
         self.cancel_button.setEnabled(False)
+        self.task_label.setText("Idle")
+        # the bar keeps saying how the last long task ended, not what a quick read did
+        value, text = self._last_ending
+        self.progress.setValue(value)
+        self.progress.setFormat(text.replace("%", "%%"))
+        self.progress.setToolTip(text)
 
     def cancel(self) -> None:
         """Ask all running tasks to stop."""

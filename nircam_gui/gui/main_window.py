@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -38,6 +41,10 @@ __all__ = ["MainWindow"]
 log = logging.getLogger("nircam_gui")
 
 DEFAULT_SIZE = (1440, 900)
+#: default width of the left dock column (files, display) on a laptop screen and on a large one
+DOCK_WIDTH_SMALL, DOCK_WIDTH_LARGE = 260, 400
+#: window widths below which the left column starts narrow
+SMALL_SCREEN_WIDTH = 1600
 READOUT_HINT = "Point at the image for x, y (1-based, as in DS9), value, amplifier and DQ flags"
 FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
 
@@ -97,24 +104,71 @@ class MainWindow(QMainWindow):
 
         # left column: files above display controls, so the image gets the whole right side
         self.files_dock = self._dock("Files", "files_dock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.display_dock = self._dock("Display", "display_dock", self.viewer.panel,
+        # the Display dock shows the controls of the active tab's image view
+        self.display_stack = QStackedWidget()
+        self.display_stack.addWidget(self.viewer.panel)
+        self.display_stack.addWidget(self.gain_panel.viewer.panel)
+        self.display_dock = self._dock("Display", "display_dock", self.display_stack,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.files_dock, self.display_dock, Qt.Orientation.Vertical)
         self.log_dock = self._dock("Log", "log_dock", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        from .ramp_plot import RampPlot
+
+        self.ramp_plot = RampPlot(references=lambda: self.gain_panel.setup.references())
+        self.ramp_dock = self._dock("Pixel ramp", "ramp_dock", self.ramp_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.log_dock, self.ramp_dock)
+        from .box_stats import BoxStatsTool
+        from .pixel_table import PixelTable
+
+        self.pixel_table = PixelTable()
+        self.box_stats = BoxStatsTool(self.active_viewer)
+        pixels = QSplitter(Qt.Orientation.Horizontal)
+        pixels.addWidget(self.pixel_table)
+        pixels.addWidget(self.box_stats)
+        from .line_profile import LineProfileTool
+
+        self.line_profile = LineProfileTool(self.active_viewer)
+        pixels.addWidget(self.line_profile)
+        pixels.setStretchFactor(0, 3)
+        pixels.setStretchFactor(1, 2)
+        pixels.setStretchFactor(2, 3)
+        self.pixels_dock = self._dock("Pixels", "pixels_dock", pixels, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.ramp_dock, self.pixels_dock)
+        self.log_dock.raise_()
         self._default_state = self.saveState()
 
         self._make_status_bar()
         self._make_menus()
 
         self.browser.file_selected.connect(self.open_file)
+        self.browser.add_requested.connect(self.add_to_analysis)
+        self._pointer_text: dict[int, str] = {}
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.gain_panel.status_text.connect(lambda t: self.set_pointer_text(self.gain_panel, t))
         self.viewer.loaded.connect(self._loaded)
+        self.viewer.canvas.hovered.connect(self._ramp_pointer)
+        for viewer in (self.viewer, self.gain_panel.viewer):
+            viewer.canvas.hovered.connect(lambda where, v=viewer: self._pixel_table_pointer(v, where))
+            viewer.frame_shown.connect(lambda v=viewer: self._pixel_table_pointer(v, v._hover))
+        self.viewer.frame_shown.connect(lambda: self._ramp_pointer(self.viewer._hover))
+        self.ramp_plot.failed.connect(lambda m: log.warning("%s", m))
         self.viewer.failed.connect(self.show_error)
         self.viewer.frame_shown.connect(self._update_zoom_label)
         self.viewer.canvas.view.sigRangeChanged.connect(lambda *_: self._update_zoom_label())
 
         from .skyflat import install_skyflat_tabs  # "Sky flat" and "Dead pixels" tabs
 
-        install_skyflat_tabs(self)
+        sky, dead = install_skyflat_tabs(self)
+        from .grid_display import GridDisplay
+
+        self.gain_panel.exported.connect(
+            lambda paths: self._export_finished(os.path.dirname(next(iter(paths.values()))) if paths else "",
+                                                len(paths)))
+        sky.session.exported.connect(lambda folder, files: self._export_finished(folder, len(files)))
+        self.grid_displays = {sky: GridDisplay(sky.detector_view.grid, self),
+                              dead: GridDisplay(dead.grid, self)}
+        for grid_display in self.grid_displays.values():
+            self.display_stack.addWidget(grid_display.panel)
         self._restore(restore_layout)
 
     # -- construction -------------------------------------------------------------------
@@ -130,9 +184,10 @@ class MainWindow(QMainWindow):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.readout_label = QLabel()
         self.readout_label.setFont(fixed)
-        self.viewer.readout.connect(lambda text: self.readout_label.setText(text or READOUT_HINT))
+        self.viewer.readout.connect(lambda text: self.set_pointer_text(self.viewer, text))
         self.readout_label.setText(READOUT_HINT)
-        self.readout_label.setMinimumWidth(520)
+        # the line is clipped rather than widening the window on a laptop
+        self.readout_label.setMinimumWidth(120)
         self.readout_label.setToolTip("Pixel under the mouse: 1-based x, y as in DS9; amplifier 1-4; DQ flags")
         self.zoom_label = QLabel()
         self.zoom_label.setMinimumWidth(90)
@@ -161,36 +216,48 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self._action(m, "Open &Demo Data", self.open_demo, tip="Simulated NIRCam ramps and images")
         m.addSeparator()
+        self._action(m, "Open &Session…", self.choose_open_session,
+                     tip="Restore inputs, regions, options, display and the last results")
+        self._action(m, "Sa&ve Session…", self.choose_save_session,
+                     tip="Keep inputs, regions, options, display and the last results in one file")
+        m.addSeparator()
         self._action(m, "Show &Header…", self.show_header, "Ctrl+H", tip="FITS headers of the open file")
+        self._action(m, "Open Re&gions on Image…", self.choose_image_regions, "Ctrl+R",
+                     tip="Draw a DS9 region file's outlines over the Image tab")
+        self._action(m, "Clear Regions on Image", self.clear_image_regions)
         self._action(m, "&Save Window Image…", self.choose_screenshot, "Ctrl+Shift+S")
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._fill_recent_menu()
 
         v = mb.addMenu("&View")
-        canvas = self.viewer.canvas
-        self._action(v, "Zoom to &Fit", canvas.zoom_fit, ["F", "Ctrl+0"])
-        self._action(v, "Zoom &1:1", canvas.zoom_actual, "Ctrl+1")
-        self._action(v, "Zoom &In", lambda: canvas.zoom_by(2.0), ["Ctrl+=", "Ctrl++"])
-        self._action(v, "Zoom &Out", lambda: canvas.zoom_by(0.5), "Ctrl+-")
+        self._action(v, "Zoom to &Fit", lambda: self._viewer_or_main().canvas.zoom_fit(), ["F", "Ctrl+0"])
+        self._action(v, "Zoom &1:1", lambda: self._viewer_or_main().canvas.zoom_actual(), "Ctrl+1")
+        self._action(v, "Zoom &In", lambda: self._viewer_or_main().canvas.zoom_by(2.0), ["Ctrl+=", "Ctrl++"])
+        self._action(v, "Zoom &Out", lambda: self._viewer_or_main().canvas.zoom_by(0.5), "Ctrl+-")
         v.addSeparator()
         self.limit_actions = self._choice_menu(v.addMenu("&Limits"), LIMIT_METHODS, "limits")
         self.scaling_actions = self._choice_menu(v.addMenu("&Scale"), SCALINGS, "scaling")
         self.colormap_actions = self._choice_menu(v.addMenu("&Colours"), COLORMAPS, "colormap")
         v.addSeparator()
-        for dock in (self.files_dock, self.display_dock, self.log_dock):
+        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock, self.pixels_dock):
             v.addAction(dock.toggleViewAction())
         self._action(v, "&Reset Layout", self.reset_layout)
 
         f = mb.addMenu("F&rame")
-        self._action(f, "&Next Group", lambda: self.viewer.step_group(1), "]")
-        self._action(f, "&Previous Group", lambda: self.viewer.step_group(-1), "[")
-        self._action(f, "First Group", lambda: self.viewer.set_state(group=0), "Home")
-        self._action(f, "Last Group", lambda: self.viewer.set_state(group=10**9), "End")
-        self._action(f, "Next &Integration", lambda: self.viewer.step_integration(1), "}")
-        self._action(f, "Previous I&ntegration", lambda: self.viewer.step_integration(-1), "{")
+        self._action(f, "&Next Group", lambda: self._viewer_or_main().step_group(1), "]")
+        self._action(f, "&Previous Group", lambda: self._viewer_or_main().step_group(-1), "[")
+        self._action(f, "First Group", lambda: self._viewer_or_main().set_state(group=0), "Home")
+        self._action(f, "Last Group", lambda: self._viewer_or_main().set_state(group=10**9), "End")
+        self._action(f, "Next &Integration", lambda: self._viewer_or_main().step_integration(1), "}")
+        self._action(f, "Previous I&ntegration", lambda: self._viewer_or_main().step_integration(-1), "{")
+        f.addSeparator()
+        self.blink_action = self._action(f, "&Blink Integrations", self.toggle_blink, "B", checkable=True,
+                                         tip="Alternate between this integration and the next every half second")
+        self.dq_action = self._action(f, "DQ &Overlay", self.toggle_dq_overlay, "Q", checkable=True,
+                                      tip="Colour the pixels flagged in the DQ array, with a legend")
         self.difference_action = self._action(
-            f, "&Difference (group − group 1)", lambda on: self.viewer.set_state(difference=on), "D",
+            f, "&Difference (group − group 1)", lambda on: self._viewer_or_main().set_state(difference=on), "D",
             checkable=True)
         self.viewer.difference_box.toggled.connect(self.difference_action.setChecked)
 
@@ -198,9 +265,10 @@ class MainWindow(QMainWindow):
         self._action(t, "&Cancel Running Task", self.log_panel.cancel, "Esc")
 
         h = mb.addMenu("&Help")
-        self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self._action(h, "&Help and Keyboard Shortcuts", self.show_shortcuts, "F1")
         self._action(h, "&About", self.show_about)
         self.viewer.panel.changed.connect(lambda *_: self._sync_choice_menus())
+        self.gain_panel.viewer.panel.changed.connect(lambda *_: self._sync_choice_menus())
         self._sync_choice_menus()
 
     def _choice_menu(self, menu, names, field: str) -> dict[str, QAction]:
@@ -215,15 +283,135 @@ class MainWindow(QMainWindow):
         return actions
 
     def _choose(self, field: str, value: str) -> None:
-        self.viewer.set_state(**{field: value})
+        tab = self.tabs.currentWidget()
+        grid_display = getattr(self, "grid_displays", {}).get(tab)
+        if grid_display is not None:
+            grid_display.set_state(field, value)
+        else:
+            self._viewer_or_main().set_state(**{field: value})
         self._sync_choice_menus()
 
     def _sync_choice_menus(self) -> None:
-        s = self.viewer.state
+        if not hasattr(self, "limit_actions"):
+            return
+        s = self._viewer_or_main().state
         for actions, value in ((self.limit_actions, s.limits), (self.scaling_actions, s.scaling),
                                (self.colormap_actions, s.colormap)):
             if value in actions:
                 actions[value].setChecked(True)
+
+    # -- the pointer's status line and the active view -------------------------------------
+    def set_pointer_text(self, tab: QWidget, text: str) -> None:
+        """The status line for the pointer over ``tab``'s images; shown while that tab is in front."""
+        self._pointer_text[id(tab)] = text
+        if self.tabs.currentWidget() is tab:
+            self.readout_label.setText(text or READOUT_HINT)
+
+    def _tab_changed(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        # another tab's pixel is not under the pointer any more
+        self.readout_label.setText(READOUT_HINT)
+        panel = self.active_display_panel()
+        if panel is not None:
+            self.display_stack.setCurrentWidget(panel)
+        self._sync_choice_menus()
+        self._update_zoom_label()
+        del tab
+
+    def active_viewer(self) -> ImageViewer | None:
+        """The ImageViewer of the tab in front (Image or Gain), None on the map tabs."""
+        tab = self.tabs.currentWidget()
+        if tab is self.viewer:
+            return self.viewer
+        if tab is self.gain_panel and self.gain_panel.views.currentIndex() == 0:
+            return self.gain_panel.viewer
+        return None
+
+    def active_display_panel(self):
+        tab = self.tabs.currentWidget()
+        if tab is self.viewer:
+            return self.viewer.panel
+        if tab is self.gain_panel:
+            return self.gain_panel.viewer.panel
+        grid_display = getattr(self, "grid_displays", {}).get(tab)
+        return grid_display.panel if grid_display is not None else None
+
+    def _viewer_or_main(self) -> ImageViewer:
+        return self.active_viewer() or self.viewer
+
+    def _pixel_table_pointer(self, viewer: ImageViewer, where) -> None:
+        if where is not None and viewer.frame is not None and self.pixels_dock.isVisible():
+            self.pixel_table.show_around(viewer.frame.image, *where)
+
+    # -- blink and DQ overlay --------------------------------------------------------------
+    BLINK_MS = 500
+
+    def toggle_blink(self, on: bool) -> None:
+        """Alternate the Image tab between its integration and the next (DS9's blink)."""
+        from PySide6.QtCore import QTimer
+
+        if not hasattr(self, "_blink_timer"):
+            self._blink_timer = QTimer(self, interval=self.BLINK_MS)
+            self._blink_timer.timeout.connect(self._blink_step)
+        src = self.viewer.source
+        if on and (src is None or src.nints < 2):
+            self.statusBar().showMessage("Blink needs a ramp with two or more integrations.", 8000)
+            self.blink_action.setChecked(False)
+            return
+        if on:
+            self._blink_pair = (self.viewer.state.integration, (self.viewer.state.integration + 1) % src.nints)
+            self._blink_timer.start()
+        else:
+            self._blink_timer.stop()
+
+    def _blink_step(self) -> None:
+        if self.viewer.busy:
+            return  # the last frame is still being read: never queue frames up
+        a, b = self._blink_pair
+        self.viewer.set_state(integration=b if self.viewer.state.integration == a else a)
+
+    def toggle_dq_overlay(self, on: bool) -> None:
+        from .dq_overlay import DQOverlay
+
+        if getattr(self, "dq_overlay", None) is None:
+            self.dq_overlay = DQOverlay(self.viewer.canvas.view)
+            self.viewer.frame_shown.connect(
+                lambda: self.dq_overlay.set_dq(self.viewer.frame.dq if self.viewer.frame is not None else None))
+        self.dq_overlay.set_dq(self.viewer.frame.dq if self.viewer.frame is not None else None)
+        self.dq_overlay.set_visible(on)
+        if on and self.viewer.frame is not None and self.viewer.frame.dq is None:
+            self.statusBar().showMessage("This file has no DQ array.", 8000)
+
+    def _ramp_pointer(self, where) -> None:
+        src = self.viewer.source
+        if where is None or src is None or not src.is_ramp:
+            return
+        self.ramp_plot.point_at(src.path, self.viewer.state.integration, *where)
+
+    def _export_finished(self, folder: str, n_files: int) -> None:
+        log.info("Export finished at %s: %d files in %s", time.strftime("%H:%M:%S"), n_files, folder)
+        if self.modal_errors and folder and not self._closing:  # interactive use: offer to open it
+            from .export_folder import offer_to_open
+
+            offer_to_open(self, folder, n_files)
+
+    def add_to_analysis(self, target: str, paths: list[str]) -> None:
+        """Files chosen in the browser go to the Gain tab (ramps) or the Sky flat tab (images, flats, masks)."""
+        if not paths:
+            self.statusBar().showMessage("Select files in the browser first (Shift/Ctrl+click for several).", 8000)
+            return
+        if target == "gain":
+            setup = self.gain_panel.setup
+            setup.set_files(setup.files + list(paths))
+            self.show_tab("gain")
+        elif target == "skyflat":
+            sky = self.analysis_panels["Sky flat"]
+            sky.setup.add_paths(list(paths))
+            self.show_tab("skyflat")
+        else:
+            raise ValueError(f"unknown analysis {target!r}")
+        log.info("Added %d file%s to %s", len(paths), "s" if len(paths) != 1 else "",
+                 "the Gain tab" if target == "gain" else "the Sky flat tab")
 
     # -- opening ------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike) -> None:
@@ -249,7 +437,8 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str, set_folder: bool = True) -> None:
         """Open one FITS file in the image viewer."""
         path = os.path.abspath(path)
-        if set_folder and os.path.dirname(path) != self.browser.folder:
+        inside = bool(self.browser.folder) and _is_under(path, self.browser.folder)
+        if set_folder and not inside:  # a file in the tree keeps the tree where it is
             self.browser.set_folder(os.path.dirname(path))
         self.browser.select(path)
         self.tabs.setCurrentWidget(self.viewer)
@@ -324,6 +513,73 @@ class MainWindow(QMainWindow):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # window-modal but not blocking: work continues behind it
 
+    SESSION_FILTER = "nircam-gui sessions (*.ncsession);;All files (*)"
+
+    def choose_save_session(self) -> None:
+        start = os.path.join(self.browser.folder or str(Path.home()), "analysis.ncsession")
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", start, self.SESSION_FILTER)
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str) -> str:
+        """Write the session file; its path, or '' with a message on error."""
+        from .session_file import save_session
+
+        try:
+            written = save_session(self, path)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot write the session ({exc.strerror or exc})")
+            return ""
+        log.info("Session saved to %s", written)
+        return written
+
+    def choose_open_session(self) -> None:
+        start = self.browser.folder or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", start, self.SESSION_FILTER)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> bool:
+        """Restore a session file; False with a message on error."""
+        from ..core.errors import NircamFileError
+        from .session_file import open_session
+
+        try:
+            open_session(self, path)
+        except NircamFileError as exc:
+            self.show_error(str(exc))
+            return False
+        log.info("Session restored from %s", path)
+        return True
+
+    def choose_image_regions(self) -> None:
+        start = self.browser.folder or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open DS9 regions", start,
+                                              "DS9 region files (*.reg);;All files (*)")
+        if path:
+            self.open_image_regions(path)
+
+    def open_image_regions(self, path: str) -> int:
+        """Draw the regions of a DS9 file over the Image tab; the number drawn (0 with a message on error)."""
+        from ..core.errors import NircamFileError
+        from .region_overlay import RegionOverlay
+
+        if getattr(self, "image_regions", None) is None:
+            self.image_regions = RegionOverlay(self.viewer.canvas.view)
+        try:
+            drawn, skipped = self.image_regions.load(path)
+        except NircamFileError as exc:
+            self.show_error(str(exc))
+            return 0
+        log.info("Regions: %d drawn from %s%s", drawn, path,
+                 f"; {skipped} skipped (sky coordinates or shapes not drawn)" if skipped else "")
+        self.show_tab("image")
+        return drawn
+
+    def clear_image_regions(self) -> None:
+        if getattr(self, "image_regions", None) is not None:
+            self.image_regions.clear()
+
     def show_header(self) -> None:
         src = self.viewer.source
         if src is None:
@@ -345,23 +601,30 @@ class MainWindow(QMainWindow):
         text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.close)
+        from .header_search import HeaderSearch
+
+        search = HeaderSearch(text)
         layout = QVBoxLayout(dialog)
+        layout.addWidget(search)
         layout.addWidget(text)
         layout.addWidget(buttons)
+        dialog.search = search
+        self.header_dialog = dialog
         dialog.resize(720, 640)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
     def show_shortcuts(self) -> None:
-        rows = []
-        for menu_action in self.menuBar().actions():
-            for action in menu_action.menu().actions():
-                keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
-                if keys:
-                    rows.append(f"<tr><td><b>{keys}</b></td><td>{action.text().replace('&', '')}</td></tr>")
-        text = ("<table cellspacing=4>" + "".join(rows) + "</table><p>Mouse: wheel zooms, drag pans; "
-                "the status bar shows the pixel under the mouse (1-based x, y as in DS9).</p>")
-        QMessageBox.information(self, "Keyboard shortcuts", text)
+        """F1: the help window (every tool, the region editor, the shortcuts)."""
+        from .help_dialog import HelpDialog, menu_shortcuts
+
+        extra = [("N / P / E", "Gain tab: Pan, Draw a region, Edit regions"),
+                 ("Enter / Backspace / Esc", "Gain tab, Draw: close the polygon / remove the last vertex / abandon it"),
+                 ("Delete", "Gain tab, Edit: delete the selected region")]
+        if getattr(self, "help_dialog", None) is None:
+            self.help_dialog = HelpDialog(menu_shortcuts(self.menuBar()) + extra, self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
 
     def show_about(self) -> None:
         from .. import __version__
@@ -389,6 +652,17 @@ class MainWindow(QMainWindow):
         return not self.runner.active and not self.viewer.busy and self.browser.idle
 
     # -- analysis panels ----------------------------------------------------------------
+    #: short names of the tabs (``nircam-gui --tab``) -> tab titles
+    TAB_NAMES = {"image": "Image", "gain": "Gain", "skyflat": "Sky flat", "deadpix": "Dead pixels"}
+
+    def show_tab(self, name: str) -> None:
+        """Bring a tab to the front by its short name ("image", "gain", "skyflat", "deadpix")."""
+        title = self.TAB_NAMES.get(name, name)
+        widget = self.viewer if title == "Image" else self.analysis_panels.get(title)
+        if widget is None:
+            raise ValueError(f"no tab called {name!r}; use one of {', '.join(self.TAB_NAMES)}")
+        self.tabs.setCurrentWidget(widget)
+
     def set_analysis_panel(self, title: str, widget: QWidget) -> None:
         """Put ``widget`` in the tab ``title`` (replacing the one there)."""
         old = self.analysis_panels.get(title)
@@ -423,15 +697,17 @@ class MainWindow(QMainWindow):
             self.browser.set_folder(folder)
 
     def _default_dock_sizes(self) -> None:
-        self.resizeDocks([self.files_dock], [500], Qt.Orientation.Horizontal)
+        width = DOCK_WIDTH_SMALL if self.width() < SMALL_SCREEN_WIDTH else DOCK_WIDTH_LARGE
+        self.resizeDocks([self.files_dock], [width], Qt.Orientation.Horizontal)
         self.resizeDocks([self.files_dock, self.display_dock], [430, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [130 if self.height() < 850 else 170], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """Docks back where they start, at their default sizes."""
         self.restoreState(self._default_state)
-        for dock in (self.files_dock, self.display_dock, self.log_dock):
+        for dock in (self.files_dock, self.display_dock, self.log_dock, self.ramp_dock, self.pixels_dock):
             dock.show()
+        self.log_dock.raise_()
         self._default_dock_sizes()
 
     def showEvent(self, event) -> None:
@@ -477,6 +753,7 @@ class MainWindow(QMainWindow):
         if self.runner.workers:
             log.info("Stopping background work…")
         self.statusBar().showMessage("Stopping background work…")
+        self.gain_panel.stop()
         QApplication.processEvents()
         if not self.runner.shutdown(timeout=60):
             log.warning("A background task did not stop within 60 s.")
@@ -486,8 +763,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _update_zoom_label(self) -> None:
-        if self.viewer.frame is not None:
-            self.zoom_label.setText(f"zoom {self.viewer.canvas.zoom_factor():.3g}×")
+        viewer = self.active_viewer()
+        if viewer is not None and viewer.frame is not None:
+            self.zoom_label.setText(f"zoom {viewer.canvas.zoom_factor():.3g}×")
+        else:
+            self.zoom_label.setText("")
 
 
 def _first_to_show(files: list[Path]) -> Path:
@@ -507,6 +787,13 @@ def fits_to_show(folder: str | os.PathLike) -> Path | None:
         for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
             files += find_fits(sub)
     return _first_to_show(files) if files else None
+
+
+def _is_under(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+    except ValueError:  # different drives
+        return False
 
 
 def _dropped_paths(mime) -> list[str]:

@@ -99,11 +99,17 @@ class Worker(QObject):
         self._last_progress = 0.0
         self.result: Any = None
         self.error: str | None = None
+        #: how the task ended: "" while running, then "finished", "cancelled" or "failed"
+        self.outcome = ""
+        #: time.monotonic() when the task was started and ended (0 until then)
+        self.started_at = 0.0
+        self.ended_at = 0.0
 
     # -- control, from the GUI thread -------------------------------------------------
     def start(self, pool: QThreadPool | None = None) -> None:
         """Queue the task on ``pool`` (the global pool by default)."""
         self._running = True
+        self.started_at = time.monotonic()
         (pool or QThreadPool.globalInstance()).start(_Runnable(self))
 
     def cancel(self) -> None:
@@ -116,6 +122,13 @@ class Worker(QObject):
     @property
     def is_running(self) -> bool:
         return self._running and not self._done.is_set()
+
+    @property
+    def seconds(self) -> float:
+        """How long the task ran (so far, while running)."""
+        if not self.started_at:
+            return 0.0
+        return (self.ended_at or time.monotonic()) - self.started_at
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the task's thread is done with it; True if it finished in time."""
@@ -146,17 +159,22 @@ class Worker(QObject):
                 if self._cancel.is_set() and result is None:
                     raise Cancelled("cancelled")
             self.result = result
+            self.outcome = "finished"
             self.returned.emit(result)
         except Cancelled:
+            self.outcome = "cancelled"
             self.aborted.emit()
         except _ChildError as exc:
             self.error = str(exc)
+            self.outcome = "failed"
             self.errored.emit(self.error)
         except Exception as exc:  # every error becomes a message, never a traceback
             log.debug("%s failed", self.name, exc_info=True)
             self.error = error_message(exc, self.name)
+            self.outcome = "failed"
             self.errored.emit(self.error)
         finally:
+            self.ended_at = time.monotonic()
             self._done.set()
             self.finished.emit()
 

@@ -170,3 +170,22 @@ def test_zoom(qtbot, viewer, data_dir):
     assert viewer.canvas.zoom_factor() == pytest.approx(1.0, rel=0.05)
     viewer.canvas.zoom_by(2.0)
     assert viewer.canvas.zoom_factor() == pytest.approx(2.0, rel=0.05)
+
+
+def test_readout_follows_the_frame_under_a_resting_pointer(qtbot, viewer, data_dir):
+    open_and_wait(qtbot, viewer, data_dir / "jw_nrca1_uncal.fits")
+    text = hover(qtbot, viewer, 9, 21)
+    group = viewer.state.group
+    # the colour bar names the limits and the unit of raw ramps
+    assert viewer.panel.colorbar_high.text().endswith(" DN")
+    assert viewer.panel.colorbar_low.text() == f"{viewer.levels[0]:.6g}"
+    strip = viewer.panel.colorbar.grab().toImage()  # the grey ramp is drawn, dark to light
+    assert strip.pixelColor(1, 6).lightness() < 40 < 200 < strip.pixelColor(strip.width() - 2, 6).lightness()
+    assert f"value {uncal_value(0, group, 21, 9)}" in text
+    # ] with the mouse at rest: the readout shows the new group's value without a move
+    texts = []
+    viewer.readout.connect(texts.append)
+    viewer.step_group(-1)
+    qtbot.waitUntil(lambda: any(f"value {uncal_value(0, group - 1, 21, 9)}" in t for t in texts), timeout=5000)
+    viewer.step_integration(1)
+    qtbot.waitUntil(lambda: any(f"value {uncal_value(1, group - 1, 21, 9)}" in t for t in texts), timeout=5000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import types
@@ -51,13 +52,46 @@ def test_open_folder_shows_fits_with_summaries_and_first_file(qtbot, window, dat
     assert window.windowTitle().startswith("jw_nrca1_uncal.fits")
 
 
-def test_selecting_a_file_in_the_browser_opens_it(qtbot, window, data_dir):
+def test_browser_click_selects_and_enter_opens_without_moving_the_tree(qtbot, window, data_dir):
     window.open_path(data_dir)
     wait_idle(qtbot, window)
-    index = window.browser.model.index(str(data_dir / "jw_nrcb1_cal.fits"))
+    window.show_tab("gain")
+    browser = window.browser
+    index = browser.model.index(str(data_dir / "jw_nrcb1_cal.fits"))
+    # a click (current index) only selects: nothing opens, the tab stays
+    opened = []
+    window.viewer.loaded.connect(opened.append)
+    browser.tree.setCurrentIndex(index)
+    qtbot.wait(400)
+    assert not opened and window.tabs.currentWidget() is window.gain_panel
+    # Enter (activation) opens it in the Image tab; the tree keeps its root
+    browser.tree.setFocus()
     with qtbot.waitSignal(window.viewer.loaded, timeout=5000) as loaded:
-        window.browser.tree.setCurrentIndex(index)
+        qtbot.keyClick(browser.tree, Qt.Key.Key_Return)
     assert loaded.args[0].endswith("jw_nrcb1_cal.fits")
+    assert window.tabs.currentWidget() is window.viewer
+    assert browser.folder == str(data_dir)
+
+
+def test_browser_multi_selection_goes_to_an_analysis(qtbot, window, data_dir, tmp_path):
+    from fits_samples import make_uncal
+
+    for k in (2, 3):
+        make_uncal(data_dir / f"jw_nrca1_{k}_uncal.fits")
+    window.open_path(data_dir)
+    wait_idle(qtbot, window)
+    browser = window.browser
+    selection = browser.tree.selectionModel()
+    names = ["jw_nrca1_uncal.fits", "jw_nrca1_2_uncal.fits", "jw_nrca1_3_uncal.fits"]
+    selection.clearSelection()
+    for name in names:
+        selection.select(browser.model.index(str(data_dir / name)),
+                         selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
+    assert sorted(os.path.basename(p) for p in browser.selected_paths()) == sorted(names)
+    browser.request_add("gain")
+    assert window.tabs.currentWidget() is window.gain_panel
+    assert sorted(os.path.basename(p) for p in window.gain_panel.setup.files) == sorted(names)
+    wait_idle(qtbot, window)
 
 
 def test_errors_name_the_file_without_traceback(qtbot, window, data_dir):

@@ -85,11 +85,17 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def write_figures(result, outdir: str | os.PathLike, formats: tuple[str, ...] = ("png",)) -> dict[str, Path]:
-    """PTC of example boxes with residuals, the mean gain map, its histogram, a pair scatter."""
+def write_figures(result, outdir: str | os.PathLike, formats: tuple[str, ...] = ("png",),
+                  boxes: list[int] | None = None) -> dict[str, Path]:
+    """PTC of example boxes with residuals, the mean gain map, its histogram, a pair scatter.
+
+    ``boxes`` (1-based box ids) chooses the PTCs shown, e.g. those a user selected; by default
+    :func:`example_boxes` picks them.
+    """
     outdir = Path(outdir)
     out = {}
-    boxes = example_boxes(result)
+    boxes = [int(b) for b in boxes if 1 <= int(b) <= result.boxes.nbox] if boxes else []
+    boxes = boxes or example_boxes(result)
     for fmt in formats:
         if boxes:
             nrow = (len(boxes) + 1) // 2

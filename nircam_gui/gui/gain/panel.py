@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,8 @@ class GainPanel(QWidget):
     """
 
     error = Signal(str)
+    #: the pointer's line for the window's status bar: pixel readout and the box under it
+    status_text = Signal(str)
     result_ready = Signal(object)
     exported = Signal(dict)
     preview_ready = Signal()
@@ -139,20 +142,22 @@ class GainPanel(QWidget):
         lay.setSpacing(2)
         lay.addWidget(self.toolbar)
         lay.addLayout(image_row, 1)
-        lay.addWidget(self.hover_label)
         hint_row = QHBoxLayout()
+        hint_row.addWidget(self.mode_label, 0, Qt.AlignmentFlag.AlignTop)
         hint_row.addWidget(self.hint_label, 1)
         hint_row.addWidget(self.regions_label)
         lay.addLayout(hint_row)
 
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
-        self.views.addTab(image_page, "Boxes && regions")
-        self.views.addTab(self.maps_view, "Gain maps")
-        self.views.addTab(self.scatter_view, "Pair scatter")
-        self.views.addTab(self.sectors_view, "Sectors")
-        self.views.addTab(self.pairs_view, "Pairs")
-        self.views.addTab(self.studies_view, "Studies")
+        # short names keep every tab visible in a laptop-wide column; the tooltips say more
+        for page, name, tip in ((image_page, "Boxes", "The flat with the box grid and the epoxy-void regions"),
+                                (self.maps_view, "Maps", "Gain maps per pair and their mean, with histograms"),
+                                (self.scatter_view, "Scatter", "One pair's box gains against another's"),
+                                (self.sectors_view, "Sectors", "Sector gains as in report Table 7"),
+                                (self.pairs_view, "Pairs", "Per-pair results and the first-pair test"),
+                                (self.studies_view, "Studies", "Signal-limit and box-size studies")):
+            self.views.setTabToolTip(self.views.addTab(page, name), tip)
 
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Write the GAIN reference file, ECSV tables, PTC points, region file, "
@@ -168,7 +173,8 @@ class GainPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self.setup)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(self.setup.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width() + 2)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(scroll)
@@ -177,7 +183,9 @@ class GainPanel(QWidget):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([360, 640, 440])
+        self.splitter.setSizes([300, 640, 380])
+        for i in range(3):
+            self.splitter.setCollapsible(i, i != 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -192,6 +200,7 @@ class GainPanel(QWidget):
         self.setup.cancel_clicked.connect(self.cancel)
         self.setup.find_refs_button.clicked.connect(lambda: self.find_references(overwrite=True))
         self.editor.message.connect(self.hint_label.setText)
+        self.editor.draw_warning = self.state.draw_warning
         self.editor.mode_changed.connect(self._mode_changed)
         self.canvas.hovered.connect(self._hovered)
         self.viewer.readout.connect(self._readout)
@@ -240,7 +249,11 @@ class GainPanel(QWidget):
         self.grid_action.toggled.connect(self._grid_toggled)
         tb.addAction(self.grid_action)
         self.regions_label = QLabel("")
+        self.regions_label.setWordWrap(True)
         self.regions_label.setToolTip("Regions are autosaved after every edit and restored at the next start")
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("modeLabel")  # coloured per mode by the style sheet
+        self._show_mode("navigate")
         return tb
 
     def _tool(self, tb, text, slot, key=None, tip="") -> QAction:
@@ -336,9 +349,13 @@ class GainPanel(QWidget):
     # -- regions and the box-grid preview ---------------------------------------------------
     def _regions_changed(self) -> None:
         n = len(self.model.polygons)
-        state = "unsaved" if self.model.modified else "saved"
-        name = os.path.basename(self.model.path) if self.model.path else "no file"
-        text = f"{n} void region{'s' if n != 1 else ''} · {name} ({state}, autosaved)"
+        if not self.model.path:
+            where = "not saved to a file yet (kept in the autosave)"
+        elif self.model.modified:
+            where = f"{os.path.basename(self.model.path)}, changed since saved (kept in the autosave)"
+        else:
+            where = f"saved in {os.path.basename(self.model.path)}"
+        text = f"{n} void region{'s' if n != 1 else ''} · {where}"
         if self.model.autosave_error:
             text = f"  {n} regions · AUTOSAVE FAILED: {self.model.autosave_error}"
         self.regions_label.setText(text)
@@ -350,6 +367,14 @@ class GainPanel(QWidget):
 
     def _grid_options_changed(self) -> None:
         self._preview_timer.start()
+
+    def stop(self) -> None:
+        """No new background work: a grid preview still waiting for its delay is dropped."""
+        self._preview_timer.stop()
+
+    def closeEvent(self, event) -> None:
+        self.stop()
+        super().closeEvent(event)
 
     def request_preview(self) -> None:
         """Recompute the box grid for the regions, box size and MASK on screen (in a thread).
@@ -439,7 +464,16 @@ class GainPanel(QWidget):
         log.info("Saved %d region(s) to %s", len(self.model.polygons), path)
         return path
 
+    def _show_mode(self, mode: str) -> None:
+        name, key = {"navigate": ("Pan", "N"), "draw": ("Draw", "P"), "edit": ("Edit", "E")}[mode]
+        self.mode_label.setText(f"Mode: {name}")
+        self.mode_label.setToolTip(f"The mouse mode ({key}); N pans, P draws a region, E edits regions")
+        self.mode_label.setProperty("mode", mode)
+        self.mode_label.style().unpolish(self.mode_label)
+        self.mode_label.style().polish(self.mode_label)
+
     def _mode_changed(self, mode: str) -> None:
+        self._show_mode(mode)
         self.mode_actions[mode].setChecked(True)
         # drawing needs the flat underneath: let it show through the gain colours
         self.overlay.gain_image.setOpacity(0.75 if mode == "navigate" else 0.3)
@@ -450,11 +484,14 @@ class GainPanel(QWidget):
     # -- hover and click ------------------------------------------------------------------
     def _readout(self, text: str) -> None:
         self._readout_text = text
+        if text:  # a new frame under a resting pointer: refresh the line with its value
+            self._hovered(self.viewer._hover)
 
     def _hovered(self, where) -> None:
         box = self.overlay.box_at(*where) if where is not None else 0
         parts = [p for p in (self._readout_text if where is not None else "", self.overlay.describe(box)) if p]
         self.hover_label.setText("   |   ".join(parts) or " ")
+        self.status_text.emit("   |   ".join(parts))
 
     def _scene_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.editor.mode == "draw":
@@ -514,7 +551,8 @@ class GainPanel(QWidget):
                                  on_result=lambda out, p=polygons: self._run_done(out, p),
                                  on_error=self._run_failed, on_finished=self._run_finished)
         worker.progressed.connect(self.setup.set_progress)
-        worker.aborted.connect(lambda: self.setup.status.setText("Stopped; the previous results are kept."))
+        worker.aborted.connect(lambda: (self.setup.status.setText("Stopped; the previous results are kept."),
+                                        self.setup.set_progress(-1, time.strftime("cancelled at %H:%M:%S"))))
         self.run_worker = worker
         return worker
 
@@ -551,7 +589,7 @@ class GainPanel(QWidget):
         self.studies_view.set_result(result)
         self.export_button.setEnabled(True)
         self.setup.status.setText(result_summary(result))
-        self.setup.set_progress(1.0, "done")
+        self.setup.set_progress(1.0, time.strftime("finished at %H:%M:%S"))
         for warning in getattr(result, "warnings", []):  # the engine ran but wants the user to know
             log.warning(warning)
             self.setup.status.setText(self.setup.status.text() + f"<br><span style='color:#b8860b'>{warning}</span>")
@@ -572,7 +610,9 @@ class GainPanel(QWidget):
     def choose_export(self) -> None:
         start = self.settings.get("gain/export_dir", "") or (os.path.dirname(self.setup.files[0])
                                                            if self.setup.files else str(Path.home()))
-        folder = QFileDialog.getExistingDirectory(self, "Export the gain products to", start)
+        from ..export_folder import choose_export_folder
+
+        folder = choose_export_folder(self, "Export the gain products to", start)
         if folder:
             self.export_to(folder)
 
@@ -586,6 +626,7 @@ class GainPanel(QWidget):
         self.settings.set("gain/export_dir", folder)
         self.export_button.setEnabled(False)
         worker = self.runner.run(export_products, self.result, folder, self.state.run_polygons, ("png", "pdf"),
+                                 boxes=self.state.export_boxes(),
                                  name="Exporting gain products", in_process=self.run_in_process,
                                  on_result=self._exported, on_error=self.error.emit,
                                  on_finished=self._export_finished)

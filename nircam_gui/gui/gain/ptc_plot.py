@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
+from ..sizing import compact_combo
 from .box_overlay import BOX_COLOURS
 from .cov_plot import CovariancePlot, box_model_curve
 
@@ -65,7 +66,7 @@ class PTCPlot(QWidget):
         self.result = None
         self.boxes: list[int] = []
         self.pair: int | None = None  # None: all pairs
-        self.pair_combo = QComboBox()
+        self.pair_combo = compact_combo(QComboBox(), 10)
         self.pair_combo.setToolTip("Show one pair of integrations or all of them")
         self.pair_combo.currentIndexChanged.connect(self._pair_chosen)
         self.clear_button = QPushButton("Clear")
@@ -113,7 +114,7 @@ class PTCPlot(QWidget):
         self.pages.addTab(self.cov_plot, "Covariances")
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.text)
-        self.setMinimumWidth(320)
+        self.setMinimumWidth(240)
 
     # -- data -----------------------------------------------------------------------
     def set_result(self, result) -> None:

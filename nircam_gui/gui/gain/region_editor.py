@@ -9,7 +9,8 @@ canvas viewport into model edits. Modes:
 ``draw``
     Click to add vertices; close the polygon by clicking its first vertex, double-
     clicking, or pressing Enter (Backspace removes the last vertex, Esc abandons it).
-    Or press and drag to draw a freehand outline, closed on release.
+    Or press and drag to draw a freehand outline, closed on release. A closed polygon
+    returns the editor to ``navigate``, so the next click selects a box again.
 ``edit``
     Drag a vertex to move it; drag inside a region to move the region; double-click on
     an edge to insert a vertex; right-click a vertex to delete it; click a region to
@@ -76,6 +77,9 @@ class RegionEditor(QObject):
         self._freehand: list[tuple[float, float]] = []
         self._drag_preview: np.ndarray | None = None
         self._ignore_release = False
+        #: called when a new polygon is started; a non-empty text is shown to the user (the
+        #: panel uses it to say that a new region makes the results on screen out of date)
+        self.draw_warning = lambda: ""
         self._items: list[pg.PlotDataItem] = []
         self._draft_item = pg.PlotDataItem(pen=_DRAFT_PEN, symbol="o", symbolSize=7,
                                            symbolBrush=(0, 255, 120), symbolPen=None)
@@ -209,7 +213,9 @@ class RegionEditor(QObject):
             self.redraw()
             return False
         self.select(index)
-        self.message.emit(f"Region {index + 1} added ({len(self.model.polygons[index])} vertices).")
+        self.set_mode("navigate")
+        self.message.emit(f"Region {index + 1} added ({len(self.model.polygons[index])} vertices); back to Pan. "
+                          "Press P to draw another.")
         return True
 
     # -- events ---------------------------------------------------------------------
@@ -352,8 +358,10 @@ class RegionEditor(QObject):
                 return
         self.draft.append(xy)
         self.redraw()
-        self.message.emit(f"{len(self.draft)} vertices; click the first vertex, double-click or press Enter "
-                          "to close.")
+        warning = self.draw_warning() if len(self.draft) == 1 else ""
+        self.message.emit((f"{warning} " if warning else "")
+                          + f"{len(self.draft)} vertices; click the first vertex, double-click or press Enter "
+                          "to close; Esc abandons it.")
 
     def _double_clicked(self, event) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.gain.maps import map_difference
+from ..sizing import compact_combo
 
 __all__ = ["GainMapView", "PairScatterView", "SectorsView", "TableView", "map_choices", "pairs_rows", "table7_row"]
 
@@ -50,9 +51,10 @@ class GainMapView(QWidget):
         super().__init__(parent)
         self.result = None
         self.choices: list = []
-        self.combo = QComboBox()
+        self.combo = compact_combo(QComboBox())
         self.combo.currentIndexChanged.connect(self._show)
         self.stats = QLabel("")
+        self.stats.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.map_plot = self.graphics.addPlot(row=0, col=0)

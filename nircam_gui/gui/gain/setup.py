@@ -120,6 +120,8 @@ class GainSetup(QWidget):
             edit.setClearButtonEnabled(True)
             browse = QToolButton()
             browse.setText("…")
+            browse.setToolTip(f"Choose the {reftype} reference file")
+            browse.setMinimumWidth(browse.sizeHint().width())  # never squeezed below its text
             browse.clicked.connect(lambda _=False, r=reftype: self._choose_reference(r))
             row = QHBoxLayout()
             row.addWidget(edit, 1)
@@ -144,9 +146,10 @@ class GainSetup(QWidget):
         self.limit_spin.setRange(0, 60000)
         self.limit_spin.setDecimals(0)
         self.limit_spin.setSingleStep(500)
-        self.limit_spin.setSpecialValueText("detector default (5000 SW / 7500 LW)")
+        self.limit_spin.setSpecialValueText("default")
         self.limit_spin.setSuffix(" ADU")
-        self.limit_spin.setToolTip("Upper single-frame signal of the groups used in the fit")
+        self.limit_spin.setToolTip("Upper single-frame signal of the groups used in the fit; "
+                                   "default: the detector's (5000 ADU SW, 7500 ADU LW)")
         self.groups_spin = QSpinBox()
         self.groups_spin.setRange(0, 1000)
         self.groups_spin.setSpecialValueText("all")
@@ -162,6 +165,16 @@ class GainSetup(QWidget):
         for mode in PTC_MODELS:
             self.model_combo.addItem(PTC_MODEL_TEXT[mode], mode)
         self.model_combo.setToolTip(OPTIONS["ptc_model"].help)
+        for combo in (self.ipc_combo, self.first_combo):
+            # long choices must not widen the column: the closed box shows their start,
+            # the open list and the tooltip the whole text
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
+            combo.currentIndexChanged.connect(lambda _=0, c=combo: c.setToolTip(c.currentText()))
+            combo.setToolTip(combo.currentText())
+        oform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(14)
         oform.addRow("Box size", self.box_combo)
         oform.addRow("Signal limit", self.limit_spin)
         oform.addRow("Groups", self.groups_spin)
@@ -334,10 +347,15 @@ class GainSetup(QWidget):
             w.setEnabled(not running)
         if running:
             self.progress.setValue(0)
+            self.progress.setFormat("starting…")
 
     def set_progress(self, fraction: float, message: str) -> None:
+        """Show a fraction done with a message; a message alone (fraction < 0) replaces the bar's text."""
+        if fraction < 0:
+            self.progress.setFormat(message.replace("%", "%%"))
+            return
         self.progress.setValue(int(1000 * fraction))
-        self.progress.setFormat(f"{message}  %p%")
+        self.progress.setFormat(f"{message}  %p%" if fraction < 1 else message.replace("%", "%%"))
 
     # -- settings -------------------------------------------------------------------------
     def save(self) -> None:

@@ -111,6 +111,18 @@ class GainState:
             return []
         return [b for b in box_ids if b <= self.result.boxes.nbox]
 
+    def draw_warning(self) -> str:
+        """What the region editor says when Draw starts: with a result on screen a new region
+        changes the box grid but not the results shown ("" without a result)."""
+        if self.result is None:
+            return ""
+        return "A new region changes the box grid: the results on screen stay until you run again."
+
+    def export_boxes(self) -> list[int] | None:
+        """The boxes whose PTC an export draws: those selected on screen when the grid shown is
+        the result's, otherwise None (the exporter's own choice)."""
+        return list(self.selection) if self.grid_is_result else None
+
 
 def regions_for_run(polygons: list[np.ndarray], path: str | None, modified: bool, scratch: str | os.PathLike
                     ) -> str | None:

@@ -99,9 +99,9 @@ def find_references(ramps: list[str]) -> dict[str, str]:
 
 
 def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tuple[str, ...] = ("png", "pdf"),
-                    progress=None, cancel=None) -> dict[str, str]:
+                    progress=None, cancel=None, boxes: list[int] | None = None) -> dict[str, str]:
     """Write the products of a run exactly as ``nircam-gain`` does, plus PDF figures and
-    the region file of the run.
+    the region file of the run. ``boxes`` are the PTCs the figure shows (those on screen).
 
     Returns
     -------
@@ -116,7 +116,7 @@ def export_products(result, outdir: str, polygons: list[np.ndarray], formats: tu
     out = {k: os.fspath(v) for k, v in write_gain_products(result, outdir, figures=False).items()}
     if progress:
         progress(0.5, "writing figures")
-    out.update({k: os.fspath(v) for k, v in write_figures(result, outdir, formats=tuple(formats)).items()})
+    out.update({k: os.fspath(v) for k, v in write_figures(result, outdir, formats=tuple(formats), boxes=boxes).items()})
     if polygons:
         path = Path(outdir) / "epoxy_voids.reg"
         write_polygons(path, polygons)

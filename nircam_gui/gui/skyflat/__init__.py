@@ -25,9 +25,12 @@ def install_skyflat_tabs(window):
     dead.export_button.clicked.connect(sky.choose_export)
     for panel in (sky, dead):
         panel.error.connect(window.show_error)
-    # errors of the run itself reach the window once, through the sky-flat panel
-    dead.grid.readout.connect(lambda t: window.readout_label.setText(t) if t else None)
-    sky.detector_view.grid.readout.connect(lambda t: window.readout_label.setText(t) if t else None)
+    # errors of the run itself reach the window once, through the sky-flat panel;
+    # the pointer's readout goes to the window's one status line
+    dead.grid.readout.connect(lambda t: window.set_pointer_text(dead, t))
+    sky.detector_view.grid.readout.connect(lambda t: window.set_pointer_text(sky, t))
+    for grid in (dead.grid, sky.detector_view.grid):
+        grid.readout_label.hide()
     window.set_analysis_panel("Sky flat", sky)
     window.set_analysis_panel("Dead pixels", dead)
     window.skyflat_session = session

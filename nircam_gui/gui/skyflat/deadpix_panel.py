@@ -84,6 +84,9 @@ class DeadPixelPanel(QWidget):
         self.spin.setRange(STEP, 0.995)
         self.spin.setSingleStep(STEP)
         self.spin.setDecimals(3)
+        # act on Enter, focus out or the arrows, not on every keystroke: typing 0.65 passes
+        # through 0.6, and writing that back into the field would garble what is being typed
+        self.spin.setKeyboardTracking(False)
         self.count_label = QLabel(" ")
         self.cluster_table = make_table()
         self.cluster_table.setToolTip("Concentrations of new dead pixels, largest first; click one to zoom to it")
@@ -204,6 +207,8 @@ class DeadPixelPanel(QWidget):
     def _threshold_changed(self, threshold: float) -> None:
         t0 = time.perf_counter()
         for w, v in ((self.slider, int(round(threshold / STEP))), (self.spin, threshold)):
+            if w is self.spin and w.hasFocus() and abs(w.value() - v) < 1e-9:
+                continue  # the user is typing here: leave the text as typed
             w.blockSignals(True)
             w.setValue(v)
             w.blockSignals(False)

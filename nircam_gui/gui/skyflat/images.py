@@ -11,7 +11,7 @@ mask) is drawn translucent over every panel.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -77,8 +77,24 @@ def panel_levels(image: np.ndarray, stretch) -> tuple[float, float]:
     return limits(sample, stretch, rng)
 
 
-def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[int, int, int, int]):
-    """Worker: levels and RGBA pictures of every panel, and of the overlay."""
+#: what a grid's display choice says when each panel keeps its own stretch or colours
+PER_PANEL = "per panel"
+
+
+def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[int, int, int, int],
+            display: tuple[str, str, str, tuple[float, float] | None] | None = None):
+    """Worker: levels and RGBA pictures of every panel, and of the overlay.
+
+    ``display`` = ``(limits, scaling, colormap, manual_levels)`` from the window's Display
+    panel overrides each panel's stretch and colours, except where it says :data:`PER_PANEL`.
+    """
+    limits_choice, scaling, cmap, manual = display or (PER_PANEL, "linear", PER_PANEL, None)
+    if limits_choice == "manual" and manual is not None:
+        specs = [replace(s, stretch=tuple(manual), group="") for s in specs]
+    elif limits_choice not in (PER_PANEL, "manual"):
+        specs = [replace(s, stretch=limits_choice, group="") for s in specs]
+    if cmap != PER_PANEL:
+        specs = [replace(s, colormap=cmap) for s in specs]
     images = [block_median(s.image, s.smooth) if s.smooth > 1 else s.image for s in specs]
     levels = [panel_levels(im, s.stretch) for im, s in zip(images, specs)]
     for group in {s.group for s in specs if s.group}:
@@ -86,7 +102,7 @@ def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[in
         shared = (min(levels[k][0] for k in members), max(levels[k][1] for k in members))
         for k in members:
             levels[k] = shared
-    out = [(lv, render_rgba(im, lv, lookup_table(s.colormap, "linear"), NAN_COLOUR))
+    out = [(lv, render_rgba(im, lv, lookup_table(s.colormap, scaling), NAN_COLOUR))
            for im, lv, s in zip(images, levels, specs)]
     over = None
     if overlay is not None:
@@ -160,6 +176,8 @@ class ImageGrid(QWidget):
         self._pending: tuple | None = None
         self._fit_next = True
         self._ncols = 0
+        #: the window's Display choices (limits, scaling, colormap, manual levels), or None
+        self.display: tuple | None = None
 
         self.layout_widget = _Layout()
         self.layout_widget.setBackground(pg.mkColor(*NAN_COLOUR))
@@ -195,6 +213,14 @@ class ImageGrid(QWidget):
             self._overlay_colour = colour
         self._request()
 
+    def set_display(self, limits: str, scaling: str, colormap: str,
+                    manual_levels: tuple[float, float] | None = None) -> None:
+        """Stretch and colour every panel the same way (:data:`PER_PANEL` keeps each panel's own)."""
+        display = (limits, scaling, colormap, manual_levels)
+        if display != self.display:
+            self.display = display
+            self._request()
+
     def clear(self) -> None:
         self.specs = []
         self._build(0, 1)
@@ -228,7 +254,7 @@ class ImageGrid(QWidget):
         self._fit_next = True
 
     def _request(self) -> None:
-        job = (list(self.specs), self._overlay, self._overlay_colour)
+        job = (list(self.specs), self._overlay, self._overlay_colour, self.display)
         if self._inflight:
             self._pending = job  # the latest request replaces any waiting one
             return
@@ -242,7 +268,7 @@ class ImageGrid(QWidget):
         self._inflight = False
         pending, self._pending = self._pending, None
         if pending is not None:
-            self.specs, self._overlay, self._overlay_colour = pending[0], pending[1], pending[2]
+            self.specs, self._overlay, self._overlay_colour, self.display = pending
             self._request()
 
     def _show(self, job, result) -> None:

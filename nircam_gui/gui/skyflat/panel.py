@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -105,7 +105,7 @@ class SkyflatPanel(QWidget):
 
     def _show_result(self) -> None:
         r = self.session.result
-        self.setup.set_progress(1.0, f"done in {r.seconds:.1f} s")
+        self.setup.set_progress(1.0, f"finished at {time.strftime('%H:%M:%S')} ({r.seconds:.1f} s)")
         self.detector_view.set_result(r)
         self.backgrounds.set_tables(r.backgrounds, r.background_summary)
         rows = [(str(x["detector"]), str(x["filter"]), str(x["pupil"]), int(x["n_images"]), 100 * float(x["range"]),
@@ -128,7 +128,9 @@ class SkyflatPanel(QWidget):
 
     def choose_export(self) -> None:
         start = os.path.dirname(self.session.setup.images[0].path) if self.session.setup.images else ""
-        path = QFileDialog.getExistingDirectory(self, "Export sky-flat products to", start)
+        from ..export_folder import choose_export_folder
+
+        path = choose_export_folder(self, "Export sky-flat products to", start)
         if path:
             self.session.export(path)
 

@@ -77,8 +77,9 @@ class SkyflatSession(QObject):
             self.error.emit(problems[0])
             return None
         files = [c.path for c in self.setup.images]
-        log.info("Sky flats: %d images on %d detectors (Copy Command gives the same run as nircam-skyflat)",
-                 len(files), len(self.setup.grouped()))
+        n_det = len(self.setup.grouped())
+        log.info("Sky flats: %d image%s on %d detector%s (Copy Command gives the same run as nircam-skyflat)",
+                 len(files), "s" if len(files) != 1 else "", n_det, "s" if n_det != 1 else "")
         log.debug("Sky flats: %s", self.setup.command_line())
         self.worker = self.runner.run(
             run_task, files, self.setup.predictions, self.setup.run_kwargs(),
@@ -109,9 +110,20 @@ class SkyflatSession(QObject):
         self._indexing = False
 
     def _indexed(self, result: SkyflatResult, indexes: dict) -> None:
+        self.restore(result, indexes)
+
+    def restore(self, result: SkyflatResult, indexes: dict, detector: str | None = None,
+                threshold: float | None = None) -> None:
+        """Show ``result`` with its dead-pixel ``indexes`` (a finished run, or a saved session).
+
+        ``threshold`` defaults to the run's own dead-pixel threshold; ``detector`` to the one
+        shown, or the result's first when that one is not in the result.
+        """
         self.result, self.indexes = result, indexes
-        self.view.threshold = result.options.dead_threshold
-        if self.view.detector not in result.detectors:
+        self.view.threshold = float(result.options.dead_threshold if threshold is None else threshold)
+        if detector in result.detectors:
+            self.view.detector = detector
+        elif self.view.detector not in result.detectors:
             self.view.detector = next(iter(result.detectors), "")
         self.result_changed.emit()
         self.threshold_changed.emit(self.view.threshold)

@@ -88,15 +88,17 @@ class SetupWidget(QWidget):
         for b in (add_files, add_folder, remove, clear):
             buttons.addWidget(b)
         self.pred_edit = QLineEdit()
-        self.pred_edit.setPlaceholderText("optional: table with columns filter, background [MJy/sr], detector")
+        self.pred_edit.setPlaceholderText("optional table (filter, background)")
         self.pred_edit.editingFinished.connect(self._predictions_edited)
         pred_button = QPushButton("…")
-        pred_button.setMaximumWidth(30)
+        pred_button.setToolTip("Choose the table of predicted backgrounds")
         pred_button.clicked.connect(self.choose_predictions)
         pred_row = QHBoxLayout()
-        pred_row.addWidget(QLabel("Predicted backgrounds"))
+        pred_row.addWidget(QLabel("Predictions"))
         pred_row.addWidget(self.pred_edit, 1)
         pred_row.addWidget(pred_button)
+        self.pred_edit.setToolTip("Predicted sky backgrounds: a table with columns filter, background [MJy/sr], "
+                                  "detector (optional)")
         fl = QVBoxLayout(files_box)
         fl.addLayout(buttons)
         fl.addWidget(self.tree, 1)
@@ -138,7 +140,8 @@ class SetupWidget(QWidget):
 
     # -- options ----------------------------------------------------------------------
     def _make_options(self) -> QGroupBox:
-        box = QGroupBox("Method (defaults: JWST-STScI-008304 section 3)")
+        box = QGroupBox("Method (report 008304 §3)")
+        box.setToolTip("The defaults are those of JWST-STScI-008304, section 3")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         o = self.setup.options
@@ -164,34 +167,43 @@ class SetupWidget(QWidget):
             self.option_widgets[name] = w
             return w
 
-        def row(*widgets):
-            h = QHBoxLayout()
-            for w in widgets:
-                h.addWidget(w) if isinstance(w, QWidget) else h.addWidget(QLabel(w))
-            h.addStretch(1)
-            return h
+        def suffixed(w, suffix):
+            w.setSuffix(suffix)
+            return w
 
-        form.addRow("Source mask", row(
+        # one option per row, units in the fields: the column stays narrow enough for a laptop
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.addRow("Source detection", suffixed(
             dspin("n_sigma", 0.1, 10, 0.1, 2, "Detection threshold above the background, in sigma (report: 1)"),
-            "σ,", ispin("n_pixels", 1, 100, "Connected pixels that make a source (report: 4)"), "px, grow",
-            ispin("dilate", 0, 20, "Grow the source mask by this many pixels (report: 0)"), "px"))
-        form.addRow("Sigma clipping", row(
+            " σ"))
+        form.addRow("Source size", suffixed(
+            ispin("n_pixels", 1, 100, "Connected pixels that make a source (report: 4)"), " px"))
+        form.addRow("Grow mask by", suffixed(
+            ispin("dilate", 0, 20, "Grow the source mask by this many pixels (report: 0)"), " px"))
+        form.addRow("Sigma clipping", suffixed(
             dspin("sigma", 1.0, 10, 0.5, 1, "Clipping threshold for normalisation and the stack median (report: 3)"),
-            "σ,", ispin("maxiters", 1, 20, "Clipping iterations (report: 5)"), "iterations"))
+            " σ"))
+        form.addRow("Clipping iterations", ispin("maxiters", 1, 20, "Clipping iterations (report: 5)"))
         self.fit_combo = QComboBox()
         self.fit_combo.addItems(list(FITS))
         self.fit_combo.setToolTip("Large-scale fit of the grey delta flat (report: poly3 SW, median LW)")
+        self.fit_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.fit_combo.setMinimumContentsLength(12)
         self.fit_combo.currentTextChanged.connect(lambda t: self._set_option("fit", FITS[t]))
-        form.addRow("Large-scale fit", row(
-            self.fit_combo, "bin", ispin("fit_bin", 4, 256, "Low-resolution grid, pixels per bin (report: 32)"),
-            "median", ispin("median_filter", 1, 64, "Median filter on the grid, bins (report: 8; LW)")))
-        form.addRow("Dead pixels", row(
-            dspin("dead_threshold", 0.05, 0.99, 0.05, 2, "Grey delta below this is a new dead pixel (report: 0.8); "
-                                                        "the Dead pixels tab can change it afterwards"),
-            "threshold, ≥", ispin("min_coverage", 1, 1000, "Images a pixel needs to be judged"), "images"))
-        form.addRow("Concentrations", row(
-            ispin("cluster_min_npix", 2, 100000, "Dead pixels that make a concentration"), "pixels, linked within",
-            ispin("cluster_link", 0, 50, "Dead pixels closer than this belong to one concentration"), "px"))
+        form.addRow("Large-scale fit", self.fit_combo)
+        form.addRow("Fit grid bin", suffixed(
+            ispin("fit_bin", 4, 256, "Low-resolution grid, pixels per bin (report: 32)"), " px"))
+        form.addRow("Median filter (LW)", suffixed(
+            ispin("median_filter", 1, 64, "Median filter on the grid, bins (report: 8; LW)"), " bins"))
+        form.addRow("Dead threshold", dspin(
+            "dead_threshold", 0.05, 0.99, 0.05, 2, "Grey delta below this is a new dead pixel (report: 0.8); "
+                                                   "the Dead pixels tab can change it afterwards"))
+        form.addRow("Judged with ≥", suffixed(
+            ispin("min_coverage", 1, 1000, "Images a pixel needs to be judged"), " images"))
+        form.addRow("Concentration", suffixed(
+            ispin("cluster_min_npix", 2, 100000, "Dead pixels that make a concentration"), " pixels"))
+        form.addRow("Linked within", suffixed(
+            ispin("cluster_link", 0, 50, "Dead pixels closer than this belong to one concentration"), " px"))
         self.figures_box = QCheckBox("PNG figures")
         self.figures_box.setChecked(o.figures)
         self.figures_box.toggled.connect(lambda v: self._set_option("figures", bool(v)))
@@ -199,7 +211,8 @@ class SetupWidget(QWidget):
         self.combine_combo.addItems(["bottleneck", "astropy"])
         self.combine_combo.setToolTip("Sigma-clipped stack median implementation (same numbers, different speed)")
         self.combine_combo.currentTextChanged.connect(lambda t: self._set_option("combine_method", t))
-        form.addRow("Output", row(self.figures_box, "stack median", self.combine_combo))
+        form.addRow("Stack median", self.combine_combo)
+        form.addRow("Output", self.figures_box)
         return box
 
     def _set_option(self, name: str, value) -> None:

@@ -28,7 +28,14 @@ def panel(qtbot, settings):
     p.show()
     qtbot.waitExposed(p)
     yield p
+    p.close()  # no preview starts after the test (a pending one would reach a deleted panel)
     runner.shutdown(30)
+    # deliver what the last workers posted while the panel still exists: once the test's
+    # widgets are deleted, a later delivery would find the panel's Qt objects gone
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):
+        QApplication.processEvents()
 
 
 def wait_idle(qtbot, panel, timeout=30000):

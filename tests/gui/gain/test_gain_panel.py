@@ -106,6 +106,11 @@ def test_double_click_closes_and_freehand_draws(qtbot, ready):
         click(qtbot, panel, x, y)
     qtbot.mouseDClick(panel.canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(panel, 45.0, 60.0))
     assert len(panel.model.polygons) == 1 and len(panel.model.polygons[0]) == 3
+    # a closed polygon returns to Pan: the next click must not start another region
+    assert panel.editor.mode == "navigate" and panel.mode_label.text() == "Mode: Pan"
+    assert panel.mode_actions["navigate"].isChecked()
+    panel.editor.set_mode("draw")
+    assert panel.mode_label.text() == "Mode: Draw"
     ring = [(200 + 30 * np.cos(t), 200 + 30 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]
     drag(panel, ring)
     assert len(panel.model.polygons) == 2

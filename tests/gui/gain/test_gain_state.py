@@ -52,3 +52,15 @@ def test_regions_for_run(tmp_path):
     assert regions_for_run([square], str(saved), False, tmp_path / "s.reg") == str(saved)
     path = regions_for_run([square], str(saved), True, tmp_path / "s.reg")  # edited since saved
     assert path == str(tmp_path / "s.reg") and np.allclose(read_polygons(path)[0], square)
+
+
+def test_export_boxes_and_draw_warning():
+    state = GainState()
+    assert state.draw_warning() == "" and state.export_boxes() is None
+    state.set_result(SimpleNamespace(boxes=_grid([[1, 2], [3, 4]])))
+    state.selection = [2, 4]
+    assert "box grid" in state.draw_warning()
+    assert state.export_boxes() is None  # the grid on screen is a preview, not the result's
+    state.grid_is_result = True
+    boxes = state.export_boxes()
+    assert boxes == [2, 4] and boxes is not state.selection
