@@ -152,6 +152,27 @@ def run_with_progress(
     return EXIT_OK, result
 
 
+def add_delivery_arguments(parser, pedigree: str) -> None:
+    """The CRDS delivery keywords of the reference files a command writes."""
+    g = parser.add_argument_group("CRDS delivery keywords of the reference files")
+    g.add_argument("--author", default="nircam-gui", help="AUTHOR (default nircam-gui)")
+    g.add_argument("--useafter", default=None, metavar="DATE",
+                   help="USEAFTER, e.g. 2014-08-01T00:00:00 (default: the first input's exposure start)")
+    g.add_argument("--pedigree", default=None,
+                   help=f"PEDIGREE: GROUND, MODEL, DUMMY, SIMULATION or 'INFLIGHT YYYY-MM-DD YYYY-MM-DD' "
+                        f"(default {pedigree})")
+    g.add_argument("--descrip", default=None, help="DESCRIP (default: what the file holds)")
+    g.add_argument("--history", default=None, metavar="TEXT", help="extra HISTORY text")
+
+
+def delivery_options(args) -> dict:
+    """The delivery arguments as option fields (pedigree left out when not given)."""
+    out = {"author": args.author, "useafter": args.useafter, "descrip": args.descrip, "history": args.history}
+    if args.pedigree is not None:
+        out["pedigree"] = args.pedigree
+    return out
+
+
 def not_built(command: str, issue: str) -> int:
     """Say plainly that a command's analysis is not built yet."""
     print(f"{command}: the arguments were understood, but {issue} is not built yet in this version.",

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import EXIT_USAGE, run_with_progress
+from ._common import EXIT_USAGE, add_delivery_arguments, delivery_options, run_with_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,10 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="IPC correction: none; analytic (the report's factor 1-2(k-1)); exact (sum of squares "
                         "of the physical kernel); deconvolve (the IPC step on the data; default)")
     p.add_argument("--ipc-kernel", help="IPC reference file (correction kernel)")
+    p.add_argument("--reference-gain", choices=("apparent", "ipc-corrected"), default="apparent",
+                   help="gain in gain_map.fits: apparent (default; what the jwst pipeline needs, it does not "
+                        "IPC-correct NIRCam data) or ipc-corrected (the report's Table 7); "
+                        "gain_map_ipc_corrected.fits always holds the IPC-corrected map")
     for ref in ("superbias", "linearity", "saturation", "mask"):
         p.add_argument(f"--{ref}", help=f"{ref.upper()} reference file (its step is skipped without it)")
     p.add_argument("--first-pair", choices=("auto", "keep", "drop"), default="auto",
                    help="use the first pair in the mean map: auto drops it only when significantly off")
+    add_delivery_arguments(p, "GROUND")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
@@ -49,13 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..core.fileio import ensure_output_dir
     from ..core.gain.engine import GainOptions, run_gain
-    from ..core.gain.products import write_gain_products
+    from ..core.gain.products import sectors_table, write_gain_products
 
     try:
         opts = GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,
                            ipc=args.ipc, ipc_kernel=args.ipc_kernel, superbias=args.superbias,
                            linearity=args.linearity, saturation=args.saturation, mask=args.mask,
-                           first_pair=args.first_pair)
+                           first_pair=args.first_pair, reference_gain=args.reference_gain,
+                           **delivery_options(args))
     except ValueError as exc:
         print(f"nircam-gain: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -77,10 +83,13 @@ def main(argv: list[str] | None = None) -> int:
           f"signal limit {result.signal_limit:g} ADU, IPC {opts.ipc}")
     print(result.maps.first_pair.reason)
     print(f"pairs used: {[p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]}")
-    sectors = result.sectors.copy()
-    for c in ("gain", "gain_err", "box_gain_err"):
+    sectors = sectors_table(result)
+    sectors.meta.clear()
+    for c in ("gain", "gain_apparent", "gain_err", "box_gain_err"):
         sectors[c].format = ".4f"
     sectors.pprint(max_lines=-1, max_width=-1)
+    print("gain: IPC-corrected (report Table 7); gain_apparent: for the jwst pipeline, in gain_map.fits"
+          if opts.ipc != "none" else "gain: not IPC-corrected (--ipc none), the apparent gain")
     print(f"wrote {len(paths)} files to {outdir}")
     return code
 

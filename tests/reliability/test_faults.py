@@ -143,8 +143,8 @@ def test_gain_products_on_a_full_disk_keep_the_previous_run(tmp_path, gain_resul
         if name.endswith(".fits"):
             with fits.open(out / name) as hdul:
                 hdul.verify("exception")
-    with fits.open(out / "gain_map.fits") as hdul:
-        assert "DQ" in hdul  # written with the map, not appended afterwards
+    with fits.open(out / "gain_mask.fits") as hdul:
+        assert "DQ" in hdul  # the map's flags, written in the same staged set
 
 
 def test_gain_products_never_move_over_an_input(tmp_path, gain_result):

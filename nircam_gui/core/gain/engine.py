@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import dq as dqbits
 from ..calibrate import CalibrationConfig, calibrate_integration
+from ..crdskeys import check_delivery
 from ..detector import get_detector
 from ..errors import NircamFileError
 from ..ipc import analytic_gain_factor, invert_kernel, variance_factor
@@ -31,6 +32,7 @@ from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
 IPC_MODES = ("none", "analytic", "exact", "deconvolve")
+REFERENCE_GAINS = ("apparent", "ipc-corrected")
 # MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
 _EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
 
@@ -58,6 +60,16 @@ class GainOptions:
     first_pair: str = "auto"
     nsigma: float = 3.0
     chunk: int = 8
+    #: gain in gain_map.fits (the GAIN reference file): "apparent" (what the jwst pipeline
+    #: needs for data it does not IPC-correct) or "ipc-corrected" (the report's Table 7)
+    reference_gain: str = "apparent"
+    #: CRDS delivery keywords; useafter None: the first integration's exposure start,
+    #: descrip None: the product's own description, history: extra HISTORY text
+    author: str = "nircam-gui"
+    useafter: str | None = None
+    pedigree: str = "GROUND"
+    descrip: str | None = None
+    history: str | None = None
 
     def __post_init__(self) -> None:
         if self.ipc not in IPC_MODES:
@@ -68,6 +80,12 @@ class GainOptions:
             raise ValueError(f"first-pair mode {self.first_pair!r}: use auto, keep or drop")
         if self.box < 16:
             raise ValueError(f"box size {self.box}: use at least 16 pixels")
+        if self.reference_gain not in REFERENCE_GAINS:
+            raise ValueError(f"reference gain {self.reference_gain!r}: use {' or '.join(REFERENCE_GAINS)}")
+        if self.reference_gain == "ipc-corrected" and self.ipc == "none":
+            raise ValueError("--reference-gain ipc-corrected needs an IPC correction (--ipc deconvolve, exact "
+                             "or analytic with --ipc-kernel); with --ipc none the gain is the apparent one")
+        self.author, self.useafter, self.pedigree = check_delivery(self.author, self.useafter, self.pedigree)
 
 
 @dataclass

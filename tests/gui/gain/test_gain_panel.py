@@ -284,10 +284,10 @@ def test_gui_export_equals_command_line(qtbot, ready, flats, tmp_path):
             "--linearity", str(refs["LINEARITY"]), "--saturation", str(refs["SATURATION"]),
             "--mask", str(refs["MASK"]), "--first-pair", "auto", "-q"]
     assert main(argv) == 0
-    for ext in ("SCI", "DQ"):
-        a = fits.getdata(gui_dir / "gain_map.fits", ext)
-        b = fits.getdata(cli_dir / "gain_map.fits", ext)
-        assert np.array_equal(a, b, equal_nan=True), ext
+    for name, ext in (("gain_map", "SCI"), ("gain_map_ipc_corrected", "SCI"), ("gain_mask", "DQ")):
+        a = fits.getdata(gui_dir / f"{name}.fits", ext)
+        b = fits.getdata(cli_dir / f"{name}.fits", ext)
+        assert np.array_equal(a, b, equal_nan=True), name
     for name in ("boxes", "sectors", "pairs"):
         a, b = Table.read(gui_dir / f"{name}.ecsv"), Table.read(cli_dir / f"{name}.ecsv")
         assert a.colnames == b.colnames and len(a) == len(b)
