@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_ERROR, EXIT_USAGE, run_with_progress
+from ._common import EXIT_ERROR, EXIT_USAGE, add_delivery_arguments, delivery_options, run_with_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="CAL", help="_cal.fits images, or folders of them")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
-    p.add_argument("--ground-flat", nargs="+", default=[], metavar="PATH", help="FLAT reference files or folders")
+    p.add_argument("--ground-flat", nargs="+", default=[], metavar="PATH",
+                   help="FLAT reference files or folders (e.g. a CRDS cache's references/jwst/nircam/): each "
+                        "image's new flat is built on the file its R_FLAT names")
     p.add_argument("--ground-mask", nargs="+", default=[], metavar="PATH", help="MASK reference files or folders")
     p.add_argument("--dead-threshold", type=float, default=0.8, help="grey delta below this is dead (default 0.8)")
     p.add_argument("--fit", choices=("poly3", "median"), default=None,
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
     p.add_argument("--combine", choices=("bottleneck", "astropy"), default="bottleneck",
                    help="sigma-clipped stack median implementation")
+    add_delivery_arguments(p, "INFLIGHT <first> <last> exposure date")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
@@ -42,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..core.errors import NircamFileError
     from ..core.skyflat.background import read_predictions
+    from ..core.skyflat.inputs import check_skyflat_inputs
     from ..core.skyflat.run import SkyflatOptions, run_skyflat
 
     if not 0 < args.dead_threshold < 1:
@@ -55,10 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    opt = SkyflatOptions(n_sigma=args.nsigma, n_pixels=args.npixels, dilate=args.dilate, fit=args.fit,
-                         dead_threshold=args.dead_threshold, min_coverage=args.min_coverage,
-                         cluster_min_npix=args.cluster_min_npix, combine_method=args.combine,
-                         figures=not args.no_figures)
+    try:
+        opt = SkyflatOptions(n_sigma=args.nsigma, n_pixels=args.npixels, dilate=args.dilate, fit=args.fit,
+                             dead_threshold=args.dead_threshold, min_coverage=args.min_coverage,
+                             cluster_min_npix=args.cluster_min_npix, combine_method=args.combine,
+                             figures=not args.no_figures, **delivery_options(args))
+    except ValueError as exc:
+        print(f"nircam-skyflat: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:  # inputs the method cannot use are refused before any work
+        check_skyflat_inputs(args.files, args.ground_flat)
+    except NircamFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     code, result = run_with_progress(
         lambda progress, cancel: run_skyflat(args.files, args.outdir, ground_flats=args.ground_flat,
                                              ground_masks=args.ground_mask, predictions=predictions, options=opt,
@@ -75,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     summ = result.background_summary
     for row in summ:
         ratio = f"  measured/predicted {row['ratio']:.3f}" if row["ratio"] == row["ratio"] else ""
-        print(f"background {row['detector']} {row['filter']}: {row['mean']:.4f} MJy/sr "
+        print(f"background {row['detector']} {row['filter']}: {row['mean']:.4f} {summ['mean'].unit} "
               f"({row['n_images']} images){ratio}")
     print(f"wrote {len(result.files)} files to {result.outdir} in {result.seconds:.1f} s")
     return code

@@ -138,7 +138,7 @@ def _write_dead_products(out: Path, result: SkyflatResult, s: DetectorSummary, o
     # the provenance the run would have written with this threshold
     prov = {**s.provenance, "options": {**s.provenance.get("options", {}), "dead_threshold": opt.dead_threshold}}
     files = write_dead_pixel_products(out, s.detector, dead, clusters, ground_dq, s.mask_file, opt.dead_threshold,
-                                      prov, result.useafter, result.pedigree)
+                                      prov, result.useafter, result.pedigree, opt)
     if opt.figures and s.fit is not None:
         files.append(figures.plot_detector(out / f"skyflat_{s.detector}.png", s.detector, s.grey, s.fit,
                                            s.fit_method, dead.mask, clusters))

@@ -105,7 +105,8 @@ def new_flat(ground: np.ndarray, ground_err: np.ndarray | None, ground_dq: np.nd
 
 def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, data: np.ndarray, err: np.ndarray,
                dq: np.ndarray, *, ground_name: str, fit_method: str, n_images: int, provenance: Mapping,
-               useafter: str, pedigree: str, protect: Sequence[str | os.PathLike] = ()) -> str:
+               useafter: str, pedigree: str, protect: Sequence[str | os.PathLike] = (), author: str = "nircam-gui",
+               descrip: str | None = None, extra_history: str | None = None) -> str:
     """A FLAT reference file (stdatamodels FlatModel, validated) for one filter."""
     names = sorted({n for n, v in PIXEL.items() if v and np.any(dq & np.uint32(v))} | {"DO_NOT_USE"},
                    key=lambda n: PIXEL[n])
@@ -114,8 +115,9 @@ def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, da
                "to the ground flat's median"]
     history += [f"{k} {v}" for k, v in provenance.get("versions", {}).items()]
     history += [f"input {os.path.basename(i['file'])} sha256:{i['sha256'][:16]}" for i in provenance.get("inputs", [])]
-    return write_reference(path, "FLAT", detector, {"data": data, "err": err, "dq": dq},
-                           description=f"NIRCam {filt}/{pupil} flat: ground x delta sky flat fit (nircam-gui)",
+    history += [extra_history] if extra_history else []
+    return write_reference(path, "FLAT", detector, {"data": data, "err": err, "dq": dq}, author=author,
+                           description=descrip or f"NIRCam {filt}/{pupil} flat: ground x delta sky flat fit (nircam-gui)",
                            pedigree=pedigree, useafter=useafter, exp_type="NRC_IMAGE", filter=filt,
                            pupil=pupil, history=history, dq_names=names,
                            extra_keywords={"FITMETH": fit_method, "GRNDFLAT": ground_name, "NSKYIMG": n_images},
@@ -124,7 +126,8 @@ def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, da
 
 def write_dead_mask(path: str | os.PathLike, detector: str, dead: np.ndarray, ground_dq: np.ndarray | None, *,
                     ground_name: str, threshold: float, provenance: Mapping, useafter: str, pedigree: str,
-                    protect: Sequence[str | os.PathLike] = ()) -> str:
+                    protect: Sequence[str | os.PathLike] = (), author: str = "nircam-gui",
+                    descrip: str | None = None, extra_history: str | None = None) -> str:
     """A MASK reference file: the ground mask (if given) plus DEAD|DO_NOT_USE at new dead pixels."""
     if ground_dq is None:
         dq = np.zeros(dead.shape, np.uint32)
@@ -137,12 +140,19 @@ def write_dead_mask(path: str | os.PathLike, detector: str, dead: np.ndarray, gr
     history = [f"Ground mask {ground_name or '(none: reference border only)'} plus {int(dead.sum())} new dead "
                f"pixels: grey delta sky flat < {threshold} (JWST-STScI-008304 section 3.4)"]
     history += [f"{k} {v}" for k, v in provenance.get("versions", {}).items()]
-    return write_reference(path, "MASK", detector, {"dq": dq},
-                           description="NIRCam bad-pixel mask with new in-flight dead pixels (nircam-gui)",
+    history += [extra_history] if extra_history else []
+    return write_reference(path, "MASK", detector, {"dq": dq}, author=author,
+                           description=descrip or "NIRCam bad-pixel mask with new in-flight dead pixels (nircam-gui)",
                            pedigree=pedigree, useafter=useafter, history=history, dq_names=names,
                            extra_keywords={"NNEWDEAD": int(dead.sum()), "DEADTHR": float(threshold),
                                            "GRNDMASK": ground_name or "NONE"},
                            protect=tuple(protect))
+
+
+def delivery_kwargs(options) -> dict:
+    """AUTHOR, DESCRIP and extra HISTORY of the reference files, from the options."""
+    return {"author": getattr(options, "author", "nircam-gui"), "descrip": getattr(options, "descrip", None),
+            "extra_history": getattr(options, "history", None)}
 
 
 def dq_names_present(dq: np.ndarray, always: Iterable[str] = ("DO_NOT_USE",)) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from ..crdskeys import check_delivery
 from ..detector import get_detector, reference_pixel_mask
 from ..dq import DEAD, DO_NOT_USE
 from ..errors import NircamFileError
@@ -28,6 +29,7 @@ from . import figures, products
 from .background import BackgroundRecord, backgrounds_table, summarise_backgrounds
 from .combine import CombineResult, combine_stack
 from .deadpix import find_clusters, find_dead_pixels
+from .inputs import check_skyflat_inputs
 from .largescale import bin_image, default_method, fit_large_scale
 from .normalise import clipped_level, normalise
 from .sourcemask import source_mask
@@ -58,6 +60,16 @@ class SkyflatOptions:
     combine_method: str = "bottleneck"
     figures: bool = True
     checksums: bool = True
+    #: CRDS delivery keywords of the FLAT and MASK files; None: USEAFTER the first image's
+    #: exposure start, PEDIGREE "INFLIGHT <first> <last>" exposure dates, DESCRIP per product
+    author: str = "nircam-gui"
+    useafter: str | None = None
+    pedigree: str | None = None
+    descrip: str | None = None
+    history: str | None = None
+
+    def __post_init__(self) -> None:
+        self.author, self.useafter, self.pedigree = check_delivery(self.author, self.useafter, self.pedigree)
 
 
 @dataclass
@@ -207,29 +219,15 @@ def run_skyflat(
     written: list[str] = []
     rep = Reporter(100, progress, cancel)
 
-    metas = []
-    given = {Path(p) for p in cal_files if not Path(p).is_dir()}
-    for p in expand_inputs(cal_files):
-        meta = inspect(p)
-        if meta.kind not in ("cal", "rate") or meta.reftype:
-            if p not in given:  # other files in a folder are skipped, a named one is an error
-                warnings.append(f"{p}: skipped, not a calibrated image")
-                continue
-            raise NircamFileError(p, f"not a calibrated image; found {meta.description}")
-        require_full_frame(meta, "the sky-flat method")
-        if not meta.detector:
-            raise NircamFileError(p, "no DETECTOR keyword")
-        metas.append(meta)
-    if not metas:
-        given_list = [os.fspath(p) for p in cal_files]
-        where = ", ".join(given_list[:3]) + ("..." if len(given_list) > 3 else "") or "(no files)"
-        folder = len(given_list) == 1 and Path(given_list[0]).is_dir()
-        raise NircamFileError(where, "no _cal images found" + (" in this folder" if folder else ""))
-    flats = _index_references(ground_flats, "FLAT")
+    checked = check_skyflat_inputs(cal_files, ground_flats)
+    metas, flats = checked.images, checked.flats
+    warnings.extend(checked.warnings)
+    if predictions is not None and checked.bunit != "MJy/sr":
+        raise NircamFileError(metas[0].path, f"BUNIT is {checked.bunit!r}; the background predictions are in MJy/sr")
     masks = _index_references(ground_masks, "MASK")
     image_keys = {(m.detector, m.filter.upper(), (m.pupil or "CLEAR").upper()) for m in metas}
-    named_refs = {Path(p) for p in [*ground_flats, *ground_masks] if not Path(p).is_dir()}
-    for key, ref_meta in [*flats.items(), *masks.items()]:
+    named_refs = {Path(p) for p in ground_masks if not Path(p).is_dir()}
+    for key, ref_meta in masks.items():
         matched = any(key == k[: len(key)] for k in image_keys)
         if not matched and Path(ref_meta.path) in named_refs:
             # silently unused, the user would read "no ground FLAT given" and not know why
@@ -248,6 +246,7 @@ def run_skyflat(
     useafter = Time(min(start_mjd), format="mjd").isot[:19] if start_mjd else "2022-07-01T00:00:00"
     pedigree = "INFLIGHT " + (f"{Time(min(start_mjd), format='mjd').isot[:10]} "
                               f"{Time(max(start_mjd), format='mjd').isot[:10]}" if start_mjd else "2022-07-01 2022-07-01")
+    useafter, pedigree = opt.useafter or useafter, opt.pedigree or pedigree
     options_doc = {k: v for k, v in asdict(opt).items()}
     versions = software_versions()
     checks = {}
@@ -382,7 +381,7 @@ def run_skyflat(
                         out / f"flat_{det_name}_{token}.fits", det_name, m0.filter.upper(),
                         (m0.pupil or "CLEAR").upper(), data, err, fdq, ground_name=os.path.basename(gmeta.path),
                         fit_method=method, n_images=len(dmetas), provenance=prov, useafter=useafter,
-                        pedigree=pedigree))
+                        pedigree=pedigree, **products.delivery_kwargs(opt)))
                     flat_files[token] = os.fspath(unstaged(written[-1], out, final))
                 else:
                     warnings.append(f"{det_name} {token}: no ground FLAT given, flat_{det_name}_{token}.fits "
@@ -401,7 +400,7 @@ def run_skyflat(
             dead, clusters = new_dead_pixels(grey.median, grey.coverage, ground_dead, opt, opt.dead_threshold)
             written.extend(write_dead_pixel_products(
                 out, det_name, dead, clusters, ground_dq, mask_meta.path if mask_meta else "", opt.dead_threshold,
-                prov, useafter, pedigree))
+                prov, useafter, pedigree, opt))
             if opt.figures:
                 written.append(figures.plot_detector(out / f"skyflat_{det_name}.png", det_name, grey.median, fit,
                                                      method, dead.mask, clusters))
@@ -420,8 +419,8 @@ def run_skyflat(
             drep.step(f"{det_name} written")
             done += len(dmetas)
         # 6. backgrounds, filter dependence, provenance
-        bg = backgrounds_table(records)
-        summary = summarise_backgrounds(bg, predictions)
+        bg = backgrounds_table(records, checked.bunit)
+        summary = summarise_backgrounds(bg, predictions, checked.bunit)
         fd = Table(rows=filt_rows or None, names=("detector", "filter", "pupil", "n_images", "range", "range_2_98",
                                                   "rms"),
                    dtype=(str, str, str, np.int32, np.float32, np.float32, np.float32))
@@ -484,7 +483,7 @@ def new_dead_pixels(grey: np.ndarray, coverage: np.ndarray | None, ground_dead: 
 
 def write_dead_pixel_products(out: Path, detector: str, dead, clusters: Table, ground_dq: np.ndarray | None,
                               mask_file: str, threshold: float, provenance: dict, useafter: str,
-                              pedigree: str) -> list[str]:
+                              pedigree: str, options: SkyflatOptions | None = None) -> list[str]:
     """``deadpix_<det>.ecsv``, ``clusters_<det>.ecsv`` and the MASK ``deadpix_<det>.fits``.
 
     ``out`` is the staging folder of :func:`~nircam_gui.core.fileio.staged_outputs`, which
@@ -496,5 +495,5 @@ def write_dead_pixel_products(out: Path, detector: str, dead, clusters: Table, g
     written.append(products.write_dead_mask(
         out / f"deadpix_{detector}.fits", detector, dead.mask, ground_dq,
         ground_name=os.path.basename(mask_file) if mask_file else "", threshold=threshold,
-        provenance=provenance, useafter=useafter, pedigree=pedigree))
+        provenance=provenance, useafter=useafter, pedigree=pedigree, **products.delivery_kwargs(options)))
     return written

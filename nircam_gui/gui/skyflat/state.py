@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ...core.errors import NircamFileError
 from ...core.readers import ExposureMeta, find_fits, inspect
+from ...core.skyflat.inputs import check_skyflat_inputs
 from ...core.skyflat.products import filter_token
 from ...core.skyflat.run import SkyflatOptions
 
@@ -125,7 +126,24 @@ class SkyflatSetup:
                 msgs.append(f"{c.path}: not a full frame; the sky-flat method needs full frames")
         if self.predictions and not os.path.exists(self.predictions):
             msgs.append(f"{self.predictions}: predictions table does not exist")
+        if not msgs:
+            problem = self._input_problem()
+            if problem:
+                msgs.append(problem)
         return msgs
+
+    def _input_problem(self) -> str:
+        """What the core's input check refuses (not flat-fielded, a flat other than R_FLAT...), cached per set."""
+        key = (tuple(c.path for c in self.images), tuple(r.path for r in self.flats))
+        cached = getattr(self, "_checked", None)
+        if cached is None or cached[0] != key:
+            try:
+                check_skyflat_inputs(list(key[0]), list(key[1]))
+                problem = ""
+            except NircamFileError as exc:
+                problem = str(exc)
+            self._checked = (key, problem)
+        return self._checked[1]
 
     def warnings(self) -> list[str]:
         """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""
