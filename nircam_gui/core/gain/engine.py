@@ -27,7 +27,7 @@ from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper, clip_variance_factor
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Pair, find_integrations, make_pairs
-from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
+from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, first_fitted_group, fit_ptc
 
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
@@ -265,7 +265,8 @@ def run_gain(
                 t_stats += time.perf_counter() - t0
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
-    fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
+    fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit,
+                  first_group=first_fitted_group(opt.superbias))
     if (fit.flags != 0).all():
         # every map would be empty: an error now, rather than products full of NaN
         others = len(set(map(os.fspath, files))) - 1
