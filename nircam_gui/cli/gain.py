@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signal-limit", type=float, default=None,
                    help="upper single-frame signal in ADU for the fit (default 5000 SW, 7500 LW)")
     p.add_argument("--groups", type=int, default=None, help="use only the first N groups")
-    p.add_argument("--regions", help="DS9 region file with epoxy-void polygons (image coordinates)")
+    p.add_argument("--regions", help="epoxy voids: a DS9 region file (polygons, image coordinates) or a FITS mask "
+                                     "(non-zero = void, DMS orientation, as STScI distributes the NIRCam low-epoxy "
+                                     "regions)")
     p.add_argument("--ipc", choices=("none", "analytic", "exact", "deconvolve"), default="deconvolve",
                    help="IPC correction: none; analytic (the report's factor 1-2(k-1)); exact (sum of squares "
                         "of the physical kernel); deconvolve (the IPC step on the data; default)")

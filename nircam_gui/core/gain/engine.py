@@ -22,7 +22,7 @@ from ..errors import NircamFileError
 from ..ipc import analytic_gain_factor, invert_kernel, variance_factor
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import open_reference, require_same_detector
-from ..regionsio import check_polygons, polygons_mask, read_polygons
+from ..regionsio import void_mask
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper, clip_variance_factor
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
@@ -163,9 +163,7 @@ def build_boxes(options: GainOptions, shape: tuple[int, int], detector: str | No
     """The box grid for these options (MASK exclusions and epoxy-void regions included)."""
     void = None
     if options.regions:
-        polygons = read_polygons(options.regions)
-        check_polygons(polygons, shape, options.regions)
-        void = polygons_mask(polygons, shape)
+        void = void_mask(options.regions, shape)
     return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape, detector))
 
 

@@ -17,6 +17,7 @@ from astropy.table import Table
 from ... import __version__
 from .. import dq as dqbits
 from ..detector import amplifier_index, reference_pixel_mask
+from ..ds9coords import add_ds9_columns
 from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..errors import NircamFileError
@@ -70,7 +71,7 @@ def reference_useafter(result: GainResult) -> str:
 
 def boxes_table(result: GainResult) -> Table:
     """The ``boxes.ecsv`` table: one row per box."""
-    t = result.boxes.table.copy()
+    t = add_ds9_columns(result.boxes.table.copy(), ("xmin", "xmax", "ymin", "ymax"))
     m = result.maps
     t["gain"] = m.mean_gain
     t["gain_apparent"] = m.mean_gain / _divisor(result)
@@ -92,7 +93,8 @@ def boxes_table(result: GainResult) -> Table:
     t["read_noise_e"].unit = "electron"
     t.meta.update(_summary_meta(result))
     t.meta["comments"] = [
-        "Boxes are 0-based inclusive bounding boxes in DMS orientation; amp 1-4.",
+        "Boxes are 0-based inclusive bounding boxes in DMS orientation (xmin_ds9 ... ymax_ds9: the same, "
+        "1-based as in DS9, the GUI readout and the region files); amp 1-4.",
         "gain: mean over accepted pairs; gain_err: map-difference uncertainty of the mean map.",
         CONVENTION_NOTE if is_ipc_corrected(result.options.ipc) else
         "gain and gain_apparent: not IPC-corrected (--ipc none), the apparent gain the jwst pipeline needs",

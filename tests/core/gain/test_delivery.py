@@ -55,6 +55,9 @@ def test_reference_gain_is_apparent_by_default_and_exact(small):
     mask = fits.open(d / "gain_mask.fits")
     assert mask[0].header["REFTYPE"] == "MASK" and (mask["DQ"].data[:4] != 0).all()
     assert ref["SCI"].header["BUNIT"] == "ELECTRONS/DN"
+    boxes = Table.read(d / "boxes.ecsv")
+    for c in ("xmin", "xmax", "ymin", "ymax"):
+        np.testing.assert_array_equal(boxes[f"{c}_ds9"], boxes[c] + 1)
 
 
 def test_apparent_gain_agrees_with_a_run_without_ipc_correction(small):
