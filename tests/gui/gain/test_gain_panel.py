@@ -203,6 +203,8 @@ def test_run_click_box_plots_the_engine_points(qtbot, ready, flats):
     assert f"box {box}" in text and "epoxy" in text and f"{result.maps.mean_gain[b]:.4f}" in text
     # results: tables and maps
     assert panel.sectors_view.full.table.rowCount() == len(result.sectors)
+    full = panel.sectors_view.full.table
+    assert any(full.horizontalHeaderItem(j).text().startswith("gain_apparent") for j in range(full.columnCount()))
     summary = panel.sectors_view.summary.table
     headers = [summary.horizontalHeaderItem(j).text() for j in range(summary.columnCount())]
     assert headers[:5] == ["detector", "sector 1", "sector 2", "sector 3", "sector 4"]
