@@ -42,6 +42,18 @@ class Reference:
     token: str = ""
 
 
+def input_problem(images, flats) -> str:
+    """The core's sky-flat input check on these files: "" if they pass, else "<file>: <problem>".
+
+    Reads every image's header, so the panel runs it in a worker.
+    """
+    try:
+        check_skyflat_inputs(list(images), list(flats))
+    except NircamFileError as exc:
+        return str(exc)
+    return ""
+
+
 def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
     """Sort files (folders expanded, subfolders included) into _cal images and reference files.
 
@@ -90,6 +102,9 @@ class SkyflatSetup:
     masks: list[Reference] = field(default_factory=list)
     predictions: str = ""
     options: SkyflatOptions = field(default_factory=SkyflatOptions)
+    #: what :func:`~nircam_gui.core.skyflat.inputs.check_skyflat_inputs` refused for the current
+    #: images and flats ("" when nothing); set by :func:`input_problem` run in a worker
+    input_problem: str = ""
 
     def add(self, images: list[CalFile], refs: list[Reference]) -> None:
         """Add files, keeping each path once."""
@@ -126,24 +141,13 @@ class SkyflatSetup:
                 msgs.append(f"{c.path}: not a full frame; the sky-flat method needs full frames")
         if self.predictions and not os.path.exists(self.predictions):
             msgs.append(f"{self.predictions}: predictions table does not exist")
-        if not msgs:
-            problem = self._input_problem()
-            if problem:
-                msgs.append(problem)
+        if not msgs and self.input_problem:
+            msgs.append(self.input_problem)
         return msgs
 
-    def _input_problem(self) -> str:
-        """What the core's input check refuses (not flat-fielded, a flat other than R_FLAT...), cached per set."""
-        key = (tuple(c.path for c in self.images), tuple(r.path for r in self.flats))
-        cached = getattr(self, "_checked", None)
-        if cached is None or cached[0] != key:
-            try:
-                check_skyflat_inputs(list(key[0]), list(key[1]))
-                problem = ""
-            except NircamFileError as exc:
-                problem = str(exc)
-            self._checked = (key, problem)
-        return self._checked[1]
+    def input_key(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The images and ground flats the core's input check looks at."""
+        return tuple(c.path for c in self.images), tuple(r.path for r in self.flats)
 
     def warnings(self) -> list[str]:
         """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""
