@@ -24,7 +24,7 @@ from ..errors import NircamFileError
 from ..fileio import ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference, require_full_frame
+from ..readers import ExposureMeta, find_fits, inspect, open_image, open_reference
 from . import figures, products
 from .background import BackgroundRecord, backgrounds_table, summarise_backgrounds
 from .combine import CombineResult, combine_stack
