@@ -440,6 +440,7 @@ def run_skyflat(
                "inputs": [{"file": m.path, "sha256": checks.get(m.path, ""), "detector": m.detector,
                            "filter": m.filter, "pupil": m.pupil} for m in metas],
                "ground_flats": [m.path for m in flats.values()], "ground_masks": [m.path for m in masks.values()],
+               "r_flat": {" ".join(k): v for k, v in checked.r_flat.items()}, "bunit": checked.bunit,
                "outputs": outputs, "warnings": warnings,
                "dead_pixels": {d: s.n_dead for d, s in summaries.items()},
                "seconds": time.perf_counter() - t0}

@@ -96,6 +96,7 @@ def test_flat_picked_from_a_crds_cache_folder(copied, tmp_path):
     assert len(flats) == len(names)
     assert {fits.getheader(f)["GRNDFLAT"] for f in flats} == set(names.values())
     assert not res.warnings or all("gain" not in w for w in res.warnings)
+    assert set(res.provenance["r_flat"].values()) == set(names.values())
 
 
 def test_backgrounds_in_the_images_bunit(copied, tmp_path):
