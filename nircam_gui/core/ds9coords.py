@@ -13,12 +13,15 @@ __all__ = ["add_ds9_columns"]
 
 
 def add_ds9_columns(table: Table, names: tuple[str, ...] = ("x", "y")) -> Table:
-    """Add ``<name>_ds9 = <name> + 1`` after each 0-based column in ``names`` present; returns ``table``."""
+    """Append ``<name>_ds9 = <name> + 1`` for each 0-based column in ``names`` present; returns ``table``.
+
+    Appended at the end, so the columns readers already index keep their places.
+    """
     for name in names:
         if name not in table.colnames:
             continue
         col = table[name] + 1
         axis = "column" if name.startswith("x") else "row"
         col.description = f"{axis} {name}, 1-based as in DS9 and the region files ({name} + 1)"
-        table.add_column(col, name=f"{name}_ds9", index=table.colnames.index(name) + 1)
+        table.add_column(col, name=f"{name}_ds9")
     return table

@@ -316,9 +316,12 @@ def test_ramp_truncated_after_it_was_opened(tmp_path, flats):
 
 def test_image_truncated_after_it_was_opened(tmp_path, cals):
     (p,) = copy_set(cals.cal_files[:1], tmp_path)
+    with fits.open(p) as hdul:  # cut half way through the SCI data, whatever follows it
+        sci = hdul["SCI"]
+        middle = sci._data_offset + sci.size // 2  # HDU size is in bytes
     img = open_image(p)
     try:
-        _truncate(p, 0.3)
+        _truncate(p, middle / p.stat().st_size)
         with pytest.raises(NircamFileError, match="changed while it was read"):
             img.sci
     finally:

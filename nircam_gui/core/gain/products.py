@@ -101,7 +101,7 @@ def boxes_table(result: GainResult) -> Table:
         "read_noise: sqrt(intercept/2), single frame, includes reset (kTC) noise.",
         "flags (OR over pairs; a flagged pair's gain is NaN and left out of the mean, n_pairs counts the rest): "
         "1 = fewer than 3 usable groups below the signal limit, 2 = groups lost because fewer than half the "
-        "box's pixels were good, 4 = slope not positive (no photon noise).",
+        "box's pixels were good, 4 = slope not positive or no signal (no photon noise).",
     ]
     return t
 

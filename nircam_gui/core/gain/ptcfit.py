@@ -110,5 +110,7 @@ def fit_ptc(
     lost_pixels = ((~finite | (mean < summed_limit)) & ~enough_pix).any(axis=1)
     flags[few_points] |= FLAG_FEW_POINTS
     flags[few_points & lost_pixels] |= FLAG_FEW_PIXELS
-    flags[~(slope > 0)] |= FLAG_BAD_SLOPE
+    # no signal (mean of the fitted points not above zero): whatever the slope of the noise,
+    # it is no photon transfer; without a SUPERBIAS such a box has only its read-noise points
+    flags[~(slope > 0) | ~(xm > 0)] |= FLAG_BAD_SLOPE
     return PTCFit(slope, intercept, slope_err, n.astype(int), used, residuals, flags)

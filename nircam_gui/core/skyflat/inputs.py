@@ -11,12 +11,14 @@ with (report JWST-STScI-008304, section 3), so:
   ``references/jwst/nircam/``);
 - all images share one BUNIT, the unit the backgrounds are reported in.
 
-Anything else is an error naming the file, never a guess.
+A conflict is an error naming the odd file, never a guess. A stack whose R_FLAT file is not
+among the ground flats given gets no new flat (a warning says why).
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,46 +134,46 @@ def check_skyflat_inputs(cal_files, ground_flats=()) -> SkyflatInputs:
     """
     images, warnings = _images(cal_files)
     out = SkyflatInputs(images=images, warnings=warnings)
-    first_of: dict[tuple[str, str, str], tuple[str, str]] = {}
-    bunit_first: tuple[str, str] | None = None
+    keywords = {m.path: _calibration_keywords(m.path) for m in images}
     for m in images:
-        s_flat, r_flat, bunit = _calibration_keywords(m.path)
+        s_flat = keywords[m.path][0]
         if m.kind == "rate" or s_flat != "COMPLETE":
             what = "a _rate image" if m.kind == "rate" else f"S_FLAT = {s_flat or '(missing)'}"
             raise NircamFileError(m.path, f"not flat-fielded ({what}): a delta sky flat is measured against the "
                                           "flat an image was calibrated with; give _cal images (calwebb_image2 "
                                           "with its flat_field step)")
-        if bunit_first is None:
-            bunit_first = (m.path, bunit)
-        elif bunit != bunit_first[1]:
-            raise NircamFileError(m.path, f"BUNIT is {bunit or '(missing)'!r}, but {bunit_first[0]} has "
-                                          f"{bunit_first[1] or '(missing)'!r}: backgrounds of one run need one unit")
-        key = _key(m)
-        if key not in first_of:
-            first_of[key] = (m.path, r_flat)
-        elif r_flat != first_of[key][1]:
-            other, name = first_of[key]
-            raise NircamFileError(m.path, f"calibrated with flat {r_flat or '(no R_FLAT)'}, but {other} of the same "
-                                          f"detector, filter and pupil ({' '.join(key)}) with {name or '(no R_FLAT)'}: "
-                                          "images stacked together must share one flat; recalibrate them with one "
-                                          "flat or run them separately")
-    out.bunit = bunit_first[1] if bunit_first else ""
-    out.r_flat = {k: v[1] for k, v in first_of.items()}
+    # one unit and one flat per stack; the odd one out is blamed, not whichever file sorts first
+    units = [(m.path, keywords[m.path][2]) for m in images if keywords[m.path][2]]
+    out.bunit = _majority(units, "BUNIT", "backgrounds of one run need one unit")
+    groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for m in images:
+        groups.setdefault(_key(m), []).append((m.path, keywords[m.path][1]))
+    for key, members in groups.items():
+        out.r_flat[key] = _majority(members, "flat (R_FLAT)", f"images of one detector, filter and pupil "
+                                    f"({' '.join(key)}) are stacked together and must share one flat; recalibrate "
+                                    "them with one flat or run them separately")
     if not ground_flats:
         return out
     by_name, named = _flat_candidates(ground_flats)
-    for key, (path, name) in first_of.items():
+    named_meta = {}
+    for p in named:
+        meta = inspect(p)
+        if meta.reftype != "FLAT":
+            raise NircamFileError(p, f"given as a ground FLAT, but it is {meta.description}")
+        named_meta[p] = meta
+    for key, name in out.r_flat.items():
+        path = groups[key][0][0]
         if not name:
-            raise NircamFileError(path, "no R_FLAT keyword: the flat this image was calibrated with is unknown, so "
-                                        "no ground flat can be matched to it (give no --ground-flat to get the delta "
-                                        "flats only)")
+            out.warnings.append(f"{path}: no R_FLAT keyword, so the flat the {' '.join(key)} images were calibrated "
+                                "with is unknown; no ground flat is matched to them and no new flat is made")
+            continue
         found = by_name.get(name, [])
         if not found:
-            given = ", ".join(sorted({os.fspath(p) for p in ground_flats})[:3])
-            raise NircamFileError(path, f"calibrated with {name} (R_FLAT), which is not among the ground flats given "
-                                        f"({given}); give that file, or the folder holding it (e.g. a CRDS cache's "
-                                        "references/jwst/nircam/)")
-        meta = inspect(found[0])
+            out.warnings.append(f"{path}: calibrated with {name} (R_FLAT), which is not among the ground flats "
+                                f"given; no new flat for {' '.join(key)} (give that file, or the folder holding it, "
+                                "e.g. a CRDS cache's references/jwst/nircam/)")
+            continue
+        meta = named_meta.get(found[0]) or inspect(found[0])
         if meta.reftype != "FLAT":
             raise NircamFileError(found[0], f"named by the R_FLAT of {path}, but it is {meta.description}")
         if _key(meta) != key:
@@ -179,17 +181,28 @@ def check_skyflat_inputs(cal_files, ground_flats=()) -> SkyflatInputs:
                                             f"{' '.join(_key(meta))}, the image {' '.join(key)}")
         out.flats[key] = meta
     used = {Path(m.path).resolve() for m in out.flats.values()}
-    for p in named:
+    for p, meta in named_meta.items():
         if p.resolve() in used:
             continue
-        meta = inspect(p)
-        if meta.reftype != "FLAT":
-            raise NircamFileError(p, f"given as a ground FLAT, but it is {meta.description}")
         key = _key(meta)
-        if key in first_of:
+        if key in groups:
             raise NircamFileError(p, f"given as the ground flat for {' '.join(key)}, but those images were "
-                                     f"calibrated with {first_of[key][1]} (R_FLAT), e.g. {first_of[key][0]}: a new "
-                                     "flat must be built on the flat the images were calibrated with")
+                                     f"calibrated with {out.r_flat[key] or '(no R_FLAT)'}, e.g. {groups[key][0][0]}: "
+                                     "a new flat must be built on the flat the images were calibrated with")
         out.warnings.append(f"{p}: FLAT reference file for {' '.join(key)} matches none of the images "
-                            f"({', '.join(sorted(' '.join(k) for k in first_of))}); not used")
+                            f"({', '.join(sorted(' '.join(k) for k in groups))}); not used")
     return out
+
+
+def _majority(members: list[tuple[str, str]], what: str, why: str) -> str:
+    """The value most members have; a NircamFileError naming the first member that differs."""
+    if not members:
+        return ""
+    counts = Counter(v for _, v in members)
+    common, n = counts.most_common(1)[0]
+    odd = next(((p, v) for p, v in members if v != common), None)
+    if odd is not None:
+        other = next(p for p, v in members if v == common)
+        raise NircamFileError(odd[0], f"{what} is {odd[1] or '(missing)'}, but {n} other image(s), e.g. {other}, "
+                                      f"have {common or '(missing)'}: {why}")
+    return common

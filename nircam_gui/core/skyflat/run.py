@@ -222,7 +222,7 @@ def run_skyflat(
     checked = check_skyflat_inputs(cal_files, ground_flats)
     metas, flats = checked.images, checked.flats
     warnings.extend(checked.warnings)
-    if predictions is not None and checked.bunit != "MJy/sr":
+    if predictions is not None and checked.bunit not in ("", "MJy/sr"):
         raise NircamFileError(metas[0].path, f"BUNIT is {checked.bunit!r}; the background predictions are in MJy/sr")
     masks = _index_references(ground_masks, "MASK")
     image_keys = {(m.detector, m.filter.upper(), (m.pupil or "CLEAR").upper()) for m in metas}

@@ -61,10 +61,13 @@ def test_ground_flat_other_than_r_flat_is_refused(copied, tmp_path, capsys):
     assert skyflat_cli.main([*map(str, cals), "-o", str(tmp_path / "o"), "--ground-flat", str(other), "-q"]) == 2
     err = capsys.readouterr().err
     assert "my_own_flat.fits" in err and r_flat in err and "calibrated with" in err
-    # a folder without the R_FLAT file
+    # a folder without the R_FLAT file: no flat is matched (never another one), and the user is told
     (refs / r_flat).unlink()
-    with pytest.raises(NircamFileError, match=f"calibrated with {r_flat}"):
-        check_skyflat_inputs(cals, [refs])
+    checked = check_skyflat_inputs(cals, [refs])
+    key = next(k for k, v in checked.r_flat.items() if v == r_flat)
+    assert key not in checked.flats
+    assert any(f"calibrated with {r_flat} (R_FLAT), which is not among the ground flats" in w
+               for w in checked.warnings)
 
 
 def test_images_of_one_filter_with_different_flats_are_refused(copied):
@@ -75,6 +78,12 @@ def test_images_of_one_filter_with_different_flats_are_refused(copied):
     with pytest.raises(NircamFileError, match="jwst_nircam_flat_0999.fits") as info:
         check_skyflat_inputs(cals)
     assert info.value.path == str(same[-1]) and "share one flat" in str(info.value)
+    # the odd one out is blamed, whichever sorts first
+    _set(same[0], R_FLAT="crds://jwst_nircam_flat_0998.fits")
+    _set(same[-1], R_FLAT=h0["R_FLAT"])
+    with pytest.raises(NircamFileError, match="jwst_nircam_flat_0998.fits") as info:
+        check_skyflat_inputs(cals)
+    assert info.value.path == str(same[0])
 
 
 def test_flat_picked_from_a_crds_cache_folder(copied, tmp_path):

@@ -159,7 +159,9 @@ class RunData:
         key = (limit, mode)
         if key not in self._cache:
             fit = fit_ptc(self.mean, self.variance, self.npix_diff, self.box_npix, summed_limit=2.0 * limit,
-                          first_group=first_fitted_group(self.options.get("superbias")))
+                          # a run that does not record its superbias (synthetic, or older) fits every group
+                          first_group=first_fitted_group(self.options["superbias"]) if "superbias" in self.options
+                          else 0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 pair_gain = fit.gain * self.ipc_factor
                 err = fit.slope_err / fit.slope**2 * self.ipc_factor
