@@ -8,6 +8,7 @@ are kept (``ptc`` arrays), so the GUI and the studies can re-fit without re-read
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,11 +24,12 @@ from ..ipc import analytic_gain_factor, invert_kernel, variance_factor
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import open_reference, require_same_detector
 from ..regionsio import void_mask
+from .biasestimate import write_estimated_superbias
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper, clip_variance_factor
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Pair, find_integrations, make_pairs
-from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, first_fitted_group, fit_ptc
+from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 
@@ -224,7 +226,17 @@ def run_gain(
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
     boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
-    cal = CalibrationConfig(superbias=opt.superbias, linearity=opt.linearity, saturation=opt.saturation,
+    superbias = opt.superbias
+    if superbias is None and meta.ngroups >= 3:
+        # the first read is no bias: it holds one frame of signal, which the linearity needs and
+        # without which group 0 would be an exact (0, 0) point below the read-noise intercept
+        bias_dir = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
+        sat = open_reference(opt.saturation, "SATURATION").data if opt.saturation else None
+        superbias = os.fspath(write_estimated_superbias(integrations, bias_dir.name, det.name,
+                                                        sat if sat is not None and sat.shape == shape else None))
+        run_warnings.append("no SUPERBIAS given: the bias was estimated from the ramps (2 read0 - read1, averaged "
+                            "over the integrations)")
+    cal = CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
     ngroups = meta.ngroups if opt.groups is None else min(opt.groups, meta.ngroups)
@@ -263,8 +275,7 @@ def run_gain(
                 t_stats += time.perf_counter() - t0
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
-    fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit,
-                  first_group=first_fitted_group(opt.superbias))
+    fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
     if (fit.flags != 0).all():
         # every map would be empty: an error now, rather than products full of NaN
         others = len(set(map(os.fspath, files))) - 1

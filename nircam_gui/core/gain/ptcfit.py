@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PTCFit", "first_fitted_group", "fit_ptc"]
+__all__ = ["PTCFit", "fit_ptc"]
 
 FLAG_FEW_POINTS = 1
 FLAG_FEW_PIXELS = 2
@@ -46,11 +46,6 @@ class PTCFit:
         return np.sqrt(np.clip(self.intercept, 0, None) / 2.0)
 
 
-def first_fitted_group(superbias: str | None) -> int:
-    """First group a PTC fit uses: 1 without a SUPERBIAS (the first read is then the bias, no PTC point)."""
-    return 0 if superbias else 1
-
-
 def fit_ptc(
     mean: np.ndarray,
     variance: np.ndarray,
@@ -59,7 +54,6 @@ def fit_ptc(
     summed_limit: float,
     min_points: int = 3,
     min_pixel_fraction: float = 0.5,
-    first_group: int = 0,
 ) -> PTCFit:
     """Fit variance = intercept + slope * mean over the groups below the signal limit.
 
@@ -77,15 +71,10 @@ def fit_ptc(
     min_pixel_fraction : float
         A group whose kept pixels fall below this fraction of the box is not used;
         when that removes points, FLAG_FEW_PIXELS is set if too few remain.
-    first_group : int
-        Groups before it are not fitted. Without a SUPERBIAS the first read is the bias:
-        group 0 is then an exact (0, 0) point, below the read-noise intercept, and would
-        pull the slope up (the gain down by 1.5-2%); use 1.
     """
     finite = np.isfinite(mean) & np.isfinite(variance)
     enough_pix = npix >= min_pixel_fraction * box_npix[None, None, :]
     used = finite & (mean < summed_limit) & enough_pix
-    used[:, :first_group] = False
     w = used.astype(float)
     n = w.sum(axis=1)
     x = np.where(used, mean, 0.0)
@@ -110,7 +99,11 @@ def fit_ptc(
     lost_pixels = ((~finite | (mean < summed_limit)) & ~enough_pix).any(axis=1)
     flags[few_points] |= FLAG_FEW_POINTS
     flags[few_points & lost_pixels] |= FLAG_FEW_PIXELS
-    # no signal (mean of the fitted points not above zero): whatever the slope of the noise,
-    # it is no photon transfer; without a SUPERBIAS such a box has only its read-noise points
-    flags[~(slope > 0) | ~(xm > 0)] |= FLAG_BAD_SLOPE
+    # no signal: the fitted points' means not above zero, or spread over less than the noise
+    # of one pixel (sqrt of their mean variance). Whatever the slope of such points, it is
+    # no photon transfer (a flat field spreads them over thousands of ADU)
+    with np.errstate(invalid="ignore"):
+        span = np.where(used, mean, -np.inf).max(axis=1) - np.where(used, mean, np.inf).min(axis=1)
+        no_signal = ~(xm > 0) | ~(span > np.sqrt(np.clip(ym, 0, None)))
+    flags[~(slope > 0) | no_signal] |= FLAG_BAD_SLOPE
     return PTCFit(slope, intercept, slope_err, n.astype(int), used, residuals, flags)

@@ -107,12 +107,14 @@ def test_apparent_sector_gains_match_truth_without_ipc(full_frame):
 
 @pytest.mark.slow
 def test_without_superbias_sector_gains_agree_within_a_tenth_percent(full_frame):
-    """Without a SUPERBIAS the first read is the bias and is left out of the fit, not a (0, 0) point."""
+    """Without a SUPERBIAS the bias is estimated from the ramps (2 read0 - read1), not taken as the first
+    read (which made group 0 an exact (0, 0) point and the gains 1-1.6% low)."""
     sim, res = full_frame
     opts = _options(sim)
     opts.superbias = None
     nosb = run_gain(sim.ramps, opts)
-    assert not nosb.fit.used[:, 0].any() and res.fit.used[:, 0].any()
+    assert any("bias was estimated" in w for w in nosb.warnings)
+    assert nosb.ptc.mean[:, 0].min() > 0.5 * res.ptc.mean[:, 0].min()  # group 0 keeps its frame of signal
     for a, b in zip(res.sectors, nosb.sectors):
         rel = b["gain"] / a["gain"] - 1
         assert abs(rel) < 0.001, f"amp {a['amp']} {a['region']}: {100 * rel:+.3f}%"

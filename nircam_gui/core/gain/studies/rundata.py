@@ -27,7 +27,7 @@ from astropy.table import Table
 from ...errors import NircamFileError
 from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..maps import GainMaps, check_first_pair, combine_pairs, sector_table
-from ..ptcfit import PTCFit, first_fitted_group, fit_ptc
+from ..ptcfit import PTCFit, fit_ptc
 from ._common import scaled_progress
 
 __all__ = ["Refit", "RunData", "find_run", "is_run_folder", "obtain_runs"]
@@ -158,10 +158,7 @@ class RunData:
         mode = self.first_pair_mode() if first_pair is None else first_pair
         key = (limit, mode)
         if key not in self._cache:
-            fit = fit_ptc(self.mean, self.variance, self.npix_diff, self.box_npix, summed_limit=2.0 * limit,
-                          # a run that does not record its superbias (synthetic, or older) fits every group
-                          first_group=first_fitted_group(self.options["superbias"]) if "superbias" in self.options
-                          else 0)
+            fit = fit_ptc(self.mean, self.variance, self.npix_diff, self.box_npix, summed_limit=2.0 * limit)
             with np.errstate(divide="ignore", invalid="ignore"):
                 pair_gain = fit.gain * self.ipc_factor
                 err = fit.slope_err / fit.slope**2 * self.ipc_factor
