@@ -20,12 +20,13 @@ from datetime import datetime, timezone
 import numpy as np
 from astropy.table import Table
 
+from ..errors import NircamFileError
 from ..fileio import sha256sum
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import software_versions
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
-from .inputs import check_inputs
+from .inputs import SkyflatInputs, check_inputs
 from .options import SkyflatOptions
 from .result import DetectorResult, SkyflatResult
 from .stack import build_stack
@@ -60,10 +61,12 @@ def run_skyflat(
 
     Parameters
     ----------
-    cal_files : iterable of path-like
-        ``_cal.fits`` files or folders of them.
+    cal_files : iterable of path-like, or SkyflatInputs
+        ``_cal.fits`` files or folders of them, or inputs already checked by
+        :func:`~.inputs.check_inputs` (then ``ground_flats`` and ``ground_masks`` are not used).
     ground_flats, ground_masks : iterable of path-like
-        FLAT and MASK reference files, or folders; matched on detector (and filter, pupil).
+        FLAT and MASK reference files, or folders. Each stack's new flat is built on the
+        ground FLAT its images' ``R_FLAT`` names; a MASK is matched on the detector.
     predictions : astropy.table.Table, optional
         Predicted backgrounds (columns ``filter``, ``background`` [, ``detector``]).
     options : SkyflatOptions, optional
@@ -79,8 +82,9 @@ def run_skyflat(
     Raises
     ------
     NircamFileError
-        A file that is not a usable full-frame ``_cal`` image, or a ground reference
-        file that does not fit the images.
+        A file that is not a usable full-frame, flat-fielded ``_cal`` image, a ground
+        reference file that does not fit the images (:func:`~.inputs.check_inputs`), or
+        predictions in MJy/sr for images in another BUNIT.
     Cancelled
         When ``cancel()`` returned True.
     """
@@ -88,7 +92,11 @@ def run_skyflat(
     t0 = time.perf_counter()
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     rep = Reporter(100, progress, cancel)
-    inputs = check_inputs(cal_files, ground_flats, ground_masks)
+    inputs = cal_files if isinstance(cal_files, SkyflatInputs) else check_inputs(cal_files, ground_flats,
+                                                                                   ground_masks)
+    if predictions is not None and inputs.bunit not in ("", "MJy/sr"):
+        raise NircamFileError(inputs.images[0].path,
+                              f"BUNIT is {inputs.bunit!r}; the background predictions are in MJy/sr")
     warnings = list(inputs.warnings)
     checks: dict[str, str] = {}
     records = []
@@ -108,15 +116,18 @@ def run_skyflat(
         detectors[name] = analyse_detector(name, metas, stack, inputs, opt, drep.sub(n + 1, n, 2 * n + 1), cancel,
                                            warnings)
         done += n
-    bg = backgrounds_table(records)
+    bg = backgrounds_table(records, inputs.bunit)
     useafter, pedigree = inputs.useafter_pedigree()
+    useafter, pedigree = opt.useafter or useafter, opt.pedigree or pedigree
     result = SkyflatResult(
-        options=opt, detectors=detectors, backgrounds=bg, background_summary=summarise_backgrounds(bg, predictions),
+        options=opt, detectors=detectors, backgrounds=bg,
+        background_summary=summarise_backgrounds(bg, predictions, inputs.bunit),
         filter_dependence=filter_dependence_table(detectors),
         inputs=[{"file": m.path, "sha256": checks.get(m.path, ""), "detector": m.detector, "filter": m.filter,
                  "pupil": m.pupil} for m in inputs.images],
         ground_flats=[m.path for m in inputs.references.of_type("FLAT")],
         ground_masks=[m.path for m in inputs.references.of_type("MASK")],
+        r_flat={" ".join(k): v for k, v in inputs.r_flat.items()}, bunit=inputs.bunit,
         useafter=useafter, pedigree=pedigree, versions=software_versions(), created=created, warnings=warnings,
         seconds=time.perf_counter() - t0)
     return result
