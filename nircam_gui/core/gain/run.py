@@ -32,7 +32,7 @@ from .biasestimate import write_estimated_superbias
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
-from .pairs import Pair, find_integrations, make_pairs
+from .pairs import Integration, Pair, find_integrations, make_pairs
 from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
@@ -213,6 +213,20 @@ def build_boxes(options: GainOptions, shape: tuple[int, int], detector: str | No
     return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape, detector))
 
 
+def _blame_ramp(chunks, member: Integration, estimated: str | None, shape: tuple[int, int]):
+    """The calibrated chunks of one integration; an error about the superbias estimated from the
+    ramps is an error about the ramp (it was replaced by one of another size while it was read)."""
+    try:
+        yield from chunks
+    except NircamFileError as exc:
+        if estimated and exc.path == estimated:
+            m = read_metadata(member.path)
+            if (m.ny, m.nx) != shape:
+                raise NircamFileError(member.path, f"changed while it was read: its frames are now {m.nx}x{m.ny}, "
+                                                   f"were {shape[1]}x{shape[0]}") from None
+        raise
+
+
 def _no_usable_fit(fit: PTCFit, limit: float, ngroups: int) -> str:
     """Why no box of any pair has a gain, from the fit flags, for the error message."""
     few = int(np.sum((fit.flags & FLAG_FEW_POINTS) != 0))
@@ -270,16 +284,20 @@ def run_gain(
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
     boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
-    superbias = opt.superbias
+    superbias, estimated, run_notes = opt.superbias, None, []
     if superbias is None and meta.ngroups >= 3:
         # the first read is no bias: it holds one frame of signal, which the linearity needs and
         # without which group 0 would be an exact (0, 0) point below the read-noise intercept
         bias_dir = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
         sat = open_reference(opt.saturation, "SATURATION").data if opt.saturation else None
-        superbias = os.fspath(write_estimated_superbias(integrations, bias_dir.name, det.name,
-                                                        sat if sat is not None and sat.shape == shape else None))
-        run_warnings.append("no SUPERBIAS given: the bias was estimated from the ramps (2 read0 - read1, averaged "
-                            "over the integrations)")
+        try:
+            estimated = os.fspath(write_estimated_superbias(integrations, bias_dir.name, det.name,
+                                                            sat if sat is not None and sat.shape == shape else None))
+            superbias = estimated
+            run_notes.append("no SUPERBIAS given: the bias was estimated from the ramps (2 read0 - read1, averaged "
+                             "over the integrations)")
+        except (OSError, NircamFileError) as exc:  # a full temporary folder: the first read is the bias
+            run_notes.append(f"no SUPERBIAS given and none could be estimated ({exc}): the bias is the first read")
     cal = CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
@@ -292,8 +310,10 @@ def run_gain(
     calib_prov: dict = {}
     t_stats = 0.0
     for p, pair in enumerate(pairs):
-        ga = calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel)
-        gb = calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel)
+        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel), pair.first,
+                         estimated, shape)
+        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel),
+                         pair.second, estimated, shape)
         for ca, cb in zip(ga, gb):
             for chunk, member in ((ca, pair.first), (cb, pair.second)):
                 if chunk.data.shape[1:] != shape:  # the file was replaced after it was inspected
@@ -330,6 +350,7 @@ def run_gain(
         gain_err_fit = fit.slope_err / fit.slope**2 * ipc_factor
     first = check_first_pair(pair_gain, opt.first_pair)
     maps = combine_pairs(pair_gain, box_npix, first, gain_err_fit)
+    maps.notes.extend(run_notes)
     sectors = sector_table(boxes.table, maps)
     timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats}
     return GainResult(opt, [os.fspath(f) for f in files], det.name, pairs, boxes, ptc, fit, maps, sectors, limit,
