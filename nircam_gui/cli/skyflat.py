@@ -57,16 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    try:  # inputs the method cannot use are refused before any work
-        inputs = check_inputs(args.files, args.ground_flat, args.ground_mask)
+    try:  # images and flats the method cannot use are refused before any work
+        check_inputs(args.files, args.ground_flat)
     except NircamFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     def work(progress, cancel):
         ensure_output_dir(args.outdir)  # before the analysis, not after minutes of it
-        result = run_skyflat(inputs, predictions=predictions, options=opt,
-                             progress=lambda f, m: progress(0.9 * f, m), cancel=cancel)
+        result = run_skyflat(args.files, ground_flats=args.ground_flat, ground_masks=args.ground_mask,
+                             predictions=predictions, options=opt, progress=lambda f, m: progress(0.9 * f, m),
+                             cancel=cancel)
         files = write_skyflat_products(result, args.outdir, progress=lambda f, m: progress(0.9 + 0.1 * f, m),
                                        cancel=cancel)
         return result, files

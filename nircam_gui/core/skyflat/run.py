@@ -26,7 +26,7 @@ from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import software_versions
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
-from .inputs import SkyflatInputs, check_inputs
+from .inputs import check_inputs
 from .options import SkyflatOptions
 from .result import DetectorResult, SkyflatResult
 from .stack import build_stack
@@ -61,9 +61,8 @@ def run_skyflat(
 
     Parameters
     ----------
-    cal_files : iterable of path-like, or SkyflatInputs
-        ``_cal.fits`` files or folders of them, or inputs already checked by
-        :func:`~.inputs.check_inputs` (then ``ground_flats`` and ``ground_masks`` are not used).
+    cal_files : iterable of path-like
+        ``_cal.fits`` files or folders of them.
     ground_flats, ground_masks : iterable of path-like
         FLAT and MASK reference files, or folders. Each stack's new flat is built on the
         ground FLAT its images' ``R_FLAT`` names; a MASK is matched on the detector.
@@ -92,8 +91,7 @@ def run_skyflat(
     t0 = time.perf_counter()
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     rep = Reporter(100, progress, cancel)
-    inputs = cal_files if isinstance(cal_files, SkyflatInputs) else check_inputs(cal_files, ground_flats,
-                                                                                   ground_masks)
+    inputs = check_inputs(cal_files, ground_flats, ground_masks)
     if predictions is not None and inputs.bunit not in ("", "MJy/sr"):
         raise NircamFileError(inputs.images[0].path,
                               f"BUNIT is {inputs.bunit!r}; the background predictions are in MJy/sr")
