@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..core.fileio import ensure_output_dir
     from ..core.gain.run import GainOptions, run_gain
-    from ..core.gain.products import write_gain_products
+    from ..core.gain.products import sectors_table, write_gain_products
 
     from ..core.errors import NircamFileError
     from ..core.gain.run import calibration_references
@@ -80,10 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"a01 {f.a[1, 0]:.3e} /e-, turnoff {f.turnoff:.0f} ADU")
     print(result.maps.first_pair.reason)
     print(f"pairs used: {[p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]}")
-    sectors = result.sectors.copy()
-    for c in ("gain", "gain_err", "box_gain_err"):
+    sectors = sectors_table(result)
+    sectors.meta.clear()
+    for c in ("gain", "gain_apparent", "gain_err", "box_gain_err"):
         sectors[c].format = ".4f"
     sectors.pprint(max_lines=-1, max_width=-1)
+    print("gain: IPC-corrected (report Table 7); gain_apparent: for the jwst pipeline, in gain_map.fits"
+          if opts.ipc != "none" else "gain: not IPC-corrected (--ipc none), the apparent gain")
     print(f"wrote {len(paths)} files to {outdir}")
     return code
 

@@ -29,7 +29,7 @@ def _engine_options(p: argparse.ArgumentParser, box_default: int = 256) -> None:
     g.add_argument("--signal-limit", type=float, default=None,
                    help="single-frame fit limit in ADU (default 5000 SW, 7500 LW)")
     g.add_argument("--groups", type=int, default=None, help="use only the first N groups (faster)")
-    g.add_argument("--regions", help="DS9 region file with epoxy-void polygons")
+    g.add_argument("--regions", help="epoxy voids: a DS9 region file (polygons) or a FITS mask (non-zero = void, DMS)")
     g.add_argument("--ipc", choices=("none", "analytic", "exact", "deconvolve"), default=None,
                    help="IPC correction (default: deconvolve with --ipc-kernel, else none)")
     g.add_argument("--ipc-kernel", help="IPC reference file (correction kernel)")
@@ -283,9 +283,9 @@ def _ipc(args, opts, files, saved, outdir, protect, figures):
         if not args.no_coupling:
             void = None
             if opts.regions:
-                from ..core.regionsio import polygons_mask, read_polygons
+                from ..core.regionsio import void_mask
 
-                void = polygons_mask(read_polygons(opts.regions), dec.labels.shape)
+                void = void_mask(opts.regions, dec.labels.shape)
             coupling = measure_coupling(files, calibration_for(base, ipc_step=False), void,
                                         args.coupling_signal_limit or dec.signal_limit, kc,
                                         scaled_progress(progress, share, 1.0, "coupling: "), cancel)

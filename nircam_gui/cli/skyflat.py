@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="CAL", help="_cal.fits images, or folders of them")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
-    p.add_argument("--ground-flat", nargs="+", default=[], metavar="PATH", help="FLAT reference files or folders")
+    p.add_argument("--ground-flat", nargs="+", default=[], metavar="PATH",
+                   help="FLAT reference files or folders (e.g. a CRDS cache's references/jwst/nircam/): each "
+                        "image's new flat is built on the file its R_FLAT names")
     p.add_argument("--ground-mask", nargs="+", default=[], metavar="PATH", help="MASK reference files or folders")
     p.add_argument("--predictions", metavar="TABLE",
                    help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
@@ -34,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..core.errors import NircamFileError
     from ..core.fileio import ensure_output_dir
     from ..core.options import from_args
     from ..core.skyflat.background import read_predictions
+    from ..core.skyflat.inputs import check_inputs
     from ..core.skyflat.options import SkyflatOptions
     from ..core.skyflat.products import write_skyflat_products
     from ..core.skyflat.run import run_skyflat
@@ -53,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
+    try:  # images and flats the method cannot use are refused before any work
+        check_inputs(args.files, args.ground_flat)
+    except NircamFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     def work(progress, cancel):
         ensure_output_dir(args.outdir)  # before the analysis, not after minutes of it
@@ -76,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     summ = result.background_summary
     for row in summ:
         ratio = f"  measured/predicted {row['ratio']:.3f}" if row["ratio"] == row["ratio"] else ""
-        print(f"background {row['detector']} {row['filter']}: {row['mean']:.4f} MJy/sr "
+        print(f"background {row['detector']} {row['filter']}: {row['mean']:.4f} {summ['mean'].unit} "
               f"({row['n_images']} images){ratio}")
     print(f"wrote {len(files)} files to {args.outdir} in {result.seconds:.1f} s")
     return code

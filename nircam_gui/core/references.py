@@ -3,6 +3,8 @@
 One finder for every analysis, the command line and the GUI. A reference file is
 recognised by its header (``REFTYPE``), never by its name, and matched to the data on
 ``DETECTOR``, ``FILTER``/``PUPIL`` (when the reference file has them) and ``SUBARRAY``.
+Where the data name the file they were calibrated with (a ``_cal`` image's ``R_FLAT``),
+:func:`files_by_name` finds that file by its name, in folders as large as a CRDS cache.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import NircamFileError
-from .readers import ExposureMeta, find_fits, read_metadata
+from .readers import ExposureMeta, find_fits, is_fits, read_metadata
 
-__all__ = ["ReferenceSet", "expand_paths", "reference_matches"]
+__all__ = ["ReferenceSet", "crds_file_name", "expand_paths", "files_by_name", "reference_matches"]
 
 #: the folder beside a data set where the simulator (and people) keep its reference files
 REFERENCE_SUBFOLDER = "reference"
@@ -39,6 +41,42 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise NircamFileError(p, "file does not exist")
     return out
+
+
+def crds_file_name(value: str | None) -> str:
+    """File name of a reference named in a header: ``crds://jwst_nircam_flat_0312.fits`` -> ``jwst_nircam_flat_0312.fits``."""
+    text = str(value or "").strip()
+    if text.lower().startswith("crds://"):
+        text = text[len("crds://"):]
+    return os.path.basename(text)
+
+
+def files_by_name(paths: Iterable[str | os.PathLike]) -> tuple[dict[str, list[Path]], list[Path]]:
+    """FITS files among ``paths`` by file name, none of them opened, and the files given by name.
+
+    Folders are listed, not read: a CRDS cache's ``references/jwst/nircam/`` holds thousands
+    of files, of which a run needs the few its data name.
+
+    Raises
+    ------
+    NircamFileError
+        A path that does not exist.
+    """
+    by_name: dict[str, list[Path]] = {}
+    named: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files = find_fits(p)
+        elif p.exists():
+            files = [p]
+            named.append(p)
+        else:
+            raise NircamFileError(p, "file does not exist")
+        for f in files:
+            if is_fits(f):
+                by_name.setdefault(f.name, []).append(f)
+    return by_name, named
 
 
 def _norm(value: str | None, blank: str = "") -> str:

@@ -14,6 +14,7 @@ import numpy as np
 from astropy.io import fits
 from stdatamodels.jwst import datamodels as dm
 
+from .crdskeys import SELECTION_KEYWORDS, subarray_keywords
 from .detector import get_detector
 from .fileio import atomic_path
 
@@ -57,6 +58,7 @@ def write_reference(
     filter: str | None = None,
     pupil: str | None = None,
     history: Iterable[str] = (),
+    bunit: str | None = None,
     dq_names: Iterable[str] = ("DO_NOT_USE",),
     extra_keywords: Mapping[str, object] | None = None,
     protect: tuple[str | os.PathLike, ...] = (),
@@ -77,9 +79,13 @@ def write_reference(
     description, author, pedigree, useafter : str
         CRDS keywords DESCRIP, AUTHOR, PEDIGREE, USEAFTER.
     exp_type, filter, pupil : str, optional
-        Selection keywords (FLAT is matched on filter and pupil).
+        Selection keywords. CRDS selects NIRCam GAIN and MASK on FILTER, FLAT on
+        FILTER and PUPIL (:data:`~nircam_gui.core.crdskeys.SELECTION_KEYWORDS`);
+        a selection keyword not given is written ``N/A`` (valid for any value).
     history : iterable of str
         HISTORY entries (method, inputs, software versions).
+    bunit : str, optional
+        BUNIT of the data array (GAIN: ``ELECTRONS/DN``, as CRDS certify expects).
     dq_names : iterable of str
         DQ bits described in the DQ_DEF table, for models that have one.
     extra_keywords : mapping, optional
@@ -113,11 +119,12 @@ def write_reference(
     m.instrument.channel = "LONG" if det.is_longwave else "SHORT"
     m.instrument.module = det.module
     if reftype != "IPC":
-        m.subarray.name = "FULL"
-        m.subarray.xstart = 1
-        m.subarray.ystart = 1
-        m.subarray.xsize = int(shape[-1])
-        m.subarray.ysize = int(shape[-2])
+        sub = subarray_keywords(shape)
+        m.subarray.name = sub["name"]
+        m.subarray.xstart = sub["xstart"]
+        m.subarray.ystart = sub["ystart"]
+        m.subarray.xsize = sub["xsize"]
+        m.subarray.ysize = sub["ysize"]
         m.subarray.fastaxis = det.fastaxis
         m.subarray.slowaxis = det.slowaxis
     if exp_type:
@@ -126,6 +133,13 @@ def write_reference(
         m.instrument.filter = filter
     if pupil:
         m.instrument.pupil = pupil
+    selection = SELECTION_KEYWORDS.get(reftype, ())
+    if "FILTER" in selection and not filter:
+        m.instrument.filter = "N/A"
+    if "PUPIL" in selection and not pupil:
+        m.instrument.pupil = "N/A"
+    if bunit:
+        m.bunit_data = bunit
     if "dq_def" in model.schema["properties"] and reftype != "IPC":
         model.dq_def = _dq_def(dq_names)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

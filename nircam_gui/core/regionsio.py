@@ -16,7 +16,11 @@ from ._quiet import quiet_warnings
 from .errors import NircamFileError
 from .fileio import atomic_path
 
-__all__ = ["check_polygons", "polygons_mask", "read_polygons", "write_polygons"]
+__all__ = ["check_polygons", "is_mask_file", "mask_polygons", "polygons_mask", "read_polygons", "read_void_mask",
+           "void_mask", "void_polygons", "write_polygons"]
+
+#: names of FITS masks (non-zero = epoxy void), as STScI distributes the NIRCam low-epoxy regions
+MASK_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts")
 
 
 def write_polygons(path: str | os.PathLike, polygons: list[np.ndarray], label: str = "epoxy void") -> None:
@@ -129,3 +133,77 @@ def polygons_mask(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndar
         if img is not None:  # None: the polygon lies wholly outside the frame
             mask |= img.astype(bool)
     return mask
+
+
+def is_mask_file(path: str | os.PathLike) -> bool:
+    """True for a FITS void mask, False for a DS9 region file (by name)."""
+    return os.fspath(path).lower().endswith(MASK_SUFFIXES)
+
+
+def read_void_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Epoxy-void mask from a FITS file: the first 2-D image, non-zero = void, DMS orientation.
+
+    Raises
+    ------
+    NircamFileError
+        Not FITS, no 2-D image, a shape other than ``shape``, or no void pixel.
+    """
+    from astropy.io import fits
+
+    if not os.path.isfile(path):
+        raise NircamFileError(path, "void mask does not exist" if not os.path.exists(path) else "is a folder")
+    try:
+        with fits.open(path) as hdul:
+            image = next((h.data for h in hdul if getattr(h, "data", None) is not None and h.is_image
+                          and np.ndim(h.data) == 2), None)
+            mask = None if image is None else np.asarray(image) != 0
+    except (OSError, ValueError) as exc:
+        raise NircamFileError(path, f"not a readable FITS void mask ({str(exc)[:120]})") from None
+    if mask is None:
+        raise NircamFileError(path, "no 2-D image in this FITS file; a void mask is an image, non-zero = void")
+    if shape is not None and mask.shape != tuple(shape):
+        raise NircamFileError(path, f"void mask is {mask.shape[1]}x{mask.shape[0]}, the frames "
+                                    f"{shape[1]}x{shape[0]}; is it for another detector size?")
+    if not mask.any():
+        raise NircamFileError(path, "void mask has no non-zero pixel: no epoxy void in it")
+    return mask
+
+
+def mask_polygons(mask: np.ndarray, tolerance: float = 0.5) -> list[np.ndarray]:
+    """Editable polygons (0-based x, y) around the void areas of a mask.
+
+    Each connected area's outline is traced half-way between void and other pixel centres
+    (skimage marching squares at level 0.5), then simplified by at most ``tolerance``
+    pixels (Douglas-Peucker), so :func:`polygons_mask` gives the mask back but for a few
+    pixels on the outline. Holes inside an area are filled: a polygon has no hole.
+    """
+    from scipy import ndimage
+    from skimage.measure import approximate_polygon, find_contours
+
+    labels, n = ndimage.label(np.asarray(mask, bool))
+    out = []
+    for k in range(1, n + 1):
+        area = np.pad(ndimage.binary_fill_holes(labels == k), 1)
+        contours = find_contours(area.astype(float), 0.5)
+        rc = max(contours, key=len)  # the outer outline (holes were filled)
+        rc = approximate_polygon(rc, tolerance)
+        verts = np.column_stack([rc[:, 1], rc[:, 0]]) - 1.0  # (row, col) of the padded image -> (x, y)
+        if len(verts) > 1 and np.allclose(verts[0], verts[-1]):
+            verts = verts[:-1]
+        if len(verts) >= 3:
+            out.append(verts)
+    return out
+
+
+def void_polygons(path: str | os.PathLike) -> list[np.ndarray]:
+    """Polygons of a void file: a DS9 region file, or a FITS mask traced by :func:`mask_polygons`."""
+    return mask_polygons(read_void_mask(path)) if is_mask_file(path) else read_polygons(path)
+
+
+def void_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
+    """Void pixels of a void file for a ``shape`` frame: a FITS mask as it is, DS9 polygons filled."""
+    if is_mask_file(path):
+        return read_void_mask(path, shape)
+    polygons = read_polygons(path)
+    check_polygons(polygons, shape, path)
+    return polygons_mask(polygons, shape)

@@ -56,7 +56,7 @@ def test_skyflat_command(sim_dir, tmp_path, capsys):
 
 
 def test_skyflat_errors(sim_dir, tmp_path, capsys):
-    assert skyflat.main([str(sim_dir / "nope_cal.fits"), "-o", str(tmp_path), "-q"]) == 1
+    assert skyflat.main([str(sim_dir / "nope_cal.fits"), "-o", str(tmp_path), "-q"]) == 2  # refused before work
     assert "does not exist" in capsys.readouterr().err
     assert skyflat.main([str(sim_dir), "-o", str(tmp_path), "--dead-threshold", "1.5", "-q"]) == 2
     with pytest.raises(SystemExit):

@@ -7,6 +7,7 @@ tests (exit 1 and one ``error: <file>: <problem>`` line), so the two cannot drif
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,10 @@ SKYFLAT_CASES = [
 ]
 
 
+#: cases the sky-flat input check refuses before any work (exit 2); the others fail during the run (exit 1)
+SKYFLAT_REFUSED_BEFORE_WORK = {"not_fits", "truncated", "raw_ramp", "subarray", "flat_wrong_type", "empty_folder"}
+
+
 def skyflat_case(name: str, tmp: Path, flats, cals) -> Case:
     """Build one bad-input case for the sky-flat analysis."""
     images = [str(p) for p in cals.cal_files]
@@ -205,7 +210,9 @@ def skyflat_case(name: str, tmp: Path, flats, cals) -> Case:
     if name == "mask_wrong_type":
         return Case(images, flat, "given as a ground MASK, but it is a FLAT reference file", {"ground_mask": flat})
     if name == "flat_wrong_shape":
-        p = tmp / "small_flat.fits"
+        # named as the images' R_FLAT, so it is the flat they were calibrated with, but cut down
+        (tmp / "cut").mkdir(exist_ok=True)
+        p = tmp / "cut" / os.path.basename(flat)
         with fits.open(flat) as hdul:
             fits.HDUList([hdul[0].copy()] + [fits.ImageHDU(h.data[:64, :64], header=h.header, name=h.name)
                                              for h in hdul[1:] if h.is_image and h.data is not None]).writeto(p)

@@ -1,4 +1,7 @@
-"""The commands answer every bad input with exit 1 and one line ``error: <file>: <problem>``, no traceback."""
+"""The commands answer every bad input with exit 1 and one line ``error: <file>: <problem>``, no traceback.
+
+``nircam-skyflat`` refuses the inputs its method cannot use before any work, with exit 2.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ from nircam_gui.cli import gain as gain_cli
 from nircam_gui.cli import sim as sim_cli
 from nircam_gui.cli import skyflat as skyflat_cli
 
-from .cases import GAIN_CASES, SKYFLAT_CASES, gain_case, skyflat_case
+from .cases import GAIN_CASES, SKYFLAT_CASES, SKYFLAT_REFUSED_BEFORE_WORK, gain_case, skyflat_case
 from .conftest import FAST_GAIN
 
 
-def assert_one_error_line(code: int, err: str, blame: str, words: str) -> None:
-    assert code == 1, err
+def assert_one_error_line(code: int, err: str, blame: str, words: str, expected: int = 1) -> None:
+    assert code == expected, err
     assert "Traceback" not in err
     # nothing but one-line messages: no raw warnings with source lines, no log noise
     assert all(line.startswith(("error: ", "warning: ")) for line in err.splitlines() if line.strip()), err
@@ -40,7 +43,10 @@ def test_nircam_gain_bad_input(name, tmp_path, capsys, flats, flats_b1, flats_64
 def test_nircam_skyflat_bad_input(name, tmp_path, capsys, flats, cals):
     case = skyflat_case(name, tmp_path, flats, cals)
     code = skyflat_cli.main([*case.cli_args(), "-o", str(tmp_path / "out"), "-q", "--no-figures"])
-    assert_one_error_line(code, capsys.readouterr().err, case.blame, case.words)
+    assert_one_error_line(code, capsys.readouterr().err, case.blame, case.words,
+                          2 if name in SKYFLAT_REFUSED_BEFORE_WORK else 1)
+    if name in SKYFLAT_REFUSED_BEFORE_WORK:
+        assert not (tmp_path / "out").exists()
 
 
 def _read_only_dir():
@@ -129,6 +135,6 @@ def test_real_processes_exit_1_with_one_line(tmp_path, flats, cals):
     assert lines[-1] == f"error: {mask}: is a MASK reference file, expected SUPERBIAS"
 
     proc = _run("nircam_gui.cli.skyflat", str(flats.ramps[0]), *cals.cal_files, "-q", "-o", str(tmp_path / "s"))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr  # refused before any work
     assert proc.stderr.strip().splitlines()[-1] == (f"error: {flats.ramps[0]}: not a calibrated image; "
                                                     "found a raw _uncal ramp")

@@ -144,8 +144,8 @@ def test_gain_products_on_a_full_disk_keep_the_previous_run(tmp_path, gain_resul
         if name.endswith(".fits"):
             with fits.open(out / name) as hdul:
                 hdul.verify("exception")
-    with fits.open(out / "gain_map.fits") as hdul:
-        assert "DQ" in hdul  # written with the map, not appended afterwards
+    with fits.open(out / "gain_mask.fits") as hdul:
+        assert "DQ" in hdul  # the map's flags, written in the same staged set
 
 
 def test_gain_products_never_move_over_an_input(tmp_path, gain_result):
@@ -317,9 +317,12 @@ def test_ramp_truncated_after_it_was_opened(tmp_path, flats):
 
 def test_image_truncated_after_it_was_opened(tmp_path, cals):
     (p,) = copy_set(cals.cal_files[:1], tmp_path)
+    with fits.open(p) as hdul:  # cut half way through the SCI data, whatever follows it
+        sci = hdul["SCI"]
+        middle = sci._data_offset + sci.size // 2  # HDU size is in bytes
     img = open_image(p)
     try:
-        _truncate(p, 0.3)
+        _truncate(p, middle / p.stat().st_size)
         with pytest.raises(NircamFileError, match="changed while it was read"):
             img.sci
     finally:

@@ -69,9 +69,9 @@ def test_bad_box_is_nan_in_the_maps_and_marked_everywhere(damaged_run, where, fl
     boxes = Table.read(out["boxes"])
     assert boxes["flags"][b] & flag and np.isnan(boxes["gain"][b]) and boxes["n_pairs"][b] == 0
     assert np.isnan(boxes["gain_err"][b])
-    # the GAIN file fills the box with its amplifier's mean for the pipeline, and says so in DQ
+    # the GAIN file fills the box with its amplifier's mean for the pipeline; its MASK says so
     labels = result.boxes.labels
-    dq = fits.getdata(out["gain_map"], "DQ")
+    dq = fits.getdata(out["gain_mask"], "DQ")
     in_box = labels == b + 1
     assert (dq[in_box] & dqbits.DO_NOT_USE).all()
     # the sector mean leaves it out: its pixels are not counted

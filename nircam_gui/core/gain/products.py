@@ -16,24 +16,39 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ... import __version__
+from ..ds9coords import add_ds9_columns
 from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
 from ..provenance import software_versions
+from ..errors import NircamFileError
 from ..reffiles import write_reference
 from . import figures as gain_figures
+from .convention import CONVENTION_NOTE, apparent_divisor, is_ipc_corrected
 from .maps import gain_image
 from .run import GainResult, options_dict
 
-__all__ = ["bfe_table", "covariance_hdus", "read_covariances", "read_ptc_points", "sectors_table",
-           "write_gain_products"]
+__all__ = ["bfe_table", "covariance_hdus", "read_covariances", "read_ptc_points", "reference_useafter",
+           "sectors_table", "write_gain_products"]
 
 PTC_FILE = "ptc_points.fits"
 
 
+def reference_useafter(result: GainResult) -> str:
+    """USEAFTER of the reference files: the option, else the first integration's exposure start."""
+    if result.options.useafter:
+        return result.options.useafter
+    first = result.pairs[0].first
+    if not first.meta.start_iso:
+        raise NircamFileError(first.path, "no exposure start in the header (EXPSTART or DATE-OBS/TIME-OBS), "
+                                          "so no USEAFTER for the reference files: give --useafter")
+    return first.meta.start_iso[:19]
+
+
 def boxes_table(result: GainResult) -> Table:
     """The ``boxes.ecsv`` table: one row per box."""
-    t = result.boxes.table.copy()
+    t = add_ds9_columns(result.boxes.table.copy(), ("xmin", "xmax", "ymin", "ymax"))
     m = result.maps
     t["gain"] = m.mean_gain
+    t["gain_apparent"] = m.mean_gain / _divisor(result)
     t["gain_err"] = m.mean_err
     t["gain_err_single"] = m.single_err
     t["gain_err_scatter"] = m.scatter_err
@@ -64,8 +79,11 @@ def boxes_table(result: GainResult) -> Table:
     t["read_noise_e"].unit = "electron"
     t.meta.update(_summary_meta(result))
     t.meta["comments"] = [
-        "Boxes are 0-based inclusive bounding boxes in DMS orientation; amp 1-4.",
+        "Boxes are 0-based inclusive bounding boxes in DMS orientation (xmin_ds9 ... ymax_ds9: the same, "
+        "1-based as in DS9, the GUI readout and the region files); amp 1-4.",
         "gain: mean over accepted pairs; gain_err: map-difference uncertainty of the mean map.",
+        CONVENTION_NOTE if is_ipc_corrected(result.options.ipc) else
+        "gain and gain_apparent: not IPC-corrected (--ipc none), the apparent gain the jwst pipeline needs",
         "read_noise: sqrt(intercept/2), single frame, includes reset (kTC) noise.",
         f"gain is the {result.options.ptc_model} PTC model's; gain_linear: straight line below "
         "the signal limit (report 004622); gain_covariance: gain at zero signal from the full covariance model "
@@ -73,14 +91,19 @@ def boxes_table(result: GainResult) -> Table:
         "turnoff_group 0-based) or the signal limit when one was given.",
         "flags (OR over pairs; a flagged pair's gain is NaN and left out of the mean, n_pairs counts the rest): "
         "1 = fewer than 3 usable groups below the signal limit, 2 = groups lost because fewer than half the "
-        "box's pixels were good, 4 = slope not positive (no photon noise).",
+        "box's pixels were good, 4 = slope not positive or no signal (no photon noise).",
     ]
     return t
 
 
 def sectors_table(result: GainResult) -> Table:
-    """The ``sectors.ecsv`` table: the selected model's sector gains, with both models' columns."""
+    """The ``sectors.ecsv`` table (report Table 7): the selected model's sector gains, the apparent gain
+    beside them, and both models' columns."""
     t = result.sectors.copy()
+    t.add_column(t["gain"] / _divisor(result), name="gain_apparent", index=t.colnames.index("gain") + 1)
+    t["gain_apparent"].unit = t["gain"].unit
+    t.meta["comments"] = [CONVENTION_NOTE if is_ipc_corrected(result.options.ipc) else
+                          "gain and gain_apparent: not IPC-corrected (--ipc none)"]
     for model, st in getattr(result, "model_sectors", {}).items():
         lookup = {(int(r["amp"]), str(r["region"])): (float(r["gain"]), float(r["gain_err"])) for r in st}
         vals = [lookup.get((int(r["amp"]), str(r["region"])), (np.nan, np.nan)) for r in t]
@@ -256,6 +279,10 @@ def read_ptc_points(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
+def _divisor(result: GainResult) -> float:
+    return apparent_divisor(result.options.ipc, result.ipc_info)
+
+
 def _summary_meta(result: GainResult) -> dict:
     return {
         "detector": result.detector,
@@ -269,6 +296,9 @@ def _summary_meta(result: GainResult) -> dict:
         "ipc_mode": result.options.ipc,
         "ptc_model": result.options.ptc_model,
         "ipc_factor_applied": result.ipc_factor,
+        "gain_ipc_corrected": is_ipc_corrected(result.options.ipc),
+        "ipc_variance_factor": _divisor(result),
+        "reference_gain": result.options.reference_gain,
         "uncertainty_method": result.maps.uncertainty_method,
         "unit_scatter_e_per_adu_sqrtpix": result.maps.unit_scatter,
     }
@@ -328,19 +358,42 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
         f"{result.options.box}x{result.options.box} px boxes, signal limit {result.signal_limit:g} ADU/frame",
         f"pairs used: {used}; IPC: {result.options.ipc}",
         f"clipped variance divided by {result.clip_factor:.5f} (3-sigma clipping bias)",
-    ]
-    if result.options.ptc_model != "linear":
+    ] + [f"input: {os.path.basename(f)}" for f in dict.fromkeys(result.files)]
+    o = result.options
+    history += [f"IPC convention: {CONVENTION_NOTE}"]
+    if o.ptc_model != "linear":
         # the linear model is the report's method named above; any other is said
-        history.append(f"PTC model: {result.options.ptc_model} (gain at zero signal, Astier et al. 2019)")
-    history += [f"input: {os.path.basename(f)}" for f in dict.fromkeys(result.files)]
-    path = outdir / "gain_map.fits"
-    write_reference(path, "GAIN", result.detector, {"data": img},
-                    description=f"PTC gain map, {result.options.box} px boxes", pedigree="GROUND",
+        history.append(f"PTC model: {o.ptc_model} (gain at zero signal, Astier et al. 2019)")
+    if o.history:
+        history.append(o.history)
+    useafter = reference_useafter(result)
+    corrected = is_ipc_corrected(o.ipc)
+    divisor = _divisor(result)
+    maps = {"apparent": img / np.float32(divisor)}
+    if corrected:
+        maps["ipc-corrected"] = img
+    common = dict(author=o.author, pedigree=o.pedigree, useafter=useafter, bunit="ELECTRONS/DN")
+    keywords = {"BOXSIZE": o.box, "SIGLIMIT": result.signal_limit, "CLIPFAC": result.clip_factor,
+                "IPCMODE": o.ipc, "IPCVARF": (divisor, "gain_apparent = IPC-corrected gain / IPCVARF")}
+    names = {"gain_map": (o.reference_gain if corrected else "apparent"), "gain_map_ipc_corrected": "ipc-corrected"}
+    for name, which in names.items():
+        if which not in maps:
+            continue
+        ipccorr = which == "ipc-corrected"
+        label = "IPC-corrected" if ipccorr else "apparent (not IPC-corrected, for the jwst pipeline)"
+        path = outdir / f"{name}.fits"
+        write_reference(path, "GAIN", result.detector, {"data": maps[which]},
+                        description=o.descrip or f"PTC gain map, {o.box} px boxes, {label}",
+                        history=[*history, f"this file holds the {label} gain"], **common,
+                        extra_keywords={**keywords, "IPCCORR": (ipccorr, "T: gain IPC-corrected; F: apparent")})
+        out[name] = path
+    path = outdir / "gain_mask.fits"
+    write_reference(path, "MASK", result.detector, {"dq": dq},
+                    description="pixels without a measured gain in gain_map.fits (filled with the sector gain)",
                     history=history,
-                    extra_keywords={"BOXSIZE": result.options.box, "SIGLIMIT": result.signal_limit,
-                                    "CLIPFAC": result.clip_factor, "IPCMODE": result.options.ipc},
-                    extra_hdus=[fits.ImageHDU(dq, name="DQ")])
-    out["gain_map"] = path
+                    dq_names=("DO_NOT_USE", "NO_GAIN_VALUE", "REFERENCE_PIXEL"),
+                    **{k: v for k, v in common.items() if k != "bunit"})
+    out["gain_mask"] = path
     with atomic_path(outdir / "box_labels.fits") as tmp:
         fits.HDUList([fits.PrimaryHDU(result.boxes.labels)]).writeto(tmp)
     out["box_labels"] = outdir / "box_labels.fits"

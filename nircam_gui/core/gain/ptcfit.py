@@ -99,5 +99,11 @@ def fit_ptc(
     lost_pixels = ((~finite | (mean < summed_limit)) & ~enough_pix).any(axis=1)
     flags[few_points] |= FLAG_FEW_POINTS
     flags[few_points & lost_pixels] |= FLAG_FEW_PIXELS
-    flags[~(slope > 0)] |= FLAG_BAD_SLOPE
+    # no signal: the fitted points' means not above zero, or spread over less than the noise
+    # of one pixel (sqrt of their mean variance). Whatever the slope of such points, it is
+    # no photon transfer (a flat field spreads them over thousands of ADU)
+    with np.errstate(invalid="ignore"):
+        span = np.where(used, mean, -np.inf).max(axis=1) - np.where(used, mean, np.inf).min(axis=1)
+        no_signal = ~(xm > 0) | ~(span > np.sqrt(np.clip(ym, 0, None)))
+    flags[~(slope > 0) | no_signal] |= FLAG_BAD_SLOPE
     return PTCFit(slope, intercept, slope_err, n.astype(int), used, residuals, flags)

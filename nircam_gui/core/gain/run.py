@@ -8,6 +8,7 @@ are kept (``ptc`` arrays), so the GUI and the studies can re-fit without re-read
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from .. import dq as dqbits
 from .. import options as option_schema
 from ..calibrate import CalibrationConfig, calibrate_integration
 from ..clipping import clip_variance_factor
+from ..crdskeys import check_delivery, delivery_option
 from ..detector import get_detector
 from ..errors import NircamFileError
 from ..ipc import analytic_gain_factor, physical_kernel, variance_factor
@@ -25,13 +27,14 @@ from ..options import option
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import open_reference, read_metadata, require_same_detector
 from ..references import ReferenceSet
-from ..regionsio import check_polygons, polygons_mask, read_polygons
+from ..regionsio import void_mask
+from .biasestimate import write_estimated_superbias
 from .boxes import BoxGrid, make_boxes
 from .clipstats import BoxClipper
 from .covariances import BoxCovariances
 from .covfit import CovarianceSolution, solve_covariance_model
 from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
-from .pairs import Pair, find_integrations, make_pairs
+from .pairs import Integration, Pair, find_integrations, make_pairs
 from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 
 __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
@@ -39,6 +42,7 @@ __all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
 IPC_MODES = ("none", "analytic", "exact", "deconvolve")
 FIRST_PAIR_MODES = ("auto", "keep", "drop")
 PTC_MODELS = ("linear", "covariance")
+REFERENCE_GAINS = ("apparent", "ipc-corrected")
 # MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
 _EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
 
@@ -70,8 +74,9 @@ class GainOptions:
     signal_limit: float | None = option(None, "upper single-frame signal of the groups in the fit (default 5000 SW, "
                                               "7500 LW)", unit="ADU", section="004622 sec. 5.3")
     groups: int | None = option(None, "use only the first N groups of each integration", flag="--groups")
-    regions: str | None = option(None, "DS9 region file with epoxy-void polygons (image coordinates)",
-                                 section="004622 sec. 4")
+    regions: str | None = option(None, "epoxy voids: a DS9 region file (polygons, image coordinates) or a FITS mask "
+                                       "(non-zero = void, DMS orientation, as STScI distributes the NIRCam "
+                                       "low-epoxy regions)", section="004622 sec. 4")
     ipc: str = option("deconvolve", "IPC correction: none; analytic (the report's factor 1-2(k-1)); exact (sum of "
                                     "squares of the physical kernel); deconvolve (the IPC step on the data)",
                       choices=IPC_MODES, section="004622 sec. 5.5")
@@ -94,6 +99,15 @@ class GainOptions:
     fit_lag: int | None = option(None, "largest lag in the covariance model (default: the covariance lag)",
                                  unit="pixel")
     fit_b: bool = option(False, "also fit the covariance model's b term")
+    reference_gain: str = option("apparent", "gain in gain_map.fits: apparent (what the jwst pipeline needs, it does "
+                                             "not IPC-correct NIRCam data) or ipc-corrected (the report's Table 7); "
+                                             "gain_map_ipc_corrected.fits always holds the IPC-corrected map",
+                                 choices=REFERENCE_GAINS)
+    author: str = delivery_option("author")
+    useafter: str | None = delivery_option("useafter")
+    pedigree: str = delivery_option("pedigree", "GROUND")
+    descrip: str | None = delivery_option("descrip")
+    history: str | None = delivery_option("history")
 
     def __post_init__(self) -> None:
         if self.ptc_model not in PTC_MODELS:
@@ -110,6 +124,12 @@ class GainOptions:
             raise ValueError(f"first-pair mode {self.first_pair!r}: use auto, keep or drop")
         if self.box < 16:
             raise ValueError(f"box size {self.box}: use at least 16 pixels")
+        if self.reference_gain not in REFERENCE_GAINS:
+            raise ValueError(f"reference gain {self.reference_gain!r}: use {' or '.join(REFERENCE_GAINS)}")
+        if self.reference_gain == "ipc-corrected" and self.ipc == "none":
+            raise ValueError("--reference-gain ipc-corrected needs an IPC correction (--ipc deconvolve, exact "
+                             "or analytic with --ipc-kernel); with --ipc none the gain is the apparent one")
+        self.author, self.useafter, self.pedigree = check_delivery(self.author, self.useafter, self.pedigree)
 
     @property
     def model_lag(self) -> int:
@@ -227,10 +247,22 @@ def build_boxes(options: GainOptions, shape: tuple[int, int], detector: str | No
     """The box grid for these options (MASK exclusions and epoxy-void regions included)."""
     void = None
     if options.regions:
-        polygons = read_polygons(options.regions)
-        check_polygons(polygons, shape, options.regions)
-        void = polygons_mask(polygons, shape)
+        void = void_mask(options.regions, shape)
     return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape, detector))
+
+
+def _blame_ramp(chunks, member: Integration, estimated: str | None, shape: tuple[int, int]):
+    """The calibrated chunks of one integration; an error about the superbias estimated from the
+    ramps is an error about the ramp (it was replaced by one of another size while it was read)."""
+    try:
+        yield from chunks
+    except NircamFileError as exc:
+        if estimated and exc.path == estimated:
+            m = read_metadata(member.path)
+            if (m.ny, m.nx) != shape:
+                raise NircamFileError(member.path, f"changed while it was read: its frames are now {m.nx}x{m.ny}, "
+                                                   f"were {shape[1]}x{shape[0]}") from None
+        raise
 
 
 def _no_usable_fit(fit: PTCFit, limit: float, ngroups: int) -> str:
@@ -291,7 +323,21 @@ def run_gain(
     boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
     covs = BoxCovariances(clipper, opt.cov_lag)
-    cal = CalibrationConfig(superbias=opt.superbias, linearity=opt.linearity, saturation=opt.saturation,
+    superbias, estimated, run_notes = opt.superbias, None, []
+    if superbias is None and meta.ngroups >= 3:
+        # the first read is no bias: it holds one frame of signal, which the linearity needs and
+        # without which group 0 would be an exact (0, 0) point below the read-noise intercept
+        bias_dir = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
+        sat = open_reference(opt.saturation, "SATURATION").data if opt.saturation else None
+        try:
+            estimated = os.fspath(write_estimated_superbias(integrations, bias_dir.name, det.name,
+                                                            sat if sat is not None and sat.shape == shape else None))
+            superbias = estimated
+            run_notes.append("no SUPERBIAS given: the bias was estimated from the ramps (2 read0 - read1, averaged "
+                             "over the integrations)")
+        except (OSError, NircamFileError) as exc:  # a full temporary folder: the first read is the bias
+            run_notes.append(f"no SUPERBIAS given and none could be estimated ({exc}): the bias is the first read")
+    cal = CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
     ngroups = meta.ngroups if opt.groups is None else min(opt.groups, meta.ngroups)
@@ -306,8 +352,10 @@ def run_gain(
     t_stats = 0.0
     t_cov = 0.0
     for p, pair in enumerate(pairs):
-        ga = calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel)
-        gb = calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel)
+        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel), pair.first,
+                         estimated, shape)
+        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel),
+                         pair.second, estimated, shape)
         for ca, cb in zip(ga, gb):
             for chunk, member in ((ca, pair.first), (cb, pair.second)):
                 if chunk.data.shape[1:] != shape:  # the file was replaced after it was inspected
@@ -348,6 +396,7 @@ def run_gain(
     model_maps, model_sectors = {}, {}
     if not (fit.flags != 0).all():
         maps = combine_pairs(pair_gain, box_npix, check_first_pair(pair_gain, opt.first_pair), gain_err_fit)
+        maps.notes.extend(run_notes)
         model_maps["linear"] = maps
         model_sectors["linear"] = sector_table(boxes.table, maps)
     else:
@@ -369,6 +418,7 @@ def run_gain(
     if solution is not None and np.isfinite(solution.pair_gain).any():
         cmaps = combine_pairs(solution.pair_gain, box_npix, check_first_pair(solution.pair_gain, opt.first_pair),
                               solution.gain_err_fit)
+        cmaps.notes.extend(run_notes)
         model_maps["covariance"] = cmaps
         model_sectors["covariance"] = sector_table(boxes.table, cmaps)
     elif opt.ptc_model == "covariance":

@@ -47,6 +47,7 @@ from astropy.time import Time, TimeDelta
 
 from ... import __version__
 from .. import dq as dqbits
+from ..crdskeys import subarray_keywords
 from ..detector import REF_BORDER, amplifier_bounds, dms_to_native, get_detector, reference_pixel_mask
 from ..fileio import atomic_path
 from ..ipc import REPORT_B1_CORRECTION_KERNEL, apply_kernel, invert_kernel, variance_factor
@@ -55,6 +56,7 @@ from ..reffiles import write_reference
 from ..regionsio import polygons_mask, write_polygons
 from .detector_physics import NIRCAM_BFE_A00, bfe_kernel, bfe_step, pink_noise_frame
 from .fields import epoxy_void_polygon, legendre_field, random_pixels
+from .level1b import write_level1b
 
 __all__ = ["REPORT_SECTOR_GAINS", "FlatSimConfig", "FlatSimResult", "simulate_flats"]
 
@@ -329,7 +331,7 @@ def _primary_header(cfg: FlatSimConfig, k: int | None, tgroup: float, filt: str)
         ("TIME-OBS", start.isot[11:], "UTC time at start of exposure"),
         ("EXPSTART", float(start.mjd), "UTC exposure start time (MJD)"),
         ("EXPEND", float(start.mjd + nints * cfg.ngroups * tgroup / 86400.0), "UTC exposure end time (MJD)"),
-        ("SUBARRAY", "FULL", "Subarray used"),
+        ("SUBARRAY", subarray_keywords((cfg.size, cfg.size))["name"], "Subarray used"),
         ("SUBSTRT1", 1, "Starting pixel in axis 1 direction"),
         ("SUBSTRT2", 1, "Starting pixel in axis 2 direction"),
         ("SUBSIZE1", cfg.size, "Number of pixels in axis 1 direction"),
@@ -513,7 +515,10 @@ def simulate_flats(
         for (tmp, mm), path in zip(targets, final_paths):
             mm.flush()
             del mm
-            os.replace(tmp, path)
+            if cfg.layout == "ground":
+                os.replace(tmp, path)
+            else:  # a level-1b file the jwst pipeline opens by name (ASDF extension, GROUP, INT_TIMES)
+                write_level1b(tmp, path)
         targets.clear()
     finally:
         targets.clear()

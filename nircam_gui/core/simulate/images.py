@@ -42,6 +42,7 @@ from stdatamodels.jwst import datamodels as dm
 
 from ..detector import FULL_SIZE, REF_BORDER, get_detector, reference_pixel_mask
 from ..dq import DEAD, DO_NOT_USE, HOT, NO_FLAT_FIELD, REFERENCE_PIXEL, SATURATED
+from ..crdskeys import subarray_keywords
 from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..reffiles import write_reference
@@ -316,7 +317,11 @@ def _ground_flat(cfg: CalSimConfig, sca: int, fkey: int, ground_dead: np.ndarray
 def _write_cal(path: Path, sci: np.ndarray, err: np.ndarray, dq: np.ndarray, *, det, filt: str, pupil: str,
                start: Time, exptime: float, pixar: float, sky: float, dither: tuple[float, float],
                flat_name: str, mask_name: str, index: int) -> None:
-    model = dm.ImageModel(data=sci, err=err, dq=dq)
+    # the variance arrays of a real _cal (jwst flat_field and resample read them); ERR is their
+    # quadrature sum: sky Poisson noise, a read-noise share, no flat-field error
+    var = np.asarray(err, np.float32) ** 2
+    model = dm.ImageModel(data=sci, err=err, dq=dq, var_poisson=(0.9 * var).astype(np.float32),
+                          var_rnoise=(0.1 * var).astype(np.float32), var_flat=np.zeros_like(var))
     m = model.meta
     m.filename = path.name
     m.telescope = "JWST"
@@ -345,11 +350,12 @@ def _write_cal(path: Path, sci: np.ndarray, err: np.ndarray, dq: np.ndarray, *, 
     m.observation.observation_number = "001"
     m.observation.visit_number = "001"
     m.observation.exposure_number = f"{index + 1:05d}"
-    m.subarray.name = "FULL"
-    m.subarray.xstart = 1
-    m.subarray.ystart = 1
-    m.subarray.xsize = int(sci.shape[1])
-    m.subarray.ysize = int(sci.shape[0])
+    sub = subarray_keywords(sci.shape)
+    m.subarray.name = sub["name"]
+    m.subarray.xstart = sub["xstart"]
+    m.subarray.ystart = sub["ystart"]
+    m.subarray.xsize = sub["xsize"]
+    m.subarray.ysize = sub["ysize"]
     m.subarray.fastaxis = det.fastaxis
     m.subarray.slowaxis = det.slowaxis
     m.bunit_data = "MJy/sr"
@@ -366,6 +372,9 @@ def _write_cal(path: Path, sci: np.ndarray, err: np.ndarray, dq: np.ndarray, *, 
                             f"({dither[0]:.1f}, {dither[1]:.1f}) px")
     with atomic_path(path) as tmp:
         model.save(tmp)
+        # stdatamodels names the file it saved (the temporary one); the product is named path
+        with fits.open(tmp, mode="update") as hdul:
+            hdul[0].header["FILENAME"] = path.name
     model.close()
 
 

@@ -22,15 +22,14 @@ class BackgroundRecord(dict):
     """One image's background: keys file, detector, filter, pupil, background, std, n_pixels, masked_fraction."""
 
 
-def backgrounds_table(records: Sequence[BackgroundRecord]) -> Table:
-    """Per-image table: ``file, detector, filter, background`` (MJy/sr) and extras."""
+def backgrounds_table(records: Sequence[BackgroundRecord], bunit: str = "MJy/sr") -> Table:
+    """Per-image table: ``file, detector, filter, background`` (in the images' ``bunit``) and extras."""
     t = Table(rows=[(r["file"], r["detector"], r["filter"], r["background"], r["pupil"], r["std"],
                      r["n_pixels"], r["masked_fraction"], r.get("start_mjd", np.nan)) for r in records],
               names=("file", "detector", "filter", "background", "pupil", "std", "n_pixels",
                      "masked_fraction", "expstart"),
               dtype=(str, str, str, np.float64, str, np.float64, np.int64, np.float64, np.float64))
-    t["background"].unit = u.MJy / u.sr
-    t["std"].unit = u.MJy / u.sr
+    t["background"].unit = t["std"].unit = _unit(bunit)
     t["expstart"].unit = u.d
     t["background"].description = "source-masked sigma-clipped (3 sigma, 5 iterations) median"
     t["std"].description = "sigma-clipped std of the unmasked pixels"
@@ -49,7 +48,13 @@ def read_predictions(path: str | os.PathLike) -> Table:
     return t
 
 
-def summarise_backgrounds(table: Table, predictions: Table | None = None) -> Table:
+def _unit(bunit: str):
+    """An astropy unit for a JWST BUNIT (``MJy/sr``, ``DN/s``), or the text kept as is."""
+    text = str(bunit or "").strip()
+    return u.Unit(text, parse_strict="silent") if text else None
+
+
+def summarise_backgrounds(table: Table, predictions: Table | None = None, bunit: str = "MJy/sr") -> Table:
     """Mean, std and count per detector and filter; ``ratio`` measured/predicted if given."""
     rows = []
     groups = table.group_by(["detector", "filter", "pupil"])
@@ -70,6 +75,6 @@ def summarise_backgrounds(table: Table, predictions: Table | None = None) -> Tab
                                 "predicted", "ratio"),
               dtype=(str, str, str, np.int32, float, float, float, float, float, float))
     for c in ("mean", "std", "min", "max", "predicted"):
-        t[c].unit = u.MJy / u.sr
+        t[c].unit = _unit(bunit)
     t["ratio"].description = "measured mean / predicted"
     return t

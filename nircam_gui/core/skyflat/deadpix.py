@@ -20,6 +20,7 @@ from astropy.table import Table
 from scipy import ndimage
 
 from ..detector import reference_pixel_mask
+from ..ds9coords import add_ds9_columns
 
 __all__ = ["DeadPixelIndex", "DeadPixels", "dead_candidates", "find_clusters", "find_dead_pixels"]
 
@@ -88,6 +89,7 @@ def find_dead_pixels(
     table["x"].description = "column, 0-based, DMS orientation"
     table["y"].description = "row, 0-based, DMS orientation"
     table["value"].description = "grey delta-flat value (response relative to ground)"
+    add_ds9_columns(table)
     table.meta["threshold"] = float(threshold)
     table.meta["min_coverage"] = int(min_coverage)
     return DeadPixels(dead, table, threshold)
@@ -146,6 +148,7 @@ def find_clusters(dead: np.ndarray, grey: np.ndarray, *, link: int = 3, min_npix
     table["y"].description = "centre row (mean of the dead pixels), 0-based"
     table["npix"].description = "number of new dead pixels in the concentration"
     table["mean_value"].description = "mean grey delta-flat value of those pixels"
+    add_ds9_columns(table, ("x", "y", "xmin", "xmax", "ymin", "ymax"))
     table.meta["link"] = int(link)
     table.meta["min_npix"] = int(min_npix)
     return table, out_labels

@@ -1,28 +1,45 @@
 """Input checking of a sky-flat analysis: which ``_cal`` images, which ground references.
 
-:func:`check_inputs` reads headers only. It refuses what the method cannot use (a named
-file that is not a full-frame calibrated image, a ground reference file of the wrong
-type), groups the images by detector and matches the ground FLAT (detector, filter,
-pupil) and MASK (detector) of each through :class:`~nircam_gui.core.references.ReferenceSet`.
+:func:`check_inputs` reads headers only, before any work. It refuses what the method
+cannot use: a named file that is not a full-frame calibrated image, a ground reference
+file of the wrong type, and what breaks the method's assumptions. A delta sky flat
+measures how the flat changed since the flat an image was calibrated with (report
+JWST-STScI-008304, section 3), so:
+
+- every image must be flat-fielded (``S_FLAT = COMPLETE``); a ``_rate`` image is not;
+- the images of one detector, filter and pupil must share one flat (``R_FLAT``);
+- a new flat is built on the ground flat the images were calibrated with: the file named
+  by their ``R_FLAT`` (``crds://jwst_nircam_flat_0312.fits`` -> ``jwst_nircam_flat_0312.fits``),
+  found among the ground flats given (files, or folders such as a CRDS cache's
+  ``references/jwst/nircam/``);
+- all images share one BUNIT, the unit the backgrounds are reported in.
+
+A conflict is an error naming the odd file, never a guess. A stack whose R_FLAT file is not
+among the ground flats given gets no new flat (a warning says why). The ground MASK of each
+detector is matched through :class:`~nircam_gui.core.references.ReferenceSet`.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from astropy.io import fits
 from astropy.time import Time
 
 from ..errors import NircamFileError
 from ..readers import ExposureMeta, read_metadata, require_full_frame
-from ..references import ReferenceSet, expand_paths, reference_matches
+from ..references import ReferenceSet, crds_file_name, expand_paths, files_by_name, reference_matches
 
-__all__ = ["SkyflatInputs", "check_inputs", "filter_token"]
+__all__ = ["SkyflatInputs", "check_inputs", "filter_token", "flat_name"]
 
 #: USEAFTER and PEDIGREE dates when no image has an exposure start
 _DEFAULT_DATE = "2022-07-01"
+
+#: the file name an ``R_FLAT`` value names
+flat_name = crds_file_name
 
 
 def filter_token(filt: str, pupil: str) -> str:
@@ -31,19 +48,29 @@ def filter_token(filt: str, pupil: str) -> str:
     return filt.upper() if pupil in ("CLEAR", "NONE", "") else f"{filt.upper()}_{pupil}"
 
 
+def _key(meta: ExposureMeta) -> tuple[str, str, str]:
+    return meta.detector, meta.filter.upper(), (meta.pupil or "CLEAR").upper()
+
+
 @dataclass
 class SkyflatInputs:
     """Checked inputs: images per detector (in stack order) and their ground references."""
 
     images: list[ExposureMeta]
     by_detector: dict[str, list[ExposureMeta]]
+    #: the ground FLATs matched to the images (by R_FLAT) and the ground MASKs given
     references: ReferenceSet
     warnings: list[str] = field(default_factory=list)
+    #: ground FLAT per (detector, filter, pupil): the file the images' R_FLAT names
+    flats: dict[tuple[str, str, str], ExposureMeta] = field(default_factory=dict)
+    #: R_FLAT file name per (detector, filter, pupil) ("" when the images do not say)
+    r_flat: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: BUNIT of the images (the backgrounds' unit)
+    bunit: str = "MJy/sr"
 
     def ground_flat(self, image: ExposureMeta) -> ExposureMeta | None:
-        """The ground FLAT for an image's detector, filter and pupil."""
-        return self.references.find("FLAT", detector=image.detector, filter=image.filter,
-                                    pupil=image.pupil or "CLEAR")
+        """The ground FLAT an image's stack was calibrated with (None when it is not among those given)."""
+        return self.flats.get(_key(image))
 
     def ground_mask(self, detector: str) -> ExposureMeta | None:
         return self.references.find("MASK", detector=detector)
@@ -57,24 +84,7 @@ class SkyflatInputs:
         return first[:19], f"INFLIGHT {first[:10]} {last[:10]}"
 
 
-def check_inputs(cal_files, ground_flats=(), ground_masks=()) -> SkyflatInputs:
-    """Read the headers of the inputs and check that the method can use them.
-
-    Parameters
-    ----------
-    cal_files : iterable of path-like
-        ``_cal.fits`` files or folders of them (other files in a folder are skipped with a
-        warning; a file given by name must be a calibrated image).
-    ground_flats, ground_masks : iterable of path-like
-        FLAT and MASK reference files, or folders of them.
-
-    Raises
-    ------
-    NircamFileError
-        A missing file, a named file that is not a full-frame ``_cal`` image (or not a
-        FLAT/MASK where one was given), an image without DETECTOR, no images at all.
-    """
-    cal_files = list(cal_files)
+def _images(cal_files: list) -> tuple[list[ExposureMeta], list[str]]:
     warnings: list[str] = []
     metas = []
     given = {Path(p) for p in cal_files if not Path(p).is_dir()}
@@ -94,24 +104,134 @@ def check_inputs(cal_files, ground_flats=(), ground_masks=()) -> SkyflatInputs:
         where = ", ".join(given_list[:3]) + ("..." if len(given_list) > 3 else "") or "(no files)"
         folder = len(given_list) == 1 and Path(given_list[0]).is_dir()
         raise NircamFileError(where, "no _cal images found" + (" in this folder" if folder else ""))
-    flats = ReferenceSet.scan(ground_flats, ["FLAT"], given_as="a ground FLAT")
+    return metas, warnings
+
+
+def _calibration_keywords(path: str) -> tuple[str, str, str]:
+    """S_FLAT, R_FLAT (file name) and the SCI BUNIT of an image."""
+    try:
+        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+            primary = hdul[0].header
+            sci = hdul["SCI"].header if "SCI" in hdul else primary
+            return (str(primary.get("S_FLAT", "")).strip().upper(), flat_name(primary.get("R_FLAT", "")),
+                    str(sci.get("BUNIT", primary.get("BUNIT", ""))).strip())
+    except (OSError, ValueError) as exc:
+        raise NircamFileError(path, f"could not read its header ({exc})") from None
+
+
+def _majority(members: list[tuple[str, str]], what: str, why: str) -> str:
+    """The value most members have; a NircamFileError naming the first member that differs."""
+    if not members:
+        return ""
+    counts = Counter(v for _, v in members)
+    common, n = counts.most_common(1)[0]
+    odd = next(((p, v) for p, v in members if v != common), None)
+    if odd is not None:
+        other = next(p for p, v in members if v == common)
+        raise NircamFileError(odd[0], f"{what} is {odd[1] or '(missing)'}, but {n} other image(s), e.g. {other}, "
+                                      f"have {common or '(missing)'}: {why}")
+    return common
+
+
+def _ground_flats(ground_flats: list, r_flat: dict, groups: dict, warnings: list[str]) -> dict:
+    """The ground FLAT of each stack: the file its R_FLAT names, among ``ground_flats``."""
+    by_name, named = files_by_name(ground_flats)
+    named_refs = ReferenceSet.scan(named, ["FLAT"], given_as="a ground FLAT")  # a named file must be a FLAT
+    named_meta = dict(zip(named, named_refs.files))
+    flats = {}
+    for key, name in r_flat.items():
+        path = groups[key][0][0]
+        if not name:
+            warnings.append(f"{path}: no R_FLAT keyword, so the flat the {' '.join(key)} images were calibrated "
+                            "with is unknown; no ground flat is matched to them and no new flat is made")
+            continue
+        found = by_name.get(name, [])
+        if not found:
+            warnings.append(f"{path}: calibrated with {name} (R_FLAT), which is not among the ground flats "
+                            f"given; no new flat for {' '.join(key)} (give that file, or the folder holding it, "
+                            "e.g. a CRDS cache's references/jwst/nircam/)")
+            continue
+        meta = named_meta.get(found[0]) or read_metadata(found[0])
+        if (meta.reftype or "").upper() != "FLAT":
+            raise NircamFileError(found[0], f"named by the R_FLAT of {path}, but it is {meta.description}")
+        if not reference_matches(meta, detector=key[0], filter=key[1], pupil=key[2]):
+            raise NircamFileError(found[0], f"named by the R_FLAT of {path}, but it is the flat for "
+                                            f"{' '.join(_key(meta))}, the image {' '.join(key)}")
+        flats[key] = meta
+    used = {Path(m.path).resolve() for m in flats.values()}
+    for p, meta in named_meta.items():
+        if p.resolve() in used:
+            continue
+        key = _key(meta)
+        if key in groups:
+            raise NircamFileError(p, f"given as the ground flat for {' '.join(key)}, but those images were "
+                                     f"calibrated with {r_flat[key] or '(no R_FLAT)'}, e.g. {groups[key][0][0]}: "
+                                     "a new flat must be built on the flat the images were calibrated with")
+        # silently unused, the user would read "no ground FLAT given" and not know why
+        warnings.append(f"{p}: FLAT reference file for {' '.join(key)} matches none of the images "
+                        f"({', '.join(sorted(' '.join(k) for k in groups))}); not used")
+    return flats
+
+
+def check_inputs(cal_files, ground_flats=(), ground_masks=()) -> SkyflatInputs:
+    """Read the headers of the inputs and check them against what the sky-flat method assumes.
+
+    Parameters
+    ----------
+    cal_files : iterable of path-like
+        ``_cal.fits`` files or folders of them (other files in a folder are skipped with a
+        warning; a file given by name must be a calibrated image).
+    ground_flats : iterable of path-like
+        FLAT reference files or folders (folders are listed, not read); each stack's new
+        flat is built on the file its images' ``R_FLAT`` names.
+    ground_masks : iterable of path-like
+        MASK reference files or folders, matched on the detector.
+
+    Returns
+    -------
+    SkyflatInputs
+
+    Raises
+    ------
+    NircamFileError
+        Naming the file and the problem: a missing file, a named file that is not a
+        full-frame ``_cal`` image (or not a FLAT/MASK where one was given), an image
+        without DETECTOR, no images at all, an image that is not flat-fielded, images
+        of one detector and filter calibrated with different flats, a ground flat given
+        for images calibrated with another, mixed BUNIT.
+    """
+    cal_files, ground_flats, ground_masks = list(cal_files), list(ground_flats), list(ground_masks)
+    images, warnings = _images(cal_files)
+    keywords = {m.path: _calibration_keywords(m.path) for m in images}
+    for m in images:
+        s_flat = keywords[m.path][0]
+        if m.kind == "rate" or s_flat != "COMPLETE":
+            what = "a _rate image" if m.kind == "rate" else f"S_FLAT = {s_flat or '(missing)'}"
+            raise NircamFileError(m.path, f"not flat-fielded ({what}): a delta sky flat is measured against the "
+                                          "flat an image was calibrated with; give _cal images (calwebb_image2 "
+                                          "with its flat_field step)")
+    # one unit and one flat per stack; the odd one out is blamed, not whichever file sorts first
+    units = [(m.path, keywords[m.path][2]) for m in images if keywords[m.path][2]]
+    bunit = _majority(units, "BUNIT", "backgrounds of one run need one unit")
+    groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for m in images:
+        groups.setdefault(_key(m), []).append((m.path, keywords[m.path][1]))
+    r_flat = {key: _majority(members, "flat (R_FLAT)", f"images of one detector, filter and pupil "
+                             f"({' '.join(key)}) are stacked together and must share one flat; recalibrate "
+                             "them with one flat or run them separately")
+              for key, members in groups.items()}
+    flats = _ground_flats(ground_flats, r_flat, groups, warnings) if ground_flats else {}
     masks = ReferenceSet.scan(ground_masks, ["MASK"], given_as="a ground MASK")
-    refs = ReferenceSet(flats.files + masks.files)
-    image_keys = {(m.detector, m.filter.upper(), (m.pupil or "CLEAR").upper()) for m in metas}
-    named = {Path(p) for p in [*ground_flats, *ground_masks] if not Path(p).is_dir()}
-    for ref in refs.files:
-        used = any(reference_matches(ref, detector=d, **({} if ref.reftype == "MASK" else {"filter": f, "pupil": pu}))
-                   for d, f, pu in image_keys)
-        if not used and Path(ref.path) in named:
-            # silently unused, the user would read "no ground FLAT given" and not know why
-            key = ref.detector if ref.reftype == "MASK" else \
-                f"{ref.detector} {ref.filter.upper()} {(ref.pupil or 'CLEAR').upper()}"
-            warnings.append(f"{ref.path}: {ref.reftype} reference file for {key} matches none of the images "
-                            f"({', '.join(sorted(' '.join(k) for k in image_keys))}); not used")
+    named = {Path(p) for p in ground_masks if not Path(p).is_dir()}
+    detectors = {m.detector for m in images}
+    for ref in masks.files:
+        if Path(ref.path) in named and not any(reference_matches(ref, detector=d) for d in detectors):
+            warnings.append(f"{ref.path}: MASK reference file for {ref.detector} matches none of the images "
+                            f"({', '.join(sorted(' '.join(k) for k in groups))}); not used")
     by_det: dict[str, list[ExposureMeta]] = defaultdict(list)
-    for m in metas:
+    for m in images:
         by_det[m.detector].append(m)
     for dmetas in by_det.values():
         dmetas.sort(key=lambda m: (m.filter, m.pupil, m.start_mjd or 0, m.path))
-    return SkyflatInputs(metas, dict(sorted(by_det.items())), refs, warnings)
-
+    return SkyflatInputs(images, dict(sorted(by_det.items())), ReferenceSet([*flats.values(), *masks.files]),
+                         warnings, flats, r_flat, bunit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..crdskeys import check_delivery, delivery_option
 from ..options import option
 from .largescale import FIT_METHODS
 
@@ -48,6 +49,12 @@ class SkyflatOptions:
                                  choices=COMBINE_METHODS)
     figures: bool = option(True, "skip the PNG figures", flag="--no-figures")
     checksums: bool = option(True, "do not record the inputs' SHA-256 in the provenance", flag="--no-checksums")
+    author: str = delivery_option("author")
+    useafter: str | None = delivery_option("useafter")
+    pedigree: str | None = delivery_option("pedigree", help_extra=" (default: INFLIGHT, the first and last exposure "
+                                                                  "dates of the images)")
+    descrip: str | None = delivery_option("descrip")
+    history: str | None = delivery_option("history")
 
     def __post_init__(self) -> None:
         if not 0.0 < self.dead_threshold < 1.0:
@@ -56,3 +63,4 @@ class SkyflatOptions:
             raise ValueError(f"large-scale fit {self.fit!r}: use one of {', '.join(FIT_METHODS)}")
         if self.combine_method not in COMBINE_METHODS:
             raise ValueError(f"combine method {self.combine_method!r}: use one of {', '.join(COMBINE_METHODS)}")
+        self.author, self.useafter, self.pedigree = check_delivery(self.author, self.useafter, self.pedigree)

@@ -31,6 +31,7 @@ from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..reffiles import write_reference
 from . import figures as skyflat_figures
 from .inputs import filter_token
+from .options import SkyflatOptions
 from .result import DetectorResult, SkyflatResult
 
 __all__ = ["dq_names_present", "write_dead_mask", "write_flat", "write_skyflat_products",
@@ -88,7 +89,8 @@ def write_json(path: str | os.PathLike, doc: Mapping) -> str:
 
 def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, data: np.ndarray, err: np.ndarray,
                dq: np.ndarray, *, ground_name: str, fit_method: str, n_images: int, provenance: Mapping,
-               useafter: str, pedigree: str, protect: Sequence[str | os.PathLike] = ()) -> str:
+               useafter: str, pedigree: str, protect: Sequence[str | os.PathLike] = (), author: str = "nircam-gui",
+               descrip: str | None = None, extra_history: str | None = None) -> str:
     """A FLAT reference file (stdatamodels FlatModel, validated) for one filter."""
     names = sorted({n for n, v in PIXEL.items() if v and np.any(dq & np.uint32(v))} | {"DO_NOT_USE"},
                    key=lambda n: PIXEL[n])
@@ -97,8 +99,9 @@ def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, da
                "to the ground flat's median"]
     history += [f"{k} {v}" for k, v in provenance.get("versions", {}).items()]
     history += [f"input {os.path.basename(i['file'])} sha256:{i['sha256'][:16]}" for i in provenance.get("inputs", [])]
-    return write_reference(path, "FLAT", detector, {"data": data, "err": err, "dq": dq},
-                           description=f"NIRCam {filt}/{pupil} flat: ground x delta sky flat fit (nircam-gui)",
+    history += [extra_history] if extra_history else []
+    return write_reference(path, "FLAT", detector, {"data": data, "err": err, "dq": dq}, author=author,
+                           description=descrip or f"NIRCam {filt}/{pupil} flat: ground x delta sky flat fit (nircam-gui)",
                            pedigree=pedigree, useafter=useafter, exp_type="NRC_IMAGE", filter=filt,
                            pupil=pupil, history=history, dq_names=names,
                            extra_keywords={"FITMETH": fit_method, "GRNDFLAT": ground_name, "NSKYIMG": n_images},
@@ -107,7 +110,8 @@ def write_flat(path: str | os.PathLike, detector: str, filt: str, pupil: str, da
 
 def write_dead_mask(path: str | os.PathLike, detector: str, dead: np.ndarray, ground_dq: np.ndarray | None, *,
                     ground_name: str, threshold: float, provenance: Mapping, useafter: str, pedigree: str,
-                    protect: Sequence[str | os.PathLike] = ()) -> str:
+                    protect: Sequence[str | os.PathLike] = (), author: str = "nircam-gui",
+                    descrip: str | None = None, extra_history: str | None = None) -> str:
     """A MASK reference file: the ground mask (if given) plus DEAD|DO_NOT_USE at new dead pixels."""
     if ground_dq is None:
         dq = np.zeros(dead.shape, np.uint32)
@@ -120,12 +124,18 @@ def write_dead_mask(path: str | os.PathLike, detector: str, dead: np.ndarray, gr
     history = [f"Ground mask {ground_name or '(none: reference border only)'} plus {int(dead.sum())} new dead "
                f"pixels: grey delta sky flat < {threshold} (JWST-STScI-008304 section 3.4)"]
     history += [f"{k} {v}" for k, v in provenance.get("versions", {}).items()]
-    return write_reference(path, "MASK", detector, {"dq": dq},
-                           description="NIRCam bad-pixel mask with new in-flight dead pixels (nircam-gui)",
+    history += [extra_history] if extra_history else []
+    return write_reference(path, "MASK", detector, {"dq": dq}, author=author,
+                           description=descrip or "NIRCam bad-pixel mask with new in-flight dead pixels (nircam-gui)",
                            pedigree=pedigree, useafter=useafter, history=history, dq_names=names,
                            extra_keywords={"NNEWDEAD": int(dead.sum()), "DEADTHR": float(threshold),
                                            "GRNDMASK": ground_name or "NONE"},
                            protect=tuple(protect))
+
+
+def delivery_kwargs(options: SkyflatOptions) -> dict:
+    """AUTHOR, DESCRIP and extra HISTORY of the reference files, from the options."""
+    return {"author": options.author, "descrip": options.descrip, "extra_history": options.history}
 
 
 def dq_names_present(dq: np.ndarray, always: Iterable[str] = ("DO_NOT_USE",)) -> list[str]:
@@ -194,6 +204,7 @@ def write_skyflat_products(
         doc = {"created": result.created, "method": "JWST-STScI-008304 section 3 (NIRCam flight flats)",
                "options": options_doc, "versions": result.versions, "inputs": result.inputs,
                "ground_flats": result.ground_flats, "ground_masks": result.ground_masks,
+               "r_flat": result.r_flat, "bunit": result.bunit,
                "outputs": [{"file": os.path.basename(w), "sha256": sha256sum(w)} for w in written],
                "warnings": result.warnings,
                "dead_pixels": {d: det.n_dead for d, det in result.detectors.items()},
@@ -229,13 +240,13 @@ def _write_detector(out: Path, det: DetectorResult, result: SkyflatResult, prov:
             written.append(write_flat(
                 out / f"flat_{name}_{token}.fits", name, d.filter, d.pupil, flat.data, flat.err, flat.dq,
                 ground_name=os.path.basename(flat.ground_file), fit_method=det.fit_method, n_images=det.n_images,
-                provenance=prov, useafter=result.useafter, pedigree=result.pedigree))
+                provenance=prov, useafter=result.useafter, pedigree=result.pedigree, **delivery_kwargs(opt)))
     written += [write_table(out / f"deadpix_{name}.ecsv", det.dead.table, prov),
                 write_table(out / f"clusters_{name}.ecsv", det.clusters, prov),
                 write_dead_mask(out / f"deadpix_{name}.fits", name, det.dead.mask, det.ground_mask_dq,
                                 ground_name=os.path.basename(det.mask_file) if det.mask_file else "",
                                 threshold=det.dead.threshold, provenance=prov, useafter=result.useafter,
-                                pedigree=result.pedigree)]
+                                pedigree=result.pedigree, **delivery_kwargs(opt))]
     if opt.figures:
         written.append(skyflat_figures.plot_detector(out / f"skyflat_{name}.png", name, det.grey, det.fit,
                                                      det.fit_method, det.dead.mask, det.clusters))

@@ -141,6 +141,11 @@ class SkyflatResult:
         The reference files that were matched.
     useafter, pedigree : str
         USEAFTER and PEDIGREE for the reference files written from this result.
+    r_flat : dict of str to str
+        The flat (``R_FLAT`` file name) the images of each ``"detector filter pupil"`` were
+        calibrated with, "" when they do not say.
+    bunit : str
+        BUNIT of the images, the unit of the backgrounds.
     versions : dict
         Software versions; ``created`` the UTC time of the run.
     """
@@ -159,6 +164,8 @@ class SkyflatResult:
     created: str
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    r_flat: dict[str, str] = field(default_factory=dict)
+    bunit: str = "MJy/sr"
 
     def to_table(self) -> Table:
         """One row per detector: images, filters, fit, new dead pixels, concentrations."""

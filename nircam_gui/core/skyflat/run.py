@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 import numpy as np
 from astropy.table import Table
 
+from ..errors import NircamFileError
 from ..fileio import sha256sum
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import software_versions
@@ -63,7 +64,8 @@ def run_skyflat(
     cal_files : iterable of path-like
         ``_cal.fits`` files or folders of them.
     ground_flats, ground_masks : iterable of path-like
-        FLAT and MASK reference files, or folders; matched on detector (and filter, pupil).
+        FLAT and MASK reference files, or folders. Each stack's new flat is built on the
+        ground FLAT its images' ``R_FLAT`` names; a MASK is matched on the detector.
     predictions : astropy.table.Table, optional
         Predicted backgrounds (columns ``filter``, ``background`` [, ``detector``]).
     options : SkyflatOptions, optional
@@ -79,8 +81,9 @@ def run_skyflat(
     Raises
     ------
     NircamFileError
-        A file that is not a usable full-frame ``_cal`` image, or a ground reference
-        file that does not fit the images.
+        A file that is not a usable full-frame, flat-fielded ``_cal`` image, a ground
+        reference file that does not fit the images (:func:`~.inputs.check_inputs`), or
+        predictions in MJy/sr for images in another BUNIT.
     Cancelled
         When ``cancel()`` returned True.
     """
@@ -89,6 +92,9 @@ def run_skyflat(
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     rep = Reporter(100, progress, cancel)
     inputs = check_inputs(cal_files, ground_flats, ground_masks)
+    if predictions is not None and inputs.bunit not in ("", "MJy/sr"):
+        raise NircamFileError(inputs.images[0].path,
+                              f"BUNIT is {inputs.bunit!r}; the background predictions are in MJy/sr")
     warnings = list(inputs.warnings)
     checks: dict[str, str] = {}
     records = []
@@ -108,15 +114,18 @@ def run_skyflat(
         detectors[name] = analyse_detector(name, metas, stack, inputs, opt, drep.sub(n + 1, n, 2 * n + 1), cancel,
                                            warnings)
         done += n
-    bg = backgrounds_table(records)
+    bg = backgrounds_table(records, inputs.bunit)
     useafter, pedigree = inputs.useafter_pedigree()
+    useafter, pedigree = opt.useafter or useafter, opt.pedigree or pedigree
     result = SkyflatResult(
-        options=opt, detectors=detectors, backgrounds=bg, background_summary=summarise_backgrounds(bg, predictions),
+        options=opt, detectors=detectors, backgrounds=bg,
+        background_summary=summarise_backgrounds(bg, predictions, inputs.bunit),
         filter_dependence=filter_dependence_table(detectors),
         inputs=[{"file": m.path, "sha256": checks.get(m.path, ""), "detector": m.detector, "filter": m.filter,
                  "pupil": m.pupil} for m in inputs.images],
         ground_flats=[m.path for m in inputs.references.of_type("FLAT")],
         ground_masks=[m.path for m in inputs.references.of_type("MASK")],
+        r_flat={" ".join(k): v for k, v in inputs.r_flat.items()}, bunit=inputs.bunit,
         useafter=useafter, pedigree=pedigree, versions=software_versions(), created=created, warnings=warnings,
         seconds=time.perf_counter() - t0)
     return result

@@ -50,7 +50,7 @@ __all__ = ["GainPanel"]
 
 log = logging.getLogger("nircam_gui")
 
-REGION_FILTER = "DS9 region files (*.reg);;All files (*)"
+REGION_FILTER = "DS9 region files (*.reg);;Void masks (*.fits *.fits.gz);;All files (*)"
 #: Milliseconds to wait after a region edit before recomputing the box grid: a vertex
 #: dragged across the image recomputes once, where it stops.
 PREVIEW_DELAY_MS = 120

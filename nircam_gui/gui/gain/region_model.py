@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.regionsio import read_polygons, write_polygons
+from ...core.regionsio import is_mask_file, read_polygons, void_polygons, write_polygons
 
 __all__ = ["RegionModel", "ds9_round", "simplify"]
 
@@ -189,19 +189,23 @@ class RegionModel:
 
     # -- files ------------------------------------------------------------------------
     def load(self, path: str | os.PathLike) -> None:
-        """Replace the regions with those of a DS9 file (an undoable step).
+        """Replace the regions with those of a DS9 file or a FITS void mask (an undoable step).
+
+        A mask is traced into editable polygons; they are saved as a DS9 file beside it
+        (``<mask>.reg``), never over the mask.
 
         Raises
         ------
         NircamFileError
-            The file is not a DS9 polygon file (the regions are left as they were).
+            The file is not a DS9 polygon file or a void mask (the regions are left as they were).
         """
-        polygons = read_polygons(path)
+        polygons = void_polygons(path)
         self._push("load regions")
         self.polygons = [ds9_round(p) for p in polygons]
-        self.path = os.fspath(path)
-        self.modified = False
-        self._changed(modified=False)
+        mask = is_mask_file(path)
+        self.path = _mask_region_path(path) if mask else os.fspath(path)
+        self.modified = mask
+        self._changed(modified=mask)
 
     def save(self, path: str | os.PathLike | None = None) -> str:
         """Write the regions as a DS9 file (1-based image coordinates); returns the path."""
@@ -284,3 +288,12 @@ def _clean(v: np.ndarray) -> np.ndarray:
     if len(v) > 1 and np.array_equal(v[0], v[-1]):
         v = v[:-1]
     return v
+
+
+def _mask_region_path(path: str | os.PathLike) -> str:
+    """DS9 file name for polygons traced from a mask: the mask's name with ``.reg``."""
+    path = os.fspath(path)
+    for suffix in (".fits.gz", ".fits", ".fit", ".fts"):
+        if path.lower().endswith(suffix):
+            return path[: -len(suffix)] + ".reg"
+    return path + ".reg"

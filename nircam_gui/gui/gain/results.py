@@ -351,10 +351,16 @@ class SectorsView(QWidget):
 
     def set_result(self, result) -> None:
         header, cells = table7_row(result)
-        self.summary.set_rows(header, [cells], note="Sector-averaged gain (e-/ADU) ± the uncertainty of one box of "
-                                                    "the mean map, laid out as report 004622 Table 7.")
-        self.full.set_table(result.sectors.copy(), note="Every column of sectors.ecsv; epoxy-void rows shaded. "
-                                                        "gain_err: error of the sector mean.")
+        from ...core.gain.products import sectors_table
+
+        corrected = result.options.ipc != "none"
+        kind = "IPC-corrected" if corrected else "not IPC-corrected (apparent)"
+        self.summary.set_rows(header, [cells], note=f"Sector-averaged gain (e-/ADU), {kind}, ± the uncertainty of "
+                                                    "one box of the mean map, laid out as report 004622 Table 7.")
+        self.full.set_table(sectors_table(result), note="Every column of sectors.ecsv; epoxy-void rows shaded. "
+                                                        "gain_err: error of the sector mean. gain_apparent: the gain "
+                                                        "the jwst pipeline needs (it does not IPC-correct NIRCam "
+                                                        "data), as in the GAIN reference file gain_map.fits.")
         self.amatrix.set_result(result)
 
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ...core.skyflat.options import SkyflatOptions
 from ..workers import TaskRunner
-from .state import SkyflatSetup, scan_files
+from .state import SkyflatSetup, input_problem, scan_files
 
 __all__ = ["SetupWidget"]
 
@@ -283,7 +283,25 @@ class SetupWidget(QWidget):
         for p in problems:
             self.error.emit(p)
         self._fill_tree()
+        self._check_inputs()
         self.changed.emit()
+
+    def _check_inputs(self) -> None:
+        """Run the core's input check (flat-fielded, R_FLAT, BUNIT) in the background; Run waits for it."""
+        key = self.setup.input_key()
+        self.setup.input_problem = ""
+        if not key[0]:
+            return
+
+        def done(problem: str) -> None:
+            if self.setup.input_key() == key:  # not a check of a set changed since
+                self.setup.input_problem = problem
+                self._refresh()
+
+        self._scanning += 1
+        self._refresh()
+        self.runner.run(input_problem, *key, name="Checking inputs", on_result=done, on_error=self.error.emit,
+                        on_finished=self._scan_done)
 
     def remove_selected(self) -> None:
         paths = []
@@ -296,6 +314,7 @@ class SetupWidget(QWidget):
                 stack.extend(it.child(i) for i in range(it.childCount()))
         self.setup.remove(paths)
         self._fill_tree()
+        self._check_inputs()
         self.changed.emit()
 
     def clear(self) -> None:

@@ -17,7 +17,7 @@ from ...core.errors import NircamFileError
 from ...core import options as option_schema
 from ...core.readers import ExposureMeta, find_fits, read_metadata
 from ...core.references import ReferenceSet
-from ...core.skyflat.inputs import filter_token
+from ...core.skyflat.inputs import check_inputs, filter_token
 from ...core.skyflat.options import SkyflatOptions
 
 __all__ = ["CalFile", "DeadPixelViewState", "SkyflatSetup", "scan_files"]
@@ -45,6 +45,18 @@ class Reference:
     token: str = ""
     #: the header summary the core finder matches on
     meta: ExposureMeta | None = field(default=None, compare=False, repr=False)
+
+
+def input_problem(images, flats) -> str:
+    """The core's sky-flat input check on these files: "" if they pass, else "<file>: <problem>".
+
+    Reads every image's header, so the panel runs it in a worker.
+    """
+    try:
+        check_inputs(list(images), list(flats))
+    except NircamFileError as exc:
+        return str(exc)
+    return ""
 
 
 def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
@@ -95,6 +107,9 @@ class SkyflatSetup:
     masks: list[Reference] = field(default_factory=list)
     predictions: str = ""
     options: SkyflatOptions = field(default_factory=SkyflatOptions)
+    #: what :func:`~nircam_gui.core.skyflat.inputs.check_inputs` refused for the current
+    #: images and flats ("" when nothing); set by :func:`input_problem` run in a worker
+    input_problem: str = ""
 
     def add(self, images: list[CalFile], refs: list[Reference]) -> None:
         """Add files, keeping each path once."""
@@ -131,7 +146,13 @@ class SkyflatSetup:
                 msgs.append(f"{c.path}: not a full frame; the sky-flat method needs full frames")
         if self.predictions and not os.path.exists(self.predictions):
             msgs.append(f"{self.predictions}: predictions table does not exist")
+        if not msgs and self.input_problem:
+            msgs.append(self.input_problem)
         return msgs
+
+    def input_key(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The images and ground flats the core's input check looks at."""
+        return tuple(c.path for c in self.images), tuple(r.path for r in self.flats)
 
     def warnings(self) -> list[str]:
         """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""

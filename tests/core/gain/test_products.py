@@ -40,7 +40,7 @@ def test_command_writes_every_product(small, tmp_path, capsys):
     model.validate()
     assert model.meta.reftype == "GAIN" and model.meta.instrument.detector == "NRCB4"
     assert any("clipping bias" in str(h) for h in model.history)
-    dq = fits.getdata(out / "gain_map.fits", "DQ")
+    dq = fits.getdata(out / "gain_mask.fits", "DQ")
     assert (dq[:4] != 0).all() and np.isfinite(model.data).all()
 
     boxes = Table.read(out / "boxes.ecsv")
@@ -57,9 +57,9 @@ def test_command_writes_every_product(small, tmp_path, capsys):
     assert len(prov["inputs"]) == 4 and all(len(i["sha256"]) == 64 for i in prov["inputs"])
     assert prov["options"]["box"] == 64 and "linearity" in json.dumps(prov["calibration"])
 
-    # a box of the mean map in the GAIN file equals the table
+    # a box of the mean map in the GAIN file (apparent by default) equals the table
     row = boxes[len(boxes) // 2]
-    assert model.data[row["ymin"] + 1, row["xmin"] + 1] == pytest.approx(row["gain"], rel=1e-6) or \
+    assert model.data[row["ymin"] + 1, row["xmin"] + 1] == pytest.approx(row["gain_apparent"], rel=1e-6) or \
         fits.getdata(out / "box_labels.fits")[row["ymin"] + 1, row["xmin"] + 1] != row["box_id"]
 
 

@@ -39,6 +39,42 @@ def test_files_are_valid_jwst(small_set):
     dm.open(res.truth_gain).validate()
 
 
+def test_uncal_is_a_level1b_file_the_pipeline_opens_by_name(small_set):
+    """ASDF extension, GROUP and INT_TIMES tables, FILENAME and honest SUBARRAY; calwebb_detector1's
+    first steps run on the file name, offline, with the simulated reference files."""
+    from astropy.io import fits
+    from jwst.pipeline import Detector1Pipeline
+
+    from nircam_gui.core.calibrate.jwst_offline import offline_crds
+
+    cfg, res = small_set
+    path = res.ramps[1]
+    with fits.open(path) as hdul:
+        assert {"SCI", "GROUP", "INT_TIMES", "ASDF"} <= {h.name for h in hdul}
+        h = hdul[0].header
+        assert h["FILENAME"] == path.name
+        assert (h["SUBARRAY"], h["SUBSIZE1"], h["SUBSIZE2"]) == ("GENERIC", cfg.size, cfg.size)
+        group = hdul["GROUP"].data
+        assert list(group["group_number"]) == list(range(1, cfg.ngroups + 1))
+        assert hdul["INT_TIMES"].data["int_start_MJD_UTC"][0] == pytest.approx(h["EXPSTART"])
+        raw = hdul["SCI"].data[0].astype(float)
+    r = res.references
+    steps = {s: {"skip": True} for s in ("group_scale", "emicorr", "ipc", "refpix", "linearity", "persistence",
+                                         "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale",
+                                         "clean_flicker_noise", "reset", "rscd", "firstframe", "lastframe")}
+    steps["dq_init"] = {"override_mask": str(r["MASK"])}
+    steps["saturation"] = {"override_saturation": str(r["SATURATION"]), "override_superbias": str(r["SUPERBIAS"])}
+    steps["superbias"] = {"override_superbias": str(r["SUPERBIAS"])}
+    with offline_crds():
+        out = Detector1Pipeline.call(str(path), steps=steps, save_results=False)
+    assert (out.meta.cal_step.dq_init, out.meta.cal_step.saturation, out.meta.cal_step.superbias) == \
+        ("COMPLETE",) * 3
+    bias = fits.getdata(r["SUPERBIAS"], "SCI").astype(float)
+    np.testing.assert_allclose(out.data[0, 2, 100:110, 100:110], raw[2, 100:110, 100:110] - bias[100:110, 100:110],
+                               atol=1e-3)
+    assert (out.pixeldq != 0).any()  # the MASK's flags arrived
+
+
 def test_metadata_and_start_times_increase(small_set):
     cfg, res = small_set
     metas = [read_metadata(p) for p in res.ramps]

@@ -1,6 +1,7 @@
 """The _cal image simulator writes real level-2 files and reference files that match its truth."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_cal_is_a_pipeline_image_model(small):
         assert names[:4] == ["PRIMARY", "SCI", "ERR", "DQ"]
         h = hdul[0].header
         for key, value in {"TELESCOP": "JWST", "INSTRUME": "NIRCAM", "DETECTOR": "NRCA4", "FILTER": "F150W",
-                           "PUPIL": "CLEAR", "EXP_TYPE": "NRC_IMAGE", "SUBARRAY": "FULL", "SUBSTRT1": 1,
+                           "PUPIL": "CLEAR", "EXP_TYPE": "NRC_IMAGE", "SUBARRAY": "FULL" if SIZE == 2048 else "GENERIC", "SUBSTRT1": 1,
                            "SUBSTRT2": 1, "SUBSIZE1": SIZE, "SUBSIZE2": SIZE, "FASTAXIS": 1, "SLOWAXIS": -2,
                            "DATAMODL": "ImageModel"}.items():
             assert h[key] == value, key
@@ -133,3 +134,33 @@ def test_cancel_stops(tmp_path):
     with pytest.raises(Cancelled):
         simulate_cal_images(tmp_path, CalSimConfig(size=128, n_images=2), cancel=lambda: len(calls) > 2,
                             progress=lambda f, m: calls.append(f))
+
+
+def test_cal_files_are_real_pipeline_files(tmp_path):
+    """FILENAME names the file, VAR_* arrays are there, and jwst flat_field runs on it (offline)."""
+    from jwst.flatfield import FlatFieldStep
+    from stdatamodels.jwst import datamodels as dm
+
+    from nircam_gui.core.calibrate.jwst_offline import run_step
+    from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images
+
+    sim = simulate_cal_images(tmp_path, CalSimConfig(detectors=("NRCA1",), filters=("F150W",), n_images=1,
+                                                     size=128, seed=4))
+    cal = sim.cal_files[0]
+    h = fits.getheader(cal)
+    assert h["FILENAME"] == os.path.basename(cal) and h["S_FLAT"] == "COMPLETE" and h["R_FLAT"]
+    assert (h["SUBARRAY"], h["SUBSIZE1"], h["SUBSIZE2"]) == ("GENERIC", 128, 128)
+    with fits.open(cal) as hdul:
+        err = hdul["ERR"].data.astype(float)
+        total = sum(hdul[f"VAR_{k}"].data.astype(float) for k in ("POISSON", "RNOISE", "FLAT"))
+    np.testing.assert_allclose(total, err**2, rtol=1e-5)
+    flat = next(f for f in sim.flat_files if "f150w" in os.path.basename(f))
+    with dm.open(cal) as model:
+        out = run_step(FlatFieldStep, model, {"flat": flat})
+    assert out.meta.cal_step.flat_field == "COMPLETE"
+    ground = fits.getdata(flat, "SCI")
+    inner = (slice(8, -8), slice(8, -8))
+    with dm.open(cal) as model:
+        np.testing.assert_allclose(out.data[inner] * ground[inner], model.data[inner], rtol=1e-5)
+    good = out.dq[inner] == 0
+    assert good.mean() > 0.95 and np.isfinite(out.var_flat[inner][good]).all()

@@ -13,9 +13,10 @@ A fingerprint holds, for every FITS and ECSV product of a small fixed simulated 
 - ``provenance.json``'s options, inputs (names), outputs (names) and warnings.
 
 ``python tests/core/skyflat/product_fingerprint.py record`` writes the reference file
-``data/skyflat_products_reference.npz``; it was recorded on the code before the sky-flat
-analysis was split into compute and writer, and must only be re-recorded when products
-are meant to change.
+``data/skyflat_products_reference.npz`` (with the one-pass clipping factor the delta flats'
+ERR was made with, ``err_clip_factor``). It must only be re-recorded when products are meant
+to change, after checking the differences (``compare``) are the intended ones; the commit
+that re-records says which cards and columns changed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from nircam_gui.core.clipping import clip_variance_factor
 from nircam_gui.core.provenance import software_versions
 
 REFERENCE = Path(__file__).parent / "data" / "skyflat_products_reference.npz"
@@ -161,6 +163,7 @@ def _record(root: Path) -> None:
             write_skyflat_products(run.run_skyflat(cal, options=SkyflatOptions(dead_threshold=t), **kw), out)
         fps.update({f"{t}|{k}": v for k, v in fingerprint(out).items()})
     fps["versions"] = np.array(json.dumps(software_versions(), sort_keys=True))
+    fps["err_clip_factor"] = np.array(clip_variance_factor(3.0, iterations=1))
     REFERENCE.parent.mkdir(exist_ok=True)
     np.savez_compressed(REFERENCE, **fps)
     print(f"wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes, {len(fps)} entries)")

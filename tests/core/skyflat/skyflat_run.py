@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -18,6 +19,12 @@ class Written:
     result: SkyflatResult
     outdir: str
     files: list[str]
+
+    @property
+    def provenance(self) -> dict:
+        """The run's ``provenance.json``."""
+        with open(os.path.join(self.outdir, "provenance.json")) as f:
+            return json.load(f)
 
     def __getattr__(self, name):
         return getattr(self.result, name)

@@ -1,16 +1,16 @@
-"""The sky-flat products of a fixed simulated set are the ones the code made before the
-analysis was split into compute (``run_skyflat``) and writer (``write_skyflat_products``).
+"""The sky-flat products of a fixed simulated set are the recorded ones, however they are written.
 
 The reference fingerprints (``data/skyflat_products_reference.npz``, see
-``product_fingerprint.py``) were recorded by the earlier code, which wrote products as it
-computed: a fresh run at thresholds 0.8 and 0.9. Here the same set is analysed once at
+``product_fingerprint.py``) are recorded from a fresh run at thresholds 0.8 and 0.9, and
+re-recorded only when products change on purpose. Here the same set is analysed once at
 0.8 and written three ways: by the command line's path at 0.8 and 0.9, and at 0.9 from
 the 0.8 result (what the GUI's Export does after the threshold slider moved).
 
-One change is intended: the ERR extension of the delta flats divides by the variance
-kept by one 3-sigma clipping pass as computed (0.973336), where the earlier code used the
-literal 0.9733; the delta flats' ERR is compared after that known rescaling (and not byte
-for byte), everything else as it was.
+The delta flats' ERR divides by the variance kept by one 3-sigma clipping pass as computed
+(0.973336); the first recording was made with the literal 0.9733. A reference records the
+factor it was made with (``err_clip_factor``, 0.9733 when absent), and the delta flats' ERR
+is compared after that known rescaling (and not byte for byte), everything
+else as it was. A re-recording (products changed on purpose) is said in its commit.
 """
 
 import json
@@ -27,8 +27,14 @@ from nircam_gui.core.skyflat.run import run_skyflat
 
 pytestmark = pytest.mark.slow  # three analyses of a 16-image set
 
-#: ERR(now) / ERR(recorded): the literal 0.9733 replaced by the computed one-pass factor
-ERR_SCALE = np.sqrt(0.9733 / clip_variance_factor(3.0, iterations=1))
+#: the one-pass clipping factor of the first recording (a literal in the code of then)
+FIRST_RECORDING_FACTOR = 0.9733
+
+
+def _err_scale(ref) -> float:
+    """ERR(now) / ERR(recorded): the recorded clipping factor over the one computed now."""
+    recorded = float(ref["err_clip_factor"]) if "err_clip_factor" in ref.files else FIRST_RECORDING_FACTOR
+    return float(np.sqrt(recorded / clip_variance_factor(3.0, iterations=1)))
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +51,14 @@ def _reference(threshold: float) -> tuple[dict, bool]:
     ref = np.load(REFERENCE)
     prefix = f"{threshold}|"
     out = {k[len(prefix):]: ref[k] for k in ref.files if k.startswith(prefix)}
+    err_scale = _err_scale(ref)
     for k in list(out):
         if not (k.startswith("delta_") and ":ERR|" in k):
             continue
         if k.endswith("|sample"):
-            out[k] = out[k].astype(np.float64) * ERR_SCALE
+            out[k] = out[k].astype(np.float64) * err_scale
         elif k.endswith("|sums"):  # sum and sum of squares
-            out[k] = out[k] * np.array([ERR_SCALE, ERR_SCALE ** 2])
+            out[k] = out[k] * np.array([err_scale, err_scale ** 2])
         elif k.endswith("|float_sha256"):
             del out[k]
     same_software = str(ref["versions"]) == json.dumps(software_versions(), sort_keys=True)

@@ -208,6 +208,8 @@ def test_run_click_box_plots_the_engine_points(qtbot, ready, flats):
     assert f"box {box}" in text and "epoxy" in text and f"{result.maps.mean_gain[b]:.4f}" in text
     # results: tables and maps
     assert panel.sectors_view.full.table.rowCount() == len(result.sectors)
+    full = panel.sectors_view.full.table
+    assert any(full.horizontalHeaderItem(j).text().startswith("gain_apparent") for j in range(full.columnCount()))
     summary = panel.sectors_view.summary.table
     headers = [summary.horizontalHeaderItem(j).text() for j in range(summary.columnCount())]
     assert headers[:5] == ["detector", "sector 1", "sector 2", "sector 3", "sector 4"]
@@ -289,10 +291,10 @@ def test_gui_export_equals_command_line(qtbot, ready, flats, tmp_path):
             "--linearity", str(refs["LINEARITY"]), "--saturation", str(refs["SATURATION"]),
             "--mask", str(refs["MASK"]), "--first-pair", "auto", "-q"]
     assert main(argv) == 0
-    for ext in ("SCI", "DQ"):
-        a = fits.getdata(gui_dir / "gain_map.fits", ext)
-        b = fits.getdata(cli_dir / "gain_map.fits", ext)
-        assert np.array_equal(a, b, equal_nan=True), ext
+    for name, ext in (("gain_map", "SCI"), ("gain_map_ipc_corrected", "SCI"), ("gain_mask", "DQ")):
+        a = fits.getdata(gui_dir / f"{name}.fits", ext)
+        b = fits.getdata(cli_dir / f"{name}.fits", ext)
+        assert np.array_equal(a, b, equal_nan=True), name
     for name in ("boxes", "sectors", "pairs"):
         a, b = Table.read(gui_dir / f"{name}.ecsv"), Table.read(cli_dir / f"{name}.ecsv")
         assert a.colnames == b.colnames and len(a) == len(b)

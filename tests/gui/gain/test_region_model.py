@@ -119,3 +119,26 @@ def test_simplify_keeps_the_shape_within_tolerance():
     assert all(outline.contains_point(p, radius=1.0) or outline.contains_point(p, radius=-1.0) for p in circle)
     square = np.array([[0, 0], [5, 0.1], [10, 0], [10, 10], [0, 10]], float)
     assert len(simplify(square, 0.5)) == 4
+
+
+def test_fits_void_mask_opens_as_editable_polygons(tmp_path):
+    """A low-epoxy mask (non-zero = void) becomes polygons; they are saved beside it, never over it."""
+    from astropy.io import fits
+
+    from nircam_gui.core.regionsio import polygons_mask
+
+    yy, xx = np.mgrid[:256, :256]
+    mask = ((xx - 128) / 40.0) ** 2 + ((yy - 60) / 25.0) ** 2 < 1
+    path = tmp_path / "nrcb1_low_epoxy.fits"
+    fits.PrimaryHDU(mask.astype(np.uint8)).writeto(path)
+    before = path.read_bytes()
+    m = RegionModel()
+    m.load(path)
+    assert len(m.polygons) == 1 and m.modified and m.path == str(tmp_path / "nrcb1_low_epoxy.reg")
+    assert np.count_nonzero(polygons_mask(m.polygons, mask.shape) != mask) <= 0.01 * mask.sum()
+    first = m.polygons[0][0].copy()
+    m.move_vertex(0, 0, *(first + 1.0))  # editable like drawn regions
+    assert m.undo() and np.allclose(m.polygons[0][0], first)
+    saved = m.save()
+    assert saved.endswith(".reg") and path.read_bytes() == before
+    assert len(read_polygons(saved)) == 1

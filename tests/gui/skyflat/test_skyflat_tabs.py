@@ -217,3 +217,22 @@ def test_run_in_child_process(qtbot, tabs, sim_set):
     assert s.source_mask(s.files[0]).shape == (256, 256)
     wait_idle(qtbot, window)
     assert dead.count_label.text().startswith(f"{s.n_dead} new dead pixels on NRCALONG")
+
+
+def test_inputs_the_method_cannot_use_keep_run_disabled(qtbot, tabs, sim_set, tmp_path):
+    """The core's input check runs in the background: an image that is not flat-fielded is named."""
+    import shutil
+
+    window, sky, dead = tabs
+    files = sorted(sim_set.glob("*nrca1*_cal.fits"))[:3]
+    copies = [shutil.copy(f, tmp_path / f.name) for f in files]
+    with fits.open(copies[1], mode="update") as hdul:
+        hdul[0].header["S_FLAT"] = "SKIPPED"
+    sky.setup.add_paths(copies)
+    qtbot.waitUntil(lambda: not sky.setup.busy and len(sky.session.setup.images) == 3, timeout=30_000)
+    assert not sky.setup.run_button.isEnabled()
+    assert "not flat-fielded" in sky.setup.notes.text() and os.path.basename(copies[1]) in sky.setup.notes.text()
+    sky.setup.setup.remove([str(copies[1])])
+    sky.setup.remove_selected()  # nothing selected: re-checks the remaining set
+    qtbot.waitUntil(lambda: not sky.setup.busy, timeout=30_000)
+    assert sky.setup.run_button.isEnabled()
