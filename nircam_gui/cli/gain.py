@@ -85,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     for c in ("gain", "gain_apparent", "gain_err", "box_gain_err"):
         sectors[c].format = ".4f"
     sectors.pprint(max_lines=-1, max_width=-1)
-    print("gain: IPC-corrected (report Table 7); gain_apparent: for the jwst pipeline, in gain_map.fits"
-          if opts.ipc != "none" else "gain: not IPC-corrected (--ipc none), the apparent gain")
+    if opts.ipc == "none":
+        print("gain: not IPC-corrected (--ipc none), the apparent gain")
+    else:
+        held = "gain_apparent" if opts.reference_gain == "apparent" else "gain (IPC-corrected)"
+        print(f"gain: IPC-corrected (report Table 7); gain_apparent: for the jwst pipeline; gain_map.fits holds {held}")
     print(f"wrote {len(paths)} files to {outdir}")
     return code
 
