@@ -37,13 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..core.errors import NircamFileError
-    from ..core.fileio import ensure_output_dir
     from ..core.options import from_args
     from ..core.skyflat.background import read_predictions
     from ..core.skyflat.inputs import check_inputs
     from ..core.skyflat.options import SkyflatOptions
-    from ..core.skyflat.products import write_skyflat_products
-    from ..core.skyflat.run import run_skyflat
+    from ..core.skyflat.run import run_and_write
 
     try:
         opt = from_args(SkyflatOptions, args)
@@ -64,13 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     def work(progress, cancel):
-        ensure_output_dir(args.outdir)  # before the analysis, not after minutes of it
-        result = run_skyflat(args.files, ground_flats=args.ground_flat, ground_masks=args.ground_mask,
-                             predictions=predictions, options=opt, progress=lambda f, m: progress(0.9 * f, m),
-                             cancel=cancel)
-        files = write_skyflat_products(result, args.outdir, progress=lambda f, m: progress(0.9 + 0.1 * f, m),
-                                       cancel=cancel)
-        return result, files
+        return run_and_write(args.files, args.outdir, ground_flats=args.ground_flat, ground_masks=args.ground_mask,
+                             predictions=predictions, options=opt, progress=progress, cancel=cancel)
 
     code, out = run_with_progress(work, "sky flats", args.quiet)
     if out is None:

@@ -21,13 +21,14 @@ import numpy as np
 from astropy.table import Table
 
 from ..errors import NircamFileError
-from ..fileio import sha256sum
+from ..fileio import ensure_output_dir, sha256sum
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import software_versions
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
 from .inputs import check_inputs
 from .options import SkyflatOptions
+from .products import write_skyflat_products
 from .result import DetectorResult, SkyflatResult
 from .stack import build_stack
 
@@ -129,3 +130,19 @@ def run_skyflat(
         useafter=useafter, pedigree=pedigree, versions=software_versions(), created=created, warnings=warnings,
         seconds=time.perf_counter() - t0)
     return result
+
+
+def run_and_write(cal_files, outdir, *, progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
+                  **kwargs) -> tuple[SkyflatResult, list[str]]:
+    """What ``nircam-skyflat`` does: :func:`run_skyflat` then :func:`write_skyflat_products` into ``outdir``.
+
+    The output folder is checked before the analysis, not after minutes of it; progress runs
+    0-0.9 for the analysis and 0.9-1 for the products. ``kwargs`` go to :func:`run_skyflat`.
+    Returns the result and the files written.
+    """
+    ensure_output_dir(outdir)
+    result = run_skyflat(cal_files, progress=progress and (lambda f, m: progress(0.9 * f, m)), cancel=cancel,
+                         **kwargs)
+    files = write_skyflat_products(result, outdir, progress=progress and (lambda f, m: progress(0.9 + 0.1 * f, m)),
+                                   cancel=cancel)
+    return result, files

@@ -6,10 +6,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from nircam_gui.core.fileio import ensure_output_dir
-from nircam_gui.core.skyflat.products import write_skyflat_products
 from nircam_gui.core.skyflat.result import SkyflatResult
-from nircam_gui.core.skyflat.run import run_skyflat
+from nircam_gui.core.skyflat.run import run_and_write as core_run_and_write
 
 
 @dataclass
@@ -31,10 +29,6 @@ class Written:
 
 
 def run_and_write(cal_files, outdir, *, progress=None, cancel=None, **kwargs) -> Written:
-    """:func:`run_skyflat` (progress 0-0.9) then :func:`write_skyflat_products` (0.9-1)."""
-    ensure_output_dir(outdir)
-    result = run_skyflat(cal_files, progress=progress and (lambda f, m: progress(0.9 * f, m)), cancel=cancel,
-                         **kwargs)
-    files = write_skyflat_products(result, outdir, progress=progress and (lambda f, m: progress(0.9 + 0.1 * f, m)),
-                                   cancel=cancel)
+    """:func:`~nircam_gui.core.skyflat.run.run_and_write`, with the result and its folder kept together."""
+    result, files = core_run_and_write(cal_files, outdir, progress=progress, cancel=cancel, **kwargs)
     return Written(result, os.fspath(outdir), files)
