@@ -316,7 +316,7 @@ def _ground_flat(cfg: CalSimConfig, sca: int, fkey: int, ground_dead: np.ndarray
 
 def _write_cal(path: Path, sci: np.ndarray, err: np.ndarray, dq: np.ndarray, *, det, filt: str, pupil: str,
                start: Time, exptime: float, pixar: float, sky: float, dither: tuple[float, float],
-               flat_name: str, mask_name: str, index: int) -> None:
+               flat_name: str, mask_name: str, index: int, wcsinfo: dict | None = None) -> None:
     # the variance arrays of a real _cal (jwst flat_field and resample read them); ERR is their
     # quadrature sum: sky Poisson noise, a read-noise share, no flat-field error
     var = np.asarray(err, np.float32) ** 2
@@ -368,6 +368,8 @@ def _write_cal(path: Path, sci: np.ndarray, err: np.ndarray, dq: np.ndarray, *, 
         setattr(m.cal_step, step, "COMPLETE")
     m.ref_file.flat.name = flat_name
     m.ref_file.mask.name = mask_name
+    for key, value in (wcsinfo or {}).items():  # FITS WCS keywords of SCI, as assign_wcs writes them
+        setattr(m.wcsinfo, key, value)
     model.add_history_entry(f"nircam-gui simulated _cal image: sky {sky:.6f} MJy/sr, dither "
                             f"({dither[0]:.1f}, {dither[1]:.1f}) px")
     with atomic_path(path) as tmp:
