@@ -4,6 +4,7 @@ Subcommands
 -----------
 flats   flat-field ramp sets for the gain (PTC) analysis, with reference files and truth
 images  dithered _cal.fits images for sky flats, with ground flats, masks and truth
+starfield  a dithered star field calibrated with a flat of known error, to validate flats
 demo    the built-in demo data set that ``nircam-gui --demo`` opens
 """
 
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import sim_images
 
     sim_images.add_parser(sub)
+    from . import sim_starfield
+
+    sim_starfield.add_parser(sub)
     _add_demo(sub)
     return parser
 
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run_flats(args)
     if args.command == "demo":
         return _run_demo(args)
+    if args.command == "starfield":
+        from . import sim_starfield
+
+        return sim_starfield.run(args)
     from . import sim_images
 
     return sim_images.run(args)

@@ -5,6 +5,10 @@ normalisation by the sigma-clipped median, sigma-clipped median through the stac
 detector and filter and all filters together ("grey"), a large-scale fit (poly3 for SW,
 median 8x8 on a 32x32 grid for LW), new FLAT reference files, new dead pixels (MASK) and
 sky backgrounds.
+
+``nircam-skyflat validate IMAGES... --old-flat FILE --new-flat FILE -o OUTDIR`` compares two
+flats on dithered images (``nircam-skyflat validate -h``); a folder named ``validate`` is
+given as ``./validate``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["validate"]:  # a subcommand on the first word, so `nircam-skyflat IMAGES...` is unchanged
+        from . import skyflat_validate
+
+        return skyflat_validate.main(argv[1:])
     args = build_parser().parse_args(argv)
     from ..core.errors import NircamFileError
     from ..core.options import from_args

@@ -248,10 +248,9 @@ def run_validation(cal_files=None, old_flat=None, new_flat=None, *, calibration_
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore", RuntimeWarning)
         prof = {key: np.nanmedian(np.array(v), axis=0) for key, v in profiles.items()}
-        smoothed = {}
-        for k in FLATS:
-            smoothed[f"IMAGE_{k.upper()}"] = smooth_nan(normed[k][0], opt.smooth_sigma)
-            smoothed[f"STACK_{k.upper()}"] = smooth_nan(np.nanmedian(np.array(normed[k]), axis=0), opt.smooth_sigma)
+        smoothed = {f"IMAGE_{k.upper()}": smooth_nan(normed[k][0], opt.smooth_sigma) for k in FLATS}
+        smoothed.update({f"STACK_{k.upper()}": smooth_nan(np.nanmedian(np.array(normed[k]), axis=0), opt.smooth_sigma)
+                         for k in FLATS})
     tables = {}
     for ax in "xy":
         t = Table({"position": np.arange(prof[("old", ax)].size), "old": prof[("old", ax)].astype(np.float32),

@@ -13,7 +13,9 @@ on both results.
 All images must be flat-fielded, of one detector, filter and pupil, calibrated with one
 flat, and share one BUNIT; the flats must be FLAT reference files for that detector,
 filter and pupil, covering the images (full-frame flats are cut to a subarray image at
-its SUBSTRT). Every refusal names the file and the problem.
+its SUBSTRT). Every image needs a celestial WCS in its SCI header, as the pipeline's
+assign_wcs writes it: sources are matched across the pointings on the sky. Every refusal
+names the file and the problem.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ class ValidationInputs:
     @property
     def token(self) -> str:
         return filter_token(self.filter, self.pupil)
+
+
+def _sci_wcs(path: str):
+    from astropy.io import fits
+
+    from .dither_photometry import celestial_wcs
+
+    try:
+        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+            header = hdul["SCI"].header if "SCI" in hdul else hdul[0].header
+    except (OSError, ValueError, KeyError) as exc:
+        raise NircamFileError(path, f"could not read its SCI header ({exc})") from None
+    return celestial_wcs(header, path)
 
 
 def _flat(path, role: str, detector: str, filt: str, pupil: str, images: list[ExposureMeta]) -> ExposureMeta:
@@ -124,6 +139,8 @@ def check_validation_inputs(cal_files, old_flat, new_flat, calibration_flat=None
             what = "a _rate image" if m.kind == "rate" else f"S_FLAT = {s_flat or '(missing)'}"
             raise NircamFileError(m.path, f"not flat-fielded ({what}): re-flat-fielding undoes the flat an image "
                                           "was calibrated with; give _cal images")
+    for m in images:  # sources are matched across pointings on the sky
+        _sci_wcs(m.path)
     why = "the images of one validation are measured together"
     detector = _majority([(m.path, m.detector) for m in images], "DETECTOR", why)
     filt = _majority([(m.path, (m.filter or "").upper()) for m in images], "FILTER", why)
