@@ -22,6 +22,7 @@ from .detector_view import DetectorView
 from .session import SkyflatSession
 from .setup import SetupWidget
 from .tables import fill_table, make_table
+from .validation import ValidationPage
 
 __all__ = ["SkyflatPanel"]
 
@@ -52,6 +53,8 @@ class SkyflatPanel(QWidget):
         self.results_tabs.addTab(self.detector_view, "Flats")
         self.results_tabs.addTab(self.backgrounds, "Backgrounds")
         self.results_tabs.addTab(self.filter_table, "Filter dependence")
+        self.validation = ValidationPage(session.runner, images=lambda: [c.path for c in session.setup.images])
+        self.results_tabs.addTab(self.validation, "Validation")
         self.summary_label = QLabel("Add _cal images (grouped by detector and filter automatically), ground flats "
                                     "and masks on the left, then Run.")
         self.summary_label.setWordWrap(True)
@@ -86,6 +89,7 @@ class SkyflatPanel(QWidget):
         self.setup.cancel_requested.connect(session.cancel)
         self.setup.error.connect(self.error)
         self.detector_view.error.connect(self.error)
+        self.validation.error.connect(self.error)
         session.started.connect(lambda: self.setup.set_running(True))
         session.finished.connect(lambda: self.setup.set_running(False))
         session.progressed.connect(self.setup.set_progress)
@@ -97,7 +101,8 @@ class SkyflatPanel(QWidget):
 
     @property
     def idle(self) -> bool:
-        return not self.session.busy and not self.setup.busy and not self.detector_view.busy
+        return (not self.session.busy and not self.setup.busy and not self.detector_view.busy
+                and not self.validation.busy)
 
     def _finished(self) -> None:
         if self.session.result is None:
