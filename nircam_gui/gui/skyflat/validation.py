@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -109,7 +110,7 @@ class ValidationPage(QWidget):
         self.export_worker: Worker | None = None
 
         self.image_list = QListWidget()
-        self.image_list.setMaximumHeight(90)
+        self.image_list.setMinimumHeight(40)
         self.image_list.setToolTip("Dithered _cal images of one detector and filter, with a WCS")
         add = QPushButton("Add images…")
         add.clicked.connect(self._add_images)
@@ -155,8 +156,8 @@ class ValidationPage(QWidget):
         self.profile_x = pg.PlotWidget(background="w", title="background collapsed along y")
         self.profile_y = pg.PlotWidget(background="w", title="background collapsed along x")
         self.histogram = pg.PlotWidget(background="w", title="photometric scatter per source")
-        for plot, xlabel, ylabel in ((self.profile_x, "x (pixel)", "normalised background"),
-                                     (self.profile_y, "y (pixel)", "normalised background"),
+        for plot, xlabel, ylabel in ((self.profile_x, "x (pixel)", "background / median"),
+                                     (self.profile_y, "y (pixel)", "background / median"),
                                      (self.histogram, "std / mean over the pointings (%)", "sources")):
             plot.setLabel("bottom", xlabel)
             plot.setLabel("left", ylabel)
@@ -165,18 +166,30 @@ class ValidationPage(QWidget):
         profiles = QSplitter(Qt.Orientation.Horizontal)
         profiles.addWidget(self.profile_x)
         profiles.addWidget(self.profile_y)
-        plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(profiles)
-        plots.addWidget(self.histogram)
+        self.plots = QTabWidget()  # each figure gets the page's full height on a laptop screen
+        self.plots.addTab(profiles, "Background profiles")
+        self.plots.addTab(self.histogram, "Photometry")
 
+        inputs = QWidget()
+        il = QVBoxLayout(inputs)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.addLayout(buttons)
+        il.addWidget(self.image_list, 1)
+        il.addLayout(form)
+        il.addLayout(run_row)
+        results = QWidget()
+        rl = QVBoxLayout(results)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.summary_label)
+        rl.addWidget(self.plots, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(inputs)
+        split.addWidget(results)
+        split.setStretchFactor(1, 1)
+        split.setSizes([170, 500])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(buttons)
-        layout.addWidget(self.image_list)
-        layout.addLayout(form)
-        layout.addLayout(run_row)
-        layout.addWidget(self.summary_label)
-        layout.addWidget(plots, 1)
+        layout.addWidget(split)
 
     # -- inputs -------------------------------------------------------------------------
     @property
