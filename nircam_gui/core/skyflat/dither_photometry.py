@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 from astropy.convolution import convolve
 from astropy.coordinates import SkyCoord
-from astropy.stats import SigmaClip
+from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
-from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
+from photutils.aperture import CircularAnnulus, CircularAperture, aperture_photometry
 from photutils.segmentation import SourceCatalog, make_2dgaussian_kernel
 
 from ..errors import NircamFileError
@@ -111,37 +111,58 @@ def match_detections(positions: list[np.ndarray], wcses: list[WCS], radius_pix: 
     return sources
 
 
-def measure(image: np.ndarray, xy: np.ndarray, r: float, r_in: float, r_out: float) -> np.ndarray:
-    """Background-subtracted aperture sums at ``xy``; NaN where the aperture is not whole and clean.
+def measure(images: list[np.ndarray], xy: np.ndarray, r: float, r_in: float, r_out: float) -> list[np.ndarray]:
+    """Background-subtracted aperture sums at ``xy`` in each of ``images`` (same shape); NaN where
+    the aperture is not whole and clean.
 
-    The local background is the 3-sigma clipped median of the annulus; an aperture that
-    leaves the frame or holds a NaN (DO_NOT_USE, a flat that cannot be applied) gives NaN.
+    The local background is the 3-sigma (5 iterations) clipped median of the annulus; an
+    aperture that leaves the frame or holds a NaN (DO_NOT_USE, a flat that cannot be
+    applied) gives NaN. The annulus pixels are gathered once for all images and clipped
+    together along one axis (astropy ``sigma_clip``): photutils ``ApertureStats`` clips
+    aperture by aperture, ~20 times slower here.
     """
     if len(xy) == 0:
-        return np.empty(0)
-    ny, nx = image.shape
+        return [np.empty(0) for _ in images]
+    ny, nx = images[0].shape
     aper = CircularAperture(xy, r)
     ann = CircularAnnulus(xy, r_in, r_out)
-    bad = ~np.isfinite(image)
-    data = np.where(bad, 0.0, image)
-    phot = aperture_photometry(data, aper, mask=None)
-    nbad = aperture_photometry(bad.astype(np.float32), aper)["aperture_sum"].data
-    stats = ApertureStats(image, ann, mask=bad, sigma_clip=SigmaClip(sigma=3.0, maxiters=5))
-    flux = phot["aperture_sum"].data - stats.median * aper.area
+    masks = ann.to_mask(method="center")
     inside = (xy[:, 0] - r >= 0) & (xy[:, 0] + r <= nx - 1) & (xy[:, 1] - r >= 0) & (xy[:, 1] + r <= ny - 1)
-    return np.where(inside & (nbad == 0) & np.isfinite(stats.median), flux, np.nan)
+    out = []
+    for image in images:
+        bad = ~np.isfinite(image)
+        sums = aperture_photometry(np.where(bad, 0.0, image), aper)["aperture_sum"].data
+        nbad = aperture_photometry(bad.astype(np.float32), aper)["aperture_sum"].data
+        values = [m.get_values(image) for m in masks]
+        width = max((v.size for v in values), default=0)
+        ring = np.full((len(values), max(width, 1)), np.nan)
+        for k, v in enumerate(values):
+            ring[k, :v.size] = v
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an annulus wholly off the frame or masked is NaN
+            _, median, _ = sigma_clipped_stats(ring, sigma=3.0, maxiters=5, axis=1, cenfunc="median",
+                                               stdfunc="std")
+        flux = sums - np.asarray(median) * aper.area
+        out.append(np.where(inside & (nbad == 0) & np.isfinite(median), flux, np.nan))
+    return out
 
 
 def source_table(sources: list[dict[int, int]], positions: list[np.ndarray], wcses: list[WCS],
                  fluxes: dict[str, list[np.ndarray]], files: list[str]) -> Table:
     """One row per (source, image) measurement: positions, sky coordinates and each version's flux."""
+    sky = [w.pixel_to_world_values(p[:, 0], p[:, 1]) if len(p) else (np.empty(0), np.empty(0))
+           for p, w in zip(positions, wcses)]
     rows = []
     for s, members in enumerate(sources):
         for i, d in sorted(members.items()):
             x, y = positions[i][d]
-            sky = wcses[i].pixel_to_world(x, y)
-            rows.append((s, i, files[i], x, y, sky.ra.deg, sky.dec.deg, *(fluxes[k][i][d] for k in fluxes)))
+            rows.append((s, i, files[i], x, y, float(sky[i][0][d]), float(sky[i][1][d]),
+                         *(fluxes[k][i][d] for k in fluxes)))
     names = ("source", "image", "file", "x", "y", "ra", "dec", *(f"flux_{k}" for k in fluxes))
     if not rows:
         return Table(names=names, dtype=(int, int, str, float, float, float, float, *(float for _ in fluxes)))
-    return Table(rows=rows, names=names)
+    t = Table(rows=rows, names=names)
+    for c in ("x", "y"):
+        t[c].unit = "pix"
+    t["ra"].unit = t["dec"].unit = "deg"
+    return t

@@ -27,6 +27,7 @@ import warnings as pywarnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import bottleneck as bn
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
@@ -228,16 +229,16 @@ def run_validation(cal_files=None, old_flat=None, new_flat=None, *, calibration_
             norm[mask] = np.nan
             with pywarnings.catch_warnings():
                 pywarnings.simplefilter("ignore", RuntimeWarning)  # an all-masked column is NaN
-                profiles[(k, "x")].append(np.nanmedian(norm, axis=0))
-                profiles[(k, "y")].append(np.nanmedian(norm, axis=1))
+                profiles[(k, "x")].append(bn.nanmedian(norm, axis=0))
+                profiles[(k, "y")].append(bn.nanmedian(norm, axis=1))
             normed[k].append(norm)
         xy = dp.detect_stars(version["old"], bad, opt.detect_sigma, opt.detect_npixels)
         positions.append(xy)
         wcses.append(wcs)
         files.append(os.path.basename(meta.path))
-        for k in FLATS:
-            fluxes[k].append(factor * dp.measure(version[k], xy, opt.aperture_radius, opt.annulus_inner,
-                                                 opt.annulus_outer))
+        for k, f in zip(FLATS, dp.measure([version[k] for k in FLATS], xy, opt.aperture_radius,
+                                          opt.annulus_inner, opt.annulus_outer)):
+            fluxes[k].append(factor * f)
         rep.step(f"image {i + 1}/{n}")
 
     sources = dp.match_detections(positions, wcses, opt.match_radius)
@@ -247,9 +248,9 @@ def run_validation(cal_files=None, old_flat=None, new_flat=None, *, calibration_
 
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore", RuntimeWarning)
-        prof = {key: np.nanmedian(np.array(v), axis=0) for key, v in profiles.items()}
+        prof = {key: bn.nanmedian(np.array(v), axis=0) for key, v in profiles.items()}
         smoothed = {f"IMAGE_{k.upper()}": smooth_nan(normed[k][0], opt.smooth_sigma) for k in FLATS}
-        smoothed.update({f"STACK_{k.upper()}": smooth_nan(np.nanmedian(np.array(normed[k]), axis=0), opt.smooth_sigma)
+        smoothed.update({f"STACK_{k.upper()}": smooth_nan(bn.nanmedian(np.array(normed[k]), axis=0), opt.smooth_sigma)
                          for k in FLATS})
     tables = {}
     for ax in "xy":
