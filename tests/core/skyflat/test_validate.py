@@ -193,3 +193,17 @@ def test_options_checked():
         ValidationOptions(aperture_radius=9.0)
     with pytest.raises(ValueError, match="min-pointings"):
         ValidationOptions(min_pointings=1)
+
+
+def test_full_frame_flat_cut_to_a_subarray_image(small):
+    """A subarray image uses the flat's pixels at its SUBSTRT (1-based), not the flat's corner."""
+    from types import SimpleNamespace
+
+    from nircam_gui.core.skyflat.validate import _flat_array
+
+    full = fits.getdata(small.old_flat, "SCI")
+    meta = SimpleNamespace(xstart=11, ystart=21, nx=30, ny=40)
+    data, bad = _flat_array(small.old_flat, meta)
+    assert data.shape == (40, 30)
+    np.testing.assert_array_equal(data, full[20:60, 10:40])
+    assert bad.shape == (40, 30)
