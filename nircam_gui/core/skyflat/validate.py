@@ -212,7 +212,7 @@ def run_validation(cal_files=None, old_flat=None, new_flat=None, *, calibration_
         with open_image(meta.path) as img:
             sci = np.asarray(img.sci, np.float32)
             dq = np.asarray(img.dq)
-            header = img._hdul["SCI"].header.copy()
+        header = fits.getheader(meta.path, "SCI")  # its WCS and PIXAR_SR
         if i == 0:
             factor, flux_unit = _flux_unit(inp.bunit, header)
         wcs = dp.celestial_wcs(header, meta.path)
