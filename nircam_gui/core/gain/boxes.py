@@ -73,6 +73,21 @@ def _neighbour_contacts(labels: np.ndarray) -> np.ndarray:
     return np.column_stack([uniq, counts])
 
 
+def _merge_contacts(contacts: np.ndarray, b: int, best: int) -> np.ndarray:
+    """Contacts after label ``b`` became ``best``: its pairs move to ``best``, counts add up,
+    the pair (b, best) disappears; sorted as :func:`_neighbour_contacts` gives them."""
+    c = contacts.copy()
+    ab = c[:, :2]
+    ab[ab == b] = best
+    c = c[ab[:, 0] != ab[:, 1]]
+    if c.size == 0:
+        return np.zeros((0, 3), np.int64)
+    pairs = np.sort(c[:, :2], axis=1)
+    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    counts = np.bincount(inv.ravel(), weights=c[:, 2], minlength=len(uniq)).astype(np.int64)
+    return np.column_stack([uniq, counts])
+
+
 def make_boxes(
     shape: tuple[int, int],
     box_size: int = 256,
@@ -125,12 +140,17 @@ def make_boxes(
     box_void = np.zeros(labels.max() + 1, bool)
     box_amp[labels.ravel()] = amp.ravel()
     box_void[labels.ravel()] = void.ravel()
+    # one piece merged at a time, smallest first; pixel counts and contacts are carried along
+    # (merging adds them up) instead of recounted over the frame after every merge
+    npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
+    contacts = _neighbour_contacts(labels)
+    target = np.arange(npix.size)
     while True:
-        npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
-        small = [b for b in np.argsort(npix) if b > 0 and 0 < npix[b] < min_fraction * nominal]
+        live = np.flatnonzero(npix[1:]) + 1
+        top = int(live[-1]) + 1 if live.size else 1  # the length a recount would give
+        small = [b for b in np.argsort(npix[:top]) if b > 0 and 0 < npix[b] < min_fraction * nominal]
         if not small:
             break
-        contacts = _neighbour_contacts(labels)
         merged = False
         for b in small:
             rows = contacts[(contacts[:, 0] == b) | (contacts[:, 1] == b)]
@@ -141,12 +161,15 @@ def make_boxes(
             cand, count = other[same], rows[same, 2]
             # longest shared border; ties go to the smaller neighbour
             best = cand[np.lexsort((npix[cand], -count))[0]]
-            labels[labels == b] = best
+            target[target == b] = best
+            npix[best] += npix[b]
+            npix[b] = 0
+            contacts = _merge_contacts(contacts, b, best)
             merged = True
             break
         if not merged:
             break
-    labels = _relabel(labels).astype(np.int32)
+    labels = _relabel(target[labels]).astype(np.int32)
 
     n = int(labels.max())
     flat = labels.ravel()
