@@ -52,7 +52,10 @@ class BoxGrid:
 def _relabel(labels: np.ndarray) -> np.ndarray:
     """Consecutive ids 1..n in order of first appearance in raster order."""
     flat = labels.ravel()
-    uniq, first = np.unique(flat[flat > 0], return_index=True)
+    # a label first appears where one of its runs along the raster starts: the runs are few
+    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]])) if flat.size else np.zeros(0, int)
+    run_label = flat[starts]
+    uniq, first = np.unique(run_label[run_label > 0], return_index=True)
     order = uniq[np.argsort(first)]
     lut = np.zeros(int(flat.max()) + 1 if flat.size else 1, np.int32)
     lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
@@ -126,9 +129,8 @@ def make_boxes(
         usable &= ~np.asarray(exclude, bool)
     void = np.zeros(shape, bool) if void_mask is None else (np.asarray(void_mask, bool) & usable)
     amp = np.broadcast_to(amplifier_index(nx)[None, :], shape)
-    yy, xx = np.indices(shape)
     cells_x = -(-nx // box_size)
-    cell = (yy // box_size) * cells_x + (xx // box_size)
+    cell = (np.arange(ny)[:, None] // box_size) * cells_x + (np.arange(nx)[None, :] // box_size)
     # cell x amplifier x kind: amplifiers split cells that straddle a boundary
     ncell = int(cell.max()) + 1
     key = (cell + ncell * amp) * 2 + void

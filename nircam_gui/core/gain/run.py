@@ -29,6 +29,7 @@ from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import prefetch_checksums
 from ..readers import open_reference, read_metadata, require_same_detector
 from ..references import ReferenceSet
+from ..reffiles import preload_writer
 from ..regionsio import void_mask
 from .biasestimate import write_estimated_superbias
 from .boxes import BoxGrid, make_boxes
@@ -333,8 +334,10 @@ def run_gain(
     t_start = time.perf_counter()
     files = list(files)
     integrations = find_integrations(files)
-    # the products record the inputs' SHA-256: hashed in a thread while the ramps are calibrated
+    # the products record the inputs' SHA-256 and are written through stdatamodels: the hashing
+    # and the loading of asdf's extensions run in threads while the ramps are calibrated
     prefetch_checksums(files)
+    preload_writer()
     pairs = make_pairs(integrations)
     run_warnings = []
     if len(integrations) % 2:
