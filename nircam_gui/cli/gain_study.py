@@ -293,8 +293,8 @@ def _ipc(args, opts, files, saved, outdir, protect, figures):
 
         share = 0.8 if not args.no_coupling else 1.0
         # the uncorrected run's covariances give the coupling at zero signal
-        dec, unc = _runs([{"box": opts.box, "ipc": "deconvolve"}, {"box": opts.box, "ipc": "none", "cov_lag": _lag(opts)}],
-                         files, base,
+        specs = [{"box": opts.box, "ipc": "deconvolve"}, {"box": opts.box, "ipc": "none", "cov_lag": _lag(opts)}]
+        dec, unc = _runs(specs, files, base,
                          saved, outdir, scaled_progress(progress, 0, share), cancel)
         coupling = None
         if not args.no_coupling:
