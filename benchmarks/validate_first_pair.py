@@ -41,11 +41,11 @@ def main() -> None:
         res = run_gain(sim.ramps, GainOptions(box=args.box, regions=str(sim.regions) if sim.regions else None,
                                               ipc_kernel=str(r["IPC"]), superbias=str(r["SUPERBIAS"]),
                                               linearity=str(r["LINEARITY"]), saturation=str(r["SATURATION"]),
-                                              mask=str(r["MASK"]), cov_lag=0, fit_lag=0))
+                                              mask=str(r["MASK"])))
         fp = res.maps.first_pair
         zs.append(fp.z)
         print(json.dumps({"seed": seed, "z": fp.z, "anomalous": fp.anomalous, "d21": fp.d21_mean,
-                          "ref": fp.ref_mean}), flush=True)
+                          "ref": fp.ref_mean, "se_boxes": fp.se_boxes, "se": fp.se}), flush=True)
         shutil.rmtree(folder)
     z = np.array(zs)
     print(f"{args.detector}: {z.size} seeds, z mean {z.mean():+.2f}, std {z.std(ddof=1):.2f}, "

@@ -173,8 +173,10 @@ def _print(rep: dict) -> None:
     if e:
         for r in ("normal", "epoxy"):
             c, t = e["coupling"][r], e["truth"]["coupling"][r]
-            print(f"  IPC {r}: x {c['x']:.5f} (truth {t['x']:.5f}, {100 * (c['x'] / t['x'] - 1):+.1f}%), "
-                  f"y {c['y']:.5f} (truth {t['y']:.5f}, {100 * (c['y'] / t['y'] - 1):+.1f}%)")
+            print(f"  IPC {r}: x {c['x']:.5f} +- {c['x_err']:.5f} (truth {t['x']:.5f}, "
+                  f"{100 * (c['x'] / t['x'] - 1):+.1f} +- {100 * c['x_err'] / t['x']:.1f}%), "
+                  f"y {c['y']:.5f} +- {c['y_err']:.5f} (truth {t['y']:.5f}, "
+                  f"{100 * (c['y'] / t['y'] - 1):+.1f} +- {100 * c['y_err'] / t['y']:.1f}%)")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,12 @@ def _engine_options(p: argparse.ArgumentParser, box_default: int = 256) -> None:
         g.add_argument(f"--{ref}", help=f"{ref.upper()} reference file")
     g.add_argument("--first-pair", choices=("auto", "keep", "drop"), default=None,
                    help="first pair in the mean maps (default: the engine's decision, held for every map)")
+    g.add_argument("--ptc-model", choices=("linear", "covariance"), default="linear",
+                   help="PTC model of the maps (default linear, the report's); the signal-limit study "
+                        "shows both side by side")
+    g.add_argument("--cov-lag", type=int, default=None,
+                   help="largest pixel lag of the covariances measured (default 3 where a study or the model uses "
+                        "them: the signal-limit and IPC studies, --ptc-model covariance)")
 
 
 def _common(p: argparse.ArgumentParser, inputs_help: str) -> None:
@@ -107,7 +113,8 @@ def _options(args):
     ipc = args.ipc or ("deconvolve" if args.ipc_kernel else "none")
     return GainOptions(box=args.box, signal_limit=args.signal_limit, groups=args.groups, regions=args.regions,
                        ipc=ipc, ipc_kernel=args.ipc_kernel, superbias=args.superbias, linearity=args.linearity,
-                       saturation=args.saturation, mask=args.mask, first_pair=args.first_pair or "auto")
+                       saturation=args.saturation, mask=args.mask, first_pair=args.first_pair or "auto",
+                       ptc_model=args.ptc_model, cov_lag=args.cov_lag)
 
 
 def _provenance(args, argv, outdir: Path, protect, extra: dict) -> None:
@@ -238,8 +245,9 @@ def _signal_limit(args, opts, files, saved, outdir, protect, figures):
     from ..core.gain.studies.signallimit import signal_limit_study, write_signal_limit
 
     def work(progress, cancel):
-        run = _runs([{"box": opts.box}], files, opts, saved, outdir, progress, cancel)[0] if files else \
-            (saved[0] if len(saved) == 1 else _pick_box(saved, opts.box))
+        # both PTC models side by side: the run measures covariances
+        run = _runs([{"box": opts.box, "cov_lag": _lag(opts)}], files, opts, saved, outdir, progress, cancel)[0] \
+            if files else (saved[0] if len(saved) == 1 else _pick_box(saved, opts.box))
         limits = args.limits or _default_limits(run)
         res = signal_limit_study(run, limits, args.first_pair)
         paths = write_signal_limit(res, outdir, protect, figures)
@@ -249,6 +257,13 @@ def _signal_limit(args, opts, files, saved, outdir, protect, figures):
         return "\n".join(lines), paths, {"run": run.source}
 
     return work
+
+
+def _lag(opts) -> int:
+    """Covariance lag of the runs a study needs covariances from."""
+    from ..core.gain.run import DEFAULT_COV_LAG
+
+    return opts.cov_lag if opts.cov_lag is not None else DEFAULT_COV_LAG
 
 
 def _pick_box(saved, box):
@@ -277,7 +292,9 @@ def _ipc(args, opts, files, saved, outdir, protect, figures):
         from ..core.gain.studies._common import scaled_progress
 
         share = 0.8 if not args.no_coupling else 1.0
-        dec, unc = _runs([{"box": opts.box, "ipc": "deconvolve"}, {"box": opts.box, "ipc": "none"}], files, base,
+        # the uncorrected run's covariances give the coupling at zero signal
+        specs = [{"box": opts.box, "ipc": "deconvolve"}, {"box": opts.box, "ipc": "none", "cov_lag": _lag(opts)}]
+        dec, unc = _runs(specs, files, base,
                          saved, outdir, scaled_progress(progress, 0, share), cancel)
         coupling = None
         if not args.no_coupling:

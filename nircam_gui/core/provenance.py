@@ -2,7 +2,10 @@
 
 Checksums of large reference files (a full-frame LINEARITY file is ~70 MB) are cached
 by path, size and modification time, so asking for provenance once per chunk or per
-file costs nothing after the first time.
+file costs nothing after the first time. An analysis that will record the checksums of
+its inputs (ten full-frame ramps are ~1.7 GB, ~3 s of SHA-256) starts them with
+:func:`prefetch_checksums` while it reads: the hashing runs in a thread beside the work
+(hashlib releases the GIL) and :func:`file_checksum` waits for it.
 """
 
 from __future__ import annotations
@@ -10,28 +13,66 @@ from __future__ import annotations
 import os
 import platform
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 
 from .fileio import sha256sum
 
-__all__ = ["file_checksum", "software_versions"]
+__all__ = ["file_checksum", "prefetch_checksums", "software_versions"]
 
 _CACHE: dict[tuple[str, int, int], str] = {}
+_PENDING: dict[tuple[str, int, int], Future] = {}
 _LOCK = threading.Lock()
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _key(path: str | os.PathLike) -> tuple[str, int, int]:
+    p = os.path.abspath(os.fspath(path))
+    st = os.stat(p)
+    return p, st.st_size, st.st_mtime_ns
 
 
 def file_checksum(path: str | os.PathLike) -> str:
     """Hex SHA-256 of ``path``, cached while the file's size and mtime stay the same."""
-    p = os.path.abspath(os.fspath(path))
-    st = os.stat(p)
-    key = (p, st.st_size, st.st_mtime_ns)
+    key = _key(path)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    digest = sha256sum(p)
+        pending = _PENDING.get(key)
+    if pending is not None:
+        try:
+            return pending.result()
+        except OSError:
+            pass  # hashed again below, so the error is the caller's
+    digest = sha256sum(key[0])
     with _LOCK:
         _CACHE[key] = digest
     return digest
+
+
+def _hash_into_cache(key: tuple[str, int, int]) -> str:
+    digest = sha256sum(key[0])
+    with _LOCK:
+        _CACHE[key] = digest
+        _PENDING.pop(key, None)
+    return digest
+
+
+def prefetch_checksums(paths) -> None:
+    """Start hashing ``paths`` in a background thread (one file at a time, in order);
+    :func:`file_checksum` returns the result. Files that cannot be read are skipped."""
+    global _POOL
+    with _LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum")
+        for path in dict.fromkeys(os.fspath(p) for p in paths):
+            try:
+                key = _key(path)
+            except OSError:
+                continue
+            if key in _CACHE or key in _PENDING:
+                continue
+            _PENDING[key] = _POOL.submit(_hash_into_cache, key)
 
 
 def _version(dist: str) -> str:

@@ -7,6 +7,7 @@ the model is filled, validated against its schema, and written atomically.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
@@ -18,7 +19,7 @@ from .crdskeys import SELECTION_KEYWORDS, subarray_keywords
 from .detector import get_detector
 from .fileio import atomic_path
 
-__all__ = ["MODEL_CLASSES", "write_reference"]
+__all__ = ["MODEL_CLASSES", "preload_writer", "write_reference"]
 
 MODEL_CLASSES = {
     "GAIN": dm.GainModel,
@@ -30,6 +31,31 @@ MODEL_CLASSES = {
     "FLAT": dm.FlatModel,
     "READNOISE": dm.ReadnoiseModel,
 }
+
+_PRELOAD_LOCK = threading.Lock()
+_PRELOADED = False
+
+
+def preload_writer() -> None:
+    """Start loading what the first reference file written in a process needs (asdf's extensions
+    and the datamodel schemas, ~2 s of YAML once per process) in a background thread, so an
+    analysis can overlap it with its own work."""
+    global _PRELOADED
+    with _PRELOAD_LOCK:
+        if _PRELOADED:
+            return
+        _PRELOADED = True
+
+    def load() -> None:
+        try:
+            # making a model loads asdf's extensions and the schema; validating it would warn
+            # (an empty model), and warnings filters cannot be changed from a thread
+            dm.GainModel().close()
+        except Exception:  # noqa: BLE001 - only a warm-up: the real write reports its own errors
+            pass
+
+    threading.Thread(target=load, name="datamodels-preload", daemon=True).start()
+
 
 _DQ_DEF_TYPE = np.dtype([("BIT", "<u4"), ("VALUE", "<u4"), ("NAME", "S40"), ("DESCRIPTION", "S80")])
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import stats
 
 from ..detector import REF_BORDER, amplifier_bounds
 from ..dq import DO_NOT_USE
@@ -44,6 +43,8 @@ def clipped_mean(values: np.ndarray, dq: np.ndarray, sigma: float = 3.0) -> floa
     if v.size == 0:
         return None
     if np.std(v, dtype=np.float64) != 0.0:
+        from scipy import stats  # only the step-by-step engine clips here: keep scipy.stats out of start-up
+
         clipped, _, _ = stats.sigmaclip(v, sigma, sigma)
         return clipped.mean()
     return v.mean(dtype=np.float64)

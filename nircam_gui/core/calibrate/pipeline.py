@@ -27,7 +27,7 @@ from .ramp_writer import RampWriter
 from .selection import masked_median
 from .steps import References, calibrate_chunk_fast, calibrate_chunk_jwst, load_references, shared_references
 
-__all__ = ["CalibratedChunk", "calibrate_file", "calibrate_integration", "group_median"]
+__all__ = ["CalibratedChunk", "calibrate_file", "calibrate_integration", "group_median", "science_median"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ class CalibratedChunk:
 def group_median(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``numpy.median(data[k][mask])`` for each group ``k``, by exact selection (no sort, no copy)."""
     return np.array([masked_median(g, mask) for g in data], dtype=np.float64)
+
+
+def science_median(frame: np.ndarray, pixeldq: np.ndarray) -> float:
+    """Median of one calibrated frame over the science pixels (inside the reference border,
+    PIXELDQ without DO_NOT_USE): ``CalibratedChunk.median_signal`` of that group."""
+    return float(group_median(frame[None], _median_mask(pixeldq))[0])
 
 
 def _median_mask(pixeldq: np.ndarray) -> np.ndarray:
@@ -134,7 +140,10 @@ def _iterate(ramp: RampFile, integration: int, session: _Session, reporter: Repo
             else:
                 data, gdq = calibrate_chunk_fast(raw, g0, refs, plan, cfg, first_read)
             del raw
-        med = group_median(data, session.median_mask)
+        if cfg.group_medians or cfg.signal_limit is not None:
+            med = group_median(data, session.median_mask)
+        else:
+            med = np.full(data.shape[0], np.nan)
         done = False
         if cfg.signal_limit is not None:
             over = np.flatnonzero(med > cfg.signal_limit)

@@ -52,7 +52,10 @@ class BoxGrid:
 def _relabel(labels: np.ndarray) -> np.ndarray:
     """Consecutive ids 1..n in order of first appearance in raster order."""
     flat = labels.ravel()
-    uniq, first = np.unique(flat[flat > 0], return_index=True)
+    # a label first appears where one of its runs along the raster starts: the runs are few
+    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]])) if flat.size else np.zeros(0, int)
+    run_label = flat[starts]
+    uniq, first = np.unique(run_label[run_label > 0], return_index=True)
     order = uniq[np.argsort(first)]
     lut = np.zeros(int(flat.max()) + 1 if flat.size else 1, np.int32)
     lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
@@ -70,6 +73,21 @@ def _neighbour_contacts(labels: np.ndarray) -> np.ndarray:
         return np.zeros((0, 3), np.int64)
     p = np.sort(p, axis=1)
     uniq, counts = np.unique(p, axis=0, return_counts=True)
+    return np.column_stack([uniq, counts])
+
+
+def _merge_contacts(contacts: np.ndarray, b: int, best: int) -> np.ndarray:
+    """Contacts after label ``b`` became ``best``: its pairs move to ``best``, counts add up,
+    the pair (b, best) disappears; sorted as :func:`_neighbour_contacts` gives them."""
+    c = contacts.copy()
+    ab = c[:, :2]
+    ab[ab == b] = best
+    c = c[ab[:, 0] != ab[:, 1]]
+    if c.size == 0:
+        return np.zeros((0, 3), np.int64)
+    pairs = np.sort(c[:, :2], axis=1)
+    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    counts = np.bincount(inv.ravel(), weights=c[:, 2], minlength=len(uniq)).astype(np.int64)
     return np.column_stack([uniq, counts])
 
 
@@ -111,9 +129,8 @@ def make_boxes(
         usable &= ~np.asarray(exclude, bool)
     void = np.zeros(shape, bool) if void_mask is None else (np.asarray(void_mask, bool) & usable)
     amp = np.broadcast_to(amplifier_index(nx)[None, :], shape)
-    yy, xx = np.indices(shape)
     cells_x = -(-nx // box_size)
-    cell = (yy // box_size) * cells_x + (xx // box_size)
+    cell = (np.arange(ny)[:, None] // box_size) * cells_x + (np.arange(nx)[None, :] // box_size)
     # cell x amplifier x kind: amplifiers split cells that straddle a boundary
     ncell = int(cell.max()) + 1
     key = (cell + ncell * amp) * 2 + void
@@ -125,12 +142,17 @@ def make_boxes(
     box_void = np.zeros(labels.max() + 1, bool)
     box_amp[labels.ravel()] = amp.ravel()
     box_void[labels.ravel()] = void.ravel()
+    # one piece merged at a time, smallest first; pixel counts and contacts are carried along
+    # (merging adds them up) instead of recounted over the frame after every merge
+    npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
+    contacts = _neighbour_contacts(labels)
+    target = np.arange(npix.size)
     while True:
-        npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
-        small = [b for b in np.argsort(npix) if b > 0 and 0 < npix[b] < min_fraction * nominal]
+        live = np.flatnonzero(npix[1:]) + 1
+        top = int(live[-1]) + 1 if live.size else 1  # the length a recount would give
+        small = [b for b in np.argsort(npix[:top]) if b > 0 and 0 < npix[b] < min_fraction * nominal]
         if not small:
             break
-        contacts = _neighbour_contacts(labels)
         merged = False
         for b in small:
             rows = contacts[(contacts[:, 0] == b) | (contacts[:, 1] == b)]
@@ -141,12 +163,15 @@ def make_boxes(
             cand, count = other[same], rows[same, 2]
             # longest shared border; ties go to the smaller neighbour
             best = cand[np.lexsort((npix[cand], -count))[0]]
-            labels[labels == b] = best
+            target[target == b] = best
+            npix[best] += npix[b]
+            npix[b] = 0
+            contacts = _merge_contacts(contacts, b, best)
             merged = True
             break
         if not merged:
             break
-    labels = _relabel(labels).astype(np.int32)
+    labels = _relabel(target[labels]).astype(np.int32)
 
     n = int(labels.max())
     flat = labels.ravel()

@@ -13,6 +13,15 @@ map #4 - map #3 (or #3 - #2 with three pairs). The first pair is called anomalou
 the difference of the two mean offsets is both significant (> 3 standard errors) and
 larger than the uncertainty of a single map; this reproduces every decision of the
 report's Table 5 (B1: 0.018 vs 0.004 e-/ADU kept; B4: 0.035 vs 0.005 dropped).
+
+The standard error of the offset has two parts. The box scatter of the two differences
+divided by the square root of their boxes is exact when box errors are independent.
+Anything that moves every box of one pair together (1/f banding and reference-pixel
+noise common to a row of boxes, a lamp level that brings one more group under the signal
+limit, the brighter-fatter slope with it) is not in that scatter: its variance is
+estimated from the spread of the other pairs' mean gains beyond what their box scatter
+explains, and enters four times (four pair means make the offset). On steady-lamp
+simulations the statistic then follows N(0, 1) (tests/core/gain/test_first_pair.py).
 """
 
 from __future__ import annotations
@@ -49,6 +58,24 @@ class FirstPairCheck:
     z: float = np.nan
     single_map_err: float = np.nan
     reason: str = ""
+    n21: int = 0
+    n_ref: int = 0
+    #: standard error of the offset from the box scatter alone, and the pair-level (common to
+    #: all boxes of a pair) variance added to it (e-/ADU)^2
+    se_boxes: float = np.nan
+    common_var: float = 0.0
+    #: mean gain of every pair over the boxes measured in all of them
+    pair_means: list = field(default_factory=list)
+
+    @property
+    def offset(self) -> float:
+        """(map #2 - map #1) - reference difference, e-/ADU."""
+        return self.d21_mean - self.ref_mean
+
+    @property
+    def se(self) -> float:
+        """Standard error of :attr:`offset`: box scatter and pair-level variance."""
+        return float(np.sqrt(self.se_boxes**2 + 4.0 * self.common_var))
 
 
 def _clipped(values: np.ndarray) -> tuple[float, float, int]:
@@ -73,19 +100,25 @@ def check_first_pair(gains: np.ndarray, mode: str = "auto") -> FirstPairCheck:
     npairs = gains.shape[0]
     check = FirstPairCheck(mode=mode, anomalous=False, used=True)
     if npairs >= 2:
-        check.d21_mean, check.d21_std, n21 = _clipped(gains[1] - gains[0])
+        check.d21_mean, check.d21_std, check.n21 = _clipped(gains[1] - gains[0])
+        common = np.isfinite(gains).all(axis=0)
+        check.pair_means = [float(np.mean(g[common])) if common.any() else np.nan for g in gains]
     if npairs >= 3:
         i, j = (3, 2) if npairs >= 4 else (2, 1)
         check.ref_label = f"map #{i + 1} - map #{j + 1}"
-        check.ref_mean, check.ref_std, nref = _clipped(gains[i] - gains[j])
-        se = np.sqrt(check.d21_std**2 / n21 + check.ref_std**2 / nref)
-        offset = check.d21_mean - check.ref_mean
-        check.z = float(offset / se) if se > 0 else np.nan
+        check.ref_mean, check.ref_std, check.n_ref = _clipped(gains[i] - gains[j])
+        check.se_boxes = float(np.sqrt(check.d21_std**2 / check.n21 + check.ref_std**2 / check.n_ref))
+        check.common_var = _common_variance(gains[1:])
+        se = check.se
+        offset = check.offset
+        check.z = _unit_normal(offset / se, check.se_boxes**2, check.n21 + check.n_ref - 2, 4.0 * check.common_var,
+                               npairs - 2) if se > 0 else np.nan
         check.single_map_err = check.ref_std / np.sqrt(2)
         check.anomalous = bool(abs(check.z) > 3 and abs(offset) > check.single_map_err)
         check.reason = (
             f"map#2-map#1 = {check.d21_mean:.4f}+-{check.d21_std:.4f}, {check.ref_label} = "
-            f"{check.ref_mean:.4f}+-{check.ref_std:.4f} e-/ADU; offset {offset:+.4f} ({check.z:.1f} sigma) vs "
+            f"{check.ref_mean:.4f}+-{check.ref_std:.4f} e-/ADU; offset {offset:+.4f} ({check.z:.1f} sigma; "
+            f"standard error {se:.4f}, of which pair-level {2 * np.sqrt(check.common_var):.4f}) vs "
             f"single-map uncertainty {check.single_map_err:.4f}"
         )
     else:
@@ -97,6 +130,43 @@ def check_first_pair(gains: np.ndarray, mode: str = "auto") -> FirstPairCheck:
     else:
         check.used = not check.anomalous
     return check
+
+
+def _unit_normal(t: float, var_a: float, dof_a: int, var_b: float, dof_b: int) -> float:
+    """The N(0, 1) value with the tail probability of ``t`` under Student's t.
+
+    ``t`` is divided by the root of two variance estimates of ``dof_a`` and ``dof_b``
+    degrees of freedom; its effective degrees of freedom are Welch-Satterthwaite's. With
+    few reference pairs the pair-level estimate has few: the conversion keeps the false
+    alarms of a 3-sigma cut those of a normal variable.
+    """
+    if var_b <= 0 or not np.isfinite(t):
+        return float(t)
+    from scipy.special import ndtri, stdtr  # only when a pair-level variance was found
+
+    dof = (var_a + var_b) ** 2 / (var_a**2 / max(dof_a, 1) + var_b**2 / max(dof_b, 1))
+    p = stdtr(dof, -abs(t))  # one tail
+    return float(np.sign(t) * -ndtri(p)) if p > 0 else float(t)
+
+
+def _common_variance(gains: np.ndarray) -> float:
+    """Variance of a pair's mean gain common to all its boxes, from pairs not under test.
+
+    Each pair's map minus the mean map of these pairs, box by box: the spread of their
+    clipped means, minus what their clipped box scatter explains (scatter^2 / boxes);
+    0 when the box scatter explains it all.
+    """
+    common = np.isfinite(gains).all(axis=0)
+    k = gains.shape[0]
+    if k < 3 or common.sum() < 2:
+        return 0.0
+    g = gains[:, common]
+    dev = g - g.mean(axis=0)
+    stats = [_clipped(d) for d in dev]
+    means = np.array([m for m, _, _ in stats])
+    # a deviation from the mean of k maps has (k - 1) / k of one map's box variance
+    box_var = float(np.mean([s**2 / n for _, s, n in stats])) * k / (k - 1)
+    return max(float(np.var(means, ddof=1)) - box_var, 0.0)
 
 
 @dataclass

@@ -17,17 +17,16 @@ from astropy.table import Table
 
 from ... import __version__
 from ..ds9coords import add_ds9_columns
-from ..fileio import atomic_path, ensure_output_dir, sha256sum, staged_outputs, unstaged
-from ..provenance import software_versions
+from ..fileio import atomic_path, ensure_output_dir, staged_outputs, unstaged
+from ..provenance import file_checksum, software_versions
 from ..errors import NircamFileError
 from ..reffiles import write_reference
-from . import figures as gain_figures
 from .convention import CONVENTION_NOTE, apparent_divisor, is_ipc_corrected
 from .maps import gain_image
 from .run import GainResult, options_dict
 
-__all__ = ["bfe_table", "covariance_hdus", "read_covariances", "read_ptc_points", "reference_useafter",
-           "sectors_table", "write_gain_products"]
+__all__ = ["bfe_table", "covariance_hdus", "first_pair_table", "read_covariances", "read_ptc_points",
+           "reference_useafter", "sectors_table", "write_gain_products"]
 
 PTC_FILE = "ptc_points.fits"
 
@@ -136,9 +135,9 @@ def bfe_table(result: GainResult) -> Table:
     t["gain"].unit = t["gain_err"].unit = "electron / adu"
     t["turnoff"].unit = "adu"
     t.meta["comments"] = [
-        "Full covariance model of Astier et al. (2019, eq. 20) fitted per amplifier (fit = amp1-4, normal boxes) "
-        "and to the epoxy-void boxes of all amplifiers (fit = epoxy), after IPC deconvolution when ipc_mode is "
-        "deconvolve.",
+        "Full covariance model of Astier et al. (2019, eq. 20) fitted per amplifier (fit = amp1-4, normal boxes), "
+        "to the epoxy-void boxes of all amplifiers (fit = epoxy) and to the normal boxes of all amplifiers "
+        "(fit = detector, the a-matrix the box gains use), after IPC deconvolution when ipc_mode is deconvolve.",
         "i, j: lag along x (within a row) and y; a_00 < 0. gain, gain_err: the fit's own (groups of an integration "
         "are correlated, so the errors are too small). turnoff: highest single-frame mean fitted.",
     ]
@@ -150,14 +149,14 @@ def covariance_hdus(result: GainResult) -> fits.HDUList:
 
     Extensions: MEAN (npairs, ngroups, nbox; summed frame, ADU), COV (npairs, ngroups, nbox, m,
     m; differenced frame, ADU^2, lags [dy, dx]), NPAIRS (pixel pairs), TURNOFF (table per box),
-    and per fit (amp1-4, epoxy) FIT_<label>: a table of the pooled single-frame points (MU,
+    and per fit (amp1-4, epoxy, detector) FIT_<label>: a table of the pooled single-frame points (MU,
     COV, MODEL, USED) with the fit in the header, A_<label> and NOISE_<label> images.
     """
     ptc = result.ptc
     prim = fits.PrimaryHDU()
     prim.header["DETECTOR"] = result.detector
     prim.header["PTCMODEL"] = (result.options.ptc_model, "PTC model of gain_map.fits")
-    prim.header["COVLAG"] = (result.options.cov_lag, "largest lag measured")
+    prim.header["COVLAG"] = (ptc.cov.shape[-1] - 1, "largest lag measured")
     prim.header["CLIPFAC"] = (result.clip_factor, "variance divided by this; lags by its square")
     prim.header["IPCMODE"] = result.options.ipc
     hdus = [prim, fits.ImageHDU(ptc.mean, name="MEAN"), fits.ImageHDU(ptc.cov, name="COV"),
@@ -241,6 +240,38 @@ def pairs_table(result: GainResult) -> Table:
     return t
 
 
+def first_pair_table(result: GainResult) -> Table:
+    """The ``first_pair.ecsv`` table (report 004622 section 5.4, Table 5): the first-pair test of
+    each PTC model's maps, one row per model (the run's own model first)."""
+    models = dict(getattr(result, "model_maps", {}) or {result.options.ptc_model: result.maps})
+    order = [result.options.ptc_model] + [k for k in models if k != result.options.ptc_model]
+    rows = []
+    for model in order:
+        if model not in models:
+            continue
+        fp = models[model].first_pair
+        rows.append((model, fp.mode, fp.d21_mean, fp.d21_std, fp.n21, fp.ref_label, fp.ref_mean, fp.ref_std,
+                     fp.n_ref, fp.offset, fp.se_boxes, 2.0 * np.sqrt(fp.common_var), fp.se, fp.z,
+                     fp.single_map_err, fp.anomalous, fp.used))
+    t = Table(rows=rows, names=("ptc_model", "mode", "d21_mean", "d21_std", "n21", "ref_label", "ref_mean", "ref_std",
+                                "n_ref", "offset", "se_boxes", "se_pair_level", "se", "z", "single_map_err",
+                                "anomalous", "used"),
+              dtype=("U10", "U4", float, float, int, "U20", float, float, int, float, float, float, float, float,
+                     float, bool, bool))
+    for c in ("d21_mean", "d21_std", "ref_mean", "ref_std", "offset", "se_boxes", "se_pair_level", "se",
+              "single_map_err"):
+        t[c].unit = "electron / adu"
+    t.meta["comments"] = [
+        "d21: map #2 - map #1 over the boxes (3-sigma clipped mean, std, boxes); ref: the reference difference "
+        "(map #4 - map #3). offset = d21_mean - ref_mean; se: its standard error, the box scatter (se_boxes) and "
+        "the pair-level part common to all boxes of a pair, from the spread of the other pairs' mean gains "
+        "(se_pair_level = 2 sqrt(variance): four pair means make the offset); z = offset / se, N(0, 1) with a "
+        "steady lamp.",
+        "anomalous: |z| > 3 and |offset| > single_map_err; used: pair 1 in the mean map (mode auto: not anomalous).",
+    ]
+    return t
+
+
 def ptc_points_table(result: GainResult) -> Table:
     """Long table of every (pair, group, box) point, for the GUI's PTC panel and the studies."""
     ptc = result.ptc
@@ -310,7 +341,7 @@ def provenance(result: GainResult, checksums: bool = True) -> dict:
     for f in dict.fromkeys(result.files):
         entry = {"path": os.path.abspath(f)}
         if checksums:
-            entry["sha256"] = sha256sum(f)
+            entry["sha256"] = file_checksum(f)  # hashed beside the run when run_gain started it
         files.append(entry)
     return {
         "software": software_versions(),
@@ -343,6 +374,8 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
     with staged_outputs(final, protect) as stage:
         out = {k: unstaged(v, stage, final) for k, v in _write_data_products(result, stage, checksums).items()}
     if figures:
+        from . import figures as gain_figures  # matplotlib only when figures are asked for
+
         out.update(gain_figures.write_figures(result, final))
     return out
 
@@ -397,7 +430,8 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
     with atomic_path(outdir / "box_labels.fits") as tmp:
         fits.HDUList([fits.PrimaryHDU(result.boxes.labels)]).writeto(tmp)
     out["box_labels"] = outdir / "box_labels.fits"
-    tables = [("boxes", boxes_table(result)), ("sectors", sectors_table(result)), ("pairs", pairs_table(result))]
+    tables = [("boxes", boxes_table(result)), ("sectors", sectors_table(result)), ("pairs", pairs_table(result)),
+              ("first_pair", first_pair_table(result))]
     if getattr(result, "covariance", None) is not None:
         tables.append(("bfe", bfe_table(result)))
     for name, table in tables:

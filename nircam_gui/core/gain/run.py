@@ -18,6 +18,7 @@ import numpy as np
 from .. import dq as dqbits
 from .. import options as option_schema
 from ..calibrate import CalibrationConfig, calibrate_integration
+from ..calibrate.pipeline import science_median
 from ..clipping import clip_variance_factor
 from ..crdskeys import check_delivery, delivery_option
 from ..detector import get_detector
@@ -25,8 +26,10 @@ from ..errors import NircamFileError
 from ..ipc import analytic_gain_factor, physical_kernel, variance_factor
 from ..options import option
 from ..progress import CancelCheck, ProgressCallback, Reporter
+from ..provenance import prefetch_checksums
 from ..readers import open_reference, read_metadata, require_same_detector
 from ..references import ReferenceSet
+from ..reffiles import preload_writer
 from ..regionsio import void_mask
 from .biasestimate import write_estimated_superbias
 from .boxes import BoxGrid, make_boxes
@@ -43,6 +46,7 @@ IPC_MODES = ("none", "analytic", "exact", "deconvolve")
 FIRST_PAIR_MODES = ("auto", "keep", "drop")
 PTC_MODELS = ("linear", "covariance")
 REFERENCE_GAINS = ("apparent", "ipc-corrected")
+DEFAULT_COV_LAG = 3  # lags the covariance model measures when none is given
 # MASK bits that keep a pixel out of every box (reference pixels are left out by geometry)
 _EXCLUDE_BITS = dqbits.DO_NOT_USE | dqbits.DEAD | dqbits.HOT
 
@@ -65,8 +69,10 @@ class GainOptions:
     ``ptc_model``: ``linear`` (the report's straight line below the signal limit) or
     ``covariance`` (the full covariance model of Astier et al. 2019 per amplifier, then
     the gain at zero signal per box up to its PTC turnoff; ``signal_limit``, when given,
-    caps those box fits). Covariances up to ``cov_lag`` are measured in either case;
-    ``fit_lag`` is the largest lag the model fits, ``fit_b`` adds its b term.
+    caps those box fits). Covariances up to ``cov_lag`` are measured when the covariance
+    model needs them (default lag 3) or when ``cov_lag`` is given with the linear model
+    (the covariance model is then fitted beside it); ``fit_lag`` is the largest lag the
+    model fits, ``fit_b`` adds its b term.
     """
 
     box: int = option(256, "box size (256 keeps one map below 1% uncertainty)", unit="pixel",
@@ -95,7 +101,10 @@ class GainOptions:
                                       "covariance (the full covariance model of Astier et al. 2019 per amplifier "
                                       "with brighter-fatter a-matrix, gain at zero signal per box fitted up to its "
                                       "PTC turnoff, capped by the signal limit when given)", choices=PTC_MODELS)
-    cov_lag: int = option(3, "largest pixel lag of the covariances measured (0 to 8)", unit="pixel")
+    cov_lag: int | None = option(None, "largest pixel lag of the covariances measured (0 to 8; default 3 with "
+                                       "the covariance model; with the linear model covariances are measured, and "
+                                       "the covariance model fitted beside it, only when a lag is given)",
+                                 unit="pixel")
     fit_lag: int | None = option(None, "largest lag in the covariance model (default: the covariance lag)",
                                  unit="pixel")
     fit_b: bool = option(False, "also fit the covariance model's b term")
@@ -112,10 +121,13 @@ class GainOptions:
     def __post_init__(self) -> None:
         if self.ptc_model not in PTC_MODELS:
             raise ValueError(f"PTC model {self.ptc_model!r}: use one of {', '.join(PTC_MODELS)}")
-        if not 0 <= self.cov_lag <= 8:
+        if self.cov_lag is not None and not 0 <= self.cov_lag <= 8:
             raise ValueError(f"covariance lag {self.cov_lag}: use 0 to 8")
-        if not 0 <= self.model_lag <= self.cov_lag:
-            raise ValueError(f"fit lag {self.fit_lag}: use 0 to the covariance lag ({self.cov_lag})")
+        lag = self.measured_lag
+        if self.fit_lag is not None and (lag is None or not 0 <= self.fit_lag <= lag):
+            raise ValueError(f"fit lag {self.fit_lag}: use 0 to the covariance lag ({lag})" if lag is not None else
+                             f"fit lag {self.fit_lag}: no covariances are measured (give --cov-lag or "
+                             "--ptc-model covariance)")
         if self.ipc not in IPC_MODES:
             raise ValueError(f"ipc mode {self.ipc!r}: use one of {', '.join(IPC_MODES)}")
         if self.ipc != "none" and not self.ipc_kernel:
@@ -132,9 +144,22 @@ class GainOptions:
         self.author, self.useafter, self.pedigree = check_delivery(self.author, self.useafter, self.pedigree)
 
     @property
-    def model_lag(self) -> int:
-        """Largest lag the covariance model fits: ``fit_lag``, or ``cov_lag`` when it is None."""
-        return self.cov_lag if self.fit_lag is None else self.fit_lag
+    def measured_lag(self) -> int | None:
+        """Largest lag of the covariances measured: ``cov_lag``, 3 for the covariance model when
+        it is None, None (no covariances) for the linear model when it is None."""
+        return measured_lag(self.cov_lag, self.ptc_model)
+
+    @property
+    def model_lag(self) -> int | None:
+        """Largest lag the covariance model fits: ``fit_lag``, or the measured lag when it is None."""
+        return self.measured_lag if self.fit_lag is None else self.fit_lag
+
+
+def measured_lag(cov_lag: int | None, ptc_model: str) -> int | None:
+    """Largest covariance lag a run with these options measures (None: no covariances)."""
+    if cov_lag is not None:
+        return int(cov_lag)
+    return DEFAULT_COV_LAG if ptc_model == "covariance" else None
 
 
 #: GainOptions field of each calibration reference type
@@ -173,7 +198,9 @@ class PTCPoints:
     diff_mean: np.ndarray  # mean of the differenced frame (lamp change between the two)
     npix_sum: np.ndarray
     npix_diff: np.ndarray
-    group_median: np.ndarray  # (npairs, 2, ngroups) median calibrated signal of each integration
+    #: (npairs, 2, ngroups) median calibrated signal of each integration, in its last group only
+    #: (NaN before): the level each integration reached
+    group_median: np.ndarray
     #: (npairs, ngroups, nbox, m, m) covariances of the differenced frame at lags [dy, dx], clipping
     #: corrected, over the pixels of the variance; [..., 0, 0] is the variance
     cov: np.ndarray | None = None
@@ -307,6 +334,10 @@ def run_gain(
     t_start = time.perf_counter()
     files = list(files)
     integrations = find_integrations(files)
+    # the products record the inputs' SHA-256 and are written through stdatamodels: the hashing
+    # and the loading of asdf's extensions run in threads while the ramps are calibrated
+    prefetch_checksums(files)
+    preload_writer()
     pairs = make_pairs(integrations)
     run_warnings = []
     if len(integrations) % 2:
@@ -322,7 +353,8 @@ def run_gain(
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
     boxes = build_boxes(opt, shape, det.name)
     clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
-    covs = BoxCovariances(clipper, opt.cov_lag)
+    lag = opt.measured_lag
+    covs = BoxCovariances(clipper, lag) if lag is not None else None
     superbias, estimated, run_notes = opt.superbias, None, []
     if superbias is None and meta.ngroups >= 3:
         # the first read is no bias: it holds one frame of signal, which the linearity needs and
@@ -339,14 +371,15 @@ def run_gain(
             run_notes.append(f"no SUPERBIAS given and none could be estimated ({exc}): the bias is the first read")
     cal = CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
-                            ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups)
+                            ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups,
+                            group_medians=False)
     ngroups = meta.ngroups if opt.groups is None else min(opt.groups, meta.ngroups)
     npairs, nbox = len(pairs), boxes.nbox
     shape3 = (npairs, ngroups, nbox)
     ptc = PTCPoints(*(np.full(shape3, np.nan) for _ in range(4)),
                     np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan),
-                    np.full(shape3 + (opt.cov_lag + 1,) * 2, np.nan),
-                    np.zeros(shape3 + (opt.cov_lag + 1,) * 2, np.int64))
+                    np.full(shape3 + (lag + 1,) * 2, np.nan) if covs is not None else None,
+                    np.zeros(shape3 + (lag + 1,) * 2, np.int64) if covs is not None else None)
     rep = Reporter(npairs * ngroups, progress, cancel)
     calib_prov: dict = {}
     t_stats = 0.0
@@ -364,8 +397,11 @@ def run_gain(
                                                        f"{shape[1]}x{shape[0]}")
             calib_prov = ca.provenance
             g0 = ca.first_group
-            ptc.group_median[p, 0, g0:g0 + len(ca.median_signal)] = ca.median_signal
-            ptc.group_median[p, 1, g0:g0 + len(cb.median_signal)] = cb.median_signal
+            if g0 + ca.data.shape[0] == ngroups:
+                # the signal each integration reached (what the pair table shows): one median, not one
+                # per group
+                ptc.group_median[p, 0, -1] = science_median(ca.data[-1], ca.pixeldq)
+                ptc.group_median[p, 1, -1] = science_median(cb.data[-1], cb.pixeldq)
             usable = ((ca.pixeldq | cb.pixeldq) & np.uint32(dqbits.DO_NOT_USE)) == 0
             for k in range(ca.data.shape[0]):
                 t0 = time.perf_counter()
@@ -380,8 +416,9 @@ def run_gain(
                 ptc.npix_diff[p, g] = sd.npix
                 t1 = time.perf_counter()
                 t_stats += t1 - t0
-                ptc.cov[p, g], ptc.cov_npairs[p, g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
-                t_cov += time.perf_counter() - t1
+                if covs is not None:
+                    ptc.cov[p, g], ptc.cov_npairs[p, g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
+                    t_cov += time.perf_counter() - t1
                 rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
     box_npix = np.asarray(boxes.table["npix"])
     fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
@@ -402,10 +439,12 @@ def run_gain(
     else:
         run_warnings.append("the linear model has no gain: " + _no_usable_fit(fit, limit, ngroups))
     t0 = time.perf_counter()
+    solution = None
     try:
-        solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
-                                          cap=opt.signal_limit, fit_lag=opt.model_lag, with_b=opt.fit_b,
-                                          ipc_factor=ipc_factor)
+        if ptc.cov is not None:
+            solution = solve_covariance_model(ptc.mean, ptc.variance, ptc.cov, ptc.npix_diff, boxes.table,
+                                              cap=opt.signal_limit, fit_lag=opt.model_lag, with_b=opt.fit_b,
+                                              ipc_factor=ipc_factor)
     except (ValueError, np.linalg.LinAlgError) as exc:
         if opt.ptc_model == "covariance":
             raise NircamFileError(pairs[0].first.path, f"the covariance model could not be fitted: {exc}") from exc

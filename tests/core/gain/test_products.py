@@ -97,11 +97,11 @@ def test_covariance_products_read_back(small, tmp_path, capsys):
     pts = read_ptc_points(out / "ptc_points.fits")
     assert cov["cov"].shape == pts["variance"].shape + (3, 3)
     assert np.allclose(cov["cov"][..., 0, 0], pts["variance"], rtol=1e-6, equal_nan=True)
-    assert {"amp1", "amp2", "amp3", "amp4", "epoxy"} == set(cov["fits"])
+    assert {"amp1", "amp2", "amp3", "amp4", "epoxy", "detector"} == set(cov["fits"])
     f = cov["fits"]["amp1"]
     assert f["a"].shape == (3, 3) and f["model"].shape == f["cov"].shape
     bfe = Table.read(out / "bfe.ecsv", format="ascii.ecsv")
-    assert str(bfe["a"].unit) == "1 / electron" and len(bfe) == 5 * 9
+    assert str(bfe["a"].unit) == "1 / electron" and len(bfe) == 6 * 9
     row = bfe[(bfe["fit"] == "amp1") & (bfe["i"] == 1) & (bfe["j"] == 0)][0]
     assert row["a"] == pytest.approx(f["a"][0, 1])
     boxes = Table.read(out / "boxes.ecsv", format="ascii.ecsv")
@@ -111,3 +111,45 @@ def test_covariance_products_read_back(small, tmp_path, capsys):
         assert np.allclose(t["gain"], t["gain_covariance"], equal_nan=True)
     assert np.array_equal(boxes["turnoff_group"], cov["turnoff"]["turnoff_group"])
     assert boxes.meta["ptc_model"] == "covariance"
+
+
+def test_linear_run_measures_covariances_only_when_asked(small, tmp_path):
+    """The linear model needs no covariances: none measured unless --cov-lag is given, and the
+    linear model's products are the same either way."""
+    import dataclasses
+
+    sim, _, opts = small
+    plain = run_gain(sim.ramps, opts)
+    assert plain.options.measured_lag is None and plain.ptc.cov is None and plain.covariance is None
+    assert plain.timings["covariances_s"] == 0.0
+    asked = run_gain(sim.ramps, dataclasses.replace(opts, cov_lag=2))
+    assert asked.ptc.cov.shape[-2:] == (3, 3) and asked.covariance is not None
+    for name in ("mean", "variance", "npix_diff"):
+        np.testing.assert_array_equal(getattr(plain.ptc, name), getattr(asked.ptc, name))
+    np.testing.assert_array_equal(plain.maps.mean_gain, asked.maps.mean_gain)
+    a, b = tmp_path / "plain", tmp_path / "asked"
+    write_gain_products(plain, a, figures=False, checksums=False)
+    write_gain_products(asked, b, figures=False, checksums=False)
+    assert not (a / "covariances.fits").exists() and not (a / "bfe.ecsv").exists()
+    assert (b / "covariances.fits").exists() and (b / "bfe.ecsv").exists()
+    sa = Table.read(a / "sectors.ecsv", format="ascii.ecsv")
+    sb = Table.read(b / "sectors.ecsv", format="ascii.ecsv")
+    for col in sa.colnames:
+        assert np.array_equal(sa[col], sb[col]), col
+    assert "gain_covariance" in sb.colnames and "gain_covariance" not in sa.colnames
+    assert np.array_equal(fits.getdata(a / "gain_map.fits"), fits.getdata(b / "gain_map.fits"))
+    with pytest.raises(ValueError, match="no covariances are measured"):
+        GainOptions(fit_lag=1)
+
+
+def test_provenance_records_the_inputs_sha256(small, tmp_path):
+    """The inputs are hashed beside the run; the digests are those of the files."""
+    import hashlib
+
+    sim, _, opts = small
+    res = run_gain(sim.ramps, opts)
+    write_gain_products(res, tmp_path, figures=False)
+    prov = json.loads((tmp_path / "provenance.json").read_text())
+    for entry in prov["inputs"]:
+        with open(entry["path"], "rb") as f:
+            assert entry["sha256"] == hashlib.sha256(f.read()).hexdigest()

@@ -477,13 +477,17 @@ def covariance_coupling(run: RunData) -> Table | None:
         sel = np.flatnonzero(run.regions == region)
         if sel.size:
             c = ipc_coupling(run.mean, run.cov, sel, run.box_npix)
-            rows.append((region, c["x"], c["y"], c["ratio_x"], c["ratio_y"], c["npoints"]))
-    t = Table(rows=rows, names=("region", "alpha_x", "alpha_y", "c10_over_c00", "c01_over_c00", "npoints"),
-              dtype=("U6", float, float, float, float, int))
-    for c in t.colnames[1:5]:
+            rows.append((region, c["x"], c["x_err"], c["y"], c["y_err"], c["ratio_x"], c["ratio_y"], c["npoints"],
+                         c["npairs"]))
+    t = Table(rows=rows, names=("region", "alpha_x", "alpha_x_err", "alpha_y", "alpha_y_err", "c10_over_c00",
+                                "c01_over_c00", "npoints", "npairs"),
+              dtype=("U6", float, float, float, float, float, float, int, int))
+    for c in t.colnames[1:7]:
         t[c].format = ".5f"
     t.meta["comments"] = ["Coupling of a 3x3 kernel from the slopes of C10, C01 and C00 against the mean "
-                          "(parabolas below 15,000 ADU: read noise constant, brighter-fatter quadratic)."]
+                          "(parabolas per pair up to the PTC turnoff: read noise and row/column corrections "
+                          "constant, brighter-fatter quadratic); errors: standard error over the pairs. "
+                          "ipc_coupling.ecsv (pixel-level increments) is the more precise measurement."]
     return t
 
 

@@ -28,6 +28,7 @@ from ...errors import NircamFileError
 from ...progress import CancelCheck, ProgressCallback, Reporter
 from ..maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from ..ptcfit import PTCFit, fit_ptc
+from ..run import measured_lag
 from ._common import scaled_progress
 
 __all__ = ["Refit", "RunData", "find_run", "is_run_folder", "obtain_runs"]
@@ -37,7 +38,7 @@ BOX_COLUMNS = ("box_id", "amp", "region", "npix", "xmin", "xmax", "ymin", "ymax"
 # options that change the PTC points (the signal limit and the first-pair mode do not:
 # the studies re-fit and re-decide from the points)
 POINT_OPTIONS = ("box", "groups", "regions", "ipc", "ipc_kernel", "superbias", "linearity", "saturation", "mask",
-                 "nsigma")
+                 "nsigma", "cov_lag")
 
 
 @dataclass
@@ -206,6 +207,13 @@ class RunData:
         for k in POINT_OPTIONS:
             if k == "ipc_kernel" and options.get("ipc", "none") == "none":
                 continue
+            if k == "cov_lag":
+                # covariances measured to the same lag; none asked for: any run has the points
+                want = measured_lag(options.get("cov_lag"), options.get("ptc_model", "linear"))
+                have = None if self.cov is None else self.cov.shape[-1] - 1
+                if want is not None and want != have:
+                    return False
+                continue
             a, b = options.get(k), self.options.get(k)
             if k in ("regions", "ipc_kernel", "superbias", "linearity", "saturation", "mask"):
                 a = os.path.abspath(a) if a else None
@@ -213,6 +221,13 @@ class RunData:
             if a != b:
                 return False
         return True
+
+
+def _has(run: RunData, key: str, value) -> bool:
+    """True when a saved run was made with ``key = value`` (covariances: measured to that lag)."""
+    if key == "cov_lag":
+        return value is None or (run.cov is not None and run.cov.shape[-1] - 1 == value)
+    return run.options.get(key) == value
 
 
 def _read_cov(folder: Path) -> np.ndarray | None:
@@ -281,7 +296,7 @@ def obtain_runs(
     for spec in specs:
         opts = dataclasses.replace(base_options, **spec)
         hit = find_run(saved, files, options_dict(opts)) if files else next(
-            (r for r in saved if all(r.options.get(k) == v for k, v in spec.items())), None)
+            (r for r in saved if all(_has(r, k, v) for k, v in spec.items())), None)
         out.append(hit)
         if hit is None:
             if not files:
