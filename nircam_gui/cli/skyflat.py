@@ -31,10 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
     add_arguments(p, SkyflatOptions)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .campaign import add_campaign_arguments
+
+    add_campaign_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     from ..core.errors import NircamFileError
     from ..core.options import from_args
@@ -55,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
+    from .campaign import skyflat_campaign, wants_campaign
+
+    if wants_campaign(args, args.files, by_content=False):
+        return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
         check_inputs(args.files, args.ground_flat)
     except NircamFileError as exc:
