@@ -4,7 +4,8 @@ Gain: ``sectors_all.ecsv`` (report JWST-STScI-004622 Table 7: one row per detect
 gain and uncertainty of sectors 1-4 and of the epoxy voids) and ``first_pair_all.ecsv``
 (Table 5: map #2 - map #1 beside map #4 - map #3, and whether map #1 was used). Sky flats:
 ``flats_all.ecsv`` (every FLAT file written: detector, filter, pupil, file) and
-``deadpix_all.ecsv`` (new dead pixels and their concentrations per detector).
+``deadpix_all.ecsv`` (new dead pixels and their concentrations per detector) and
+``backgrounds_all.ecsv`` (every image's sky background).
 
 Rows come from the small summaries the detector tasks return (read back from the
 products they wrote), for the detectors that are done or were skipped as complete.
@@ -17,11 +18,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from astropy.table import MaskedColumn, Table
+from astropy.table import MaskedColumn, Table, vstack
 
 from ..fileio import atomic_path
 
-__all__ = ["first_pair_table", "flats_table", "deadpix_table", "gain_tables", "sectors_all_table",
+__all__ = ["backgrounds_all_table", "first_pair_table", "flats_table", "deadpix_table", "gain_tables", "sectors_all_table",
            "skyflat_tables"]
 
 _GAIN_UNIT = "electron / adu"
@@ -120,10 +121,26 @@ def gain_tables(outcomes: dict, out: Path) -> list[str]:
             _write(out, "first_pair_all.ecsv", first_pair_table(outcomes))]
 
 
+def backgrounds_all_table(outcomes: dict, out: Path) -> Table | None:
+    """Every image's sky background, from the detectors' ``backgrounds.ecsv`` (None when there are none)."""
+    parts = [Table.read(out / d / "backgrounds.ecsv") for d in _finished(outcomes)
+             if (out / d / "backgrounds.ecsv").is_file()]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    t = vstack(parts, metadata_conflicts="silent")
+    t.meta = {k: v for k, v in parts[0].meta.items() if k == "comments"}
+    return t
+
+
 def skyflat_tables(outcomes: dict, out: Path) -> list[str]:
-    """Write ``flats_all.ecsv`` and ``deadpix_all.ecsv``; returns their paths."""
-    return [_write(out, "flats_all.ecsv", flats_table(outcomes)),
-            _write(out, "deadpix_all.ecsv", deadpix_table(outcomes))]
+    """Write ``flats_all.ecsv``, ``deadpix_all.ecsv`` (and ``backgrounds_all.ecsv``); returns their paths."""
+    written = [_write(out, "flats_all.ecsv", flats_table(outcomes)),
+               _write(out, "deadpix_all.ecsv", deadpix_table(outcomes))]
+    bg = backgrounds_all_table(outcomes, out)
+    if bg is not None:
+        written.append(_write(out, "backgrounds_all.ecsv", bg))
+    return written
 
 
 
