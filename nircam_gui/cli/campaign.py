@@ -96,18 +96,24 @@ def _refused(plan, prog: str, keep_going: bool) -> bool:
 
 
 def _run(plan, args, prog: str, settings: dict, argv: list[str]):
-    from ..core.campaign import run_campaign
+    from ..core.campaign import ClusterError, run_campaign
 
     cluster = _cluster(args, prog)
     if cluster is None:
         return EXIT_USAGE, None
 
     def work(progress, cancel):
-        return run_campaign(plan, args.outdir, cluster=cluster, keep_going=args.keep_going, settings=settings,
-                            force=args.force, progress=lambda st: progress(st.fraction, st.line()), cancel=cancel,
-                            command=[prog, *argv])
+        try:
+            return run_campaign(plan, args.outdir, cluster=cluster, keep_going=args.keep_going, settings=settings,
+                                force=args.force, progress=lambda st: progress(st.fraction, st.line()),
+                                cancel=cancel, command=[prog, *argv])
+        except ClusterError as exc:
+            return exc
 
     code, result = run_with_progress(work, f"{prog} campaign ({len(plan.runnable)} detectors)", args.quiet)
+    if isinstance(result, ClusterError):
+        print(f"error: {result}", file=sys.stderr)
+        return EXIT_ERROR, None
     if result is None:
         return code, None
     for det, o in result.outcomes.items():

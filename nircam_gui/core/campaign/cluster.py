@@ -17,7 +17,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["ClusterSpec", "open_client"]
+__all__ = ["ClusterError", "ClusterSpec", "open_client"]
+
+
+class ClusterError(ConnectionError):
+    """The cluster named cannot be reached or started (the message says which)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,8 @@ def open_client(spec: ClusterSpec, n_jobs: int = 1) -> Iterator:
 
     Raises
     ------
-    OSError
-        The scheduler cannot be reached (the message names it).
+    ClusterError
+        The scheduler cannot be reached, or the local cluster not started.
     """
     from distributed import Client, LocalCluster
 
@@ -75,7 +79,7 @@ def open_client(spec: ClusterSpec, n_jobs: int = 1) -> Iterator:
                             set_as_default=False)
         except (OSError, TimeoutError) as exc:
             where = spec.scheduler or f"the scheduler in {spec.scheduler_file}"
-            raise OSError(f"cannot reach {where}: {exc}") from None
+            raise ClusterError(f"cannot reach {where}: {exc}") from None
         try:
             yield client
         finally:
@@ -83,8 +87,11 @@ def open_client(spec: ClusterSpec, n_jobs: int = 1) -> Iterator:
         return
     n = spec.workers or max(1, min(os.cpu_count() or 1, n_jobs))
     # no dashboard: a second campaign (or a test) on this machine must not fight for port 8787
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           memory_limit=spec.memory_limit, silence_logs=40)
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit=spec.memory_limit, silence_logs=40)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot start a local Dask cluster of {n} workers: {exc}") from None
     try:
         client = Client(cluster, set_as_default=False)
         try:
