@@ -380,7 +380,7 @@ def _write_provenance(plan: CampaignPlan, out: Path, outcomes: dict, cluster: di
         "created": created, "analysis": plan.analysis, "command": command or [], "software": software_versions(),
         "cluster": cluster, "keep_going": keep_going, "cancelled": cancelled, "seconds": seconds,
         "detectors": {d: {"state": o.state, "error": o.error, "worker": o.worker, "host": o.host, "pid": o.pid,
-                          "seconds": o.seconds, "inputs": jobs[d].files,
+                          "seconds": o.seconds, "worker_peak_rss_mb": o.peak_rss_mb, "inputs": jobs[d].files,
                           "references": jobs[d].references, "regions": jobs[d].regions,
                           "notes": jobs[d].notes, "warnings": o.warnings,
                           "products": [os.path.relpath(p, out) for p in o.products]}

@@ -49,6 +49,17 @@ class DetectorOutcome:
     products: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: peak resident memory of the worker process so far (MB; the lifetime peak, so it covers this task)
+    peak_rss_mb: float = 0.0
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+    except (ImportError, OSError):
+        return 0.0
 
 
 class _Link:
@@ -234,6 +245,7 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
     except Exception as exc:  # noqa: BLE001 - one detector's failure is reported, the others go on
         out.state, out.error = "failed", error_text(exc)
     out.seconds = time.perf_counter() - t0
+    out.peak_rss_mb = _peak_rss_mb()
     link.send(1.0, out.state, force=True)
     return out
 
