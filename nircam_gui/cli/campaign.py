@@ -122,6 +122,8 @@ def _run(plan, args, prog: str, settings: dict, argv: list[str]):
         if o.state in ("failed", "refused"):
             print(f"error: {det}: {o.error}", file=sys.stderr)
     if result.cancelled:
+        print(f"{prog}: campaign stopped by the user; detectors done before keep their products "
+              f"({len(result.by_state('done', 'skipped'))} of {len(result.outcomes)})", file=sys.stderr)
         code = EXIT_INTERRUPTED
     elif result.by_state("failed", "refused", "cancelled"):
         code = EXIT_ERROR
