@@ -23,9 +23,11 @@ from ..errors import NircamFileError
 from ..fileio import atomic_path, sha256sum
 from ..progress import Cancelled
 
-__all__ = ["RECORD_FILE", "DetectorOutcome", "run_detector"]
+__all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "run_detector"]
 
 RECORD_FILE = "campaign_record.json"
+#: the result object kept for the GUI (``settings["keep_result"]``), read back with pickle
+RESULT_FILE = "result.pickle"
 #: seconds between progress messages (and cancel checks) a worker sends the client
 _EVERY_S = 0.5
 
@@ -146,6 +148,8 @@ def _gain(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[str
     result = run_gain(job.files, job.options, lambda f, m: progress(0.97 * f, m), cancel)
     progress(0.98, "writing products")
     paths = write_gain_products(result, outdir, figures=settings.get("figures", True))
+    if settings.get("keep_result"):
+        paths["result"] = _keep(result, outdir)
     sectors = Table.read(outdir / "sectors.ecsv")
     pairs = Table.read(outdir / "pairs.ecsv")
     summary = {
@@ -167,6 +171,8 @@ def _skyflat(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[
                                   ground_masks=job.references.get("ground_masks", ()),
                                   predictions=settings.get("predictions"), options=job.options,
                                   progress=progress, cancel=cancel)
+    if settings.get("keep_result"):
+        files = [*files, _keep(result, outdir)]
     det = result.detectors[job.detector]
     flats = [{"filter": d.filter, "pupil": d.pupil, "file": f"flat_{job.detector}_{token}.fits",
               "n_images": len(d.files), "ground_flat": os.path.basename(det.flats[token].ground_file)}
@@ -180,11 +186,22 @@ def _skyflat(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[
 _ANALYSES = {"gain": _gain, "skyflat": _skyflat}
 
 
+def _keep(result, outdir: Path) -> str:
+    """Pickle ``result`` beside its products (for the GUI, as its session files keep results)."""
+    import pickle
+
+    with atomic_path(outdir / RESULT_FILE) as tmp:
+        with open(tmp, "wb") as f:
+            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return os.fspath(outdir / RESULT_FILE)
+
+
 def options_record(analysis: str, job, settings: dict) -> dict:
     """The options a run of ``job`` depends on, as plain data (what the skip test compares)."""
     from .. import options as option_schema
 
-    doc = {"analysis": option_schema.provenance(job.options), "figures": settings.get("figures", True)}
+    doc = {"analysis": option_schema.provenance(job.options), "figures": settings.get("figures", True),
+           "keep_result": bool(settings.get("keep_result"))}
     predictions = settings.get("predictions")
     if predictions is not None:
         doc["predictions"] = [list(map(str, row)) for row in predictions]
