@@ -13,6 +13,7 @@ parallelism is over detectors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -261,8 +262,9 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
     progress : callable, optional
         Called with a :class:`CampaignProgress` (from this thread) as the campaign moves.
     cancel : callable, optional
-        Returning True cancels: the cancel flag reaches the running tasks, which stop at
-        their next step and leave their folders as they were; nothing new starts.
+        Returning True cancels: the cancel flag (a file in ``outdir``) reaches the running
+        tasks, which stop at their next step and leave their folders as they were; nothing new
+        starts.
     command : list of str, optional
         The command line, for the provenance.
 
@@ -302,52 +304,55 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                 state.messages[det] = str(msg.get("message", ""))
                 state.workers[det] = str(msg.get("worker", ""))
 
-    import contextlib
-
-    with (contextlib.nullcontext(client) if client is not None
-          else open_client(cluster or ClusterSpec(), len(jobs))) as cl:
-        from distributed import Event
-
-        info = describe_cluster(cl)
-        info["kind"] = ("caller's client" if client is not None else
-                        "external" if (cluster and cluster.external) else "local")
-        token = uuid.uuid4().hex[:8]
-        topic, event_name = f"nircam-campaign-{token}", f"nircam-campaign-cancel-{token}"
-        cl.subscribe_topic(topic, on_event)
-        stop = Event(event_name, client=cl)
-        futures = {cl.submit(run_detector, plan.analysis, job, os.fspath(out / det), settings or {}, topic,
-                             event_name, force, key=f"nircam-{plan.analysis}-{det}-{token}", pure=False): det
-                   for det, job in jobs.items()}
-        pending = set(futures)
-        report()
-        try:
-            while pending:
-                # a future's status is local (no scheduler round trip); polling keeps cancel responsive
-                done = {f for f in pending if f.done()}
-                if not done:
-                    time.sleep(0.2)
-                pending -= done
-                for fut in done:
-                    det = futures[fut]
-                    outcomes[det] = _outcome(fut, det)
-                    with lock:
-                        state.states[det] = outcomes[det].state
-                        state.fractions[det] = 1.0
-                    if outcomes[det].state == "failed" and not keep_going:
+    info: dict = {"kind": "none (no detector could run)"}
+    if jobs:
+        with (contextlib.nullcontext(client) if client is not None
+              else open_client(cluster or ClusterSpec(), len(jobs))) as cl:
+            info = describe_cluster(cl)
+            info["kind"] = ("caller's client" if client is not None else
+                            "external" if (cluster and cluster.external) else "local")
+            token = uuid.uuid4().hex[:8]
+            topic = f"nircam-campaign-{token}"
+            # the workers see OUTDIR (they write there): a file in it is the cancel flag
+            flag = out / f".nircam-campaign-cancel-{token}"
+            cl.subscribe_topic(topic, on_event)
+            futures = {cl.submit(run_detector, plan.analysis, job, os.fspath(out / det), settings or {}, topic,
+                                 os.fspath(flag), force, key=f"nircam-{plan.analysis}-{det}-{token}",
+                                 pure=False): det
+                       for det, job in jobs.items()}
+            pending = set(futures)
+            report()
+            try:
+                while pending:
+                    # a future's status is local (no scheduler round trip); polling keeps cancel responsive
+                    done = {f for f in pending if f.done()}
+                    if not done:
+                        time.sleep(0.2)
+                    pending -= done
+                    for fut in done:
+                        det = futures[fut]
+                        outcomes[det] = _outcome(fut, det)
+                        with lock:
+                            state.states[det] = outcomes[det].state
+                            state.fractions[det] = 1.0
+                        if outcomes[det].state == "failed" and not keep_going:
+                            _cancel_queued(cl, futures, pending, state, lock)
+                    if not cancelled and cancel is not None and cancel():
+                        cancelled = True
+                        flag.touch()
                         _cancel_queued(cl, futures, pending, state, lock)
-                if not cancelled and cancel is not None and cancel():
-                    cancelled = True
-                    stop.set()
-                    _cancel_queued(cl, futures, pending, state, lock)
-                report()
-        finally:
-            cl.unsubscribe_topic(topic)
-            if pending:  # interrupted (a second Ctrl-C): stop what runs, keep what is done
-                stop.set()
-                cl.cancel(list(pending))
-        for fut, det in futures.items():
-            if det not in outcomes:
-                outcomes[det] = DetectorOutcome(det, "cancelled", error="not started: the campaign stopped")
+                    report()
+            finally:
+                cl.unsubscribe_topic(topic)
+                if pending:  # interrupted (a second Ctrl-C): stop what runs, keep what is done
+                    flag.touch()
+                    cl.cancel(list(pending))
+            if pending or cancelled:
+                # the tasks told to stop have returned, or were released with the interrupted client
+                flag.unlink(missing_ok=True)
+            for fut, det in futures.items():
+                if det not in outcomes:
+                    outcomes[det] = DetectorOutcome(det, "cancelled", error="not started: the campaign stopped")
     outcomes = {d: outcomes[d] for d in plan.jobs}
     tables = (gain_tables if plan.analysis == "gain" else skyflat_tables)(outcomes, out)
     prov = _write_provenance(plan, out, outcomes, info, tables, created, time.perf_counter() - t0, command,

@@ -65,23 +65,24 @@ def _peak_rss_mb() -> float:
 
 
 class _Link:
-    """Progress events to the client and the campaign's cancel flag, throttled."""
+    """Progress events to the client (throttled) and the campaign's cancel flag.
 
-    def __init__(self, detector: str, topic: str | None, cancel_event: str | None) -> None:
+    The cancel flag is a file in the output folder, which every worker sees (it writes its
+    products there): checking it costs a ``stat``, no scheduler round trip, so a busy
+    scheduler can neither delay a cancel nor invent one.
+    """
+
+    def __init__(self, detector: str, topic: str | None, cancel_flag: str | None) -> None:
         self.detector = detector
         self.topic = topic
+        self.flag = cancel_flag
         self.worker = None
-        self.event = None
         self._last_sent = 0.0
-        self._last_check = 0.0
-        self._cancelled = False
         try:
-            from distributed import Event, get_worker
+            from distributed import get_worker
 
             self.worker = get_worker()
-            if cancel_event:
-                self.event = Event(cancel_event)
-        except ValueError:  # not on a worker (a direct call): no events, no flag
+        except ValueError:  # not on a worker (a direct call): no events
             pass
 
     def send(self, fraction: float, message: str, force: bool = False) -> None:
@@ -93,14 +94,7 @@ class _Link:
                                            "message": str(message)[:80], "worker": self.worker.address})
 
     def cancelled(self) -> bool:
-        now = time.monotonic()
-        if self.event is not None and not self._cancelled and now - self._last_check >= 1.0:
-            self._last_check = now
-            try:
-                self._cancelled = bool(self.event.is_set())
-            except (OSError, TimeoutError):  # scheduler gone: the campaign is over
-                self._cancelled = True
-        return self._cancelled
+        return bool(self.flag) and os.path.exists(self.flag)
 
 
 def _inputs_read(job) -> list[str]:
@@ -209,7 +203,7 @@ def options_record(analysis: str, job, settings: dict) -> dict:
 
 
 def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict | None = None,
-                 topic: str | None = None, cancel_event: str | None = None, force: bool = False) -> DetectorOutcome:
+                 topic: str | None = None, cancel_flag: str | None = None, force: bool = False) -> DetectorOutcome:
     """Run one detector's analysis and write its products into ``outdir`` (its own folder).
 
     Parameters
@@ -221,8 +215,10 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
         This detector's folder, ``OUTDIR/<DETECTOR>``.
     settings : dict, optional
         ``figures`` (bool), ``predictions`` (sky flats: an astropy Table).
-    topic, cancel_event : str, optional
-        Dask event topic for progress, name of the :class:`distributed.Event` that cancels.
+    topic : str, optional
+        Dask event topic for progress (``Worker.log_event``).
+    cancel_flag : str, optional
+        A file whose existence cancels the task (at its next step).
     force : bool
         Run even when an earlier run's products are complete.
 
@@ -236,7 +232,7 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
     """
     settings = settings or {}
     t0 = time.perf_counter()
-    link = _Link(job.detector, topic, cancel_event)
+    link = _Link(job.detector, topic, cancel_flag)
     out = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
                           worker=link.worker.address if link.worker is not None else "")
     outdir = Path(outdir)
