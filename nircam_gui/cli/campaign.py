@@ -1,8 +1,7 @@
 """The campaign form of ``nircam-gain`` and ``nircam-skyflat``: several detectors, on Dask.
 
 The commands take the same arguments plus the options added here; a run becomes a
-campaign when one of them is given, or (``nircam-gain``) when the inputs hold several
-detectors or a folder. Products go to ``OUTDIR/<DETECTOR>/``, the instrument tables and
+campaign when one of them is given, or (``nircam-gain``) when the inputs hold a folder. Products go to ``OUTDIR/<DETECTOR>/``, the instrument tables and
 ``campaign.json`` to ``OUTDIR``.
 """
 
@@ -47,23 +46,11 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, regions: bool = Fals
 
 def wants_campaign(args: argparse.Namespace, files: list[str], by_content: bool) -> bool:
     """Whether a command line asks for a campaign: a campaign option, or (``by_content``) a folder
-    among the inputs or files of several detectors."""
+    among the inputs. Files of several detectors without a campaign option keep the
+    single-run behaviour (an error naming the odd file)."""
     if any(getattr(args, f, None) for f in _FLAGS) or getattr(args, "campaign_regions", None):
         return True
-    if not by_content:
-        return False
-    if any(Path(f).is_dir() for f in files):
-        return True
-    from ..core.errors import NircamFileError
-    from ..core.readers import read_metadata
-
-    detectors = set()
-    for f in files:
-        try:
-            detectors.add(read_metadata(f).detector)
-        except NircamFileError:  # the single-detector run reports it, as it always has
-            return False
-    return len(detectors) > 1
+    return by_content and any(Path(f).is_dir() for f in files)
 
 
 def _cluster(args, prog: str):

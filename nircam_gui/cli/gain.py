@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="studies (report sections 5 and 6.3): nircam-gain study "
                                        "{consistency,box-size,signal-limit,ipc,external} -h")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="flat-field ramps (_uncal.fits or ground cubes); folders or several detectors make a campaign")
+                   help="flat-field ramps (_uncal.fits or ground cubes); a folder makes a campaign (files of several "
+                        "detectors: add --campaign)")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     add_arguments(p, GainOptions)
     p.add_argument("--references", nargs="+", default=[], metavar="PATH",
