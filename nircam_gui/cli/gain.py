@@ -22,13 +22,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="studies (report sections 5 and 6.3): nircam-gain study "
                                        "{consistency,box-size,signal-limit,ipc,external} -h")
-    p.add_argument("files", nargs="+", metavar="FILE", help="flat-field ramps (_uncal.fits or ground cubes)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="flat-field ramps (_uncal.fits or ground cubes); a folder makes a campaign (files of several "
+                        "detectors: add --campaign)")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     add_arguments(p, GainOptions)
     p.add_argument("--references", nargs="+", default=[], metavar="PATH",
                    help="reference files or folders searched (by REFTYPE and DETECTOR) for the ones not given above")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .campaign import add_campaign_arguments
+
+    add_campaign_arguments(p, regions=True)
     return p
 
 
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return study_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from .campaign import gain_campaign, wants_campaign
+
+    if wants_campaign(args, args.files, by_content=True):
+        return gain_campaign(args, argv)
     from ..core.fileio import ensure_output_dir
     from ..core.gain.run import GainOptions, run_gain
     from ..core.gain.products import sectors_table, write_gain_products

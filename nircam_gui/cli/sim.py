@@ -26,7 +26,9 @@ def _add_flats(sub) -> None:
     p = sub.add_parser("flats", help="flat-field ramps (_uncal.fits) + reference files + truth",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("-o", "--outdir", required=True, help="output folder")
-    p.add_argument("--detector", default="NRCB1", help=f"one of {', '.join(DETECTORS)} (or B1, 486, ...)")
+    p.add_argument("--detector", nargs="+", default=["NRCB1"],
+                   help=f"one or more of {', '.join(DETECTORS)} (or B1, 486, ...); with several, each detector's "
+                        "set (ramps, reference/, truth/) goes to OUTDIR/<DETECTOR>/ with its own seed")
     p.add_argument("--nints", type=int, default=d["nints"].default, help="integrations")
     p.add_argument("--ngroups", type=int, default=d["ngroups"].default, help="groups per integration")
     p.add_argument("--size", type=int, default=d["size"].default,
@@ -52,26 +54,47 @@ def _add_flats(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
 
 
+def _flat_config(args, detector: str, seed: int):
+    from ..core.simulate.flats import FlatSimConfig
+
+    return FlatSimConfig(detector=detector, nints=args.nints, ngroups=args.ngroups, size=args.size,
+                         seed=seed, layout=args.layout, adu_per_group=args.adu_per_group,
+                         first_pair_anomaly=args.first_pair_anomaly,
+                         first_int_flux_step=args.first_int_flux_step,
+                         epoxy_void=False if args.no_epoxy_void else None, threads=args.threads,
+                         bfe=args.bfe is not None,
+                         **({} if args.bfe is None else {"bfe_a00": args.bfe}),
+                         one_over_f_rms=args.one_over_f, acn_rms=args.acn, void_ipc_scale=args.void_ipc_scale)
+
+
 def _run_flats(args) -> int:
-    from ..core.simulate.flats import FlatSimConfig, simulate_flats
+    from ..core.detector import get_detector
+    from ..core.simulate.flats import simulate_flats
 
     try:
-        cfg = FlatSimConfig(detector=args.detector, nints=args.nints, ngroups=args.ngroups, size=args.size,
-                            seed=args.seed, layout=args.layout, adu_per_group=args.adu_per_group,
-                            first_pair_anomaly=args.first_pair_anomaly,
-                            first_int_flux_step=args.first_int_flux_step,
-                            epoxy_void=False if args.no_epoxy_void else None, threads=args.threads,
-                            bfe=args.bfe is not None,
-                            **({} if args.bfe is None else {"bfe_a00": args.bfe}),
-                            one_over_f_rms=args.one_over_f, acn_rms=args.acn, void_ipc_scale=args.void_ipc_scale)
+        names = list(dict.fromkeys(get_detector(d).name for d in args.detector))
+        # one seed per detector, so their noise is independent; the first keeps --seed
+        cfgs = [_flat_config(args, name, args.seed + i) for i, name in enumerate(names)]
     except (KeyError, ValueError) as exc:
         print(f"nircam-sim flats: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE
-    code, result = run_with_progress(lambda p, c: simulate_flats(ensure_output_dir(args.outdir), cfg, p, c),
-                                     "simulating flats", args.quiet)
-    if result is not None:
+    several = len(cfgs) > 1
+    outdir = Path(args.outdir)
+
+    def work(progress, cancel):
+        results = []
+        for i, cfg in enumerate(cfgs):
+            where = outdir / cfg.detector if several else outdir
+            step = (lambda f, m, i=i, d=cfg.detector: progress((i + f) / len(cfgs), f"{d}: {m}")) if several \
+                else progress
+            results.append(simulate_flats(ensure_output_dir(where), cfg, step, cancel))
+        return results
+
+    code, results = run_with_progress(work, "simulating flats", args.quiet)
+    for cfg, result in zip(cfgs, results or []):
+        where = outdir / cfg.detector if several else outdir
         print(f"wrote {len(result.ramps)} ramp file(s), {len(result.references)} reference files"
-              f"{', the epoxy-void regions' if result.regions else ''} and the truth to {args.outdir}")
+              f"{', the epoxy-void regions' if result.regions else ''} and the truth to {where}")
     return code
 
 

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
     add_arguments(p, SkyflatOptions)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .campaign import add_campaign_arguments
+
+    add_campaign_arguments(p)
     return p
 
 
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
+    from .campaign import skyflat_campaign, wants_campaign
+
+    if wants_campaign(args, args.files, by_content=False):
+        return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
         check_inputs(args.files, args.ground_flat)
     except NircamFileError as exc:

@@ -159,6 +159,9 @@ class MainWindow(QMainWindow):
         from .skyflat import install_skyflat_tabs  # "Sky flat" and "Dead pixels" tabs
 
         sky, dead = install_skyflat_tabs(self)
+        from .campaign import install_campaign_window  # Tasks > Campaign...
+
+        install_campaign_window(self)
         from .grid_display import GridDisplay
 
         self.gain_panel.exported.connect(

@@ -1,0 +1,277 @@
+"""One detector's work, as it runs on a Dask worker.
+
+The task gets paths and options (a :class:`~.inputs.DetectorJob`), reads its own files,
+runs the same analysis and the same writer as a single-detector command into
+``OUTDIR/<DETECTOR>/``, and returns a small :class:`DetectorOutcome` (states, a few
+numbers, the worker that ran it). No array travels through the scheduler.
+
+Beside the products it writes ``campaign_record.json``: the SHA-256 of every file read,
+the options, and the SHA-256 of every product. A later campaign with the same inputs and
+options finds the record and the products intact and skips the detector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import NircamFileError
+from ..fileio import atomic_path, sha256sum
+from ..progress import Cancelled
+
+__all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "run_detector"]
+
+RECORD_FILE = "campaign_record.json"
+#: the result object kept for the GUI (``settings["keep_result"]``), read back with pickle
+RESULT_FILE = "result.pickle"
+#: seconds between progress messages (and cancel checks) a worker sends the client
+_EVERY_S = 0.5
+
+
+@dataclass
+class DetectorOutcome:
+    """What the client learns of one detector (small: it travels through the scheduler).
+
+    ``state`` is ``done``, ``skipped`` (products complete from an earlier run with the same
+    inputs and options), ``failed``, ``refused`` (inputs not usable, never started) or
+    ``cancelled``.
+    """
+
+    detector: str
+    state: str
+    error: str = ""
+    worker: str = ""
+    host: str = ""
+    pid: int = 0
+    seconds: float = 0.0
+    products: list[str] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    #: peak resident memory of the worker process so far (MB; the lifetime peak, so it covers this task)
+    peak_rss_mb: float = 0.0
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+    except (ImportError, OSError):
+        return 0.0
+
+
+class _Link:
+    """Progress events to the client (throttled) and the campaign's cancel flag.
+
+    The cancel flag is a file in the output folder, which every worker sees (it writes its
+    products there): checking it costs a ``stat``, no scheduler round trip, so a busy
+    scheduler can neither delay a cancel nor invent one.
+    """
+
+    def __init__(self, detector: str, topic: str | None, cancel_flag: str | None) -> None:
+        self.detector = detector
+        self.topic = topic
+        self.flag = cancel_flag
+        self.worker = None
+        self._last_sent = 0.0
+        try:
+            from distributed import get_worker
+
+            self.worker = get_worker()
+        except ValueError:  # not on a worker (a direct call): no events
+            pass
+
+    def send(self, fraction: float, message: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.worker is None or not self.topic or (not force and now - self._last_sent < _EVERY_S):
+            return
+        self._last_sent = now
+        self.worker.log_event(self.topic, {"detector": self.detector, "fraction": float(fraction),
+                                           "message": str(message)[:80], "worker": self.worker.address})
+
+    def cancelled(self) -> bool:
+        return bool(self.flag) and os.path.exists(self.flag)
+
+
+def _inputs_read(job) -> list[str]:
+    """Every file the analysis reads: inputs, reference files, regions."""
+    refs = []
+    for v in job.references.values():
+        refs.extend(v if isinstance(v, (list, tuple)) else [v])
+    paths = [*job.files, *(r for r in refs if r), *([job.regions] if job.regions else [])]
+    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
+
+
+def _plain(doc):
+    return json.loads(json.dumps(doc, default=str, sort_keys=True))
+
+
+def _record(outdir: Path, analysis: str, job, options: dict, checksums: dict, products: list[str],
+            summary: dict) -> None:
+    doc = {"analysis": analysis, "detector": job.detector, "inputs": checksums, "options": options,
+           "products": {os.path.relpath(p, outdir): sha256sum(p) for p in products}, "summary": summary}
+    with atomic_path(outdir / RECORD_FILE) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, default=str))
+
+
+def _complete(outdir: Path, analysis: str, options: dict, checksums: dict) -> dict | None:
+    """The record of an earlier run when it matches and its products are intact, else None."""
+    try:
+        doc = json.loads((outdir / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if doc.get("analysis") != analysis or doc.get("inputs") != checksums or doc.get("options") != options:
+        return None
+    for rel, sha in doc.get("products", {}).items():
+        p = outdir / rel
+        if not p.is_file() or sha256sum(p) != sha:
+            return None
+    return doc if doc.get("products") else None
+
+
+def _gain(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[str], dict, list[str]]:
+    from astropy.table import Table
+
+    from ..gain.products import write_gain_products
+    from ..gain.run import run_gain
+
+    result = run_gain(job.files, job.options, lambda f, m: progress(0.97 * f, m), cancel)
+    progress(0.98, "writing products")
+    paths = write_gain_products(result, outdir, figures=settings.get("figures", True))
+    if settings.get("keep_result"):
+        paths["result"] = _keep(result, outdir)
+    sectors = Table.read(outdir / "sectors.ecsv")
+    pairs = Table.read(outdir / "pairs.ecsv")
+    summary = {
+        "sectors": [{"amp": int(r["amp"]), "region": str(r["region"]), "gain": float(r["gain"]),
+                     "gain_err": float(r["gain_err"]), "gain_apparent": float(r["gain_apparent"])} for r in sectors],
+        "first_pair": {k: pairs.meta.get(k) for k in ("first_pair_mode", "first_pair_anomalous", "first_pair_used",
+                                                      "d21_mean", "d21_std", "ref_label", "ref_mean", "ref_std",
+                                                      "z", "reason")},
+        "n_pairs": len(pairs), "pairs_used": [int(p) for p, u in zip(pairs["pair"], pairs["used"]) if u],
+        "ipc_corrected": bool(sectors.meta.get("gain_ipc_corrected", job.options.ipc != "none")),
+    }
+    return [os.fspath(p) for p in paths.values()], summary, list(result.warnings)
+
+
+def _skyflat(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[str], dict, list[str]]:
+    from ..skyflat.run import run_and_write
+
+    result, files = run_and_write(job.files, outdir, ground_flats=job.references.get("ground_flats", ()),
+                                  ground_masks=job.references.get("ground_masks", ()),
+                                  predictions=settings.get("predictions"), options=job.options,
+                                  progress=progress, cancel=cancel)
+    if settings.get("keep_result"):
+        files = [*files, _keep(result, outdir)]
+    det = result.detectors[job.detector]
+    flats = [{"filter": d.filter, "pupil": d.pupil, "file": f"flat_{job.detector}_{token}.fits",
+              "n_images": len(d.files), "ground_flat": os.path.basename(det.flats[token].ground_file)}
+             for token, d in sorted(det.filter_deltas.items()) if token in det.flats]
+    summary = {"flats": flats, "n_images": det.n_images, "n_dead": int(det.n_dead), "n_clusters": int(det.n_clusters),
+               "fit_method": det.fit_method, "dead_threshold": float(det.dead.threshold),
+               "filters": sorted(det.filter_deltas)}
+    return list(files), summary, list(result.warnings)
+
+
+_ANALYSES = {"gain": _gain, "skyflat": _skyflat}
+
+
+def _keep(result, outdir: Path) -> str:
+    """Pickle ``result`` beside its products (for the GUI, as its session files keep results)."""
+    import pickle
+
+    with atomic_path(outdir / RESULT_FILE) as tmp:
+        with open(tmp, "wb") as f:
+            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return os.fspath(outdir / RESULT_FILE)
+
+
+def options_record(analysis: str, job, settings: dict) -> dict:
+    """The options a run of ``job`` depends on, as plain data (what the skip test compares)."""
+    from .. import options as option_schema
+
+    doc = {"analysis": option_schema.provenance(job.options), "figures": settings.get("figures", True),
+           "keep_result": bool(settings.get("keep_result"))}
+    predictions = settings.get("predictions")
+    if predictions is not None:
+        doc["predictions"] = [list(map(str, row)) for row in predictions]
+    return _plain(doc)
+
+
+def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict | None = None,
+                 topic: str | None = None, cancel_flag: str | None = None, force: bool = False) -> DetectorOutcome:
+    """Run one detector's analysis and write its products into ``outdir`` (its own folder).
+
+    Parameters
+    ----------
+    analysis : {"gain", "skyflat"}
+    job : DetectorJob
+        With ``options`` (the analysis' options object for this detector).
+    outdir : path-like
+        This detector's folder, ``OUTDIR/<DETECTOR>``.
+    settings : dict, optional
+        ``figures`` (bool), ``predictions`` (sky flats: an astropy Table).
+    topic : str, optional
+        Dask event topic for progress (``Worker.log_event``).
+    cancel_flag : str, optional
+        A file whose existence cancels the task (at its next step).
+    force : bool
+        Run even when an earlier run's products are complete.
+
+    Returns
+    -------
+    DetectorOutcome
+        Never raises for a problem of the data: a failure is ``state="failed"`` with the
+        one-line error (file and problem); a cancel is ``state="cancelled"``. Products are
+        staged and moved in at the end, so a failed or cancelled detector leaves its folder
+        as it was.
+    """
+    settings = settings or {}
+    t0 = time.perf_counter()
+    link = _Link(job.detector, topic, cancel_flag)
+    out = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
+                          worker=link.worker.address if link.worker is not None else "")
+    outdir = Path(outdir)
+    link.send(0.0, "checking inputs", force=True)
+    try:
+        checksums = {p: sha256sum(p) for p in _inputs_read(job)}
+        options = options_record(analysis, job, settings)
+        earlier = None if force else _complete(outdir, analysis, options, checksums)
+        if earlier is not None:
+            out.state, out.summary = "skipped", earlier.get("summary", {})
+            out.products = [os.fspath(outdir / rel) for rel in earlier["products"]]
+        else:
+            def progress(fraction: float, message: str) -> None:
+                link.send(fraction, message)
+
+            products, out.summary, out.warnings = _ANALYSES[analysis](job, outdir, settings, progress,
+                                                                      link.cancelled)
+            _record(outdir, analysis, job, options, checksums, products, out.summary)
+            out.products = products + [os.fspath(outdir / RECORD_FILE)]
+            out.state = "done"
+    except (Cancelled, KeyboardInterrupt):
+        out.state, out.error = "cancelled", "cancelled by the user"
+    except Exception as exc:  # noqa: BLE001 - one detector's failure is reported, the others go on
+        out.state, out.error = "failed", error_text(exc)
+    out.seconds = time.perf_counter() - t0
+    out.peak_rss_mb = _peak_rss_mb()
+    link.send(1.0, out.state, force=True)
+    return out
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a detector's failure: the file and the problem where one is known."""
+    if isinstance(exc, NircamFileError):
+        return str(exc).strip().splitlines()[0]
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, MemoryError):
+        return "out of memory on the worker (fewer workers per machine, or a larger memory limit)"
+    return f"unexpected {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}"
+
+
+__all__ += ["error_text", "options_record"]

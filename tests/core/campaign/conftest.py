@@ -1,0 +1,42 @@
+"""A small simulated instrument (two detectors) and one Dask cluster per test module."""
+
+import pytest
+
+from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
+from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images
+
+#: tiny frames: the campaign machinery is under test here, not the science
+SIZE = 128
+BOX = 32
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A ``distributed.LocalCluster`` of 2 worker processes, started and closed here."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=50)
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def flats_two(tmp_path_factory):
+    """Flat-field ramps of NRCA1 and NRCB4 (B4 has an epoxy void), each in its own folder."""
+    root = tmp_path_factory.mktemp("campaign_flats")
+    sims = {}
+    for i, det in enumerate(("NRCA1", "NRCB4")):
+        sims[det] = simulate_flats(root / det, FlatSimConfig(detector=det, size=SIZE, nints=4, ngroups=6, seed=10 + i))
+    return root, sims
+
+
+@pytest.fixture(scope="module")
+def images_two(tmp_path_factory):
+    """_cal images of NRCA1 and NRCBLONG in two filters, with ground FLATs and MASKs."""
+    root = tmp_path_factory.mktemp("campaign_images")
+    sim = simulate_cal_images(root, CalSimConfig(detectors=("NRCA1", "NRCBLONG"), filters=("F150W", "F200W"),
+                                                 n_images=3, size=SIZE, seed=4))
+    return root, sim
