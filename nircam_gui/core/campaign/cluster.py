@@ -1,8 +1,9 @@
 """Where a campaign runs: an embedded local Dask cluster, or one the user started.
 
-With no address, a :class:`distributed.LocalCluster` of worker processes (one thread each:
-the analyses are numpy/numba code that holds the GIL in places, and each worker then owns
-one detector's memory) starts here and stops with the campaign. With ``scheduler`` (an
+With no address, a :class:`distributed.LocalCluster` of worker processes (one Dask thread
+each: the analyses are numpy/numba code that holds the GIL in places, and each worker then
+owns one detector's memory; the numba and BLAS thread pools of each worker get the machine's
+cores divided by the number of workers) starts here and stops with the campaign. With ``scheduler`` (an
 address such as ``tcp://host:8786``) or ``scheduler_file`` (what ``dask scheduler
 --scheduler-file`` or dask-jobqueue writes), the campaign joins that cluster and leaves it
 running. Workers of an external cluster must have nircam-gui installed and see the input
@@ -86,10 +87,15 @@ def open_client(spec: ClusterSpec, n_jobs: int = 1) -> Iterator:
             client.close()
         return
     n = spec.workers or max(1, min(os.cpu_count() or 1, n_jobs))
+    # the fused calibration is a parallel numba kernel: each worker gets its share of the cores,
+    # or n workers would each start a thread per core and fight over them
+    threads = str(max(1, (os.cpu_count() or 1) // n))
+    env = {name: threads for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                      "MKL_NUM_THREADS")}
     # no dashboard: a second campaign (or a test) on this machine must not fight for port 8787
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit=spec.memory_limit, silence_logs=40)
+                               memory_limit=spec.memory_limit, silence_logs=40, env=env)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster of {n} workers: {exc}") from None
     try:

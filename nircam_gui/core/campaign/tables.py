@@ -78,6 +78,10 @@ def first_pair_table(outcomes: dict) -> Table:
     t["reference_pairs"] = [str(fp[d].get("ref_label") or "") for d in done]
     t["reference_mean"] = _column("reference_mean", [fp[d].get("ref_mean") for d in done], _GAIN_UNIT)
     t["reference_std"] = _column("reference_std", [fp[d].get("ref_std") for d in done], _GAIN_UNIT)
+    t["offset"] = _column("offset", [fp[d].get("offset") for d in done], _GAIN_UNIT,
+                          "map2_minus_map1_mean - reference_mean")
+    t["se"] = _column("se", [fp[d].get("se") for d in done], _GAIN_UNIT,
+                      "standard error of the offset (box scatter and the pair-level part); z is offset / se taken to N(0, 1)")
     t["z"] = _column("z", [fp[d].get("z") for d in done])
     t["first_pair_anomalous"] = [bool(fp[d].get("first_pair_anomalous")) for d in done]
     t["first_pair_used"] = [bool(fp[d].get("first_pair_used")) for d in done]

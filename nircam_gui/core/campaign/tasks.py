@@ -146,12 +146,15 @@ def _gain(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[str
         paths["result"] = _keep(result, outdir)
     sectors = Table.read(outdir / "sectors.ecsv")
     pairs = Table.read(outdir / "pairs.ecsv")
+    # the run's own PTC model is the first row: its offset and standard error give z its meaning
+    test = Table.read(outdir / "first_pair.ecsv")[0]
     summary = {
         "sectors": [{"amp": int(r["amp"]), "region": str(r["region"]), "gain": float(r["gain"]),
                      "gain_err": float(r["gain_err"]), "gain_apparent": float(r["gain_apparent"])} for r in sectors],
         "first_pair": {k: pairs.meta.get(k) for k in ("first_pair_mode", "first_pair_anomalous", "first_pair_used",
                                                       "d21_mean", "d21_std", "ref_label", "ref_mean", "ref_std",
-                                                      "z", "reason")},
+                                                      "z", "reason")}
+        | {"offset": float(test["offset"]), "se": float(test["se"])},
         "n_pairs": len(pairs), "pairs_used": [int(p) for p, u in zip(pairs["pair"], pairs["used"]) if u],
         "ipc_corrected": bool(sectors.meta.get("gain_ipc_corrected", job.options.ipc != "none")),
     }

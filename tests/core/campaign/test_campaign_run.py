@@ -106,6 +106,9 @@ def test_gain_campaign_tables_and_provenance(gain_campaign, flats_two):
         row = first[list(first["detector"]).index(det)]
         assert row["map2_minus_map1_mean"] == pairs.meta["d21_mean"]
         assert bool(row["first_pair_used"]) == pairs.meta["first_pair_used"]
+        test = Table.read(out / det / "first_pair.ecsv")[0]
+        for name in ("se", "offset"):  # a value the detector's run could not give is masked, not NaN
+            assert (row[name] == test[name]) if np.isfinite(test[name]) else np.ma.is_masked(row[name])
     doc = json.loads((out / CAMPAIGN_FILE).read_text())
     workers = set(doc["cluster"]["workers"])
     assert len(workers) == 2 and doc["cluster"]["scheduler"].startswith("tcp://")
