@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from astropy.table import Table
 
+from .additive import AdditiveResult
 from .deadpix import DeadPixels, find_clusters, find_dead_pixels
 from .options import SkyflatOptions
 
@@ -82,6 +83,8 @@ class DetectorResult:
     clusters: Table | None = field(default=None, repr=False)
     #: per-image source masks (``np.packbits`` of the boolean mask, by file), with ``keep_masks``
     source_masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the additive scattered light removed before the combines (None with ``additive="plain"``)
+    additive: AdditiveResult | None = field(default=None, repr=False)
 
     @property
     def n_images(self) -> int:

@@ -39,6 +39,11 @@ class ImageStack:
     dq_dead: np.ndarray = field(repr=False)
     #: bit-packed source masks by file (only when kept)
     masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: per image, medians of ``block_bin`` pixel blocks of the normalised image with only the
+    #: unusable pixels masked (not the sources): what the additive separation fits, since the
+    #: source mask also takes the bright ridges of scattered light in the images where they are strong
+    blocks: np.ndarray | None = field(default=None, repr=False)
+    block_bin: int = 0
 
 
 def _shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
@@ -53,7 +58,7 @@ def _shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
 
 
 def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOptions, reporter: Reporter,
-                keep_masks: bool = False) -> ImageStack:
+                keep_masks: bool = False, block_bin: int = 0) -> ImageStack:
     """Mask, normalise and stack the images of one detector.
 
     Parameters
@@ -67,6 +72,8 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
         Takes one step per image.
     keep_masks : bool
         Keep every image's source mask (bit-packed, 0.5 MB a full frame).
+    block_bin : int
+        When > 0, also keep :attr:`ImageStack.blocks` (block medians without the source mask).
 
     Raises
     ------
@@ -80,6 +87,7 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
     dq_dead = np.zeros((ny, nx), bool)
     records: list[BackgroundRecord] = []
     kept: dict[str, np.ndarray] = {}
+    blocks = None
     for i, m in enumerate(metas):
         with open_image(m.path) as img:
             sci = np.array(img.sci, dtype=np.float32)
@@ -99,6 +107,13 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
         if not np.isfinite(level.median) or level.median <= 0:
             raise NircamFileError(m.path, f"no usable sky: the clipped background is {level.median:g}; a sky "
                                           "flat needs a positive sky level")
+        if block_bin > 0:
+            from .additive import block_medians
+
+            med = block_medians(normalise(sci, (dq & DO_NOT_USE) != 0, level.median), block_bin)
+            if blocks is None:
+                blocks = np.empty((len(metas), *med.shape), np.float32)
+            blocks[i] = med
         stack[i] = normalise(sci, mask, level.median)
         dq_dead |= (dq & DEAD) != 0
         if keep_masks:
@@ -110,4 +125,4 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
                                         start_mjd=m.start_mjd if m.start_mjd is not None else np.nan))
         del sci, dq, mask
         reporter.step(f"{detector} mask {i + 1}/{len(metas)}")
-    return ImageStack(stack, dict(groups), records, dq_dead, kept)
+    return ImageStack(stack, dict(groups), records, dq_dead, kept, blocks, block_bin)
