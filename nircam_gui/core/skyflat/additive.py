@@ -30,9 +30,12 @@ The separation works on ``bin`` x ``bin`` block medians of the source-masked sta
    normalisation; ``s_f`` keeps the corrected images at median 1. The combines that follow are
    the report's.
 
-A component is applied only when it is significant (the fitted variation beats the noise by
-:data:`DETECTION_Z` standard deviations); otherwise the stack is left as it was, apart from
-claw regions.
+A component is applied only when it is significant: the fitted variation beats the noise by
+:data:`DETECTION_Z` standard deviations and the template is spatially coherent (neighbouring
+blocks correlate by :data:`MIN_COHERENCE`; a template fitted to noise does not); otherwise the
+stack is left as it was, apart from claw regions. A fitted template is kept where it is
+significant (with a margin) and set to 0 elsewhere, so that its noise is not divided into
+every image.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import bottleneck as bn
 import numpy as np
 from astropy.table import Table
 from scipy.interpolate import RectBivariateSpline
-from scipy.ndimage import binary_dilation, label, median_filter
+from scipy.ndimage import binary_dilation, gaussian_filter, label, median_filter
 
 from .largescale import image_blocks
 
@@ -52,6 +55,8 @@ __all__ = ["AdditiveResult", "DETECTION_Z", "bin_stack", "block_medians", "fit_a
 
 #: significance (in standard deviations of a rank-1 fit to pure noise) a wisp must have to be applied
 DETECTION_Z = 8.0
+#: and the correlation of its neighbouring blocks (a template fitted to noise has ~0)
+MIN_COHERENCE = 0.3
 #: blocks with less than this fraction of valid pixels are left out
 _MIN_VALID = 0.5
 
@@ -173,7 +178,8 @@ def _despike(T: np.ndarray, shape: tuple[int, int], nsig: float = 5.0) -> np.nda
 
 
 def _als(Y: np.ndarray, w: np.ndarray, fidx: np.ndarray, nf: int, T: np.ndarray, a: np.ndarray, c: np.ndarray,
-         D: np.ndarray, fixed_T: bool, centre: bool, iters: int, shape: tuple[int, int]) -> tuple:
+         D: np.ndarray, fixed_T: bool, centre: bool, iters: int, shape: tuple[int, int],
+         support: np.ndarray | None = None) -> tuple:
     """Alternating least squares of ``Y_i = c_i D_f (1 + a_i T)`` over valid blocks ``w``."""
     n = Y.shape[0]
     Yz = np.where(w, Y, 0.0)
@@ -215,9 +221,11 @@ def _als(Y: np.ndarray, w: np.ndarray, fidx: np.ndarray, nf: int, T: np.ndarray,
             with np.errstate(invalid="ignore", divide="ignore"):
                 T = np.where(den > 0, num / den, 0.0)
             T = _despike(T, shape)
+            if support is not None:
+                T = T * support
             # T + b trades against the normalisations c_i: the template's zero is where most of
             # the frame is, which scattered light does not reach (the median block)
-            T = T - np.median(T)
+            T = T - np.median(T) if support is None else T
             # scale gauge: peak 1 (a robust peak: the 99.9th percentile of |T|)
             peak = np.percentile(np.abs(T), 99.9) if T.size else 0.0
             if peak > 0:
@@ -225,17 +233,32 @@ def _als(Y: np.ndarray, w: np.ndarray, fidx: np.ndarray, nf: int, T: np.ndarray,
     return T, a, c, D
 
 
+def _coherence(T: np.ndarray) -> float:
+    """Mean correlation of neighbouring blocks of ``T``: ~0 for a template fitted to noise, ~1 for a wisp."""
+    if min(T.shape) < 3 or not np.any(T):
+        return 0.0
+    cx = np.corrcoef(T[:, :-1].ravel(), T[:, 1:].ravel())[0, 1]
+    cy = np.corrcoef(T[:-1].ravel(), T[1:].ravel())[0, 1]
+    return float(np.nan_to_num((cx + cy) / 2))
+
+
+def _support(T: np.ndarray, nsig: float = 4.0, margin: int = 2) -> np.ndarray:
+    """Where the template is significant: its 1-block Gaussian smoothing above ``nsig`` robust
+    standard deviations, grown by ``margin`` blocks."""
+    ts = gaussian_filter(T, 1.0, mode="nearest")
+    noise = _robust_sigma(ts)
+    if not np.isfinite(noise) or noise == 0:
+        return np.ones(T.shape, bool)
+    return binary_dilation(np.abs(ts) > nsig * noise, iterations=margin)
+
+
 def _zero_point(D: np.ndarray, T: np.ndarray, shape: tuple[int, int], basis: np.ndarray,
                 sigma: float = 3.0, iters: int = 5) -> float:
     """``k`` of ``D = P + k D T`` (P a 3rd-order polynomial), iteratively clipped.
 
-    ``T`` is the fitted template, noisy where the wisp is faint; noise in a regressor biases
-    its coefficient towards 0, so blocks where ``T`` is within 3 of its noise (the robust
-    std of all blocks) enter as 0.
+    ``T`` comes cleaned of noise outside the wisp (:func:`_support`): noise in a regressor
+    would bias its coefficient towards 0.
     """
-    noise = _robust_sigma(T)
-    if np.isfinite(noise) and noise > 0:
-        T = np.where(T > 3 * noise, T, 0.0)
     ok = np.isfinite(D)
     X = np.column_stack([basis, np.where(ok, D * T, 0.0)])
     y = np.where(ok, D, 0.0)
@@ -275,7 +298,9 @@ def fit_additive(Y: np.ndarray, groups: list[int], *, template: np.ndarray | Non
     Returns
     -------
     dict
-        ``T, a, a_err, c, D, flags (n, nby, nbx bool), zero_points (per filter index), z, s (per filter)``.
+        ``T, a, a_err, c, D, flags (n, nby, nbx bool), zero_points (per filter index), z, s (per filter)``:
+        image *i* of filter *f* is ``c_i D_f (1 + a_i T) / (1 - k_f T)`` with ``D`` the flat (the
+        zero points ``k`` applied) and ``a`` centred per filter.
     """
     n, nby, nbx = Y.shape
     Q = nby * nbx
@@ -333,25 +358,30 @@ def fit_additive(Y: np.ndarray, groups: list[int], *, template: np.ndarray | Non
     n_eff = max(n - nf, 1)
     expected = n_eff if fixed else (np.sqrt(n_free) + np.sqrt(n_eff)) ** 2
     z = float((signal - expected) / np.sqrt(2.0 * (n_eff if fixed else n_free)))
-    # zero point per filter under the smooth-flat prior, then the stack re-fitted in that gauge
+    coherence = _coherence(T.reshape(nby, nbx))
+    support = None
+    if not fixed:
+        # outside the wisp the fitted T is noise, which the correction would print into every
+        # image (times a_i): keep T where it is significant (smoothed, with a margin), 0 elsewhere
+        support = _support(T.reshape(nby, nbx)).ravel()
+        T = T * support
+        T, a, c, D = _als(Yf, w, fidx, nf, T, a, c, D, True, centre=True, iters=10, shape=(nby, nbx))
+    # zero point per filter under the smooth-flat prior: D_f (1 - k_f T) is the flat. The model
+    # is not closed under this shift for a shared T (it becomes T / (1 - k T)), so the fit is not
+    # re-run in the new gauge: the correction divides by (1 + a_i T) / (1 - k_f T), exact in
+    # the fitted model, and a_i + k_f is reported as the amplitude.
     basis = _poly_basis((nby, nbx))
-    zero = np.zeros(nf)
-    for _ in range(2):
-        for f in range(nf):
-            k = _zero_point(D[f], T, (nby, nbx), basis)
-            zero[f] += k
-            a[fidx == f] += k
-            D[f] = D[f] * (1.0 - k * T)
-        T, a, c, D = _als(Yf, w, fidx, nf, T, a, c, D, fixed, centre=False, iters=max(iters // 2, 5),
-                            shape=(nby, nbx))
+    zero = np.array([_zero_point(D[f], T, (nby, nbx), basis) for f in range(nf)])
     # amplitude errors: block noise projected on the template
     Dn = D[fidx]
     w &= np.isfinite(Dn)
     info = np.where(w, (c[:, None] * Dn * T[None, :]) ** 2 / sigma[:, None] ** 2, 0.0).sum(1)
     a_err = 1.0 / np.sqrt(np.maximum(info, 1e-30))
-    s = np.array([np.nanmedian(D[f][np.isfinite(D[f])]) for f in range(nf)])
-    return {"T": T.reshape(nby, nbx), "a": a, "a_err": a_err, "c": c, "D": D.reshape(nf, nby, nbx),
-            "flags": flags.reshape(n, nby, nbx), "zero_points": zero, "z": z, "s": s, "sigma": sigma}
+    flat = D * (1.0 - zero[:, None] * T[None, :])
+    s = np.array([np.nanmedian(flat[f][np.isfinite(flat[f])]) for f in range(nf)])
+    return {"T": T.reshape(nby, nbx), "a": a, "a_err": a_err, "c": c, "D": flat.reshape(nf, nby, nbx),
+            "flags": flags.reshape(n, nby, nbx), "zero_points": zero, "z": z, "s": s, "sigma": sigma,
+            "coherence": coherence}
 
 
 def _upsample(grid: np.ndarray, yc: np.ndarray, xc: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -405,20 +435,22 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
         tgrid = bn.nanmean(tb, axis=-1)
     masked = bin_stack(data, bin)[0] if blocks is not None else None
     fit = fit_additive(Y, fidx, template=tgrid, claw_sigma=claw_sigma, claw_blocks=claw_blocks, masked=masked)
-    detected = fit["z"] > DETECTION_Z and bool(np.any(fit["T"] != 0))
+    detected = fit["z"] > DETECTION_Z and fit["coherence"] > MIN_COHERENCE and bool(np.any(fit["T"] != 0))
     if detected:
         T_full = (np.asarray(template, np.float32) / np.float32(max(np.percentile(np.abs(tgrid), 99.9), 1e-30))
                   if template is not None else _upsample(fit["T"], yc, xc, (ny, nx)))
         a = fit["a"]
+        k = fit["zero_points"][fidx]
         norm = fit["c"] * fit["s"][fidx]
     else:
         T_full = np.zeros((ny, nx), np.float32)
-        a = np.zeros(n)
+        a = k = np.zeros(n)
         norm = np.ones(n)
     flagged_count = np.zeros((ny, nx), np.int16)
     for i in range(n):
         if detected:
-            g = np.float32(norm[i]) * (np.float32(1.0) + np.float32(a[i]) * T_full)
+            g = np.float32(norm[i]) * (np.float32(1.0) + np.float32(a[i]) * T_full) \
+                / (np.float32(1.0) - np.float32(k[i]) * T_full)
             np.divide(data[i], g, out=data[i])
         fl = fit["flags"][i]
         if fl.any():
@@ -427,7 +459,7 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
             flagged_count += full
     result = AdditiveResult(
         files=list(files), filters=list(filters), template=T_full,
-        amplitudes=a.astype(np.float64), amplitude_errors=fit["a_err"] if detected else np.zeros(n),
+        amplitudes=(a + k).astype(np.float64) if detected else a, amplitude_errors=fit["a_err"] if detected else np.zeros(n),
         norm=np.asarray(norm, np.float64),
         zero_points={names[f]: float(fit["zero_points"][f]) if detected else 0.0 for f in range(len(names))},
         flagged=fit["flags"].reshape(n, -1).any(1), flagged_blocks=fit["flags"].reshape(n, -1).sum(1).tolist(),

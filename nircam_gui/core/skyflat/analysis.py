@@ -19,13 +19,14 @@ from ..progress import CancelCheck, Reporter
 from ..readers import ExposureMeta, open_reference
 from .additive import AdditiveResult, separate_additive
 from .combine import combine_stack
+from .filterdiff import filter_difference
 from .inputs import SkyflatInputs
 from .largescale import bin_image, default_method, fit_large_scale
 from .options import SkyflatOptions
 from .result import DetectorResult, FilterDelta, NewFlat, new_dead_pixels
 from .stack import ImageStack
 
-__all__ = ["analyse_detector", "filter_range", "new_flat", "separate_detector_additive"]
+__all__ = ["analyse_detector", "new_flat", "separate_detector_additive"]
 
 
 def separate_detector_additive(detector: str, metas: list[ExposureMeta], stack: ImageStack, options: SkyflatOptions,
@@ -51,15 +52,6 @@ def separate_detector_additive(detector: str, metas: list[ExposureMeta], stack: 
                                   template=template, template_source=template_source)
     stack.blocks = None
     return result
-
-
-def filter_range(frac: np.ndarray, bin: int) -> tuple[float, float, float]:
-    """max - min, 2-98 percentile range and rms of the clipped medians of ``bin`` x ``bin`` blocks."""
-    med, _, _, _ = bin_image(frac, bin)
-    v = med[np.isfinite(med)]
-    if v.size == 0:
-        return (np.nan, np.nan, np.nan)
-    return float(v.max() - v.min()), float(np.percentile(v, 98) - np.percentile(v, 2)), float(np.std(v))
 
 
 def new_flat(ground: np.ndarray, ground_err: np.ndarray | None, ground_dq: np.ndarray | None,
@@ -147,8 +139,7 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
         m0 = metas[idx[0]]
         filt, pupil = m0.filter.upper(), (m0.pupil or "CLEAR").upper()
         delta = FilterDelta(filt, pupil, [metas[j].path for j in idx], res.median, res.error, res.coverage,
-                            grey.median)
-        delta.range_max, delta.range_2_98, delta.rms = filter_range(delta.filtdiff, opt.fit_bin)
+                            grey.median, filter_difference(res.median, grey.median, opt.fit_bin))
         deltas[token] = delta
         ground = inputs.ground_flat(m0)
         if ground is None:

@@ -50,7 +50,7 @@ class SkyflatOptions:
                            "(template x per-image amplitude, claw regions per image) and removes it before the "
                            "combine; 'plain' is the report's method, which leaves it in the delta flat",
                            choices=ADDITIVE_METHODS, section="008304 sec. 3.5-3.6")
-    additive_bin: int = option(8, "block size of the additive-light fit", unit="pixel", section="008304 sec. 3.5")
+    additive_bin: int = option(16, "block size of the additive-light fit", unit="pixel", section="008304 sec. 3.5")
     combine_method: str = option("bottleneck", "sigma-clipped stack median implementation", flag="--combine",
                                  choices=COMBINE_METHODS)
     figures: bool = option(True, "skip the PNG figures", flag="--no-figures")

@@ -39,13 +39,17 @@ __all__ = ["filter_dependence_table", "run_skyflat"]
 
 def filter_dependence_table(detectors: dict[str, DetectorResult]) -> Table:
     """One row per detector and filter: how its delta flat differs from the grey one."""
-    rows = [(name, d.filter, d.pupil, len(d.files), d.range_max, d.range_2_98, d.rms)
+    rows = [(name, d.filter, d.pupil, len(d.files), d.range_max, d.range_2_98, d.rms, d.slope_x, d.slope_y)
             for name, det in detectors.items() for _, d in sorted(det.filter_deltas.items())]
-    fd = Table(rows=rows or None, names=("detector", "filter", "pupil", "n_images", "range", "range_2_98", "rms"),
-               dtype=(str, str, str, np.int32, np.float32, np.float32, np.float32))
-    fd["range"].description = "max - min of (filter delta / grey delta - 1) in 32x32 pixel bins"
+    fd = Table(rows=rows or None, names=("detector", "filter", "pupil", "n_images", "range", "range_2_98", "rms",
+                                         "slope_x", "slope_y"),
+               dtype=(str, str, str, np.int32, np.float32, np.float32, np.float32, np.float32, np.float32))
+    fd["range"].description = ("max - min of (filter delta / grey delta - 1) in blocks of fit_bin pixels (clipped "
+                               "block medians of each delta, then their ratio)")
     fd["range_2_98"].description = "2nd-98th percentile range of the same bins"
     fd["rms"].description = "rms of the same bins"
+    fd["slope_x"].description = "plane fitted to the bins: change per half frame along x (x' from -1 to 1)"
+    fd["slope_y"].description = "the same along y"
     return fd
 
 
