@@ -46,7 +46,8 @@ import bottleneck as bn
 import numpy as np
 from astropy.table import Table
 from scipy.interpolate import RectBivariateSpline
-from scipy.ndimage import binary_dilation, gaussian_filter, label, median_filter
+from scipy.ndimage import (binary_dilation, gaussian_filter, label, maximum_filter, median_filter,
+                           minimum_filter)
 
 from .largescale import image_blocks
 
@@ -166,15 +167,21 @@ class _Fit:
 
 
 def _despike(T: np.ndarray, shape: tuple[int, int], nsig: float = 5.0) -> np.ndarray:
-    # a block seen by few images (sources, claws, dead regions) gets a noisy T; the wisp is
-    # smooth on the block scale, so a block far off its 3x3 median takes that median
+    # a block seen by few images (sources, claws, dead regions) gets a noisy T; a block beyond
+    # the range of all its 8 neighbours by nsig noise takes their median (a ridge is not beyond
+    # the blocks along it, so a sharp wisp survives)
     grid = T.reshape(shape)
-    med = median_filter(grid, size=3, mode="nearest")
-    d = grid - med
-    s = _robust_sigma(d)
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    hi = maximum_filter(grid, footprint=ring, mode="nearest")
+    lo = minimum_filter(grid, footprint=ring, mode="nearest")
+    s = _robust_sigma(grid - median_filter(grid, size=3, mode="nearest"))
     if not np.isfinite(s) or s == 0:
         return T
-    return np.where(np.abs(d) > nsig * s, med, grid).ravel()
+    spike = (grid > hi + nsig * s) | (grid < lo - nsig * s)
+    if not spike.any():
+        return T
+    return np.where(spike, median_filter(grid, footprint=ring, mode="nearest"), grid).ravel()
 
 
 def _als(Y: np.ndarray, w: np.ndarray, fidx: np.ndarray, nf: int, T: np.ndarray, a: np.ndarray, c: np.ndarray,
