@@ -446,12 +446,19 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
     if detected:
         T_full = (np.asarray(template, np.float32) / np.float32(max(np.percentile(np.abs(tgrid), 99.9), 1e-30))
                   if template is not None else _upsample(fit["T"], yc, xc, (ny, nx)))
-        a = fit["a"]
-        k = fit["zero_points"][fidx]
+        # report the template with its full-resolution peak at 1 and the amplitudes to match;
+        # (1 + a T) / (1 - k T) does not change
+        peak = float(np.nanmax(np.abs(T_full))) or 1.0
+        T_full = (T_full / np.float32(peak)).astype(np.float32)
+        a = fit["a"] * peak
+        k = fit["zero_points"][fidx] * peak
+        a_err = fit["a_err"] * peak
+        zero_points = {names[f]: float(fit["zero_points"][f] * peak) for f in range(len(names))}
         norm = fit["c"] * fit["s"][fidx]
     else:
         T_full = np.zeros((ny, nx), np.float32)
-        a = k = np.zeros(n)
+        a = k = a_err = np.zeros(n)
+        zero_points = {name: 0.0 for name in names}
         norm = np.ones(n)
     flagged_count = np.zeros((ny, nx), np.int16)
     for i in range(n):
@@ -466,9 +473,9 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
             flagged_count += full
     result = AdditiveResult(
         files=list(files), filters=list(filters), template=T_full,
-        amplitudes=(a + k).astype(np.float64) if detected else a, amplitude_errors=fit["a_err"] if detected else np.zeros(n),
+        amplitudes=(a + k).astype(np.float64) if detected else a, amplitude_errors=a_err,
         norm=np.asarray(norm, np.float64),
-        zero_points={names[f]: float(fit["zero_points"][f]) if detected else 0.0 for f in range(len(names))},
+        zero_points=zero_points,
         flagged=fit["flags"].reshape(n, -1).any(1), flagged_blocks=fit["flags"].reshape(n, -1).sum(1).tolist(),
         flagged_count=flagged_count, detected=detected, z=fit["z"], bin=bin, source=template_source)
     return result, fit

@@ -97,13 +97,13 @@ def _truth(sim):
 
 
 def _rms(a, truth, area, bin):
-    """rms of a / truth - 1 over the bins inside ``area`` (both normalised to median 1 there)."""
+    """rms of a / truth - 1 over the bins inside ``area``, both normalised to median 1 over the detector."""
     ma, mt = bin_image(a, bin)[0], bin_image(truth, bin)[0]
     inside = bin_image(area.astype(np.float32), bin)[0] > 0.5
     r = ma / mt
+    r = r / np.nanmedian(r)
     ok = inside & np.isfinite(r)
-    r = r[ok] / np.median(r[ok])
-    return float(np.sqrt(np.mean((r - 1) ** 2)))
+    return float(np.sqrt(np.mean((r[ok] - 1) ** 2)))
 
 
 def _plain_and_separate(sim, bin, template=None):
