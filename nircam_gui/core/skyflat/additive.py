@@ -166,22 +166,37 @@ class _Fit:
     sigma: np.ndarray
 
 
+def _fill_weak(T: np.ndarray, info: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    # a block that few images see (a dead region, sources or claws in many images) has a T
+    # poorly determined: it takes the Gaussian-weighted mean of its well-determined neighbours
+    good = info > 0.5 * np.median(info[info > 0]) if np.any(info > 0) else np.zeros(T.shape, bool)
+    if good.all() or not good.any():
+        return T
+    grid, g = T.reshape(shape), good.reshape(shape).astype(np.float64)
+    num = gaussian_filter(np.where(g > 0, grid, 0.0), 1.0, mode="nearest")
+    den = gaussian_filter(g, 1.0, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill = np.where(den > 1e-3, num / den, 0.0)
+    return np.where(g > 0, grid, fill).ravel()
+
+
 def _despike(T: np.ndarray, shape: tuple[int, int], nsig: float = 5.0) -> np.ndarray:
     # a block seen by few images (sources, claws, dead regions) gets a noisy T; a block beyond
     # the range of all its 8 neighbours by nsig noise takes their median (a ridge is not beyond
     # the blocks along it, so a sharp wisp survives)
+    # mirror at the frame edge: an edge block's outside neighbours are its inside ones, not itself
     grid = T.reshape(shape)
     ring = np.ones((3, 3), bool)
     ring[1, 1] = False
-    hi = maximum_filter(grid, footprint=ring, mode="nearest")
-    lo = minimum_filter(grid, footprint=ring, mode="nearest")
-    s = _robust_sigma(grid - median_filter(grid, size=3, mode="nearest"))
+    hi = maximum_filter(grid, footprint=ring, mode="mirror")
+    lo = minimum_filter(grid, footprint=ring, mode="mirror")
+    s = _robust_sigma(grid - median_filter(grid, size=3, mode="mirror"))
     if not np.isfinite(s) or s == 0:
         return T
     spike = (grid > hi + nsig * s) | (grid < lo - nsig * s)
     if not spike.any():
         return T
-    return np.where(spike, median_filter(grid, footprint=ring, mode="nearest"), grid).ravel()
+    return np.where(spike, median_filter(grid, footprint=ring, mode="mirror"), grid).ravel()
 
 
 def _als(Y: np.ndarray, w: np.ndarray, fidx: np.ndarray, nf: int, T: np.ndarray, a: np.ndarray, c: np.ndarray,
@@ -227,6 +242,7 @@ def _als(Y: np.ndarray, w: np.ndarray, fidx: np.ndarray, nf: int, T: np.ndarray,
             den = (wgt * a[:, None] ** 2).sum(0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 T = np.where(den > 0, num / den, 0.0)
+            T = _fill_weak(T, den, shape)
             T = _despike(T, shape)
             if support is not None:
                 T = T * support
@@ -284,7 +300,7 @@ def _zero_point(D: np.ndarray, T: np.ndarray, shape: tuple[int, int], basis: np.
 
 
 def fit_additive(Y: np.ndarray, groups: list[int], *, template: np.ndarray | None = None, iters: int = 40,
-                 claw_sigma: float = 4.0, claw_blocks: int = 3, masked: np.ndarray | None = None) -> dict:
+                 claw_sigma: float = 3.0, claw_blocks: int = 12, masked: np.ndarray | None = None) -> dict:
     """Separate ``Y_i = c_i D_f (1 + a_i T)`` on a block grid; claws flagged per image and block.
 
     Parameters
@@ -392,18 +408,19 @@ def fit_additive(Y: np.ndarray, groups: list[int], *, template: np.ndarray | Non
 
 
 def _upsample(grid: np.ndarray, yc: np.ndarray, xc: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bicubic spline through the block centres; beyond the outermost centres the edge values
+    hold (a cubic extrapolated over half a block can swing far off)."""
     ny, nx = shape
     if len(yc) < 4 or len(xc) < 4:
         return np.repeat(np.repeat(grid, -(-ny // len(yc)), 0), -(-nx // len(xc)), 1)[:ny, :nx].astype(np.float32)
-    spline = RectBivariateSpline(yc, xc, np.nan_to_num(grid), kx=3, ky=3,
-                                 bbox=[min(0, yc[0]), max(ny - 1, yc[-1]), min(0, xc[0]), max(nx - 1, xc[-1])])
-    return spline(np.arange(ny), np.arange(nx)).astype(np.float32)
+    spline = RectBivariateSpline(yc, xc, np.nan_to_num(grid), kx=3, ky=3)
+    return spline(np.clip(np.arange(ny), yc[0], yc[-1]), np.clip(np.arange(nx), xc[0], xc[-1])).astype(np.float32)
 
 
 def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *, bin: int = 8,
                       blocks: np.ndarray | None = None,
                       template: np.ndarray | None = None, template_source: str = "fitted",
-                      claw_sigma: float = 4.0, claw_blocks: int = 3) -> tuple[AdditiveResult, dict]:
+                      claw_sigma: float = 3.0, claw_blocks: int = 12) -> tuple[AdditiveResult, dict]:
     """Fit the additive part of a normalised stack and remove it from ``data`` in place.
 
     Parameters
