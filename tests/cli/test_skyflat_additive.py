@@ -53,7 +53,7 @@ def test_given_template_is_fitted_and_written(wisp_dir, tmp_path):
     # the given template's shape is kept (its peak scaled to 1)
     assert np.allclose(np.asarray(amps["amplitude"]), t, atol=0.02)
     ecsv = Table.read(out / "additive_NRCA4.ecsv")
-    assert list(ecsv.colnames) == ["file", "filter", "amplitude", "amplitude_err", "norm", "claws", "claw_blocks"]
+    assert list(ecsv.colnames) == ["file", "filter", "amplitude", "amplitude_err", "norm", "claws", "claw_blocks", "remasked"]
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["additive"]["NRCA4"]["template"] == template.name
 

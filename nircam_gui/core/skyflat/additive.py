@@ -25,10 +25,14 @@ The separation works on ``bin`` x ``bin`` block medians of the source-masked sta
    is rejected rather than taken for wisp); the stack is then re-fitted in that gauge, and the
    zero point checked again. The amplitudes are those of every image, so the median stack's
    amplitude (between the mean and the median of the ``a_i``) never enters.
-4. **Correction.** Each image is divided by ``c_i s_f (1 + a_i T)`` at full resolution (``T``
-   interpolated with a bicubic spline from the block grid), which also undoes the shift of its
-   normalisation; ``s_f`` keeps the corrected images at median 1. The combines that follow are
-   the report's.
+4. **Source masks.** The fit reads block medians with the sources left in (outliers to it),
+   because the report's mask also takes a wisp's bright ridges where it is strong; before the
+   correction, the images whose light reaches the mask's threshold get their mask made again
+   with the light divided out (``remask``), so the ridges stay in the stack.
+5. **Correction.** Each image is divided by ``c_i s_f (1 + a_i T) / (1 - k_f T)`` at full
+   resolution (``T`` interpolated with a bicubic spline from the block grid), which also undoes
+   the shift of its normalisation; ``s_f`` keeps the corrected images at median 1. The combines
+   that follow are the report's.
 
 A component is applied only when it is significant: the fitted variation beats the noise by
 :data:`DETECTION_Z` standard deviations and the template is spatially coherent (neighbouring
@@ -106,12 +110,14 @@ class AdditiveResult:
                    "amplitude": np.asarray(self.amplitudes, np.float64),
                    "amplitude_err": np.asarray(self.amplitude_errors, np.float64),
                    "norm": np.asarray(self.norm, np.float64), "claws": np.asarray(self.flagged, bool),
-                   "claw_blocks": np.asarray(self.flagged_blocks, np.int32)})
+                   "claw_blocks": np.asarray(self.flagged_blocks, np.int32),
+                   "remasked": [f in set(self.remasked) for f in self.files]})
         t["amplitude"].description = "peak strength of the additive template relative to the sky"
         t["amplitude_err"].description = "1-sigma error of the amplitude (block noise)"
         t["norm"].description = "normalisation the image was divided by besides (1 + amplitude * template)"
         t["claws"].description = "regions of this image were rejected as scattered light (claws)"
         t["claw_blocks"].description = f"{self.bin}x{self.bin} pixel blocks rejected in this image"
+        t["remasked"].description = "source mask made again with the additive light divided out (it took the light)"
         t.meta.update({"detected": bool(self.detected), "significance": float(self.z), "bin": int(self.bin),
                        "template_source": self.source, "zero_points": {k: float(v) for k, v in self.zero_points.items()}})
         return t
@@ -417,8 +423,8 @@ def _upsample(grid: np.ndarray, yc: np.ndarray, xc: np.ndarray, shape: tuple[int
     return spline(np.clip(np.arange(ny), yc[0], yc[-1]), np.clip(np.arange(nx), xc[0], xc[-1])).astype(np.float32)
 
 
-def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *, bin: int = 8,
-                      blocks: np.ndarray | None = None,
+def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *, bin: int = 16,
+                      blocks: np.ndarray | None = None, remask=None,
                       template: np.ndarray | None = None, template_source: str = "fitted",
                       claw_sigma: float = 3.0, claw_blocks: int = 12) -> tuple[AdditiveResult, dict]:
     """Fit the additive part of a normalised stack and remove it from ``data`` in place.
@@ -439,6 +445,10 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
         rejected as outliers by the fit instead.
     template : ndarray, optional
         A given full-resolution template (e.g. an STScI or JADES wisp template).
+    remask : callable, optional
+        ``remask(i, light)`` with ``light`` the factor image *i*'s additive light multiplies its
+        sky by: returns the image's normalised row with a source mask made without that light
+        (or None to keep the row), before the correction.
 
     Returns
     -------
@@ -478,7 +488,14 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
         zero_points = {name: 0.0 for name in names}
         norm = np.ones(n)
     flagged_count = np.zeros((ny, nx), np.int16)
+    remasked = []
     for i in range(n):
+        if detected and remask is not None:
+            light = (np.float32(1.0) + np.float32(a[i]) * T_full) / (np.float32(1.0) - np.float32(k[i]) * T_full)
+            row = remask(i, light)
+            if row is not None:
+                data[i] = row
+                remasked.append(files[i])
         if detected:
             g = np.float32(norm[i]) * (np.float32(1.0) + np.float32(a[i]) * T_full) \
                 / (np.float32(1.0) - np.float32(k[i]) * T_full)
@@ -494,7 +511,8 @@ def separate_additive(data: np.ndarray, files: list[str], filters: list[str], *,
         norm=np.asarray(norm, np.float64),
         zero_points=zero_points,
         flagged=fit["flags"].reshape(n, -1).any(1), flagged_blocks=fit["flags"].reshape(n, -1).sum(1).tolist(),
-        flagged_count=flagged_count, detected=detected, z=fit["z"], bin=bin, source=template_source)
+        flagged_count=flagged_count, detected=detected, z=fit["z"], bin=bin, source=template_source,
+        remasked=remasked)
     return result, fit
 
 

@@ -24,7 +24,7 @@ from .inputs import SkyflatInputs
 from .largescale import bin_image, default_method, fit_large_scale
 from .options import SkyflatOptions
 from .result import DetectorResult, FilterDelta, NewFlat, new_dead_pixels
-from .stack import ImageStack
+from .stack import ImageStack, remask_without_light
 
 __all__ = ["analyse_detector", "new_flat", "separate_detector_additive"]
 
@@ -47,9 +47,23 @@ def separate_detector_additive(detector: str, metas: list[ExposureMeta], stack: 
     for t, idx in stack.groups.items():
         for j in idx:
             tokens[j] = t
+    ny, nx = stack.data.shape[1:]
+
+    def remask(i: int, light: np.ndarray) -> np.ndarray | None:
+        # only where the light reaches the source mask's threshold (n_sigma x the image's noise)
+        rec = stack.records[i]
+        strong = (light - 1.0) > 0.5 * options.n_sigma * rec["std"] / rec["background"]
+        if np.count_nonzero(strong) < options.n_pixels:
+            return None
+        ys, xs = np.nonzero(strong)
+        pad = options.box_size
+        box = (max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, ny),
+               max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, nx))
+        return remask_without_light(metas[i].path, options, rec["background"], light, box, np.isnan(stack.data[i]))
+
     result, _ = separate_additive(stack.data, [m.path for m in metas], tokens, bin=options.additive_bin,
                                   blocks=stack.blocks if stack.block_bin == options.additive_bin else None,
-                                  template=template, template_source=template_source)
+                                  template=template, template_source=template_source, remask=remask)
     stack.blocks = None
     return result
 
