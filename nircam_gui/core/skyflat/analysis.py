@@ -31,7 +31,7 @@ __all__ = ["analyse_detector", "new_flat", "separate_detector_additive"]
 
 def separate_detector_additive(detector: str, metas: list[ExposureMeta], stack: ImageStack, options: SkyflatOptions,
                                template: np.ndarray | None, template_source: str,
-                               warnings: list[str]) -> AdditiveResult | None:
+                               warnings: list[str], reporter: Reporter | None = None) -> AdditiveResult | None:
     """Remove the additive scattered light from ``stack.data`` in place (:mod:`.additive`).
 
     Filters with fewer than 3 images cannot show image-to-image variation: with such a
@@ -51,6 +51,8 @@ def separate_detector_additive(detector: str, metas: list[ExposureMeta], stack: 
 
     def remask(i: int, light: np.ndarray) -> np.ndarray | None:
         # only where the light reaches the source mask's threshold (n_sigma x the image's noise)
+        if reporter is not None:
+            reporter.check()  # re-masking reads the image again: let Cancel in between
         rec = stack.records[i]
         strong = (light - 1.0) > 0.5 * options.n_sigma * rec["std"] / rec["background"]
         if np.count_nonzero(strong) < options.n_pixels:
@@ -127,7 +129,8 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
     n = len(metas)
     additive = None
     if opt.additive == "separate":
-        additive = separate_detector_additive(detector, metas, stack, opt, template, template_source, warnings)
+        additive = separate_detector_additive(detector, metas, stack, opt, template, template_source, warnings,
+                                              reporter)
     crep = reporter.sub(len(stack.groups) + 1, 0, n)
     grey = combine_stack(stack.data, None, sigma=opt.sigma, maxiters=opt.maxiters, method=opt.combine_method,
                          cancel=cancel)
