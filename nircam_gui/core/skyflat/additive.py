@@ -337,20 +337,27 @@ def fit_additive(Y: np.ndarray, groups: list[int], *, template: np.ndarray | Non
     fidx = np.asarray(groups, int)
     nf = int(fidx.max()) + 1
     valid = np.isfinite(Yf)
-    w = valid.copy()
     D = np.full((nf, Q), np.nan)
     for f in range(nf):
         D[f] = bn.nanmedian(np.where(valid[fidx == f], Yf[fidx == f], np.nan), axis=0)
     c = np.ones(n)
+    # light in one or two images (claws, a bright source) would be the leading variation of
+    # the stack and taken for the template: before any fit, a value far outside the spread
+    # of all images at its block is left out (the wisp's own variation sets that spread)
+    Z = np.where(valid, Yf / np.where(np.isfinite(D[fidx]), D[fidx], 1.0) - 1.0, np.nan)
+    Z -= np.nanmedian(Z, axis=1, keepdims=True)
+    centre = bn.nanmedian(Z, axis=0)
+    spread = 1.4826 * bn.nanmedian(np.abs(Z - centre), axis=0)
+    floor = _robust_sigma(Z - centre)
+    with np.errstate(invalid="ignore"):
+        w = valid & (np.abs(Z - centre) <= 5 * np.maximum(np.nan_to_num(spread), floor))
     fixed = template is not None
     if fixed:
         T = np.nan_to_num(np.asarray(template, np.float64).ravel())
         T = T / max(np.percentile(np.abs(T), 99.9), 1e-30)
     else:
         # start from the leading principal component of the within-filter variation
-        Z = np.where(valid, Yf / np.where(np.isfinite(D[fidx]), D[fidx], 1.0) - 1.0, np.nan)
-        Z -= np.nanmedian(Z, axis=1, keepdims=True)
-        _, _, vt = np.linalg.svd(np.nan_to_num(Z), full_matrices=False)
+        _, _, vt = np.linalg.svd(np.where(w, Z, 0.0), full_matrices=False)
         T = vt[0] * np.sign(vt[0][np.argmax(np.abs(vt[0]))])
         T = T / max(np.percentile(np.abs(T), 99.9), 1e-30)
     a = np.zeros(n)
