@@ -187,10 +187,9 @@ def _fill_weak(T: np.ndarray, info: np.ndarray, shape: tuple[int, int]) -> np.nd
 
 
 def _despike(T: np.ndarray, shape: tuple[int, int], nsig: float = 5.0) -> np.ndarray:
-    # a block seen by few images (sources, claws, dead regions) gets a noisy T; a block beyond
-    # the range of all its 8 neighbours by nsig noise takes their median (a ridge is not beyond
-    # the blocks along it, so a sharp wisp survives)
-    # mirror at the frame edge: an edge block's outside neighbours are its inside ones, not itself
+    # a block beyond the range of all its 8 neighbours by nsig noise takes their median (a
+    # ridge is not beyond the blocks along it, so a sharp wisp survives); mirrored at the frame
+    # edge, so that an edge block's outside neighbours are its inside ones, not itself
     grid = T.reshape(shape)
     ring = np.ones((3, 3), bool)
     ring[1, 1] = False
@@ -281,8 +280,7 @@ def _support(T: np.ndarray, nsig: float = 4.0, margin: int = 2) -> np.ndarray:
     return binary_dilation(np.abs(ts) > nsig * noise, iterations=margin)
 
 
-def _zero_point(D: np.ndarray, T: np.ndarray, shape: tuple[int, int], basis: np.ndarray,
-                sigma: float = 3.0, iters: int = 5) -> float:
+def _zero_point(D: np.ndarray, T: np.ndarray, basis: np.ndarray, sigma: float = 3.0, iters: int = 5) -> float:
     """``k`` of ``D = P + k D T`` (P a 3rd-order polynomial), iteratively clipped.
 
     ``T`` comes cleaned of noise outside the wisp (:func:`_support`): noise in a regressor
@@ -407,7 +405,7 @@ def fit_additive(Y: np.ndarray, groups: list[int], *, template: np.ndarray | Non
     # re-run in the new gauge: the correction divides by (1 + a_i T) / (1 - k_f T), exact in
     # the fitted model, and a_i + k_f is reported as the amplitude.
     basis = _poly_basis((nby, nbx))
-    zero = np.array([_zero_point(D[f], T, (nby, nbx), basis) for f in range(nf)])
+    zero = np.array([_zero_point(D[f], T, basis) for f in range(nf)])
     # amplitude errors: block noise projected on the template
     Dn = D[fidx]
     w &= np.isfinite(Dn)

@@ -21,7 +21,7 @@ from .additive import AdditiveResult, separate_additive
 from .combine import combine_stack
 from .filterdiff import filter_difference
 from .inputs import SkyflatInputs
-from .largescale import bin_image, default_method, fit_large_scale
+from .largescale import default_method, fit_large_scale
 from .options import SkyflatOptions
 from .result import DetectorResult, FilterDelta, NewFlat, new_dead_pixels
 from .stack import ImageStack, remask_without_light
