@@ -45,3 +45,7 @@ def test_the_run_shows_the_additive_view(qtbot, tabs, sim_set):
     assert view.additive_view.isVisibleTo(view) and view.additive_view.n_points == len(add.files)
     view.show_view("Overview")
     assert not view.additive_view.isVisibleTo(view)
+    # the option is the schema's, shown and set in the setup form
+    assert sky.setup.additive_combo.currentText() == "separate"
+    sky.setup.additive_combo.setCurrentText("plain")
+    assert sky.session.setup.options.additive == "plain"
