@@ -227,7 +227,7 @@ def write_additive(out: Path, det: DetectorResult, prov: dict) -> list[str]:
     primary = fits.PrimaryHDU()
     for key, value in {"DETECTOR": name, "ADDMETH": ("separate", "additive light fitted and removed"),
                        "ADDFOUND": (bool(add.detected), "template significant and removed"),
-                       "ADDSIGNF": (float(add.z) if np.isfinite(add.z) else -1.0, "significance of the template"),
+                       "ADDSIGNF": (round(float(add.z), 1) if np.isfinite(add.z) else -1.0, "significance of the template"),
                        "ADDBIN": (add.bin, "block size of the fit, pixels"),
                        "ADDTMPL": (add.source[:60], "template: fitted, or the file given"),
                        "NSKYIMG": det.n_images, "NCLAWIMG": (int(np.sum(add.flagged)), "images with claw regions")
