@@ -38,6 +38,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-dead", type=int, default=d["n_dead"].default, help="isolated new dead pixels per full frame")
     p.add_argument("--n-clusters", type=int, default=d["n_clusters"].default,
                    help="concentrations of 100-300 dead pixels per full frame")
+    p.add_argument("--wisp", type=float, default=d["wisp"].default,
+                   help="wisp peak strength relative to the sky at F200W, median pointing (0 = no wisp)")
+    p.add_argument("--wisp-ratio", type=float, default=d["wisp_ratio"].default,
+                   help="strongest / weakest wisp among the images of one filter")
+    p.add_argument("--claws", type=int, default=d["claws"].default, help="images per detector with claws")
+    p.add_argument("--claw-amplitude", type=float, default=d["claw_amplitude"].default,
+                   help="claw peak strength relative to the sky")
     p.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -51,9 +58,13 @@ def run(args: argparse.Namespace) -> int:
         dets = tuple(get_detector(d).name for d in args.detector)
         cfg = CalSimConfig(detectors=dets, filters=tuple(f.upper() for f in args.filter), pupil=args.pupil.upper(),
                            n_images=args.n_images, size=args.size, seed=args.seed, gradient=args.gradient,
-                           noise=args.noise, n_dead=args.n_dead, n_clusters=args.n_clusters)
+                           noise=args.noise, n_dead=args.n_dead, n_clusters=args.n_clusters,
+                           wisp=args.wisp, wisp_ratio=args.wisp_ratio, claws=args.claws,
+                           claw_amplitude=args.claw_amplitude)
         if cfg.size % 4 or cfg.size < 64 or cfg.n_images < 1:
             raise ValueError("--size must be a multiple of 4 and >= 64, --n-images >= 1")
+        if cfg.wisp < 0 or cfg.wisp_ratio < 1 or cfg.claws < 0 or cfg.claw_amplitude < 0:
+            raise ValueError("--wisp, --claws and --claw-amplitude must be >= 0, --wisp-ratio >= 1")
     except (KeyError, ValueError) as exc:
         print(f"nircam-sim images: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE

@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ground-mask", nargs="+", default=[], metavar="PATH", help="MASK reference files or folders")
     p.add_argument("--predictions", metavar="TABLE",
                    help="predicted backgrounds (columns filter, background in MJy/sr [, detector])")
+    p.add_argument("--additive-template", nargs="+", default=[], metavar="FITS",
+                   help="wisp templates to fit (FITS images in detector space, e.g. STScI's or JADES'; matched on "
+                        "DETECTOR, a file without one serves every detector) instead of a fitted template")
     add_arguments(p, SkyflatOptions)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from .campaign import add_campaign_arguments
@@ -73,13 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
         check_inputs(args.files, args.ground_flat)
+        if args.additive_template:
+            from ..core.skyflat.additive import read_templates
+
+            read_templates(args.additive_template)
     except NircamFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     def work(progress, cancel):
         return run_and_write(args.files, args.outdir, ground_flats=args.ground_flat, ground_masks=args.ground_mask,
-                             predictions=predictions, options=opt, progress=progress, cancel=cancel)
+                             predictions=predictions, options=opt, progress=progress, cancel=cancel,
+                             additive_templates=args.additive_template)
 
     code, out = run_with_progress(work, "sky flats", args.quiet)
     if out is None:

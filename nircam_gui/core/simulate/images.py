@@ -46,6 +46,7 @@ from ..crdskeys import subarray_keywords
 from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..reffiles import write_reference
+from .scattered_light import claw_image, wisp_amplitudes, wisp_template
 
 __all__ = ["CalSimConfig", "CalSimResult", "DEFAULT_SKY", "simulate_cal_images", "true_delta_large"]
 
@@ -101,6 +102,15 @@ class CalSimConfig:
     ground_dead_fraction: float = 5e-4
     ground_hot_fraction: float = 2e-4
     n_cosmic: int = 300
+    #: Wisp: peak strength relative to the sky of the median pointing at F200W (0 = none;
+    #: report: up to ~0.1), scaled per filter by :func:`.scattered_light.wisp_filter_factor`.
+    wisp: float = 0.0
+    #: Ratio of the strongest to the weakest wisp among the images of one filter.
+    wisp_ratio: float = 3.0
+    #: Images per detector (over all filters) with claws.
+    claws: int = 0
+    #: Peak claw strength relative to the sky.
+    claw_amplitude: float = 0.05
 
     def scale(self) -> float:
         """Area of the frame relative to a full frame."""
@@ -430,6 +440,10 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
         rep.step(f"{det.name} mask")
         truth_hdus = [fits.PrimaryHDU()]
         sky_rows = []
+        template = wisp_template(n, det.name) if cfg.wisp > 0 else None
+        n_all = len(cfg.filters) * cfg.n_images
+        claw_at = set(_rng(cfg.seed, det.sca, 7).choice(n_all, min(cfg.claws, n_all), replace=False).tolist())
+        claw_maps = []
         delta_sum = np.zeros((n, n), np.float64)
         for filt in cfg.filters:
             fkey = _filter_key(filt)
@@ -450,12 +464,22 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
             rep.step(f"{det.name} {filt} flat")
             base_sky = cfg.sky_level(filt)
             dithers = _dithers(cfg, det.sca, fkey)
+            amps = wisp_amplitudes(_rng(cfg.seed, det.sca, 6, fkey), cfg.n_images, cfg.wisp, cfg.wisp_ratio, filt)
             for i in range(cfg.n_images):
                 rng = _rng(cfg.seed, det.sca, 5, fkey, i)
                 sky = base_sky * (1.0 + rng.uniform(-cfg.sky_scatter, cfg.sky_scatter))
                 sigma = cfg.noise * sky
                 src = _render(cat, dithers[i, 0], dithers[i, 1], n, sigma)
-                signal = (sky + src) * delta
+                # scattered light is light on the pixels: it goes through the flat like the sky
+                scattered = np.zeros((n, n), np.float32)
+                if template is not None:
+                    scattered += np.float32(amps[i]) * template
+                has_claws = len(sky_rows) in claw_at
+                if has_claws:
+                    claw = claw_image(_rng(cfg.seed, det.sca, 8, fkey, i), n, cfg.claw_amplitude)
+                    claw_maps.append(claw)
+                    scattered += claw
+                signal = (sky * (1.0 + scattered) + src) * delta if scattered.any() else (sky + src) * delta
                 # Poisson-like: sources add variance in proportion to their signal
                 var = (sigma**2 * (signal / sky)).astype(np.float32)
                 np.maximum(var, 0.25 * sigma**2, out=var)
@@ -486,13 +510,25 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
                            flat_name=flat_path.name, mask_name=mask_path.name, index=len(sky_rows))
                 res.cal_files.append(os.fspath(path))
                 sky_rows.append({"file": name, "filter": filt, "sky": sky, "noise": sigma,
-                                 "dither_x": float(dithers[i, 0]), "dither_y": float(dithers[i, 1])})
+                                 "dither_x": float(dithers[i, 0]), "dither_y": float(dithers[i, 1]),
+                                 "wisp_amplitude": float(amps[i]) if template is not None else 0.0,
+                                 "claws": bool(has_claws)})
                 rep.step(f"{det.name} {filt} image {i + 1}/{cfg.n_images}")
         grey_large = (delta_sum / len(cfg.filters)).astype(np.float32)
         truth_hdus.insert(1, fits.ImageHDU(grey_large * truth.response, name="DELTA_GREY"))
         truth_hdus.insert(2, fits.ImageHDU(grey_large, name="LARGE_GREY"))
         truth_hdus.insert(3, fits.ImageHDU(truth.response, name="RESPONSE"))
         truth_hdus.insert(4, fits.ImageHDU(truth.ground_dead.astype(np.uint8), name="GROUND_DEAD"))
+        if template is not None:
+            truth_hdus.append(fits.ImageHDU(template, name="WISP"))
+            tmpl = fits.PrimaryHDU(template)
+            tmpl.header["DETECTOR"] = det.name
+            tmpl.header["COMMENT"] = "Simulated wisp template (peak 1), detector space, DMS orientation."
+            wpath = out / "truth" / f"wisp_template_{dname}.fits"
+            with atomic_path(wpath) as tmp:
+                tmpl.writeto(tmp)
+        if claw_maps:
+            truth_hdus.append(fits.ImageHDU(np.stack(claw_maps), name="CLAWS"))
         hdr = truth_hdus[0].header
         hdr["DETECTOR"] = det.name
         hdr["SEED"] = cfg.seed
@@ -508,7 +544,9 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
             "dead_pixels": truth.dead, "weak_pixels": truth.weak, "clusters": truth.clusters,
             "ground_dead": {"x": gx.tolist(), "y": gy.tolist()}, "images": sky_rows,
             "notes": "0-based x (column), y (row) in DMS orientation; sky in MJy/sr; delta flats normalised "
-                     "to median 1 over science pixels; grey truth = mean of the filters' large-scale deltas.",
+                     "to median 1 over science pixels; grey truth = mean of the filters' large-scale deltas. "
+                     "Scattered light: SCI = (sky * (1 + wisp_amplitude * WISP + claws) + sources) * delta; "
+                     "CLAWS holds the claw maps (in sky units) of the images with claws, in image order.",
         }
         jpath = out / "truth" / f"truth_{dname}.json"
         with atomic_path(jpath) as tmp:

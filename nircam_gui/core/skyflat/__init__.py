@@ -7,8 +7,9 @@ products, one module per step:
 - :mod:`.inputs` - check the ``_cal`` images, match ground FLAT/MASK files;
 - :mod:`.stack` - per image: source mask (:mod:`.sourcemask`), normalisation and sky
   background (:mod:`.normalise`), into one stack per detector;
-- :mod:`.analysis` - per detector: delta flats (:mod:`.combine`), large-scale fit
-  (:mod:`.largescale`), filter dependence, new flats, dead pixels (:mod:`.deadpix`);
+- :mod:`.analysis` - per detector: additive scattered light kept out (:mod:`.additive`),
+  delta flats (:mod:`.combine`), large-scale fit (:mod:`.largescale`), filter dependence
+  (:mod:`.filterdiff`), new flats, dead pixels (:mod:`.deadpix`);
 - :mod:`.run` - :func:`~.run.run_skyflat`, the steps above over all detectors, returning a
   :class:`~.result.SkyflatResult` (arrays and tables, :mod:`.background` tables);
 - :mod:`.products` - :func:`~.products.write_skyflat_products`, the one writer (FITS, CRDS

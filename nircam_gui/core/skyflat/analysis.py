@@ -17,23 +17,57 @@ from ..detector import reference_pixel_mask
 from ..errors import NircamFileError
 from ..progress import CancelCheck, Reporter
 from ..readers import ExposureMeta, open_reference
+from .additive import AdditiveResult, separate_additive
 from .combine import combine_stack
+from .filterdiff import filter_difference
 from .inputs import SkyflatInputs
-from .largescale import bin_image, default_method, fit_large_scale
+from .largescale import default_method, fit_large_scale
 from .options import SkyflatOptions
 from .result import DetectorResult, FilterDelta, NewFlat, new_dead_pixels
-from .stack import ImageStack
+from .stack import ImageStack, remask_without_light
 
-__all__ = ["analyse_detector", "filter_range", "new_flat"]
+__all__ = ["analyse_detector", "new_flat", "separate_detector_additive"]
 
 
-def filter_range(frac: np.ndarray, bin: int) -> tuple[float, float, float]:
-    """max - min, 2-98 percentile range and rms of the clipped medians of ``bin`` x ``bin`` blocks."""
-    med, _, _, _ = bin_image(frac, bin)
-    v = med[np.isfinite(med)]
-    if v.size == 0:
-        return (np.nan, np.nan, np.nan)
-    return float(v.max() - v.min()), float(np.percentile(v, 98) - np.percentile(v, 2)), float(np.std(v))
+def separate_detector_additive(detector: str, metas: list[ExposureMeta], stack: ImageStack, options: SkyflatOptions,
+                               template: np.ndarray | None, template_source: str,
+                               warnings: list[str], reporter: Reporter | None = None) -> AdditiveResult | None:
+    """Remove the additive scattered light from ``stack.data`` in place (:mod:`.additive`).
+
+    Filters with fewer than 3 images cannot show image-to-image variation: with such a
+    filter, or fewer than 3 images in all, nothing is done and a warning says so.
+    """
+    counts = {t: len(idx) for t, idx in stack.groups.items()}
+    few = sorted(t for t, c in counts.items() if c < 3)
+    if few:
+        warnings.append(f"{detector}: additive light not separated: {', '.join(few)} has fewer than 3 images, "
+                        "too few to tell additive light from the flat")
+        return None
+    tokens = [None] * len(metas)
+    for t, idx in stack.groups.items():
+        for j in idx:
+            tokens[j] = t
+    ny, nx = stack.data.shape[1:]
+
+    def remask(i: int, light: np.ndarray) -> np.ndarray | None:
+        # only where the light reaches the source mask's threshold (n_sigma x the image's noise)
+        if reporter is not None:
+            reporter.check()  # re-masking reads the image again: let Cancel in between
+        rec = stack.records[i]
+        strong = (light - 1.0) > 0.5 * options.n_sigma * rec["std"] / rec["background"]
+        if np.count_nonzero(strong) < options.n_pixels:
+            return None
+        ys, xs = np.nonzero(strong)
+        pad = options.box_size
+        box = (max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, ny),
+               max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, nx))
+        return remask_without_light(metas[i].path, options, rec["background"], light, box, np.isnan(stack.data[i]))
+
+    result, _ = separate_additive(stack.data, [m.path for m in metas], tokens, bin=options.additive_bin,
+                                  blocks=stack.blocks if stack.block_bin == options.additive_bin else None,
+                                  template=template, template_source=template_source, remask=remask)
+    stack.blocks = None
+    return result
 
 
 def new_flat(ground: np.ndarray, ground_err: np.ndarray | None, ground_dq: np.ndarray | None,
@@ -62,7 +96,8 @@ def new_flat(ground: np.ndarray, ground_err: np.ndarray | None, ground_dq: np.nd
 
 def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack, inputs: SkyflatInputs,
                      options: SkyflatOptions, reporter: Reporter, cancel: CancelCheck | None = None,
-                     warnings: list[str] | None = None) -> DetectorResult:
+                     warnings: list[str] | None = None, template: np.ndarray | None = None,
+                     template_source: str = "fitted") -> DetectorResult:
     """Delta flats, fit, filter dependence, new flats and dead pixels of one detector.
 
     Parameters
@@ -80,6 +115,8 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
     cancel : callable, optional
     warnings : list of str, optional
         Appended to: filters without a ground FLAT, no ground MASK.
+    template, template_source : ndarray, str, optional
+        A given additive (wisp) template and its file name (``options.additive == "separate"``).
 
     Raises
     ------
@@ -90,6 +127,10 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
     warnings = [] if warnings is None else warnings
     ny, nx = stack.data.shape[1:]
     n = len(metas)
+    additive = None
+    if opt.additive == "separate":
+        additive = separate_detector_additive(detector, metas, stack, opt, template, template_source, warnings,
+                                              reporter)
     crep = reporter.sub(len(stack.groups) + 1, 0, n)
     grey = combine_stack(stack.data, None, sigma=opt.sigma, maxiters=opt.maxiters, method=opt.combine_method,
                          cancel=cancel)
@@ -115,8 +156,7 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
         m0 = metas[idx[0]]
         filt, pupil = m0.filter.upper(), (m0.pupil or "CLEAR").upper()
         delta = FilterDelta(filt, pupil, [metas[j].path for j in idx], res.median, res.error, res.coverage,
-                            grey.median)
-        delta.range_max, delta.range_2_98, delta.rms = filter_range(delta.filtdiff, opt.fit_bin)
+                            grey.median, filter_difference(res.median, grey.median, opt.fit_bin))
         deltas[token] = delta
         ground = inputs.ground_flat(m0)
         if ground is None:
@@ -144,4 +184,4 @@ def analyse_detector(detector: str, metas: list[ExposureMeta], stack: ImageStack
         grey=grey.median, grey_error=grey.error, coverage=grey.coverage, fit=fit, fit_method=method,
         filter_deltas=deltas, flats=flats, ground_dead=ground_dead,
         mask_file=mask_meta.path if mask_meta is not None else "", ground_mask_dq=ground_dq,
-        dead=dead, clusters=clusters, source_masks=stack.masks)
+        dead=dead, clusters=clusters, source_masks=stack.masks, additive=additive)

@@ -15,6 +15,7 @@ from .largescale import FIT_METHODS
 __all__ = ["SkyflatOptions"]
 
 COMBINE_METHODS = ("bottleneck", "astropy")
+ADDITIVE_METHODS = ("separate", "plain")
 _MASK = "source mask (report: 3x3 Gaussian, 4 pixels, 1 sigma)"
 
 
@@ -45,6 +46,11 @@ class SkyflatOptions:
     min_coverage: int = option(3, "images a pixel needs to be judged dead", unit="image")
     cluster_link: int = option(3, "dead pixels closer than this join one concentration", unit="pixel")
     cluster_min_npix: int = option(20, "dead pixels that make a concentration", unit="pixel")
+    additive: str = option("separate", "scattered light (wisps, claws): 'separate' fits the additive part "
+                           "(template x per-image amplitude, claw regions per image) and removes it before the "
+                           "combine; 'plain' is the report's method, which leaves it in the delta flat",
+                           choices=ADDITIVE_METHODS, section="008304 sec. 3.5-3.6")
+    additive_bin: int = option(16, "block size of the additive-light fit", unit="pixel", section="008304 sec. 3.5")
     combine_method: str = option("bottleneck", "sigma-clipped stack median implementation", flag="--combine",
                                  choices=COMBINE_METHODS)
     figures: bool = option(True, "skip the PNG figures", flag="--no-figures")
@@ -61,6 +67,10 @@ class SkyflatOptions:
             raise ValueError(f"--dead-threshold must be between 0 and 1 (got {self.dead_threshold:g})")
         if self.fit is not None and self.fit not in FIT_METHODS:
             raise ValueError(f"large-scale fit {self.fit!r}: use one of {', '.join(FIT_METHODS)}")
+        if self.additive not in ADDITIVE_METHODS:
+            raise ValueError(f"additive {self.additive!r}: use one of {', '.join(ADDITIVE_METHODS)}")
+        if self.additive_bin < 2:
+            raise ValueError(f"--additive-bin must be at least 2 (got {self.additive_bin})")
         if self.combine_method not in COMBINE_METHODS:
             raise ValueError(f"combine method {self.combine_method!r}: use one of {', '.join(COMBINE_METHODS)}")
         self.author, self.useafter, self.pedigree = check_delivery(self.author, self.useafter, self.pedigree)

@@ -34,7 +34,7 @@ from .inputs import filter_token
 from .options import SkyflatOptions
 from .result import DetectorResult, SkyflatResult
 
-__all__ = ["dq_names_present", "write_dead_mask", "write_flat", "write_skyflat_products",
+__all__ = ["dq_names_present", "write_additive", "write_dead_mask", "write_flat", "write_skyflat_products",
            "write_image", "write_json", "write_table"]
 
 
@@ -208,10 +208,40 @@ def write_skyflat_products(
                "outputs": [{"file": os.path.basename(w), "sha256": sha256sum(w)} for w in written],
                "warnings": result.warnings,
                "dead_pixels": {d: det.n_dead for d, det in result.detectors.items()},
+               "additive": {d: {"detected": bool(det.additive.detected), "significance": float(det.additive.z),
+                                "template": det.additive.source,
+                                "claw_images": [os.path.basename(f) for f, fl in zip(det.additive.files,
+                                                                                     det.additive.flagged) if fl]}
+                            for d, det in result.detectors.items() if det.additive is not None},
                "seconds": result.seconds + time.perf_counter() - t0}
         written.append(write_json(out / "provenance.json", doc))
         rep.step("done")
     return [os.fspath(unstaged(w, out, final)) for w in written]
+
+
+def write_additive(out: Path, det: DetectorResult, prov: dict) -> list[str]:
+    """``additive_<DET>.fits`` (TEMPLATE, FLAGGED, AMPLITUDES table) and ``additive_<DET>.ecsv``."""
+    add, name = det.additive, det.detector
+    table = add.to_table()
+    path = out / f"additive_{name}.fits"
+    primary = fits.PrimaryHDU()
+    for key, value in {"DETECTOR": name, "ADDMETH": ("separate", "additive light fitted and removed"),
+                       "ADDFOUND": (bool(add.detected), "template significant and removed"),
+                       "ADDSIGNF": (round(float(add.z), 1) if np.isfinite(add.z) else -1.0, "significance of the template"),
+                       "ADDBIN": (add.bin, "block size of the fit, pixels"),
+                       "ADDTMPL": (add.source[:60], "template: fitted, or the file given"),
+                       "NSKYIMG": det.n_images, "NCLAWIMG": (int(np.sum(add.flagged)), "images with claw regions")
+                       }.items():
+        primary.header[key] = value
+    _provenance_cards(primary.header, prov)
+    tmpl = fits.ImageHDU(add.template.astype(np.float32), name="TEMPLATE")
+    tmpl.header["BUNIT"] = ("", "relative to the sky, per unit amplitude")
+    flagged = fits.ImageHDU(add.flagged_count.astype(np.int16), name="FLAGGED")
+    flagged.header["COMMENT"] = "images in which the pixel was rejected as scattered light (claws)"
+    amps = fits.BinTableHDU(Table(table, meta={}), name="AMPLITUDES")
+    with atomic_path(path) as tmp:
+        fits.HDUList([primary, tmpl, flagged, amps]).writeto(tmp, checksum=True)
+    return [os.fspath(path), write_table(out / f"additive_{name}.ecsv", table, prov)]
 
 
 def _write_detector(out: Path, det: DetectorResult, result: SkyflatResult, prov: dict) -> list[str]:
@@ -241,6 +271,8 @@ def _write_detector(out: Path, det: DetectorResult, result: SkyflatResult, prov:
                 out / f"flat_{name}_{token}.fits", name, d.filter, d.pupil, flat.data, flat.err, flat.dq,
                 ground_name=os.path.basename(flat.ground_file), fit_method=det.fit_method, n_images=det.n_images,
                 provenance=prov, useafter=result.useafter, pedigree=result.pedigree, **delivery_kwargs(opt)))
+    if det.additive is not None:
+        written += write_additive(out, det, prov)
     written += [write_table(out / f"deadpix_{name}.ecsv", det.dead.table, prov),
                 write_table(out / f"clusters_{name}.ecsv", det.clusters, prov),
                 write_dead_mask(out / f"deadpix_{name}.fits", name, det.dead.mask, det.ground_mask_dq,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from astropy.table import Table
 
+from .additive import AdditiveResult
+from .filterdiff import FilterDifference
 from .deadpix import DeadPixels, find_clusters, find_dead_pixels
 from .options import SkyflatOptions
 
@@ -23,9 +25,10 @@ __all__ = ["DetectorResult", "FilterDelta", "NewFlat", "SkyflatResult", "new_dea
 class FilterDelta:
     """The delta flat of one detector and filter, and how it differs from the grey one.
 
-    ``filtdiff`` = delta / grey - 1 (computed when asked for, to keep results small);
-    ``range_max``, ``range_2_98`` and ``rms`` are the
-    max - min, 2-98 percentile range and rms of its clipped medians in ``fit_bin`` bins.
+    ``difference`` is delta / grey - 1 on ``fit_bin`` blocks (:mod:`.filterdiff`);
+    ``filtdiff`` the same at full size (computed when asked for, to keep results small);
+    ``range_max``, ``range_2_98`` and ``rms`` are the max - min, 2-98 percentile range and
+    rms of the blocks, ``slope_x``, ``slope_y`` a plane fitted to them.
     """
 
     filter: str
@@ -36,15 +39,23 @@ class FilterDelta:
     coverage: np.ndarray = field(repr=False)
     #: the grey delta flat of the detector (shared, not a copy)
     grey: np.ndarray = field(repr=False)
-    range_max: float = np.nan
-    range_2_98: float = np.nan
-    rms: float = np.nan
+    difference: FilterDifference | None = field(default=None, repr=False)
 
     @property
     def filtdiff(self) -> np.ndarray:
-        """This filter's delta flat relative to the grey one, minus 1 (report Figs. 4-6)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (self.median / self.grey - 1.0).astype(np.float32)
+        """This filter's delta flat relative to the grey one, minus 1 (report Figs. 4-6), at full size."""
+        if self.difference is None:
+            return np.full(self.median.shape, np.nan, np.float32)
+        return self.difference.image()
+
+    def _stat(self, name: str) -> float:
+        return np.nan if self.difference is None else getattr(self.difference, name)
+
+    range_max = property(lambda self: self._stat("range_max"))
+    range_2_98 = property(lambda self: self._stat("range_2_98"))
+    rms = property(lambda self: self._stat("rms"))
+    slope_x = property(lambda self: self._stat("slope_x"))
+    slope_y = property(lambda self: self._stat("slope_y"))
 
 
 @dataclass
@@ -82,6 +93,8 @@ class DetectorResult:
     clusters: Table | None = field(default=None, repr=False)
     #: per-image source masks (``np.packbits`` of the boolean mask, by file), with ``keep_masks``
     source_masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the additive scattered light removed before the combines (None with ``additive="plain"``)
+    additive: AdditiveResult | None = field(default=None, repr=False)
 
     @property
     def n_images(self) -> int:

@@ -14,6 +14,7 @@ command line and the GUI's Export alike.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 
@@ -24,6 +25,7 @@ from ..errors import NircamFileError
 from ..fileio import ensure_output_dir, sha256sum
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import software_versions
+from .additive import read_templates
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
 from .inputs import check_inputs
@@ -37,13 +39,17 @@ __all__ = ["filter_dependence_table", "run_skyflat"]
 
 def filter_dependence_table(detectors: dict[str, DetectorResult]) -> Table:
     """One row per detector and filter: how its delta flat differs from the grey one."""
-    rows = [(name, d.filter, d.pupil, len(d.files), d.range_max, d.range_2_98, d.rms)
+    rows = [(name, d.filter, d.pupil, len(d.files), d.range_max, d.range_2_98, d.rms, d.slope_x, d.slope_y)
             for name, det in detectors.items() for _, d in sorted(det.filter_deltas.items())]
-    fd = Table(rows=rows or None, names=("detector", "filter", "pupil", "n_images", "range", "range_2_98", "rms"),
-               dtype=(str, str, str, np.int32, np.float32, np.float32, np.float32))
-    fd["range"].description = "max - min of (filter delta / grey delta - 1) in 32x32 pixel bins"
+    fd = Table(rows=rows or None, names=("detector", "filter", "pupil", "n_images", "range", "range_2_98", "rms",
+                                         "slope_x", "slope_y"),
+               dtype=(str, str, str, np.int32, np.float32, np.float32, np.float32, np.float32, np.float32))
+    fd["range"].description = ("max - min of (filter delta / grey delta - 1) in blocks of fit_bin pixels (clipped "
+                               "block medians of each delta, then their ratio)")
     fd["range_2_98"].description = "2nd-98th percentile range of the same bins"
     fd["rms"].description = "rms of the same bins"
+    fd["slope_x"].description = "plane fitted to the bins: change per half frame along x (x' from -1 to 1)"
+    fd["slope_y"].description = "the same along y"
     return fd
 
 
@@ -57,6 +63,7 @@ def run_skyflat(
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
     keep_masks: bool = False,
+    additive_templates=(),
 ) -> SkyflatResult:
     """Delta sky flats, new flats, dead pixels and backgrounds from ``_cal`` images.
 
@@ -74,6 +81,9 @@ def run_skyflat(
     keep_masks : bool
         Keep every image's source mask in the result (bit-packed, 0.5 MB a full frame),
         for display; the products do not change.
+    additive_templates : iterable of path-like
+        Wisp templates (FITS images, matched on DETECTOR) to fit instead of a fitted template
+        (with ``options.additive == "separate"``).
 
     Returns
     -------
@@ -93,6 +103,7 @@ def run_skyflat(
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     rep = Reporter(100, progress, cancel)
     inputs = check_inputs(cal_files, ground_flats, ground_masks)
+    templates = read_templates(additive_templates) if opt.additive == "separate" else {}
     if predictions is not None and inputs.bunit not in ("", "MJy/sr"):
         raise NircamFileError(inputs.images[0].path,
                               f"BUNIT is {inputs.bunit!r}; the background predictions are in MJy/sr")
@@ -108,12 +119,18 @@ def run_skyflat(
             warnings.append(f"{name}: only {n} image(s): a pixel needs {opt.min_coverage} to be "
                             "judged dead, so no dead pixels can be found, and the median of so few images "
                             "does not reject sources and cosmic rays")
-        stack = build_stack(name, metas, opt, drep, keep_masks)
+        tsource, template = templates.get(name, templates.get("", ("fitted", None)))
+        if template is not None and template.shape != (metas[0].ny, metas[0].nx):
+            raise NircamFileError(tsource, f"template of shape {template.shape}, the {name} images are "
+                                           f"{metas[0].ny}x{metas[0].nx}")
+        stack = build_stack(name, metas, opt, drep, keep_masks,
+                            block_bin=opt.additive_bin if opt.additive == "separate" else 0)
         records += stack.records
         if opt.checksums:
             checks.update({m.path: sha256sum(m.path) for m in metas})
         detectors[name] = analyse_detector(name, metas, stack, inputs, opt, drep.sub(n + 1, n, 2 * n + 1), cancel,
-                                           warnings)
+                                           warnings, template=template,
+                                           template_source=os.path.basename(tsource))
         done += n
     bg = backgrounds_table(records, inputs.bunit)
     useafter, pedigree = inputs.useafter_pedigree()

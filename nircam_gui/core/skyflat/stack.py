@@ -24,7 +24,7 @@ from .normalise import clipped_level, normalise
 from .options import SkyflatOptions
 from .sourcemask import source_mask
 
-__all__ = ["ImageStack", "build_stack"]
+__all__ = ["ImageStack", "build_stack", "remask_without_light"]
 
 
 @dataclass
@@ -39,6 +39,11 @@ class ImageStack:
     dq_dead: np.ndarray = field(repr=False)
     #: bit-packed source masks by file (only when kept)
     masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: per image, medians of ``block_bin`` pixel blocks of the normalised image with only the
+    #: unusable pixels masked (not the sources): what the additive separation fits, since the
+    #: source mask also takes the bright ridges of scattered light in the images where they are strong
+    blocks: np.ndarray | None = field(default=None, repr=False)
+    block_bin: int = 0
 
 
 def _shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
@@ -53,7 +58,7 @@ def _shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
 
 
 def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOptions, reporter: Reporter,
-                keep_masks: bool = False) -> ImageStack:
+                keep_masks: bool = False, block_bin: int = 0) -> ImageStack:
     """Mask, normalise and stack the images of one detector.
 
     Parameters
@@ -67,6 +72,8 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
         Takes one step per image.
     keep_masks : bool
         Keep every image's source mask (bit-packed, 0.5 MB a full frame).
+    block_bin : int
+        When > 0, also keep :attr:`ImageStack.blocks` (block medians without the source mask).
 
     Raises
     ------
@@ -80,6 +87,7 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
     dq_dead = np.zeros((ny, nx), bool)
     records: list[BackgroundRecord] = []
     kept: dict[str, np.ndarray] = {}
+    blocks = None
     for i, m in enumerate(metas):
         with open_image(m.path) as img:
             sci = np.array(img.sci, dtype=np.float32)
@@ -99,6 +107,13 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
         if not np.isfinite(level.median) or level.median <= 0:
             raise NircamFileError(m.path, f"no usable sky: the clipped background is {level.median:g}; a sky "
                                           "flat needs a positive sky level")
+        if block_bin > 0:
+            from .additive import block_medians
+
+            med = block_medians(normalise(sci, (dq & DO_NOT_USE) != 0, level.median), block_bin)
+            if blocks is None:
+                blocks = np.empty((len(metas), *med.shape), np.float32)
+            blocks[i] = med
         stack[i] = normalise(sci, mask, level.median)
         dq_dead |= (dq & DEAD) != 0
         if keep_masks:
@@ -110,4 +125,55 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
                                         start_mjd=m.start_mjd if m.start_mjd is not None else np.nan))
         del sci, dq, mask
         reporter.step(f"{detector} mask {i + 1}/{len(metas)}")
-    return ImageStack(stack, dict(groups), records, dq_dead, kept)
+    return ImageStack(stack, dict(groups), records, dq_dead, kept, blocks, block_bin)
+
+
+def remask_without_light(path: str, options: SkyflatOptions, level: float, light: np.ndarray,
+                         box: tuple[int, int, int, int], old: np.ndarray, margin: int = 16) -> np.ndarray:
+    """An image's normalised row again, its source mask made with a model of its additive light divided out.
+
+    The report's source mask flags anything 1 sigma above a 64 px background map over 4
+    pixels, so it also takes the bright ridges of a wisp where the wisp is strong: those
+    images then drop out of the stack exactly where the wisp is. Inside ``box`` (y0, y1, x0,
+    x1: where the light is) the mask is made again on ``SCI / light``; outside it, and within
+    ``margin`` pixels of its edge (where a source may straddle the box), the ``old`` mask holds.
+
+    Parameters
+    ----------
+    path : str
+        The image.
+    options : SkyflatOptions
+    level : float
+        The image's normalisation (kept).
+    light : ndarray
+        Full-frame factor the additive light multiplies the sky by (``1 + a T``).
+    box : tuple of int
+    old : ndarray of bool
+        The image's first mask.
+
+    Returns
+    -------
+    ndarray
+        ``SCI / level``, NaN where masked (the additive light still in it).
+    """
+    opt = options
+    with open_image(path) as img:
+        sci = np.array(img.sci, dtype=np.float32)
+        dq = np.array(img.dq)
+    y0, y1, x0, x1 = box
+    cut = sci[y0:y1, x0:x1] / light[y0:y1, x0:x1]
+    try:
+        inner = source_mask(cut, dq[y0:y1, x0:x1], n_sigma=opt.n_sigma, n_pixels=opt.n_pixels,
+                            kernel_fwhm=opt.kernel_fwhm, kernel_size=opt.kernel_size, dilate=opt.dilate,
+                            box_size=opt.box_size)
+    except ValueError:  # too few pixels for a background: keep the first mask
+        return normalise(sci, old, level)
+    mask = old.copy()
+    keep = np.ones(inner.shape, bool)  # True where the old mask is kept (the box's rim)
+    ny, nx = sci.shape
+    keep[margin if y0 > 0 else 0:inner.shape[0] - (margin if y1 < ny else 0),
+         margin if x0 > 0 else 0:inner.shape[1] - (margin if x1 < nx else 0)] = False
+    region = mask[y0:y1, x0:x1]
+    mask[y0:y1, x0:x1] = np.where(keep, region | inner, inner | ((dq[y0:y1, x0:x1] & DO_NOT_USE) != 0))
+    mask |= ~np.isfinite(sci)
+    return normalise(sci, mask, level)

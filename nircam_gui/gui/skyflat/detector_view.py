@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from ...core.skyflat.result import DetectorResult, SkyflatResult
 from ..workers import TaskRunner
+from .additive_view import AdditiveView
 from .images import ImageGrid, PanelSpec
 
 __all__ = ["DetectorView"]
@@ -25,6 +26,7 @@ __all__ = ["DetectorView"]
 #: diverging map for ratios and differences (blue below, red above)
 DIVERGING = "CET-D1"
 NO_MASK = "(no source mask)"
+ADDITIVE = "Additive light (template, rejected, amplitudes)"
 #: display smoothing choices (block size)
 SMOOTHING = (1, 4, 8, 16, 32)
 
@@ -67,6 +69,8 @@ class DetectorView(QWidget):
         self.detector_combo.setMinimumContentsLength(8)
         self.smooth_combo.setMinimumContentsLength(8)
         self.grid = ImageGrid(runner)
+        self.additive_view = AdditiveView()
+        self.additive_view.hide()
         top = QHBoxLayout()
         top.addWidget(QLabel("Detector"))
         top.addWidget(self.detector_combo)
@@ -81,7 +85,8 @@ class DetectorView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addLayout(second)
-        layout.addWidget(self.grid, 1)
+        layout.addWidget(self.grid, 3)
+        layout.addWidget(self.additive_view, 2)
         self.detector_combo.currentTextChanged.connect(self._detector_changed)
         self.view_combo.currentTextChanged.connect(lambda _: self.refresh())
         self.mask_combo.currentIndexChanged.connect(lambda _: self._mask_changed())
@@ -114,6 +119,8 @@ class DetectorView(QWidget):
                  "Grey delta flat", "Large-scale fit", "Grey / fit", "Coverage"]
         names += [f"{t} delta flat" for t in s.deltas]
         names += [f"New flat {t}" for t in s.flats]
+        if s.additive is not None:
+            names.append(ADDITIVE)
         return names
 
     def _detector_changed(self) -> None:
@@ -164,8 +171,12 @@ class DetectorView(QWidget):
         name = self.view_combo.currentText()
         if s is None or s.grey is None or not name:
             self.grid.clear()
+            self.additive_view.hide()
             return
         specs, ncols = self.panels(s, name)
+        self.additive_view.setVisible(name == ADDITIVE)
+        if name == ADDITIVE:
+            self.additive_view.set_additive(s.additive)
         smooth = int(self.smooth_combo.currentData() or 1)
         for spec in specs:
             if spec.colormap != "viridis":  # not the coverage: counts are exact
@@ -192,6 +203,10 @@ class DetectorView(QWidget):
         if name.endswith(" delta flat"):
             token = name[: -len(" delta flat")]
             return [PanelSpec(f"{token} delta", s.deltas[token], "99.5%")], 1
+        if name == ADDITIVE and s.additive is not None:
+            return [PanelSpec("additive template (× amplitude = share of the sky)", s.additive.template, "minmax"),
+                    PanelSpec("images rejecting the pixel as scattered light", s.additive.flagged_count,
+                              "minmax", "viridis", ".6g")], 2
         if name.startswith("New flat "):
             token = name[len("New flat "):]
             return [PanelSpec(f"{token} new flat", s.flats[token].data, "99.5%")], 1

@@ -212,6 +212,12 @@ class SetupWidget(QWidget):
         self.combine_combo.setToolTip("Sigma-clipped stack median implementation (same numbers, different speed)")
         self.combine_combo.currentTextChanged.connect(lambda t: self._set_option("combine_method", t))
         form.addRow("Stack median", self.combine_combo)
+        self.additive_combo = QComboBox()
+        self.additive_combo.addItems(["separate", "plain"])
+        self.additive_combo.setToolTip("Scattered light (wisps, claws): 'separate' fits the additive light and keeps it "
+                                       "out of the flats; 'plain' is the report's method, which leaves it in")
+        self.additive_combo.currentTextChanged.connect(lambda t: self._set_option("additive", t))
+        form.addRow("Scattered light", self.additive_combo)
         form.addRow("Output", self.figures_box)
         return box
 
@@ -230,6 +236,7 @@ class SetupWidget(QWidget):
         self.fit_combo.setCurrentText(label)
         self.figures_box.setChecked(options.figures)
         self.combine_combo.setCurrentText(options.combine_method)
+        self.additive_combo.setCurrentText(options.additive)
         self._refresh()
 
     # -- files ------------------------------------------------------------------------
