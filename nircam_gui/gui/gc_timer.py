@@ -36,7 +36,7 @@ def collect_in_gui_thread(owner: QObject, interval: float = INTERVAL) -> Garbage
     """Switch automatic collection off; collect from a timer in the thread that calls this.
 
     Call it in the GUI thread with the QApplication as ``owner``, which keeps the collector
-    alive. A second call returns the running collector.
+    alive. A later call restarts the same collector's timer at ``interval`` and returns it.
 
     Parameters
     ----------
@@ -51,20 +51,27 @@ def collect_in_gui_thread(owner: QObject, interval: float = INTERVAL) -> Garbage
         pyqtgraph's collector; ``collector.timer`` is its QTimer.
     """
     collector = getattr(owner, _ATTRIBUTE, None)
-    if collector is not None and collector.timer.isActive():
-        gc.disable()
-        return collector
-    collector = GarbageCollector(interval=interval)
-    setattr(owner, _ATTRIBUTE, collector)
+    if collector is None:
+        collector = GarbageCollector(interval=interval)
+        setattr(owner, _ATTRIBUTE, collector)
+    else:
+        collector.timer.start(int(interval * 1000))
+    gc.disable()
     return collector
 
 
 def stop_collecting_in_gui_thread(owner: QObject) -> None:
-    """Stop the timer started by :func:`collect_in_gui_thread` and switch automatic collection on."""
+    """Stop the timer of :func:`collect_in_gui_thread`, collect once, switch automatic collection on.
+
+    Call it where no Qt call is under way (not from a slot): the collection destroys the
+    cyclic garbage here and now. The collector and its timer stay alive: destroying a QTimer
+    disconnects its signal, and a collection triggered inside that disconnection would destroy
+    Qt objects while Qt holds the lock the disconnection took (a deadlock seen in the tests).
+    """
     collector = getattr(owner, _ATTRIBUTE, None)
     if collector is not None:
         collector.timer.stop()
-        setattr(owner, _ATTRIBUTE, None)
+    gc.collect()
     gc.enable()
 
 

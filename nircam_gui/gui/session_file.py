@@ -44,7 +44,8 @@ def collect_state(window) -> dict:
     viewer = window.viewer
     state = {
         "format": FORMAT, "version": VERSION,
-        "display": {"image": _display(viewer), "gain": _display(gain.viewer)},
+        "display": {"image": _display(viewer), "gain": _display(gain.viewer),
+                    "nan_colour": list(getattr(window, "nan_colour", viewer.state.nan_colour))},
         "image": ({"path": viewer.source.path, "integration": viewer.state.integration,
                    "group": viewer.state.group} if viewer.source is not None else None),
         "tab": window.tabs.tabText(window.tabs.currentIndex()),
@@ -194,6 +195,8 @@ def open_session(window, path: str | os.PathLike) -> dict:
             view.show_mask_of(s["source_mask"])
 
     d = state.get("display", {})
+    if isinstance(d.get("nan_colour"), list) and len(d["nan_colour"]) == 3:
+        window.set_nan_colour(tuple(int(c) for c in d["nan_colour"]))
     for viewer, key in ((window.viewer, "image"), (panel.viewer, "gain")):
         if d.get(key):
             viewer.set_state(**d[key])

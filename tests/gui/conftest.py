@@ -28,8 +28,8 @@ def _startup_objects_frozen():
 def _gc_in_gui_thread(qapp, _startup_objects_frozen):
     """As the application does: cyclic garbage is collected by a timer in the GUI thread, never
     by a worker thread that happens to allocate (whose collection can destroy Qt objects there
-    while the GUI thread holds a Qt mutex: a deadlock). Automatic collection is back on between
-    tests."""
+    while the GUI thread holds a Qt mutex: a deadlock). At teardown the test's garbage is
+    collected here, then automatic collection is back on between tests."""
     from nircam_gui.gui.gc_timer import collect_in_gui_thread, stop_collecting_in_gui_thread
 
     collect_in_gui_thread(qapp)

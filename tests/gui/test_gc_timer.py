@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 import weakref
 
 from PySide6.QtCore import QElapsedTimer, QTimer
@@ -86,8 +87,9 @@ def test_event_loop_never_stalls_while_collecting(qtbot, qapp):
         stop = threading.Event()
 
         def make_garbage():
-            while not stop.is_set():
-                _allocate_cycles(1000)
+            while not stop.is_set():  # ~100,000 cyclic objects a second, as a busy reader might
+                _allocate_cycles(100)
+                time.sleep(0.001)
 
         worker = threading.Thread(target=make_garbage, name="worker")
         worker.start()
