@@ -126,10 +126,13 @@ class DisplayPanel(QWidget):
         self.scaling.setToolTip("Scaling between the limits")
         self.colormap = QComboBox()
         self.colormap.addItems(COLORMAPS)
-        self.nan_button = QPushButton()
+        # long colour-map names must not widen the dock: the combo elides instead
+        self.colormap.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colormap.setMinimumContentsLength(6)
+        self.nan_button = QPushButton("NaN")
         self.nan_button.setToolTip("Colour of NaN pixels (and of the area around the image), in every view; "
                                    "click to choose")
-        self.nan_button.setFixedWidth(48)
+        self.nan_button.setFixedWidth(44)
         self.nan_button.clicked.connect(self.choose_nan_colour)
         self.nan_colour: tuple[int, int, int] = (0, 0, 0)
         self.low = self._spin("Lower display limit")
@@ -148,7 +151,6 @@ class DisplayPanel(QWidget):
         form.addRow("Scale", self.scaling)
         colours = QHBoxLayout()
         colours.addWidget(self.colormap, 1)
-        colours.addWidget(QLabel("NaN"))
         colours.addWidget(self.nan_button)
         form.addRow("Colours", colours)
         levels = QHBoxLayout()
@@ -197,7 +199,9 @@ class DisplayPanel(QWidget):
     def show_nan_colour(self, rgb: tuple[int, int, int]) -> None:
         """Show ``rgb`` on the NaN colour button (no signal)."""
         self.nan_colour = tuple(int(c) for c in rgb)
-        self.nan_button.setStyleSheet("QPushButton { background-color: rgb(%d, %d, %d); }" % self.nan_colour)
+        r, g, b = self.nan_colour
+        text = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"  # legible on the swatch
+        self.nan_button.setStyleSheet(f"QPushButton {{ background-color: rgb({r}, {g}, {b}); color: {text}; }}")
 
     def _levels_typed(self) -> None:
         lo, hi = self.low.value(), self.high.value()

@@ -82,22 +82,23 @@ def test_event_loop_never_stalls_while_collecting(qtbot, qapp):
 
     probe = QTimer(interval=5)
     probe.timeout.connect(tick)
+    stop = threading.Event()
+
+    def make_garbage():
+        while not stop.is_set():  # ~100,000 cyclic objects a second, as a busy reader might
+            _allocate_cycles(100)
+            time.sleep(0.001)
+
+    worker = threading.Thread(target=make_garbage, name="worker")
     try:
         probe.start()
-        stop = threading.Event()
-
-        def make_garbage():
-            while not stop.is_set():  # ~100,000 cyclic objects a second, as a busy reader might
-                _allocate_cycles(100)
-                time.sleep(0.001)
-
-        worker = threading.Thread(target=make_garbage, name="worker")
         worker.start()
-        qtbot.wait(1000)  # some 20 ticks of the collector
+        # every third tick collects the oldest generation: wait for a few of those
+        qtbot.waitUntil(lambda: sum(1 for _, g in collections if g == 2) >= 3, timeout=30000)
+    finally:
         stop.set()
         worker.join()
         probe.stop()
-    finally:
         collector.threshold = threshold
         gc.callbacks.remove(callback)
     assert {name for name, _ in collections} == {threading.main_thread().name}
