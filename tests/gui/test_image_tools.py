@@ -139,3 +139,27 @@ def test_nan_colour_in_every_view(qtbot, window, tmp_path):
     qtbot.addWidget(other)
     assert other.nan_colour == (255, 0, 255) and other.viewer.state.nan_colour == (255, 0, 255)
     other.close()
+
+
+def test_blink_two_files_selected_in_the_browser(qtbot, window, data_dir):
+    """Blink Two Files takes the two files selected in the tree; opening another file ends it."""
+    from fits_samples import make_cal
+
+    make_cal(data_dir / "jw_second_cal.fits", detector="NRCA2")
+    window.open_path(data_dir)
+    qtbot.waitUntil(lambda: window.idle and window.viewer.source is not None, timeout=10000)
+    browser = window.browser
+    selection = browser.tree.selectionModel()
+    selection.clearSelection()
+    names = ["jw_nrcb1_cal.fits", "jw_second_cal.fits"]
+    for name in names:
+        selection.select(browser.model.index(str(data_dir / name)),
+                         selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
+    shown = set()
+    window.viewer.frame_shown.connect(lambda: shown.add(os.path.basename(window.viewer.source.path)))
+    window.blink_files_action.trigger()
+    qtbot.waitUntil(lambda: window.blink_files_action.isChecked(), timeout=10000)
+    window.file_blink.timer.setInterval(60)
+    qtbot.waitUntil(lambda: shown >= set(names), timeout=10000)
+    _open(qtbot, window, data_dir / "jw_nrca1_uncal.fits")
+    assert not window.blink_files_action.isChecked() and not window.file_blink.timer.isActive()
