@@ -40,6 +40,7 @@ from .readers import ExposureMeta, read_metadata, open_image, open_ramp, open_re
 
 __all__ = [
     "LIMIT_METHODS",
+    "NAN_COLOUR",
     "SCALINGS",
     "DisplayState",
     "ExtensionSource",
@@ -65,6 +66,10 @@ SCALINGS: tuple[str, ...] = ("linear", "sqrt", "log", "asinh")
 #: small enough that every stretch change takes a few milliseconds.
 SAMPLE_SIZE = 200_000
 
+#: Default colour of NaN pixels (and of the area around the image): distinct from black,
+#: which a linear stretch gives the faintest pixels.
+NAN_COLOUR: tuple[int, int, int] = (58, 64, 78)
+
 
 @dataclass
 class DisplayState:
@@ -80,6 +85,7 @@ class DisplayState:
     group: int = -1  # -1: the last group, resolved when a ramp is opened
     difference: bool = False
     manual_levels: tuple[float, float] | None = None
+    nan_colour: tuple[int, int, int] = NAN_COLOUR
 
 
 def display_sample(image: np.ndarray, size: int = SAMPLE_SIZE, border: int = 0) -> np.ndarray:
@@ -488,7 +494,7 @@ def pixel_info(frame: Frame, meta: ExposureMeta, column: int, row: int) -> Pixel
 
 
 def render_rgba(image: np.ndarray, levels: tuple[float, float], lut: np.ndarray,
-                nan_colour: tuple[int, int, int] = (58, 64, 78), has_nan: bool = True) -> np.ndarray:
+                nan_colour: tuple[int, int, int] = NAN_COLOUR, has_nan: bool = True) -> np.ndarray:
     """Map ``image`` through a lookup table to an ``(ny, nx, 4)`` uint8 RGBA picture.
 
     ``[low, high]`` maps linearly onto the ``len(lut)`` entries (values outside are

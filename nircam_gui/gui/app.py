@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from .gc_timer import collect_in_gui_thread, freeze_startup_objects
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANIZATION, Settings
 
@@ -69,6 +70,9 @@ def run(path: str | None = None, demo: bool = False, screenshot: str | None = No
                         modal_errors=screenshot is None)
     if screenshot is not None:
         window._save_on_close = False  # a documentation run must not change the user's layout
+    # the window and every module are loaded: later full collections need not scan them again
+    freeze_startup_objects()
+    collect_in_gui_thread(app)  # Qt objects are never destroyed by a collection in a worker thread
     if geometry is not None:
         window.resize(*geometry)
     if tab is not None:

@@ -10,15 +10,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QThreadPool, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..core.region_stats import BoxStatistics, box_statistics
+from .roi_tool import ROI_PEN, RoiTool
 from .workers import Worker
 
 __all__ = ["BoxStatsTool"]
 
 
-class BoxStatsTool(QWidget):
+class BoxStatsTool(RoiTool):
     """A toggle that puts a resizable box on a viewer's image, and the box's statistics.
 
     Parameters
@@ -35,10 +36,8 @@ class BoxStatsTool(QWidget):
     computed = Signal(object)
 
     def __init__(self, viewer_getter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.viewer_getter = viewer_getter
-        self.viewer = None
-        self.roi: pg.RectROI | None = None
+        super().__init__(viewer_getter, "Statistics box",
+                         "Put a box on the image: drag it, resize it by its corner; its statistics show here", parent)
         self.stats: BoxStatistics | None = None
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -46,11 +45,7 @@ class BoxStatsTool(QWidget):
         self._again = False
         self._timer = QTimer(self, singleShot=True, interval=80)
         self._timer.timeout.connect(self._compute)
-        self.button = QPushButton("Statistics box")
-        self.button.setCheckable(True)
-        self.button.setToolTip("Put a box on the image: drag it, resize it by its corner; its statistics show here")
-        self.button.toggled.connect(self.set_active)
-        self.label = QLabel("Press the button, then drag the box on the image.")
+        self.label.setText("Press the button, then drag the box on the image.")
         self.label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.label.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -58,22 +53,8 @@ class BoxStatsTool(QWidget):
         layout.addWidget(self.button)
         layout.addWidget(self.label, 1)
 
-    def set_active(self, on: bool) -> None:
-        """Show the box on the active viewer (centred, a quarter of the view) or remove it."""
-        if self.roi is not None and self.viewer is not None:
-            self.viewer.canvas.view.removeItem(self.roi)
-            self.viewer.frame_shown.disconnect(self.request)
-            self.roi = None
-        self.viewer = None
-        if not on:
-            return
-        viewer = self.viewer_getter()
-        if viewer is None or viewer.frame is None:
-            self.label.setText("Open an image first (Image or Gain tab).")
-            self.button.blockSignals(True)
-            self.button.setChecked(False)
-            self.button.blockSignals(False)
-            return
+    def place_default(self, viewer) -> None:
+        """The box centred on the view, a quarter of its size."""
         rect = viewer.canvas.view.viewRect()
         ny, nx = viewer.frame.image.shape
         w = max(4, int(min(rect.width(), nx) / 4))
@@ -83,20 +64,8 @@ class BoxStatsTool(QWidget):
 
     def set_box(self, viewer, x0: int, y0: int, width: int, height: int) -> None:
         """Put the box with its lower-left pixel at 0-based ``(x0, y0)`` on ``viewer``."""
-        if self.roi is not None and self.viewer is not None:
-            self.viewer.canvas.view.removeItem(self.roi)
-            self.viewer.frame_shown.disconnect(self.request)
-        self.viewer = viewer
-        self.button.blockSignals(True)
-        self.button.setChecked(True)
-        self.button.blockSignals(False)
-        self.roi = pg.RectROI((x0, y0), (width, height), pen=pg.mkPen("#ffd23c", width=2), snapSize=1.0,
-                              translateSnap=True, scaleSnap=True)
-        self.roi.setZValue(50)
-        viewer.canvas.view.addItem(self.roi)
-        self.roi.sigRegionChanged.connect(self.request)
-        viewer.frame_shown.connect(self.request)  # a new group: new numbers for the same box
-        self.request()
+        self.attach(viewer, pg.RectROI((x0, y0), (width, height), pen=ROI_PEN, snapSize=1.0, translateSnap=True,
+                                       scaleSnap=True))
 
     def corners(self) -> tuple[int, int, int, int] | None:
         """0-based inclusive ``(x0, x1, y0, y1)`` of the box."""
@@ -113,7 +82,7 @@ class BoxStatsTool(QWidget):
         return self._inflight or self._timer.isActive()
 
     def request(self, *_) -> None:
-        self._timer.start()
+        self._timer.start()  # a dragged box asks many times a second: compute the latest only
 
     def _compute(self) -> None:
         if self.viewer is None or self.viewer.frame is None or self.roi is None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QColorDialog,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -124,6 +126,15 @@ class DisplayPanel(QWidget):
         self.scaling.setToolTip("Scaling between the limits")
         self.colormap = QComboBox()
         self.colormap.addItems(COLORMAPS)
+        # long colour-map names must not widen the dock: the combo elides instead
+        self.colormap.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colormap.setMinimumContentsLength(6)
+        self.nan_button = QPushButton("NaN")
+        self.nan_button.setToolTip("Colour of NaN pixels (and of the area around the image), in every view; "
+                                   "click to choose")
+        self.nan_button.setFixedWidth(44)
+        self.nan_button.clicked.connect(self.choose_nan_colour)
+        self.nan_colour: tuple[int, int, int] = (0, 0, 0)
         self.low = self._spin("Lower display limit")
         self.high = self._spin("Upper display limit")
         self.colorbar = ColorStrip()
@@ -138,7 +149,10 @@ class DisplayPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Limits", self.limits)
         form.addRow("Scale", self.scaling)
-        form.addRow("Colours", self.colormap)
+        colours = QHBoxLayout()
+        colours.addWidget(self.colormap, 1)
+        colours.addWidget(self.nan_button)
+        form.addRow("Colours", colours)
         levels = QHBoxLayout()
         levels.addWidget(self.low)
         levels.addWidget(QLabel("to"))
@@ -175,6 +189,19 @@ class DisplayPanel(QWidget):
         # the range (±1e30) would make Qt ask for a very wide field; levels fit in far less
         spin.setMinimumWidth(72)
         return spin
+
+    def choose_nan_colour(self) -> None:
+        """Ask for the NaN colour; emits ``changed("nan_colour", (r, g, b))`` when one is chosen."""
+        colour = QColorDialog.getColor(QColor(*self.nan_colour), self, "Colour of NaN pixels")
+        if colour.isValid():
+            self.changed.emit("nan_colour", (colour.red(), colour.green(), colour.blue()))
+
+    def show_nan_colour(self, rgb: tuple[int, int, int]) -> None:
+        """Show ``rgb`` on the NaN colour button (no signal)."""
+        self.nan_colour = tuple(int(c) for c in rgb)
+        r, g, b = self.nan_colour
+        text = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"  # legible on the swatch
+        self.nan_button.setStyleSheet(f"QPushButton {{ background-color: rgb({r}, {g}, {b}); color: {text}; }}")
 
     def _levels_typed(self) -> None:
         lo, hi = self.low.value(), self.high.value()

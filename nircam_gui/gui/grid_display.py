@@ -41,7 +41,12 @@ class GridDisplay(QObject):
         self._sync()
 
     def set_state(self, name: str, value) -> None:
-        """Change one display choice (``limits``, ``scaling``, ``colormap`` or ``manual_levels``)."""
+        """Change one display choice (``limits``, ``scaling``, ``colormap``, ``manual_levels``
+        or ``nan_colour``)."""
+        if name == "nan_colour":
+            self.grid.set_nan_colour(value)
+            self.panel.show_nan_colour(self.grid.nan_colour)
+            return
         if name == "manual_levels":
             self.state["limits"] = "manual"
         self.state[name] = value
@@ -56,3 +61,4 @@ class GridDisplay(QObject):
         levels = grid.levels[0] if grid.levels else (0.0, 1.0)
         sample = display_sample(grid.specs[0].image, border=REF_BORDER) if grid.specs else None
         self.panel.show_state(s["limits"], s["scaling"], s["colormap"], levels, sample)
+        self.panel.show_nan_colour(grid.nan_colour)

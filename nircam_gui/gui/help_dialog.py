@@ -35,7 +35,9 @@ detector's limit (dotted). Untick <i>Follow the pointer</i> to keep a pixel.</p>
 (drag it, resize it by its corner: mean, median, std, 3-sigma clipped mean, median and sigma, pixels;
 DO_NOT_USE pixels left out) and a <b>Profile line</b> (drag its ends; the values along it are plotted).
 Frame ▸ DQ Overlay (Q) colours the flagged pixels with a legend; Frame ▸ Blink Integrations (B)
-alternates two integrations; File ▸ Open Regions on Image draws a DS9 region file; the header window
+alternates two integrations, Frame ▸ Blink Two Files (Shift+B) the two files selected in the Files dock
+(or the file on screen and one you choose), each with its own stretch; the <i>NaN</i> button in the
+Display dock sets the colour of NaN pixels in every view; File ▸ Open Regions on Image draws a DS9 region file; the header window
 (Ctrl+H) has a search field; File ▸ Save Session / Open Session keep and restore everything.</p>"""),
     ("Gain tab and the region editor", """
 <p>Choose ramps (<b>Add…</b>, <b>From browser</b>, or <b>Add to ▸ Gain</b> in the Files dock); the tab

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.display import (
+    NAN_COLOUR,
     DisplayState,
     Frame,
     FrameSource,
@@ -44,9 +45,6 @@ from .workers import TaskRunner
 __all__ = ["ImageCanvas", "ImageViewer"]
 
 log = logging.getLogger("nircam_gui")
-
-#: Colour of NaN pixels and of the area around the image: distinct from black.
-NAN_COLOUR = (58, 64, 78)
 
 
 class ImageCanvas(pg.GraphicsView):
@@ -266,6 +264,8 @@ class ImageViewer(QWidget):
         if new == self.state:
             return
         old, self.state = self.state, new
+        if new.nan_colour != old.nan_colour:
+            self.canvas.setBackground(pg.mkColor(*new.nan_colour))
         frame_changed = (old.integration, old.group, old.difference) != (new.integration, new.group,
                                                                         new.difference)
         if frame_changed and self.source is not None:
@@ -280,6 +280,7 @@ class ImageViewer(QWidget):
         sample = self.frame.sample if self.frame is not None else None
         self.panel.show_state(self.state.limits, self.state.scaling, self.state.colormap, self.levels, sample,
                               unit=self.unit)
+        self.panel.show_nan_colour(self.state.nan_colour)
 
     @property
     def unit(self) -> str:
@@ -433,7 +434,7 @@ def _bunit(path: str) -> str:
 def _map_frame(frame: Frame, state: DisplayState, lut: np.ndarray):
     """Worker: display limits for ``state`` and the coloured picture of ``frame``."""
     levels = limits(frame.sample, state.limits, frame.data_range, state.manual_levels)
-    return frame, levels, render_rgba(frame.image, levels, lut, NAN_COLOUR, has_nan=frame.has_nan)
+    return frame, levels, render_rgba(frame.image, levels, lut, state.nan_colour, has_nan=frame.has_nan)
 
 
 def _read_frame(source: FrameSource, state: DisplayState, lut: np.ndarray):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QFontDatabase, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.display import LIMIT_METHODS, SCALINGS
+from ..core.display import LIMIT_METHODS, NAN_COLOUR, SCALINGS
 from ..core.readers import find_fits, is_fits
 from .colormaps import COLORMAPS
 from .demo import make_demo
@@ -172,6 +172,10 @@ class MainWindow(QMainWindow):
                               dead: GridDisplay(dead.grid, self)}
         for grid_display in self.grid_displays.values():
             self.display_stack.addWidget(grid_display.panel)
+        for k in range(self.display_stack.count()):  # one NaN colour for every view
+            self.display_stack.widget(k).changed.connect(
+                lambda name, value: self.set_nan_colour(value) if name == "nan_colour" else None)
+        self.set_nan_colour(NAN_COLOUR)
         self._restore(restore_layout)
 
     # -- construction -------------------------------------------------------------------
@@ -257,6 +261,10 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.blink_action = self._action(f, "&Blink Integrations", self.toggle_blink, "B", checkable=True,
                                          tip="Alternate between this integration and the next every half second")
+        self.blink_files_action = self._action(
+            f, "Blink Two &Files", self.toggle_blink_files, "Shift+B", checkable=True,
+            tip="Alternate between two files every half second: the two selected in the file browser, "
+                "or the file on screen and one you choose")
         self.dq_action = self._action(f, "DQ &Overlay", self.toggle_dq_overlay, "Q", checkable=True,
                                       tip="Colour the pixels flagged in the DQ array, with a legend")
         self.difference_action = self._action(
@@ -321,6 +329,15 @@ class MainWindow(QMainWindow):
         self._update_zoom_label()
         del tab
 
+    def set_nan_colour(self, rgb: tuple[int, int, int]) -> None:
+        """The colour of NaN pixels in every image view (DS9's Color > NaN colour)."""
+        rgb = tuple(int(c) for c in rgb)
+        self.nan_colour = rgb
+        for viewer in (self.viewer, self.gain_panel.viewer):
+            viewer.set_state(nan_colour=rgb)
+        for grid_display in getattr(self, "grid_displays", {}).values():
+            grid_display.set_state("nan_colour", rgb)
+
     def active_viewer(self) -> ImageViewer | None:
         """The ImageViewer of the tab in front (Image or Gain), None on the map tabs."""
         tab = self.tabs.currentWidget()
@@ -361,11 +378,59 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Blink needs a ramp with two or more integrations.", 8000)
             self.blink_action.setChecked(False)
             return
+        if on and self.blink_files_action.isChecked():
+            self.blink_files_action.trigger()  # one blink at a time
         if on:
             self._blink_pair = (self.viewer.state.integration, (self.viewer.state.integration + 1) % src.nints)
             self._blink_timer.start()
         else:
             self._blink_timer.stop()
+
+    def toggle_blink_files(self, on: bool) -> None:
+        """Blink the two files selected in the browser, or the file on screen and one chosen in a dialog."""
+        if not on:
+            self.file_blink.stop()
+            return
+        self.blink_files_action.setChecked(False)  # checked again once the second file is read
+        paths = [p for p in self.browser.selected_paths() if os.path.isfile(p)]
+        current = self.viewer.source.path if self.viewer.source is not None else None
+        if len(paths) == 2:
+            self.blink_files(*paths)
+        elif current is not None:
+            other, _ = QFileDialog.getOpenFileName(self, "Blink with", os.path.dirname(current),
+                                                   "FITS files (*.fits *.fits.gz *.fit *.fts);;All files (*)")
+            if other:
+                self.blink_files(current, other)
+        else:
+            self.statusBar().showMessage("Blink Two Files: select two files in the file browser, "
+                                         "or open one first.", 8000)
+
+    def blink_files(self, first: str | os.PathLike, second: str | os.PathLike) -> None:
+        """Alternate the Image tab between ``first`` and ``second`` (each keeps its own stretch)."""
+        from .blink import FileBlink
+
+        if self.blink_action.isChecked():
+            self.blink_action.trigger()  # one blink at a time
+        if getattr(self, "file_blink", None) is None:
+            self.file_blink = FileBlink(self.viewer, self)
+            self.file_blink.ready.connect(lambda _: self.blink_files_action.setChecked(True))
+            self.file_blink.failed.connect(self.show_error)
+        self.file_blink.stop()
+        first, second = os.path.abspath(os.fspath(first)), os.path.abspath(os.fspath(second))
+        current = self.viewer.source.path if self.viewer.source is not None else None
+        if current is not None and os.path.abspath(current) == second:
+            first, second = second, first
+        self.tabs.setCurrentWidget(self.viewer)
+        if current is not None and os.path.abspath(current) == first:
+            self.file_blink.start(second)
+            return
+
+        def then_blink(path):
+            self.viewer.loaded.disconnect(then_blink)
+            self.file_blink.start(second)
+
+        self.viewer.loaded.connect(then_blink)
+        self.viewer.open(first)
 
     def _blink_step(self) -> None:
         if self.viewer.busy:
@@ -440,6 +505,8 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str, set_folder: bool = True) -> None:
         """Open one FITS file in the image viewer."""
         path = os.path.abspath(path)
+        if self.blink_files_action.isChecked():
+            self.blink_files_action.trigger()  # another file: the blink ends
         inside = bool(self.browser.folder) and _is_under(path, self.browser.folder)
         if set_folder and not inside:  # a file in the tree keeps the tree where it is
             self.browser.set_folder(os.path.dirname(path))
@@ -692,6 +759,9 @@ class MainWindow(QMainWindow):
         valid = {"limits": LIMIT_METHODS, "scaling": SCALINGS, "colormap": COLORMAPS}
         changes = {k: v for k, v in display.items() if v in valid[k] and v != "manual"}
         changes["difference"] = bool(s.get("display/difference", False, bool))
+        nan = QColor(str(s.get("display/nan_colour") or ""))
+        if nan.isValid():
+            self.set_nan_colour((nan.red(), nan.green(), nan.blue()))
         if changes:
             self.viewer.set_state(**changes)
             self._sync_choice_menus()
@@ -730,6 +800,7 @@ class MainWindow(QMainWindow):
         s.set("display/scaling", state.scaling)
         s.set("display/colormap", state.colormap)
         s.set("display/difference", state.difference)
+        s.set("display/nan_colour", QColor(*self.nan_colour).name())
         if self.browser.folder:
             s.set("browser/folder", self.browser.folder)
         s.sync()

@@ -44,7 +44,8 @@ def collect_state(window) -> dict:
     viewer = window.viewer
     state = {
         "format": FORMAT, "version": VERSION,
-        "display": {"image": _display(viewer), "gain": _display(gain.viewer)},
+        "display": {"image": _display(viewer), "gain": _display(gain.viewer),
+                    "nan_colour": list(getattr(window, "nan_colour", viewer.state.nan_colour))},
         "image": ({"path": viewer.source.path, "integration": viewer.state.integration,
                    "group": viewer.state.group} if viewer.source is not None else None),
         "tab": window.tabs.tabText(window.tabs.currentIndex()),
@@ -67,6 +68,9 @@ def collect_state(window) -> dict:
             "options": dataclasses.asdict(sflat.setup.options),
             "threshold": sflat.view.threshold,
             "detector": sflat.view.detector,
+            "flats_detector": sky.detector_view.detector_combo.currentText(),
+            "view": sky.detector_view.view_combo.currentText(),
+            "source_mask": sky.detector_view.mask_combo.currentData() or "",
         },
     }
     return state
@@ -135,6 +139,7 @@ def open_session(window, path: str | os.PathLike) -> dict:
     from ..core.skyflat.options import SkyflatOptions
 
     state, gain_res, sky_res = read_session(path)
+    origin = f"restored from {os.path.basename(os.fspath(path))}"
     g = state.get("gain", {})
     panel = window.gain_panel
     setup = panel.setup
@@ -162,7 +167,7 @@ def open_session(window, path: str | os.PathLike) -> dict:
     if files:
         setup.set_files(files)
     if gain_res is not None:
-        panel.set_result(gain_res["result"], gain_res.get("geometry"), gain_res.get("polygons"))
+        panel.set_result(gain_res["result"], gain_res.get("geometry"), gain_res.get("polygons"), origin=origin)
         if g.get("selection"):
             panel.select_boxes([int(b) for b in g["selection"]])
 
@@ -180,9 +185,18 @@ def open_session(window, path: str | os.PathLike) -> dict:
         sky.setup.add_paths(paths)
     if sky_res is not None:
         session.restore(sky_res["result"], sky_res["indexes"], detector=s.get("detector"),
-                        threshold=s.get("threshold"))
+                        threshold=s.get("threshold"), origin=origin)
+        view = sky.detector_view  # what the Flats page showed: detector, view, source mask
+        if s.get("flats_detector") and view.detector_combo.findText(s["flats_detector"]) >= 0:
+            view.detector_combo.setCurrentText(s["flats_detector"])
+        if s.get("view") and view.view_combo.findText(s["view"]) >= 0:
+            view.view_combo.setCurrentText(s["view"])
+        if s.get("source_mask") and view.mask_combo.findData(s["source_mask"]) >= 0:
+            view.show_mask_of(s["source_mask"])
 
     d = state.get("display", {})
+    if isinstance(d.get("nan_colour"), list) and len(d["nan_colour"]) == 3:
+        window.set_nan_colour(tuple(int(c) for c in d["nan_colour"]))
     for viewer, key in ((window.viewer, "image"), (panel.viewer, "gain")):
         if d.get(key):
             viewer.set_state(**d[key])

@@ -12,6 +12,31 @@ import pytest  # noqa: E402
 from fits_samples import make_cal, make_uncal  # noqa: E402 - tests/gui is on sys.path
 
 
+@pytest.fixture(scope="session")
+def _startup_objects_frozen():
+    """As the application does after start-up: the modules loaded so far stay out of every scan."""
+    import gc
+
+    from nircam_gui.gui.gc_timer import freeze_startup_objects
+
+    freeze_startup_objects()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _gc_in_gui_thread(qapp, _startup_objects_frozen):
+    """As the application does: cyclic garbage is collected by a timer in the GUI thread, never
+    by a worker thread that happens to allocate (whose collection can destroy Qt objects there
+    while the GUI thread holds a Qt mutex: a deadlock). At teardown the test's garbage is
+    collected here, then automatic collection is back on between tests."""
+    from nircam_gui.gui.gc_timer import collect_in_gui_thread, stop_collecting_in_gui_thread
+
+    collect_in_gui_thread(qapp)
+    yield
+    stop_collecting_in_gui_thread(qapp)
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
     """Never read or write the user's real settings or data folder."""

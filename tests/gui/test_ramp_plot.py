@@ -40,7 +40,7 @@ def test_plot_shows_the_readers_values_and_reference_lines(qtbot, sim):
         plot.point_at(path, 0, 3, 4, force=True)
     assert plot.cal_curve.getData()[0] is None or len(plot.cal_curve.getData()[0]) == 0
     assert not plot.saturation_line.isVisible()
-    # "follow" off: pointer moves are ignored (the last worker's finished signal may still be queued)
+    # "follow" off: pointer moves are ignored (the last read's "finished" arrives after "shown")
     qtbot.waitUntil(lambda: not plot.busy, timeout=10000)
     plot.follow_box.setChecked(False)
     plot.point_at(path, 0, 9, 9)

@@ -67,6 +67,7 @@ def test_session_round_trip(qtbot, tmp_path, sim):
     assert "Gain analysis" not in started
     np.testing.assert_array_equal(panel.result.maps.mean_gain, result.maps.mean_gain)
     assert panel.export_button.isEnabled() and panel.selection == [3, 5]
+    assert panel.setup.progress.format() == "restored from work.ncsession"
     assert b.viewer.state.colormap == "viridis" and b.viewer.state.scaling == "asinh"
     qtbot.waitUntil(lambda: b.idle and panel.idle, timeout=30000)
     a.close()

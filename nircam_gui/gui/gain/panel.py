@@ -573,8 +573,13 @@ class GainPanel(QWidget):
         result, geometry = out
         self.set_result(result, geometry, polygons)
 
-    def set_result(self, result, geometry=None, polygons: list[np.ndarray] | None = None) -> None:
-        """Show a gain result everywhere (grid colours, PTC, maps, tables)."""
+    def set_result(self, result, geometry=None, polygons: list[np.ndarray] | None = None,
+                   origin: str | None = None) -> None:
+        """Show a gain result everywhere (grid colours, PTC, maps, tables).
+
+        ``origin`` says where a result that was not just computed comes from (a session
+        file); the progress bar then says so instead of "finished at <now>".
+        """
         from ...core.gain.figures import example_boxes
         from .geometry import grid_segments
 
@@ -589,7 +594,7 @@ class GainPanel(QWidget):
         self.studies_view.set_result(result)
         self.export_button.setEnabled(True)
         self.setup.status.setText(result_summary(result))
-        self.setup.set_progress(1.0, time.strftime("finished at %H:%M:%S"))
+        self.setup.set_progress(1.0, origin or time.strftime("finished at %H:%M:%S"))
         for warning in getattr(result, "warnings", []):  # the engine ran but wants the user to know
             log.warning(warning)
             self.setup.status.setText(self.setup.status.text() + f"<br><span style='color:#b8860b'>{warning}</span>")

@@ -85,7 +85,8 @@ class PTCPlot(QWidget):
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 1)
         self.res_plot.setXLink(self.plot)
-        self.plot.setLabel("left", "variance of difference", units="ADU²")
+        # short: on a laptop the plot is shorter than "variance of difference (ADU²)"
+        self.plot.setLabel("left", "variance of diff.", units="ADU²")
         self.res_plot.setLabel("left", "residual", units="ADU²")
         self.res_plot.setLabel("bottom", "mean of sum", units="ADU")
         for p in (self.plot, self.res_plot):

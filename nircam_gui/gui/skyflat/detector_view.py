@@ -194,7 +194,7 @@ class DetectorView(QWidget):
             return tops + bottoms, len(tops)
         fit = PanelSpec(f"fit ({s.fit_method})", s.fit, "99.5%", group="flat")
         ratio = PanelSpec("grey / fit", _ratio(s.grey, s.fit), "sym:1", DIVERGING)
-        cov = PanelSpec("coverage", s.coverage, "minmax", "viridis", ".6g")
+        cov = PanelSpec("coverage", s.coverage, "minmax", "viridis", ".6g", unit="images")
         if name.startswith("Overview"):
             return [grey, fit, ratio, cov], 2
         single = {"Grey delta flat": grey, "Large-scale fit": fit, "Grey / fit": ratio, "Coverage": cov}

@@ -19,10 +19,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.detector import REF_BORDER
-from ...core.display import display_sample, limits, render_rgba
+from ...core.display import NAN_COLOUR, display_sample, limits, render_rgba
 from ...core.skyflat.largescale import block_median
 from ..colormaps import lookup_table
-from ..image_viewer import NAN_COLOUR
 from ..workers import TaskRunner
 
 __all__ = ["ImageGrid", "PanelSpec"]
@@ -61,6 +60,8 @@ class PanelSpec:
     smooth: int = 1
     #: panels with the same non-empty group share one scale (the widest of their own)
     group: str = ""
+    #: unit of the values, in the panel's title beside its limits ('' for ratios)
+    unit: str = ""
 
 
 def panel_levels(image: np.ndarray, stretch) -> tuple[float, float]:
@@ -82,7 +83,8 @@ PER_PANEL = "per panel"
 
 
 def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[int, int, int, int],
-            display: tuple[str, str, str, tuple[float, float] | None] | None = None):
+            display: tuple[str, str, str, tuple[float, float] | None] | None = None,
+            nan_colour: tuple[int, int, int] = NAN_COLOUR):
     """Worker: levels and RGBA pictures of every panel, and of the overlay.
 
     ``display`` = ``(limits, scaling, colormap, manual_levels)`` from the window's Display
@@ -102,7 +104,7 @@ def _render(specs: list[PanelSpec], overlay: np.ndarray | None, colour: tuple[in
         shared = (min(levels[k][0] for k in members), max(levels[k][1] for k in members))
         for k in members:
             levels[k] = shared
-    out = [(lv, render_rgba(im, lv, lookup_table(s.colormap, scaling), NAN_COLOUR))
+    out = [(lv, render_rgba(im, lv, lookup_table(s.colormap, scaling), nan_colour))
            for im, lv, s in zip(images, levels, specs)]
     over = None
     if overlay is not None:
@@ -169,6 +171,7 @@ class ImageGrid(QWidget):
         self.views: list[pg.ViewBox] = []
         self.items: list[pg.ImageItem] = []
         self.overlay_items: list[pg.ImageItem] = []
+        self.colour_bars: list[pg.ColorBarItem] = []
         self._titles: list[pg.LabelItem] = []
         self._overlay: np.ndarray | None = None
         self._overlay_colour = (255, 60, 40, 110)
@@ -178,6 +181,7 @@ class ImageGrid(QWidget):
         self._ncols = 0
         #: the window's Display choices (limits, scaling, colormap, manual levels), or None
         self.display: tuple | None = None
+        self.nan_colour: tuple[int, int, int] = NAN_COLOUR
 
         self.layout_widget = _Layout()
         self.layout_widget.setBackground(pg.mkColor(*NAN_COLOUR))
@@ -221,6 +225,14 @@ class ImageGrid(QWidget):
             self.display = display
             self._request()
 
+    def set_nan_colour(self, rgb: tuple[int, int, int]) -> None:
+        """Colour of NaN pixels and of the space between the panels."""
+        rgb = tuple(int(c) for c in rgb)
+        if rgb != self.nan_colour:
+            self.nan_colour = rgb
+            self.layout_widget.setBackground(pg.mkColor(*rgb))
+            self._request()
+
     def clear(self) -> None:
         self.specs = []
         self._build(0, 1)
@@ -232,13 +244,19 @@ class ImageGrid(QWidget):
     def _build(self, n: int, ncols: int) -> None:
         lw = self.layout_widget
         lw.clear()
-        self.views, self.items, self.overlay_items, self._titles = [], [], [], []
+        self.views, self.items, self.overlay_items, self._titles, self.colour_bars = [], [], [], [], []
         self._ncols = ncols
         for k in range(n):
             r, c = divmod(k, ncols)
             title = _Title("", size="9pt")
-            lw.addItem(title, row=2 * r, col=c)
-            vb = lw.addViewBox(row=2 * r + 1, col=c, lockAspect=True, enableMenu=False, invertY=False)
+            lw.addItem(title, row=3 * r, col=c)
+            vb = lw.addViewBox(row=3 * r + 1, col=c, lockAspect=True, enableMenu=False, invertY=False)
+            # each panel's own colour bar: panels may differ in stretch, colours and unit
+            bar = pg.ColorBarItem(values=(0.0, 1.0), width=8, interactive=False, orientation="horizontal",
+                                  colorMapMenu=False)
+            bar.getAxis("bottom").setStyle(tickLength=-4)
+            lw.addItem(bar, row=3 * r + 2, col=c)
+            self.colour_bars.append(bar)
             item = pg.ImageItem(axisOrder="row-major")
             over = pg.ImageItem(axisOrder="row-major")
             over.setZValue(5)
@@ -254,7 +272,7 @@ class ImageGrid(QWidget):
         self._fit_next = True
 
     def _request(self) -> None:
-        job = (list(self.specs), self._overlay, self._overlay_colour, self.display)
+        job = (list(self.specs), self._overlay, self._overlay_colour, self.display, self.nan_colour)
         if self._inflight:
             self._pending = job  # the latest request replaces any waiting one
             return
@@ -268,7 +286,7 @@ class ImageGrid(QWidget):
         self._inflight = False
         pending, self._pending = self._pending, None
         if pending is not None:
-            self.specs, self._overlay, self._overlay_colour, self.display = pending
+            self.specs, self._overlay, self._overlay_colour, self.display, self.nan_colour = pending
             self._request()
 
     def _show(self, job, result) -> None:
@@ -277,16 +295,22 @@ class ImageGrid(QWidget):
             return  # stale: a newer request is on its way
         pictures, over = result
         self.levels = [lv for lv, _ in pictures]
-        for spec, item, over_item, title, (lv, pic) in zip(specs, self.items, self.overlay_items, self._titles,
-                                                           pictures):
+        _, scaling, cmap, _ = job[3] or (PER_PANEL, "linear", PER_PANEL, None)
+        for spec, item, over_item, title, bar, (lv, pic) in zip(specs, self.items, self.overlay_items,
+                                                                self._titles, self.colour_bars, pictures):
             item.setImage(pic, autoLevels=False, levels=None, lut=None)
+            lut = lookup_table(spec.colormap if cmap == PER_PANEL else cmap, scaling)
+            bar.setColorMap(pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut))
+            bar.setLevels(lv)
+            bar.setVisible(spec.values is None)  # a blank background has no scale to show
             if over is not None and over.shape[:2] == pic.shape[:2]:
                 over_item.setImage(over, autoLevels=False, levels=None, lut=None)
                 over_item.show()
             else:
                 over_item.hide()
             # short: four titles side by side must not widen the window
-            title.setText(f"<b>{spec.title}</b> <span style='color:#bbb'>{level_text(*lv)}</span>")
+            unit = f" {spec.unit}" if spec.unit else ""
+            title.setText(f"<b>{spec.title}</b> <span style='color:#bbb'>{level_text(*lv)}{unit}</span>")
             title.setToolTip(f"{spec.title}: display limits {lv[0]:.6g} to {lv[1]:.6g}"
                              + (f", {spec.smooth}x{spec.smooth} block medians" if spec.smooth > 1 else ""))
         if self._fit_next:

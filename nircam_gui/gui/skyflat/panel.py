@@ -110,7 +110,8 @@ class SkyflatPanel(QWidget):
 
     def _show_result(self) -> None:
         r = self.session.result
-        self.setup.set_progress(1.0, f"finished at {time.strftime('%H:%M:%S')} ({r.seconds:.1f} s)")
+        self.setup.set_progress(1.0, self.session.origin
+                                or f"finished at {time.strftime('%H:%M:%S')} ({r.seconds:.1f} s)")
         self.detector_view.set_result(r)
         self.backgrounds.set_tables(r.backgrounds, r.background_summary)
         rows = [(str(x["detector"]), str(x["filter"]), str(x["pupil"]), int(x["n_images"]), 100 * float(x["range"]),

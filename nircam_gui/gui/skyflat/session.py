@@ -55,6 +55,8 @@ class SkyflatSession(QObject):
         self.view = DeadPixelViewState()
         self.result: SkyflatResult | None = None
         self.indexes: dict = {}
+        #: where the result on screen comes from when it was not just computed ('' after a run)
+        self.origin = ""
         self.worker: Worker | None = None
         self.export_worker: Worker | None = None
         self._indexing = False
@@ -113,13 +115,14 @@ class SkyflatSession(QObject):
         self.restore(result, indexes)
 
     def restore(self, result: SkyflatResult, indexes: dict, detector: str | None = None,
-                threshold: float | None = None) -> None:
+                threshold: float | None = None, origin: str = "") -> None:
         """Show ``result`` with its dead-pixel ``indexes`` (a finished run, or a saved session).
 
         ``threshold`` defaults to the run's own dead-pixel threshold; ``detector`` to the one
-        shown, or the result's first when that one is not in the result.
+        shown, or the result's first when that one is not in the result. ``origin`` says where
+        a result that was not just computed comes from (a session file), '' for a run.
         """
-        self.result, self.indexes = result, indexes
+        self.result, self.indexes, self.origin = result, indexes, origin
         self.view.threshold = float(result.options.dead_threshold if threshold is None else threshold)
         if detector in result.detectors:
             self.view.detector = detector

@@ -27,7 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.crdskeys import check_delivery
+from ...core.options import option_info
 from ...core.skyflat.options import SkyflatOptions
+from ..option_fields import DeliveryFields, option_tip
 from ..workers import TaskRunner
 from .state import SkyflatSetup, input_problem, scan_files
 
@@ -37,8 +40,10 @@ FITS_FILTER = "FITS files (*.fits *.fit *.fts *.fits.gz);;All files (*)"
 TABLE_FILTER = "Tables (*.ecsv *.csv *.fits *.txt);;All files (*)"
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
+#: what the schema says about every option (tool tips quote its defaults)
+OPTIONS = option_info(SkyflatOptions)
 #: Large-scale fit choices: label -> SkyflatOptions.fit
-FITS = {"Auto (poly3 SW, median LW)": None, "3rd-order polynomial": "poly3", "Median 8x8 on 32x32 grid": "median"}
+FITS = {"Auto (poly3 SW, median LW)": None, "3rd-order polynomial": "poly3", "Median filter on a grid": "median"}
 
 
 class SetupWidget(QWidget):
@@ -105,6 +110,10 @@ class SetupWidget(QWidget):
         fl.addLayout(pred_row)
 
         self.options_box = self._make_options()
+        self.delivery = DeliveryFields(SkyflatOptions, "CRDS delivery keywords (FLAT, MASK)")
+        self.delivery.setToolTip("Keywords of the FLAT and MASK reference files the run writes, as "
+                                 "nircam-skyflat --author/--useafter/--pedigree/--descrip/--history set them")
+        self.delivery.changed.connect(self._delivery_edited)
 
         self.notes = QLabel()
         self.notes.setWordWrap(True)
@@ -132,6 +141,7 @@ class SetupWidget(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(files_box, 1)
         layout.addWidget(self.options_box)
+        layout.addWidget(self.delivery)
         layout.addWidget(self.notes)
         layout.addLayout(run_row)
         layout.addWidget(self.progress)
@@ -141,28 +151,28 @@ class SetupWidget(QWidget):
     # -- options ----------------------------------------------------------------------
     def _make_options(self) -> QGroupBox:
         box = QGroupBox("Method (report 008304 §3)")
-        box.setToolTip("The defaults are those of JWST-STScI-008304, section 3")
+        box.setToolTip("The defaults are those of JWST-STScI-008304, section 3, as nircam-skyflat has them")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         o = self.setup.options
         self.option_widgets: dict[str, QWidget] = {}
 
-        def dspin(name, lo, hi, step, decimals, tip):
+        def dspin(name, lo, hi, step, decimals, note=""):
             w = QDoubleSpinBox()
             w.setRange(lo, hi)
             w.setSingleStep(step)
             w.setDecimals(decimals)
             w.setValue(getattr(o, name))
-            w.setToolTip(tip)
+            w.setToolTip(option_tip(OPTIONS[name], note))
             w.valueChanged.connect(lambda v, n=name: self._set_option(n, float(v)))
             self.option_widgets[name] = w
             return w
 
-        def ispin(name, lo, hi, tip):
+        def ispin(name, lo, hi):
             w = QSpinBox()
             w.setRange(lo, hi)
             w.setValue(getattr(o, name))
-            w.setToolTip(tip)
+            w.setToolTip(option_tip(OPTIONS[name]))
             w.valueChanged.connect(lambda v, n=name: self._set_option(n, int(v)))
             self.option_widgets[name] = w
             return w
@@ -173,53 +183,56 @@ class SetupWidget(QWidget):
 
         # one option per row, units in the fields: the column stays narrow enough for a laptop
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.addRow("Source detection", suffixed(
-            dspin("n_sigma", 0.1, 10, 0.1, 2, "Detection threshold above the background, in sigma (report: 1)"),
-            " σ"))
-        form.addRow("Source size", suffixed(
-            ispin("n_pixels", 1, 100, "Connected pixels that make a source (report: 4)"), " px"))
-        form.addRow("Grow mask by", suffixed(
-            ispin("dilate", 0, 20, "Grow the source mask by this many pixels (report: 0)"), " px"))
-        form.addRow("Sigma clipping", suffixed(
-            dspin("sigma", 1.0, 10, 0.5, 1, "Clipping threshold for normalisation and the stack median (report: 3)"),
-            " σ"))
-        form.addRow("Clipping iterations", ispin("maxiters", 1, 20, "Clipping iterations (report: 5)"))
+        form.addRow("Source detection", suffixed(dspin("n_sigma", 0.1, 10, 0.1, 2), " σ"))
+        form.addRow("Source size", suffixed(ispin("n_pixels", 1, 100), " px"))
+        form.addRow("Grow mask by", suffixed(ispin("dilate", 0, 20), " px"))
+        form.addRow("Sigma clipping", suffixed(dspin("sigma", 1.0, 10, 0.5, 1), " σ"))
+        form.addRow("Clipping iterations", ispin("maxiters", 1, 20))
         self.fit_combo = QComboBox()
         self.fit_combo.addItems(list(FITS))
-        self.fit_combo.setToolTip("Large-scale fit of the grey delta flat (report: poly3 SW, median LW)")
+        self.fit_combo.setToolTip(option_tip(OPTIONS["fit"]))
         self.fit_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.fit_combo.setMinimumContentsLength(12)
         self.fit_combo.currentTextChanged.connect(lambda t: self._set_option("fit", FITS[t]))
         form.addRow("Large-scale fit", self.fit_combo)
-        form.addRow("Fit grid bin", suffixed(
-            ispin("fit_bin", 4, 256, "Low-resolution grid, pixels per bin (report: 32)"), " px"))
-        form.addRow("Median filter (LW)", suffixed(
-            ispin("median_filter", 1, 64, "Median filter on the grid, bins (report: 8; LW)"), " bins"))
-        form.addRow("Dead threshold", dspin(
-            "dead_threshold", 0.05, 0.99, 0.05, 2, "Grey delta below this is a new dead pixel (report: 0.8); "
-                                                   "the Dead pixels tab can change it afterwards"))
-        form.addRow("Judged with ≥", suffixed(
-            ispin("min_coverage", 1, 1000, "Images a pixel needs to be judged"), " images"))
-        form.addRow("Concentration", suffixed(
-            ispin("cluster_min_npix", 2, 100000, "Dead pixels that make a concentration"), " pixels"))
-        form.addRow("Linked within", suffixed(
-            ispin("cluster_link", 0, 50, "Dead pixels closer than this belong to one concentration"), " px"))
+        form.addRow("Fit grid bin", suffixed(ispin("fit_bin", 4, 256), " px"))
+        form.addRow("Median filter (LW)", suffixed(ispin("median_filter", 1, 64), " bins"))
+        form.addRow("Dead threshold", dspin("dead_threshold", 0.05, 0.99, 0.05, 2,
+                                            "The Dead pixels tab can change it after the run"))
+        form.addRow("Judged with ≥", suffixed(ispin("min_coverage", 1, 1000), " images"))
+        form.addRow("Concentration", suffixed(ispin("cluster_min_npix", 2, 100000), " pixels"))
+        form.addRow("Linked within", suffixed(ispin("cluster_link", 0, 50), " px"))
         self.figures_box = QCheckBox("PNG figures")
         self.figures_box.setChecked(o.figures)
+        self.figures_box.setToolTip("Write PNG figures with the products (" + OPTIONS["figures"].flag
+                                    + " leaves them out)")
         self.figures_box.toggled.connect(lambda v: self._set_option("figures", bool(v)))
         self.combine_combo = QComboBox()
-        self.combine_combo.addItems(["bottleneck", "astropy"])
-        self.combine_combo.setToolTip("Sigma-clipped stack median implementation (same numbers, different speed)")
+        self.combine_combo.addItems(list(OPTIONS["combine_method"].choices))
+        self.combine_combo.setToolTip(option_tip(OPTIONS["combine_method"], "The same numbers at a different speed"))
         self.combine_combo.currentTextChanged.connect(lambda t: self._set_option("combine_method", t))
         form.addRow("Stack median", self.combine_combo)
         self.additive_combo = QComboBox()
-        self.additive_combo.addItems(["separate", "plain"])
-        self.additive_combo.setToolTip("Scattered light (wisps, claws): 'separate' fits the additive light and keeps it "
-                                       "out of the flats; 'plain' is the report's method, which leaves it in")
+        self.additive_combo.addItems(list(OPTIONS["additive"].choices))
+        self.additive_combo.setToolTip(option_tip(OPTIONS["additive"]))
         self.additive_combo.currentTextChanged.connect(lambda t: self._set_option("additive", t))
         form.addRow("Scattered light", self.additive_combo)
         form.addRow("Output", self.figures_box)
         return box
+
+    def _delivery_edited(self, name: str, value) -> None:
+        """A delivery keyword typed: checked as the command line checks it (USEAFTER a date, PEDIGREE valid)."""
+        o = self.setup.options
+        values = {"author": o.author, "useafter": o.useafter, "pedigree": o.pedigree, name: value}
+        try:
+            author, useafter, pedigree = check_delivery(values["author"], values["useafter"], values["pedigree"])
+        except ValueError as exc:
+            self.error.emit(str(exc))
+            self.delivery.set_values(o)  # back to what the run will use
+            return
+        values.update(author=author, useafter=useafter, pedigree=pedigree)
+        self._set_option(name, values[name])
+        self.delivery.set_values(o)  # as the files will say it (a date alone becomes its midnight)
 
     def _set_option(self, name: str, value) -> None:
         setattr(self.setup.options, name, value)
@@ -237,6 +250,7 @@ class SetupWidget(QWidget):
         self.figures_box.setChecked(options.figures)
         self.combine_combo.setCurrentText(options.combine_method)
         self.additive_combo.setCurrentText(options.additive)
+        self.delivery.set_values(options)
         self._refresh()
 
     # -- files ------------------------------------------------------------------------
@@ -296,13 +310,13 @@ class SetupWidget(QWidget):
     def _check_inputs(self) -> None:
         """Run the core's input check (flat-fielded, R_FLAT, BUNIT) in the background; Run waits for it."""
         key = self.setup.input_key()
-        self.setup.input_problem = ""
+        self.setup.input_problem, self.setup.input_warnings = "", []
         if not key[0]:
             return
 
-        def done(problem: str) -> None:
+        def done(outcome: tuple[str, list[str]]) -> None:
             if self.setup.input_key() == key:  # not a check of a set changed since
-                self.setup.input_problem = problem
+                self.setup.input_problem, self.setup.input_warnings = outcome
                 self._refresh()
 
         self._scanning += 1
@@ -359,6 +373,7 @@ class SetupWidget(QWidget):
         self._running = running
         self.cancel_button.setEnabled(running)
         self.options_box.setEnabled(not running)
+        self.delivery.setEnabled(not running)
         if running:
             self.progress.setValue(0)
         self._refresh()

@@ -47,16 +47,18 @@ class Reference:
     meta: ExposureMeta | None = field(default=None, compare=False, repr=False)
 
 
-def input_problem(images, flats) -> str:
-    """The core's sky-flat input check on these files: "" if they pass, else "<file>: <problem>".
+def input_problem(images, flats) -> tuple[str, list[str]]:
+    """The core's sky-flat input check on these files: ``(problem, warnings)``.
 
-    Reads every image's header, so the panel runs it in a worker.
+    ``problem`` is "" if they pass, else "<file>: <problem>"; ``warnings`` are the check's
+    own, e.g. a stack whose ``R_FLAT`` names none of the ground flats given. Reads every
+    image's header, so the panel runs it in a worker.
     """
     try:
-        check_inputs(list(images), list(flats))
+        checked = check_inputs(list(images), list(flats))
     except NircamFileError as exc:
-        return str(exc)
-    return ""
+        return str(exc), []
+    return "", list(checked.warnings)
 
 
 def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
@@ -110,6 +112,8 @@ class SkyflatSetup:
     #: what :func:`~nircam_gui.core.skyflat.inputs.check_inputs` refused for the current
     #: images and flats ("" when nothing); set by :func:`input_problem` run in a worker
     input_problem: str = ""
+    #: the warnings of that check (ground flats matched by the images' R_FLAT, as the run matches them)
+    input_warnings: list[str] = field(default_factory=list)
 
     def add(self, images: list[CalFile], refs: list[Reference]) -> None:
         """Add files, keeping each path once."""
@@ -128,6 +132,7 @@ class SkyflatSetup:
 
     def clear(self) -> None:
         self.images, self.flats, self.masks = [], [], []
+        self.input_problem, self.input_warnings = "", []
 
     def grouped(self) -> dict[str, dict[str, list[CalFile]]]:
         """Images by detector, then filter token, sorted (what the run will stack)."""
@@ -155,17 +160,20 @@ class SkyflatSetup:
         return tuple(c.path for c in self.images), tuple(r.path for r in self.flats)
 
     def warnings(self) -> list[str]:
-        """Things the run will do without (no ground flat for a filter, no mask, thin stacks)."""
-        msgs = []
+        """Things the run will do without (no ground flat for a filter, no mask, thin stacks).
+
+        Ground flats are matched as the run matches them, by the file each stack's ``R_FLAT``
+        names (the core's input check, :attr:`input_warnings`), not by detector and filter.
+        """
+        msgs = list(self.input_warnings)
         refs = self.references()
         minimum = self.options.min_coverage
         for det, by_token in self.grouped().items():
             if refs.find("MASK", detector=det) is None:
                 msgs.append(f"{det}: no ground MASK; ground dead pixels taken from the images' DQ")
             for token, files in by_token.items():
-                c = files[0]
-                if refs.find("FLAT", detector=det, filter=c.filter, pupil=c.pupil or "CLEAR") is None:
-                    msgs.append(f"{det} {token}: no ground FLAT; no new flat for it")
+                if not self.flats:
+                    msgs.append(f"{det} {token}: no ground FLAT given; no new flat for it")
                 if len(files) < minimum:
                     msgs.append(f"{det} {token}: {len(files)} image(s), fewer than the {minimum} a pixel needs "
                                 "to be judged dead")

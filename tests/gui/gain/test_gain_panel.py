@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from conftest import options_for, wait_idle  # noqa: I001 - tests/gui/gain is on sys.path
+from gain_gui_helpers import options_for, wait_idle
 
 from nircam_gui.core.gain.run import run_gain
 from nircam_gui.gui.gain.ptc_plot import ptc_points

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
-from conftest import options_for, wait_idle  # noqa: I001 - tests/gui/gain is on sys.path
+from gain_gui_helpers import options_for, wait_idle
 
 
 def _click(qtbot, panel, x, y):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import options_for  # noqa: I001 - tests/gui/gain is on sys.path
+from gain_gui_helpers import options_for
 
 from nircam_gui.core.gain.run import GainOptions, run_gain
 from nircam_gui.gui.gain.studies_view import StudiesView

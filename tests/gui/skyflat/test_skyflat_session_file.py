@@ -19,6 +19,11 @@ def test_skyflat_session_round_trip(qtbot, tabs, sim_set, tmp_path):
     result = load_and_run(qtbot, window, sky, sim_set)
     dead.set_threshold(0.7)
     sky.session.view.detector = "NRCALONG"
+    view = sky.detector_view
+    view.detector_combo.setCurrentText("NRCALONG")
+    view.show_view("Overview")
+    mask_of = view.mask_combo.itemData(2)
+    view.show_mask_of(mask_of)
     with qtbot.waitSignal(sky.session.exported, timeout=60_000):
         sky.session.export(str(tmp_path / "before"))
     wait_idle(qtbot, window)
@@ -37,6 +42,15 @@ def test_skyflat_session_round_trip(qtbot, tabs, sim_set, tmp_path):
     restored = osky.session.result
     assert restored is not None and set(restored.detectors) == set(result.detectors)
     assert osky.session.view.threshold == 0.7 and osky.session.view.detector == "NRCALONG"
+    # the Flats page shows what it showed, the chosen image's source mask over the panels
+    oview = osky.detector_view
+    assert oview.detector_combo.currentText() == "NRCALONG"
+    assert oview.view_combo.currentText().startswith("Overview")
+    assert oview.mask_combo.currentData() == mask_of
+    np.testing.assert_array_equal(oview.grid._overlay, view.grid._overlay)
+    assert oview.grid._overlay.any()
+    # the progress row says where the result comes from, not that a run finished just now
+    assert osky.setup.progress_label.text() == "restored from sky.ncsession"
     assert osky.session.dead_counts() == sky.session.dead_counts()
     for det, d in result.detectors.items():
         r = restored.detectors[det]
