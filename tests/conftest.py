@@ -74,3 +74,18 @@ def crds_certify(tmp_path_factory):
         return counts["errors"], counts.get("warnings", 0), text
 
     return certify
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """One ``distributed.LocalCluster`` of 2 worker processes for every campaign test of the session.
+
+    Started on first use and closed when the session ends: a cluster start costs seconds, and the
+    campaign tests (core, command line, window) all need the same two workers.
+    """
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=50)
+    yield cluster
+    cluster.close()

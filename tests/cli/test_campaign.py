@@ -9,14 +9,9 @@ from nircam_gui.cli import gain, sim, skyflat
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    """Address of a 2-worker ``distributed.LocalCluster`` started and closed here (the commands join it)."""
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=50)
-    yield cluster.scheduler_address
-    cluster.close()
+def scheduler(dask_cluster):
+    """Address of the session's 2-worker ``distributed.LocalCluster`` (the commands join it)."""
+    return dask_cluster.scheduler_address
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""A small simulated instrument (two detectors) and one Dask cluster per test module."""
+"""A small simulated instrument (two detectors) and a client of the session's Dask cluster."""
 
 import pytest
 
@@ -11,16 +11,13 @@ BOX = 32
 
 
 @pytest.fixture(scope="module")
-def dask_client():
-    """A ``distributed.LocalCluster`` of 2 worker processes, started and closed here."""
-    from distributed import Client, LocalCluster
+def dask_client(dask_cluster):
+    """A client of the session's 2-worker ``distributed.LocalCluster``."""
+    from distributed import Client
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=50)
-    client = Client(cluster, set_as_default=False)
+    client = Client(dask_cluster, set_as_default=False)
     yield client
     client.close()
-    cluster.close()
 
 
 @pytest.fixture(scope="module")

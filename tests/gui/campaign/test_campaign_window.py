@@ -6,13 +6,9 @@ pytestmark = pytest.mark.slow  # a Dask cluster and two small gain runs
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=50)
-    yield cluster.scheduler_address
-    cluster.close()
+def scheduler(dask_cluster):
+    """Address of the session's 2-worker ``distributed.LocalCluster`` (the commands join it)."""
+    return dask_cluster.scheduler_address
 
 
 @pytest.fixture(scope="module")
