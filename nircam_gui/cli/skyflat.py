@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.skyflat.background import read_predictions
     from ..core.skyflat.inputs import check_inputs
     from ..core.skyflat.options import SkyflatOptions
-    from ..core.skyflat.run import run_and_write
+    from ..core.skyflat.run import check_fit_grid, run_and_write
 
     try:
         opt = from_args(SkyflatOptions, args)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if wants_campaign(args, args.files, by_content=False):
         return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
-        check_inputs(args.files, args.ground_flat)
+        check_fit_grid(check_inputs(args.files, args.ground_flat), opt)
         if args.additive_template:
             from ..core.skyflat.additive import read_templates
 

@@ -61,3 +61,12 @@ def test_skyflat_errors(sim_dir, tmp_path, capsys):
     assert skyflat.main([str(sim_dir), "-o", str(tmp_path), "--dead-threshold", "1.5", "-q"]) == 2
     with pytest.raises(SystemExit):
         skyflat.main([str(sim_dir), "-o", str(tmp_path), "--fit", "spline"])
+
+
+def test_frames_too_small_for_the_fit_are_refused_by_name(sim_dir, tmp_path, capsys):
+    # 128 px frames in 64 px blocks: a 2x2 grid cannot carry the cubic large-scale fit
+    out = tmp_path / "out"
+    assert skyflat.main([str(sim_dir), "-o", str(out), "--fit-bin", "64", "--no-figures", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "_cal.fits" in err and "2x2 blocks of --fit-bin 64" in err and "--fit-bin 32 or less" in err
+    assert "Traceback" not in err and not any(out.glob("*.fits"))

@@ -161,6 +161,7 @@ def plan_skyflat(paths: Iterable[str | os.PathLike], options=None, *, refs: Iter
     """
     from ..references import ReferenceSet
     from ..skyflat.inputs import check_inputs, filter_token
+    from ..skyflat.run import check_fit_grid
     from ..skyflat.options import SkyflatOptions
 
     opt = options or SkyflatOptions()
@@ -181,6 +182,7 @@ def plan_skyflat(paths: Iterable[str | os.PathLike], options=None, *, refs: Iter
             job.notes.append(f"no ground MASK for {det}: new dead pixels are all flagged pixels below the threshold")
         try:
             inputs = check_inputs(job.files, job.references["ground_flats"], job.references["ground_masks"])
+            check_fit_grid(inputs, opt)
         except NircamFileError as exc:
             job.problems.append(str(exc))
             continue

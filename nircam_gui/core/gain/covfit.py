@@ -293,7 +293,7 @@ def fit_box_gains(mean: np.ndarray, variance: np.ndarray, npix: np.ndarray, box_
                   turnoff_group: np.ndarray, fits: list[CovModelFit], box_fit: np.ndarray,
                   cap: float | None = None, min_points: int = 3, min_pixel_fraction: float = 0.5,
                   iterations: int = 6) -> dict[str, np.ndarray]:
-    """Gain at zero signal of every pair and box, with the a-matrix of the box's amplifier held fixed.
+    """Gain at zero signal of every pair and box, with the a-matrix of the box's fit held fixed.
 
     Parameters
     ----------
@@ -303,7 +303,8 @@ def fit_box_gains(mean: np.ndarray, variance: np.ndarray, npix: np.ndarray, box_
     turnoff_group : ndarray of int, shape (nbox,)
     fits : list of CovModelFit
     box_fit : ndarray of int, shape (nbox,)
-        Index into ``fits`` for every box (-1: none).
+        Index into ``fits`` for every box (-1: none): the detector's pooled fit, or the
+        box's amplifier's where there is no pooled fit.
     cap : float, optional
         Upper single-frame signal (ADU) of the groups used.
 

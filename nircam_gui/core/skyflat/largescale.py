@@ -141,6 +141,22 @@ def fit_median(delta: np.ndarray, bin: int = 32, filter_size: int = 8) -> np.nda
     return _normalise(fit, delta)
 
 
+#: blocks along each axis the large-scale fit needs: a cubic in x and y has 10 terms, and a
+#: median filter over fewer blocks than this only returns the mean
+MIN_BLOCKS_PER_AXIS = 4
+
+
+def grid_problem(ny: int, nx: int, bin: int) -> str | None:
+    """Why a ``ny`` x ``nx`` frame is too small for the large-scale fit on ``bin`` pixel blocks
+    (None when it is not)."""
+    nby, nbx = -(-ny // bin), -(-nx // bin)
+    if min(nby, nbx) >= MIN_BLOCKS_PER_AXIS:
+        return None
+    largest = max(1, min(ny, nx) // MIN_BLOCKS_PER_AXIS)
+    return (f"a {ny}x{nx} frame holds {nby}x{nbx} blocks of --fit-bin {bin} pixels; the large-scale fit needs "
+            f"at least {MIN_BLOCKS_PER_AXIS} along each axis: give --fit-bin {largest} or less, or larger frames")
+
+
 def fit_large_scale(delta: np.ndarray, method: str = "poly3", **kwargs) -> np.ndarray:
     """Dispatch to :func:`fit_poly` (``"poly3"``) or :func:`fit_median` (``"median"``)."""
     if method == "poly3":

@@ -28,13 +28,14 @@ from ..provenance import software_versions
 from .additive import read_templates
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
-from .inputs import check_inputs
+from .inputs import SkyflatInputs, check_inputs
+from .largescale import grid_problem
 from .options import SkyflatOptions
 from .products import write_skyflat_products
 from .result import DetectorResult, SkyflatResult
 from .stack import build_stack
 
-__all__ = ["filter_dependence_table", "run_skyflat"]
+__all__ = ["check_fit_grid", "filter_dependence_table", "run_and_write", "run_skyflat"]
 
 
 def filter_dependence_table(detectors: dict[str, DetectorResult]) -> Table:
@@ -51,6 +52,22 @@ def filter_dependence_table(detectors: dict[str, DetectorResult]) -> Table:
     fd["slope_x"].description = "plane fitted to the bins: change per half frame along x (x' from -1 to 1)"
     fd["slope_y"].description = "the same along y"
     return fd
+
+
+def check_fit_grid(inputs: SkyflatInputs, options: SkyflatOptions) -> None:
+    """Refuse frames too small for the large-scale fit at ``options.fit_bin``, before any work.
+
+    Raises
+    ------
+    NircamFileError
+        Naming an image of the first detector whose frames hold fewer than
+        :data:`~.largescale.MIN_BLOCKS_PER_AXIS` blocks along an axis, and the largest
+        ``--fit-bin`` that would do.
+    """
+    for metas in inputs.by_detector.values():
+        problem = grid_problem(metas[0].ny, metas[0].nx, options.fit_bin)
+        if problem:
+            raise NircamFileError(metas[0].path, problem)
 
 
 def run_skyflat(
@@ -93,7 +110,8 @@ def run_skyflat(
     ------
     NircamFileError
         A file that is not a usable full-frame, flat-fielded ``_cal`` image, a ground
-        reference file that does not fit the images (:func:`~.inputs.check_inputs`), or
+        reference file that does not fit the images (:func:`~.inputs.check_inputs`), frames
+        too small for the large-scale fit at ``options.fit_bin``, or
         predictions in MJy/sr for images in another BUNIT.
     Cancelled
         When ``cancel()`` returned True.
@@ -107,6 +125,7 @@ def run_skyflat(
     if predictions is not None and inputs.bunit not in ("", "MJy/sr"):
         raise NircamFileError(inputs.images[0].path,
                               f"BUNIT is {inputs.bunit!r}; the background predictions are in MJy/sr")
+    check_fit_grid(inputs, opt)
     warnings = list(inputs.warnings)
     checks: dict[str, str] = {}
     records = []

@@ -66,7 +66,8 @@ class CovariancePlot(QWidget):
             self.plots.append(p)
         self.plots[-1].setLabel("bottom", "mean of sum", units="ADU")
         self.note = QLabel("Covariances of the difference frame (after IPC deconvolution when chosen); "
-                           "lines: the covariance model of the box's amplifier.")
+                           "lines: the covariance model the box's gain uses (the a-matrix pooled over the "
+                           "detector's normal boxes; its amplifier's when there is one amplifier).")
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
