@@ -33,7 +33,7 @@ from ..errors import NircamFileError
 from ..readers import ExposureMeta, read_metadata, require_full_frame
 from ..references import ReferenceSet, crds_file_name, expand_paths, files_by_name, reference_matches
 
-__all__ = ["SkyflatInputs", "check_inputs", "filter_token", "flat_name"]
+__all__ = ["SkyflatInputs", "check_flat_fielded", "check_inputs", "collect_calibrated", "filter_token", "flat_name"]
 
 #: USEAFTER and PEDIGREE dates when no image has an exposure start
 _DEFAULT_DATE = "2022-07-01"
@@ -84,7 +84,17 @@ class SkyflatInputs:
         return first[:19], f"INFLIGHT {first[:10]} {last[:10]}"
 
 
-def _images(cal_files: list) -> tuple[list[ExposureMeta], list[str]]:
+def collect_calibrated(cal_files: list, full_frame_for: str | None = None) -> tuple[list[ExposureMeta], list[str]]:
+    """Header metadata of the calibrated images among ``cal_files`` (files or folders).
+
+    Other files in a folder are skipped with a warning; a file given by name that is not a
+    calibrated image, or an image without DETECTOR, is an error. With ``full_frame_for`` (the
+    method's name, for the message) a subarray image is an error too.
+
+    Returns
+    -------
+    metas, warnings
+    """
     warnings: list[str] = []
     metas = []
     given = {Path(p) for p in cal_files if not Path(p).is_dir()}
@@ -95,10 +105,29 @@ def _images(cal_files: list) -> tuple[list[ExposureMeta], list[str]]:
                 warnings.append(f"{p}: skipped, not a calibrated image")
                 continue
             raise NircamFileError(p, f"not a calibrated image; found {meta.description}")
-        require_full_frame(meta, "the sky-flat method")
+        if full_frame_for:
+            require_full_frame(meta, full_frame_for)
         if not meta.detector:
             raise NircamFileError(p, "no DETECTOR keyword")
         metas.append(meta)
+    return metas, warnings
+
+
+def check_flat_fielded(images: list[ExposureMeta], keywords: dict, why: str) -> None:
+    """Refuse an image that is a ``_rate`` file or whose S_FLAT is not COMPLETE.
+
+    ``keywords`` maps each path to :func:`calibration_keywords`; ``why`` says, in the message,
+    why the analysis needs flat-fielded images.
+    """
+    for m in images:
+        s_flat = keywords[m.path][0]
+        if m.kind == "rate" or s_flat != "COMPLETE":
+            what = "a _rate image" if m.kind == "rate" else f"S_FLAT = {s_flat or '(missing)'}"
+            raise NircamFileError(m.path, f"not flat-fielded ({what}): {why}")
+
+
+def _images(cal_files: list) -> tuple[list[ExposureMeta], list[str]]:
+    metas, warnings = collect_calibrated(cal_files, "the sky-flat method")
     if not metas:
         given_list = [os.fspath(p) for p in cal_files]
         where = ", ".join(given_list[:3]) + ("..." if len(given_list) > 3 else "") or "(no files)"
@@ -203,13 +232,8 @@ def check_inputs(cal_files, ground_flats=(), ground_masks=()) -> SkyflatInputs:
     cal_files, ground_flats, ground_masks = list(cal_files), list(ground_flats), list(ground_masks)
     images, warnings = _images(cal_files)
     keywords = {m.path: _calibration_keywords(m.path) for m in images}
-    for m in images:
-        s_flat = keywords[m.path][0]
-        if m.kind == "rate" or s_flat != "COMPLETE":
-            what = "a _rate image" if m.kind == "rate" else f"S_FLAT = {s_flat or '(missing)'}"
-            raise NircamFileError(m.path, f"not flat-fielded ({what}): a delta sky flat is measured against the "
-                                          "flat an image was calibrated with; give _cal images (calwebb_image2 "
-                                          "with its flat_field step)")
+    check_flat_fielded(images, keywords, "a delta sky flat is measured against the flat an image was calibrated "
+                                         "with; give _cal images (calwebb_image2 with its flat_field step)")
     # one unit and one flat per stack; the odd one out is blamed, not whichever file sorts first
     units = [(m.path, keywords[m.path][2]) for m in images if keywords[m.path][2]]
     bunit = _majority(units, "BUNIT", "backgrounds of one run need one unit")

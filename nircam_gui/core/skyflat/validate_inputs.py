@@ -26,8 +26,7 @@ from pathlib import Path
 
 from ..errors import NircamFileError
 from ..readers import ExposureMeta, read_metadata
-from ..references import expand_paths
-from .inputs import _calibration_keywords, _majority, filter_token, flat_name
+from .inputs import _calibration_keywords, _majority, check_flat_fielded, collect_calibrated, filter_token
 
 __all__ = ["ValidationInputs", "check_validation_inputs"]
 
@@ -115,30 +114,14 @@ def check_validation_inputs(cal_files, old_flat, new_flat, calibration_flat=None
         Naming the file and the problem.
     """
     cal_files = list(cal_files)
-    given = {Path(p) for p in cal_files if not Path(p).is_dir()}
-    warnings: list[str] = []
-    images: list[ExposureMeta] = []
-    for p in expand_paths(cal_files):
-        meta = read_metadata(p)
-        if meta.kind not in ("cal", "rate") or meta.reftype:
-            if p not in given:
-                warnings.append(f"{p}: skipped, not a calibrated image")
-                continue
-            raise NircamFileError(p, f"not a calibrated image; found {meta.description}")
-        if not meta.detector:
-            raise NircamFileError(p, "no DETECTOR keyword")
-        images.append(meta)
+    images, warnings = collect_calibrated(cal_files)
     if len(images) < 2:
         where = ", ".join(os.fspath(p) for p in cal_files[:3]) or "(no files)"
         raise NircamFileError(where, f"{len(images)} _cal image(s) found; the validation needs dithered images of "
                                      "one field, at least 2 (the report used 9)")
     keywords = {m.path: _calibration_keywords(m.path) for m in images}
-    for m in images:
-        s_flat = keywords[m.path][0]
-        if m.kind == "rate" or s_flat != "COMPLETE":
-            what = "a _rate image" if m.kind == "rate" else f"S_FLAT = {s_flat or '(missing)'}"
-            raise NircamFileError(m.path, f"not flat-fielded ({what}): re-flat-fielding undoes the flat an image "
-                                          "was calibrated with; give _cal images")
+    check_flat_fielded(images, keywords, "re-flat-fielding undoes the flat an image was calibrated with; give _cal "
+                                         "images")
     for m in images:  # sources are matched across pointings on the sky
         _sci_wcs(m.path)
     why = "the images of one validation are measured together"
