@@ -75,11 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     if wants_campaign(args, args.files, by_content=False):
         return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
-        check_fit_grid(check_inputs(args.files, args.ground_flat), opt)
+        inputs = check_inputs(args.files, args.ground_flat)
+        check_fit_grid(inputs, opt)
         if args.additive_template:
-            from ..core.skyflat.additive import read_templates
+            from ..core.skyflat.additive import check_templates
 
-            read_templates(args.additive_template)
+            check_templates(args.additive_template, inputs.frame_shapes())
     except NircamFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

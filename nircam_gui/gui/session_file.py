@@ -65,6 +65,7 @@ def collect_state(window) -> dict:
             "paths": [c.path for c in sflat.setup.images] + [r.path for r in sflat.setup.flats]
                      + [r.path for r in sflat.setup.masks],
             "predictions": sflat.setup.predictions,
+            "additive_templates": [t.path for t in sflat.setup.templates],
             "options": dataclasses.asdict(sflat.setup.options),
             "threshold": sflat.view.threshold,
             "detector": sflat.view.detector,
@@ -183,6 +184,12 @@ def open_session(window, path: str | os.PathLike) -> dict:
     paths = [p for p in s.get("paths", []) if os.path.exists(p)]
     if paths:
         sky.setup.add_paths(paths)
+    templates = [p for p in s.get("additive_templates", []) if os.path.exists(p)]
+    for p in s.get("additive_templates", []):
+        if p not in templates:  # else the next run would fit a template without a word
+            sky.setup.error.emit(f"{p}: additive template of the session not found; the run fits one instead")
+    if templates:
+        sky.setup.add_templates(templates)
     if sky_res is not None:
         session.restore(sky_res["result"], sky_res["indexes"], detector=s.get("detector"),
                         threshold=s.get("threshold"), origin=origin)

@@ -75,6 +75,10 @@ class SkyflatInputs:
     def ground_mask(self, detector: str) -> ExposureMeta | None:
         return self.references.find("MASK", detector=detector)
 
+    def frame_shapes(self) -> dict[str, tuple[int, int]]:
+        """``{detector: (ny, nx)}`` of the images (one frame size per detector: all are full frames)."""
+        return {det: (metas[0].ny, metas[0].nx) for det, metas in self.by_detector.items()}
+
     def useafter_pedigree(self) -> tuple[str, str]:
         """USEAFTER (first exposure start) and PEDIGREE (INFLIGHT first last) of the products."""
         start = [m.start_mjd for m in self.images if m.start_mjd is not None]
