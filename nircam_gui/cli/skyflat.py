@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     from .campaign import skyflat_campaign, wants_campaign
 
     if wants_campaign(args, args.files, by_content=False):
+        if args.additive_template:  # a campaign's detector runs take no templates: refused, not dropped
+            print("nircam-skyflat: --additive-template is not taken by a campaign; run the detectors that have "
+                  "a template without the campaign options", file=sys.stderr)
+            return EXIT_USAGE
         return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
         inputs = check_inputs(args.files, args.ground_flat)
