@@ -73,13 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     from .campaign import skyflat_campaign, wants_campaign
 
     if wants_campaign(args, args.files, by_content=False):
+        if args.additive_template:  # a campaign's detector runs take no templates: refused, not dropped
+            print("nircam-skyflat: --additive-template is not taken by a campaign; run the detectors that have "
+                  "a template without the campaign options", file=sys.stderr)
+            return EXIT_USAGE
         return skyflat_campaign(args, argv, predictions)
     try:  # images and flats the method cannot use are refused before any work
-        check_fit_grid(check_inputs(args.files, args.ground_flat), opt)
+        inputs = check_inputs(args.files, args.ground_flat)
+        check_fit_grid(inputs, opt)
         if args.additive_template:
-            from ..core.skyflat.additive import read_templates
+            from ..core.skyflat.additive import check_templates
 
-            read_templates(args.additive_template)
+            check_templates(args.additive_template, inputs.frame_shapes())
     except NircamFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

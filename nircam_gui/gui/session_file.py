@@ -4,7 +4,8 @@ A session file (``.ncsession``) is a zip archive: ``session.json`` holds the inp
 reference files, _cal images, predictions), the epoxy-void regions, the options of both
 analyses, the display settings and the file open in the Image tab; ``gain_result.pickle`` and
 ``skyflat_result.pickle`` hold the last results as the analyses returned them (with the
-dead-pixel index). Results are Python pickles: open only session files you or a colleague
+dead-pixel index), ``validation_result.pickle`` the last flat validation of the Sky flat tab's
+Validation page (its inputs are in ``session.json``). Results are Python pickles: open only session files you or a colleague
 wrote. The file is written atomically.
 """
 
@@ -65,12 +66,14 @@ def collect_state(window) -> dict:
             "paths": [c.path for c in sflat.setup.images] + [r.path for r in sflat.setup.flats]
                      + [r.path for r in sflat.setup.masks],
             "predictions": sflat.setup.predictions,
+            "additive_templates": [t.path for t in sflat.setup.templates],
             "options": dataclasses.asdict(sflat.setup.options),
             "threshold": sflat.view.threshold,
             "detector": sflat.view.detector,
             "flats_detector": sky.detector_view.detector_combo.currentText(),
             "view": sky.detector_view.view_combo.currentText(),
             "source_mask": sky.detector_view.mask_combo.currentData() or "",
+            "validation": sky.validation.inputs_state(),
         },
     }
     return state
@@ -84,6 +87,7 @@ def save_session(window, path: str | os.PathLike) -> str:
     state = collect_state(window)
     gain = window.gain_panel
     sflat = window.analysis_panels["Sky flat"].session
+    validation = window.analysis_panels["Sky flat"].validation.result
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
@@ -97,6 +101,8 @@ def save_session(window, path: str | os.PathLike) -> str:
             if sflat.result is not None:
                 z.writestr("skyflat_result.pickle", pickle.dumps(
                     {"result": sflat.result, "indexes": sflat.indexes}, protocol=pickle.HIGHEST_PROTOCOL))
+            if validation is not None:
+                z.writestr("validation_result.pickle", pickle.dumps(validation, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -105,8 +111,8 @@ def save_session(window, path: str | os.PathLike) -> str:
     return str(path)
 
 
-def read_session(path: str | os.PathLike) -> tuple[dict, dict | None, dict | None]:
-    """``(state, gain results, sky-flat results)`` of a session file.
+def read_session(path: str | os.PathLike) -> tuple[dict, dict | None, dict | None, object | None]:
+    """``(state, gain results, sky-flat results, flat validation result)`` of a session file.
 
     Raises
     ------
@@ -127,18 +133,20 @@ def read_session(path: str | os.PathLike) -> tuple[dict, dict | None, dict | Non
                                             f"reads ({VERSION}); update nircam-gui")
             gain = pickle.loads(z.read("gain_result.pickle")) if "gain_result.pickle" in names else None
             sky = pickle.loads(z.read("skyflat_result.pickle")) if "skyflat_result.pickle" in names else None
+            validation = (pickle.loads(z.read("validation_result.pickle"))
+                          if "validation_result.pickle" in names else None)
     except FileNotFoundError:
         raise NircamFileError(path, "no such session file") from None
     except (zipfile.BadZipFile, json.JSONDecodeError, pickle.UnpicklingError, EOFError, KeyError) as exc:
         raise NircamFileError(path, f"damaged session file ({exc})") from None
-    return state, gain, sky
+    return state, gain, sky, validation
 
 
 def open_session(window, path: str | os.PathLike) -> dict:
     """Restore a session into ``window``: inputs, regions, options, display and the last results."""
     from ..core.skyflat.options import SkyflatOptions
 
-    state, gain_res, sky_res = read_session(path)
+    state, gain_res, sky_res, validation_res = read_session(path)
     origin = f"restored from {os.path.basename(os.fspath(path))}"
     g = state.get("gain", {})
     panel = window.gain_panel
@@ -183,6 +191,12 @@ def open_session(window, path: str | os.PathLike) -> dict:
     paths = [p for p in s.get("paths", []) if os.path.exists(p)]
     if paths:
         sky.setup.add_paths(paths)
+    templates = [p for p in s.get("additive_templates", []) if os.path.exists(p)]
+    for p in s.get("additive_templates", []):
+        if p not in templates:  # else the next run would fit a template without a word
+            sky.setup.error.emit(f"{p}: additive template of the session not found; the run fits one instead")
+    if templates:
+        sky.setup.add_templates(templates)
     if sky_res is not None:
         session.restore(sky_res["result"], sky_res["indexes"], detector=s.get("detector"),
                         threshold=s.get("threshold"), origin=origin)
@@ -193,6 +207,10 @@ def open_session(window, path: str | os.PathLike) -> dict:
             view.view_combo.setCurrentText(s["view"])
         if s.get("source_mask") and view.mask_combo.findData(s["source_mask"]) >= 0:
             view.show_mask_of(s["source_mask"])
+    if s.get("validation"):
+        sky.validation.set_inputs_state(s["validation"])
+    if validation_res is not None:
+        sky.validation.set_result(validation_res, origin=origin)
 
     d = state.get("display", {})
     if isinstance(d.get("nan_colour"), list) and len(d["nan_colour"]) == 3:

@@ -69,6 +69,22 @@ def test_plain_method_and_bad_templates(wisp_dir, tmp_path, capsys):
     assert "bad.fits" in err and "empty" in err
     small = tmp_path / "small.fits"
     fits.PrimaryHDU(np.ones((8, 8), np.float32)).writeto(small)
-    assert skyflat.main([str(wisp_dir), "-o", str(tmp_path / "y"), "--additive-template", str(small), "-q"]) != 0
+    assert skyflat.main([str(wisp_dir), "-o", str(tmp_path / "y"), "--additive-template", str(small), "-q"]) == 2
     assert "small.fits" in capsys.readouterr().err
+    other = tmp_path / "wisp_b3.fits"
+    h = fits.PrimaryHDU(np.ones((256, 256), np.float32))
+    h.header["DETECTOR"] = "NRCB3"
+    h.writeto(other)
+    assert skyflat.main([str(wisp_dir), "-o", str(tmp_path / "w"), "--additive-template", str(other), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "wisp_b3.fits" in err and "NRCB3" in err and "NRCA4" in err
+    assert not (tmp_path / "w").exists()
     assert skyflat.main([str(wisp_dir), "-o", str(tmp_path / "z"), "--additive-bin", "1", "-q"]) == 2
+
+
+def test_a_campaign_refuses_templates_it_would_not_use(wisp_dir, tmp_path, capsys):
+    template = wisp_dir / "truth" / "wisp_template_nrca4.fits"
+    assert skyflat.main([str(wisp_dir), "-o", str(tmp_path / "c"), "--refs", str(wisp_dir / "reference"),
+                         "--additive-template", str(template), "-q"]) == 2
+    assert "--additive-template" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

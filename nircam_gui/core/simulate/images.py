@@ -41,11 +41,11 @@ from astropy.time import Time, TimeDelta
 from stdatamodels.jwst import datamodels as dm
 
 from ..detector import FULL_SIZE, REF_BORDER, get_detector, reference_pixel_mask
-from ..dq import DEAD, DO_NOT_USE, HOT, NO_FLAT_FIELD, REFERENCE_PIXEL, SATURATED
+from ..dq import DO_NOT_USE, SATURATED
 from ..crdskeys import subarray_keywords
 from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..reffiles import write_reference
+from .reference_set import flat_dq, mask_dq, write_flat, write_mask
 from .scattered_light import claw_image, wisp_amplitudes, wisp_template
 
 __all__ = ["CalSimConfig", "CalSimResult", "DEFAULT_SKY", "simulate_cal_images", "true_delta_large"]
@@ -314,14 +314,11 @@ def _ground_flat(cfg: CalSimConfig, sca: int, fkey: int, ground_dead: np.ndarray
     n = cfg.size
     data = (1.0 + 0.02 * rng.standard_normal((n, n), dtype=np.float32)).astype(np.float32)
     err = np.full((n, n), 0.003, np.float32)
-    dq = np.zeros((n, n), np.uint32)
     ref = reference_pixel_mask((n, n))
     bad = ref | ground_dead
     data[bad] = 1.0
     err[bad] = 0.0
-    dq[ref] |= np.uint32(REFERENCE_PIXEL | DO_NOT_USE | NO_FLAT_FIELD)
-    dq[ground_dead] |= np.uint32(DEAD | DO_NOT_USE | NO_FLAT_FIELD)
-    return data, err, dq
+    return data, err, flat_dq(ref, ground_dead)
 
 
 def _write_cal(path: Path, sci: np.ndarray, err: np.ndarray, dq: np.ndarray, *, det, filt: str, pupil: str,
@@ -427,15 +424,9 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
         truth = _make_pixels(cfg, det.sca)
         fwhm = 4.0 if det.is_longwave else 2.0
         cat = _catalogue(cfg, det.sca, fwhm)
-        mask_dq = np.zeros((n, n), np.uint32)
-        mask_dq[ref] |= np.uint32(REFERENCE_PIXEL | DO_NOT_USE)
-        mask_dq[truth.ground_dead] |= np.uint32(DEAD | DO_NOT_USE)
-        mask_dq[truth.ground_hot] |= np.uint32(HOT | DO_NOT_USE)
+        ground_dq = mask_dq(ref, truth.ground_dead, truth.ground_hot)
         mask_path = out / "reference" / f"{dname}_mask.fits"
-        write_reference(mask_path, "MASK", det.name, {"dq": mask_dq},
-                        description="Simulated ground bad-pixel mask (nircam-gui)",
-                        dq_names=("DO_NOT_USE", "DEAD", "HOT", "REFERENCE_PIXEL"),
-                        history=[f"simulated, seed {cfg.seed}"])
+        write_mask(mask_path, det.name, ground_dq, history=f"simulated, seed {cfg.seed}")
         res.mask_files.append(os.fspath(mask_path))
         rep.step(f"{det.name} mask")
         truth_hdus = [fits.PrimaryHDU()]
@@ -452,11 +443,9 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
             delta = large * truth.response
             gflat, gerr, gdq = _ground_flat(cfg, det.sca, fkey, truth.ground_dead)
             flat_path = out / "reference" / f"{dname}_{filt.lower()}_{cfg.pupil.lower()}_flat.fits"
-            write_reference(flat_path, "FLAT", det.name, {"data": gflat, "err": gerr, "dq": gdq},
-                            description=f"Simulated ground flat {filt}/{cfg.pupil} (nircam-gui)",
-                            exp_type="NRC_IMAGE", filter=filt, pupil=cfg.pupil,
-                            dq_names=("DO_NOT_USE", "DEAD", "NO_FLAT_FIELD", "REFERENCE_PIXEL"),
-                            history=[f"simulated, seed {cfg.seed}"])
+            write_flat(flat_path, det.name, filt, cfg.pupil, gflat, gerr, gdq,
+                       description=f"Simulated ground flat {filt}/{cfg.pupil} (nircam-gui)",
+                       history=f"simulated, seed {cfg.seed}")
             res.flat_files.append(os.fspath(flat_path))
             truth_hdus.append(fits.ImageHDU(delta, name=f"DELTA_{filt}"))
             truth_hdus.append(fits.ImageHDU(large, name=f"LARGE_{filt}"))
@@ -492,7 +481,7 @@ def simulate_cal_images(outdir: str | os.PathLike, config: CalSimConfig | None =
                 ncr = int(round(cfg.n_cosmic * cfg.scale()))
                 cy, cx = rng.integers(0, n, (2, ncr))
                 sci[cy, cx] += (sky * rng.uniform(0.5, 20.0, ncr)).astype(np.float32)
-                dq = mask_dq.copy()
+                dq = ground_dq.copy()
                 # saturated star cores: the pipeline flags them and leaves no value
                 sat = src > 2500 * sigma
                 dq[sat] |= np.uint32(SATURATED | DO_NOT_USE)

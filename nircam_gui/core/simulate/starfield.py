@@ -40,11 +40,11 @@ from astropy.time import TimeDelta
 from astropy.wcs import WCS
 
 from ..detector import FULL_SIZE, REF_BORDER, get_detector, reference_pixel_mask
-from ..dq import DEAD, DO_NOT_USE, HOT, REFERENCE_PIXEL
+from ..dq import DO_NOT_USE
 from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..reffiles import write_reference
 from .images import _PIXAR_SR, _START, CalSimConfig, _filter_key, _ground_flat, _rng, _write_cal, true_delta_large
+from .reference_set import mask_dq, write_flat, write_mask
 
 __all__ = ["StarfieldConfig", "StarfieldResult", "moffat_alpha", "simulate_starfield"]
 
@@ -222,26 +222,17 @@ def simulate_starfield(outdir: str | os.PathLike, config: StarfieldConfig | None
     gflat, gerr, gdq = _ground_flat(sim, det.sca, fkey, ground_dead)
     error = true_delta_large(n, det.sca, filt, cfg.flat_error, filter_scale=0.0)
     flat_path = out / "reference" / f"{dname}_{filt.lower()}_{pupil.lower()}_flat.fits"
-    write_reference(flat_path, "FLAT", det.name, {"data": gflat, "err": gerr, "dq": gdq},
-                    description=f"Simulated old flat {filt}/{pupil}, large-scale error {cfg.flat_error:g} (nircam-gui)",
-                    exp_type="NRC_IMAGE", filter=filt, pupil=pupil,
-                    dq_names=("DO_NOT_USE", "DEAD", "NO_FLAT_FIELD", "REFERENCE_PIXEL"),
-                    history=[f"simulated star field, seed {cfg.seed}"])
+    write_flat(flat_path, det.name, filt, pupil, gflat, gerr, gdq,
+               description=f"Simulated old flat {filt}/{pupil}, large-scale error {cfg.flat_error:g} (nircam-gui)",
+               history=f"simulated star field, seed {cfg.seed}")
     true_flat = np.where(refmask | ground_dead, 1.0, gflat * error).astype(np.float32)
     true_path = out / "truth" / f"true_flat_{dname}_{filt.lower()}.fits"
-    write_reference(true_path, "FLAT", det.name, {"data": true_flat, "err": gerr, "dq": gdq},
-                    description=f"True flat {filt}/{pupil} of a simulated star field (nircam-gui)",
-                    exp_type="NRC_IMAGE", filter=filt, pupil=pupil,
-                    dq_names=("DO_NOT_USE", "DEAD", "NO_FLAT_FIELD", "REFERENCE_PIXEL"),
-                    history=[f"old flat times the injected large-scale error, seed {cfg.seed}"])
-    mask_dq = np.zeros((n, n), np.uint32)
-    mask_dq[refmask] |= np.uint32(REFERENCE_PIXEL | DO_NOT_USE)
-    mask_dq[ground_dead] |= np.uint32(DEAD | DO_NOT_USE)
+    write_flat(true_path, det.name, filt, pupil, true_flat, gerr, gdq,
+               description=f"True flat {filt}/{pupil} of a simulated star field (nircam-gui)",
+               history=f"old flat times the injected large-scale error, seed {cfg.seed}")
+    ground_dq = mask_dq(refmask, ground_dead)
     mask_path = out / "reference" / f"{dname}_mask.fits"
-    write_reference(mask_path, "MASK", det.name, {"dq": mask_dq},
-                    description="Simulated ground bad-pixel mask (nircam-gui)",
-                    dq_names=("DO_NOT_USE", "DEAD", "HOT", "REFERENCE_PIXEL"),
-                    history=[f"simulated star field, seed {cfg.seed}"])
+    write_mask(mask_path, det.name, ground_dq, history=f"simulated star field, seed {cfg.seed}")
     res.old_flat, res.true_flat, res.mask = os.fspath(flat_path), os.fspath(true_path), os.fspath(mask_path)
     rep.step("flats")
 
@@ -270,7 +261,7 @@ def simulate_starfield(outdir: str | os.PathLike, config: StarfieldConfig | None
         sci = signal + np.sqrt(var) * rng.standard_normal((n, n), dtype=np.float32)
         stripes = cfg.row_noise * sky * rng.standard_normal((n, 4), dtype=np.float32)
         sci += np.repeat(stripes, n // 4, axis=1)
-        bad = (mask_dq & DO_NOT_USE) != 0
+        bad = (ground_dq & DO_NOT_USE) != 0
         err = np.sqrt(var).astype(np.float32)
         sci = sci.astype(np.float32)
         sci[bad] = np.nan
@@ -278,7 +269,7 @@ def simulate_starfield(outdir: str | os.PathLike, config: StarfieldConfig | None
         name = f"jw01476001001_{i + 1:05d}_{filt.lower()}_{dname}_cal.fits"
         path = out / name
         info = _wcsinfo(cfg, scale, float(dx), float(dy))
-        _write_cal(path, sci, err, mask_dq.copy(), det=det, filt=filt, pupil=pupil,
+        _write_cal(path, sci, err, ground_dq.copy(), det=det, filt=filt, pupil=pupil,
                    start=_START + TimeDelta(i * 700.0, format="sec"), exptime=644.2, pixar=pixar, sky=sky,
                    dither=(float(dx), float(dy)), flat_name=flat_path.name, mask_name=mask_path.name, index=i,
                    wcsinfo=info)

@@ -55,7 +55,7 @@ from scipy.ndimage import (binary_dilation, gaussian_filter, label, maximum_filt
 
 from .largescale import image_blocks
 
-__all__ = ["AdditiveResult", "DETECTION_Z", "bin_stack", "block_medians", "fit_additive", "read_templates",
+__all__ = ["AdditiveResult", "DETECTION_Z", "bin_stack", "block_medians", "check_templates", "fit_additive", "read_templates",
            "separate_additive"]
 
 #: significance (in standard deviations of a rank-1 fit to pure noise) a wisp must have to be applied
@@ -564,3 +564,40 @@ def read_templates(paths) -> dict[str, tuple[str, np.ndarray]]:
             raise NircamFileError(p, f"a second template for {det or 'all detectors'} (the first: {out[det][0]})")
         out[det] = (p, np.nan_to_num(data))
     return out
+
+
+def check_templates(paths, frames: dict[str, tuple[int, int]]) -> dict[str, tuple[str, np.ndarray]]:
+    """Additive templates read (:func:`read_templates`) and matched to the detectors of a run.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        The template files.
+    frames : dict of str to (int, int)
+        Frame shape ``(ny, nx)`` of the images of each detector of the run.
+
+    Returns
+    -------
+    dict
+        As :func:`read_templates`: ``{detector: (path, template)}``, ``""`` for a file that
+        serves every detector.
+
+    Raises
+    ------
+    NircamFileError
+        As :func:`read_templates`, and for a template whose DETECTOR is none of the images'
+        (it would be silently unused) or whose shape is not that of the images it serves.
+    """
+    from ..errors import NircamFileError
+
+    templates = read_templates(paths)
+    have = ", ".join(sorted(frames)) or "none"
+    for det, (path, data) in templates.items():
+        if det and det not in frames:
+            raise NircamFileError(path, f"additive template for DETECTOR {det}, which none of the images is "
+                                        f"(their detectors: {have})")
+        for name in [det] if det else [d for d in frames if d not in templates]:
+            if data.shape != tuple(frames[name]):
+                raise NircamFileError(path, f"template of shape {data.shape}, the {name} images are "
+                                            f"{frames[name][0]}x{frames[name][1]}")
+    return templates

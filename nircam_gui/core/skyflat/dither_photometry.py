@@ -24,7 +24,7 @@ from photutils.segmentation import SourceCatalog, make_2dgaussian_kernel
 
 from ..errors import NircamFileError
 from .largescale import smooth_background
-from .sourcemask import _detect
+from .segmentation import segment_sources
 
 __all__ = ["celestial_wcs", "detect_stars", "match_detections", "measure"]
 
@@ -50,7 +50,7 @@ def detect_stars(image: np.ndarray, bad: np.ndarray, n_sigma: float, n_pixels: i
     resid = np.where(bad, 0.0, image - bkg).astype(np.float32)
     smooth = convolve(resid, make_2dgaussian_kernel(2.0, size=5), boundary="extend", normalize_kernel=True)
     # the smoothed image's noise is below the per-pixel rms; scaling by the kernel keeps the threshold honest
-    segm = _detect(smooth, n_sigma * rms * _smoothed_noise_ratio(), n_pixels, bad)
+    segm = segment_sources(smooth, n_sigma * rms * _smoothed_noise_ratio(), n_pixels, bad)
     if segm is None:
         return np.empty((0, 2))
     cat = SourceCatalog(resid, segm, convolved_data=smooth)

@@ -22,16 +22,16 @@ detector is matched through :class:`~nircam_gui.core.references.ReferenceSet`.
 from __future__ import annotations
 
 import os
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from astropy.io import fits
 from astropy.time import Time
 
 from ..errors import NircamFileError
 from ..readers import ExposureMeta, read_metadata, require_full_frame
 from ..references import ReferenceSet, crds_file_name, expand_paths, files_by_name, reference_matches
+from .calibration_keywords import calibration_keywords, shared_value
 
 __all__ = ["SkyflatInputs", "check_flat_fielded", "check_inputs", "collect_calibrated", "filter_token", "flat_name"]
 
@@ -75,6 +75,10 @@ class SkyflatInputs:
     def ground_mask(self, detector: str) -> ExposureMeta | None:
         return self.references.find("MASK", detector=detector)
 
+    def frame_shapes(self) -> dict[str, tuple[int, int]]:
+        """``{detector: (ny, nx)}`` of the images (one frame size per detector: all are full frames)."""
+        return {det: (metas[0].ny, metas[0].nx) for det, metas in self.by_detector.items()}
+
     def useafter_pedigree(self) -> tuple[str, str]:
         """USEAFTER (first exposure start) and PEDIGREE (INFLIGHT first last) of the products."""
         start = [m.start_mjd for m in self.images if m.start_mjd is not None]
@@ -116,7 +120,7 @@ def collect_calibrated(cal_files: list, full_frame_for: str | None = None) -> tu
 def check_flat_fielded(images: list[ExposureMeta], keywords: dict, why: str) -> None:
     """Refuse an image that is a ``_rate`` file or whose S_FLAT is not COMPLETE.
 
-    ``keywords`` maps each path to :func:`calibration_keywords`; ``why`` says, in the message,
+    ``keywords`` maps each path to :func:`.calibration_keywords.calibration_keywords`; ``why`` says, in the message,
     why the analysis needs flat-fielded images.
     """
     for m in images:
@@ -134,32 +138,6 @@ def _images(cal_files: list) -> tuple[list[ExposureMeta], list[str]]:
         folder = len(given_list) == 1 and Path(given_list[0]).is_dir()
         raise NircamFileError(where, "no _cal images found" + (" in this folder" if folder else ""))
     return metas, warnings
-
-
-def _calibration_keywords(path: str) -> tuple[str, str, str]:
-    """S_FLAT, R_FLAT (file name) and the SCI BUNIT of an image."""
-    try:
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            primary = hdul[0].header
-            sci = hdul["SCI"].header if "SCI" in hdul else primary
-            return (str(primary.get("S_FLAT", "")).strip().upper(), flat_name(primary.get("R_FLAT", "")),
-                    str(sci.get("BUNIT", primary.get("BUNIT", ""))).strip())
-    except (OSError, ValueError) as exc:
-        raise NircamFileError(path, f"could not read its header ({exc})") from None
-
-
-def _majority(members: list[tuple[str, str]], what: str, why: str) -> str:
-    """The value most members have; a NircamFileError naming the first member that differs."""
-    if not members:
-        return ""
-    counts = Counter(v for _, v in members)
-    common, n = counts.most_common(1)[0]
-    odd = next(((p, v) for p, v in members if v != common), None)
-    if odd is not None:
-        other = next(p for p, v in members if v == common)
-        raise NircamFileError(odd[0], f"{what} is {odd[1] or '(missing)'}, but {n} other image(s), e.g. {other}, "
-                                      f"have {common or '(missing)'}: {why}")
-    return common
 
 
 def _ground_flats(ground_flats: list, r_flat: dict, groups: dict, warnings: list[str]) -> dict:
@@ -231,16 +209,16 @@ def check_inputs(cal_files, ground_flats=(), ground_masks=()) -> SkyflatInputs:
     """
     cal_files, ground_flats, ground_masks = list(cal_files), list(ground_flats), list(ground_masks)
     images, warnings = _images(cal_files)
-    keywords = {m.path: _calibration_keywords(m.path) for m in images}
+    keywords = {m.path: calibration_keywords(m.path) for m in images}
     check_flat_fielded(images, keywords, "a delta sky flat is measured against the flat an image was calibrated "
                                          "with; give _cal images (calwebb_image2 with its flat_field step)")
     # one unit and one flat per stack; the odd one out is blamed, not whichever file sorts first
     units = [(m.path, keywords[m.path][2]) for m in images if keywords[m.path][2]]
-    bunit = _majority(units, "BUNIT", "backgrounds of one run need one unit")
+    bunit = shared_value(units, "BUNIT", "backgrounds of one run need one unit")
     groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
     for m in images:
         groups.setdefault(_key(m), []).append((m.path, keywords[m.path][1]))
-    r_flat = {key: _majority(members, "flat (R_FLAT)", f"images of one detector, filter and pupil "
+    r_flat = {key: shared_value(members, "flat (R_FLAT)", f"images of one detector, filter and pupil "
                              f"({' '.join(key)}) are stacked together and must share one flat; recalibrate "
                              "them with one flat or run them separately")
               for key, members in groups.items()}

@@ -25,7 +25,7 @@ from ..errors import NircamFileError
 from ..fileio import ensure_output_dir, sha256sum
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import software_versions
-from .additive import read_templates
+from .additive import check_templates
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
 from .inputs import SkyflatInputs, check_inputs
@@ -121,7 +121,7 @@ def run_skyflat(
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     rep = Reporter(100, progress, cancel)
     inputs = check_inputs(cal_files, ground_flats, ground_masks)
-    templates = read_templates(additive_templates) if opt.additive == "separate" else {}
+    templates = check_templates(additive_templates, inputs.frame_shapes()) if opt.additive == "separate" else {}
     if predictions is not None and inputs.bunit not in ("", "MJy/sr"):
         raise NircamFileError(inputs.images[0].path,
                               f"BUNIT is {inputs.bunit!r}; the background predictions are in MJy/sr")
@@ -139,9 +139,6 @@ def run_skyflat(
                             "judged dead, so no dead pixels can be found, and the median of so few images "
                             "does not reject sources and cosmic rays")
         tsource, template = templates.get(name, templates.get("", ("fitted", None)))
-        if template is not None and template.shape != (metas[0].ny, metas[0].nx):
-            raise NircamFileError(tsource, f"template of shape {template.shape}, the {name} images are "
-                                           f"{metas[0].ny}x{metas[0].nx}")
         stack = build_stack(name, metas, opt, drep, keep_masks,
                             block_bin=opt.additive_bin if opt.additive == "separate" else 0)
         records += stack.records

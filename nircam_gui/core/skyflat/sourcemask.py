@@ -14,31 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 from astropy.convolution import convolve
-from photutils.segmentation import detect_sources, make_2dgaussian_kernel
+from photutils.segmentation import make_2dgaussian_kernel
 from scipy.ndimage import binary_dilation
 
 from ..dq import DO_NOT_USE
 from .largescale import smooth_background
+from .segmentation import segment_sources
 
 __all__ = ["source_mask"]
-
-
-def _detect(data: np.ndarray, threshold: np.ndarray, n_pixels: int, mask: np.ndarray):
-    # photutils 3.0 renamed npixels -> n_pixels; keep 2.x working too
-    import warnings
-
-    from photutils.utils.exceptions import NoDetectionsWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoDetectionsWarning)  # an empty field is a valid answer
-        return _detect_raw(data, threshold, n_pixels, mask)
-
-
-def _detect_raw(data, threshold, n_pixels, mask):
-    try:
-        return detect_sources(data, threshold, n_pixels=n_pixels, mask=mask)
-    except TypeError:  # pragma: no cover - photutils < 3
-        return detect_sources(data, threshold, npixels=n_pixels, mask=mask)
 
 
 def source_mask(
@@ -88,7 +71,7 @@ def source_mask(
     resid = np.where(bad, 0.0, sci - background).astype(np.float32)
     kernel = make_2dgaussian_kernel(kernel_fwhm, size=kernel_size)
     smooth = convolve(resid, kernel, boundary="extend", normalize_kernel=True)
-    segm = _detect(smooth, n_sigma * rms, n_pixels, bad)
+    segm = segment_sources(smooth, n_sigma * rms, n_pixels, bad)
     mask = bad.copy()
     if segm is not None:  # photutils returns None when nothing is found
         src = segm.data > 0

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ..errors import NircamFileError
 from ..readers import ExposureMeta, read_metadata
-from .inputs import _calibration_keywords, _majority, check_flat_fielded, collect_calibrated, filter_token
+from .calibration_keywords import calibration_keywords, shared_value
+from .inputs import check_flat_fielded, collect_calibrated, filter_token
 
 __all__ = ["ValidationInputs", "check_validation_inputs"]
 
@@ -119,17 +120,17 @@ def check_validation_inputs(cal_files, old_flat, new_flat, calibration_flat=None
         where = ", ".join(os.fspath(p) for p in cal_files[:3]) or "(no files)"
         raise NircamFileError(where, f"{len(images)} _cal image(s) found; the validation needs dithered images of "
                                      "one field, at least 2 (the report used 9)")
-    keywords = {m.path: _calibration_keywords(m.path) for m in images}
+    keywords = {m.path: calibration_keywords(m.path) for m in images}
     check_flat_fielded(images, keywords, "re-flat-fielding undoes the flat an image was calibrated with; give _cal "
                                          "images")
     for m in images:  # sources are matched across pointings on the sky
         _sci_wcs(m.path)
     why = "the images of one validation are measured together"
-    detector = _majority([(m.path, m.detector) for m in images], "DETECTOR", why)
-    filt = _majority([(m.path, (m.filter or "").upper()) for m in images], "FILTER", why)
-    pupil = _majority([(m.path, (m.pupil or "CLEAR").upper()) for m in images], "PUPIL", why)
-    bunit = _majority([(m.path, keywords[m.path][2]) for m in images], "BUNIT", why)
-    r_flat = _majority([(m.path, keywords[m.path][1]) for m in images], "flat (R_FLAT)",
+    detector = shared_value([(m.path, m.detector) for m in images], "DETECTOR", why)
+    filt = shared_value([(m.path, (m.filter or "").upper()) for m in images], "FILTER", why)
+    pupil = shared_value([(m.path, (m.pupil or "CLEAR").upper()) for m in images], "PUPIL", why)
+    bunit = shared_value([(m.path, keywords[m.path][2]) for m in images], "BUNIT", why)
+    r_flat = shared_value([(m.path, keywords[m.path][1]) for m in images], "flat (R_FLAT)",
                        "images calibrated with different flats cannot be re-flat-fielded with one file")
     old = _flat(old_flat, "old flat", detector, filt, pupil, images)
     new = _flat(new_flat, "new flat", detector, filt, pupil, images)

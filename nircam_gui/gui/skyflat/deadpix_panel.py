@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from ...core.skyflat.deadpix import find_clusters
 from .images import ImageGrid, PanelSpec, panel_levels
 from .session import SkyflatSession
-from .tables import fill_table, make_table
+from .tables import content_width, fill_table, fit_rows, make_table, set_header_tips
 
 __all__ = ["DeadPixelPanel"]
 
@@ -41,6 +41,19 @@ STEP = 0.005
 #: beyond this many dead pixels the map is drawn as an image overlay, not as dots
 MAX_DOTS = 50_000
 BACKGROUNDS = ("grey delta flat", "white (as the report's Fig. 7)")
+#: rows of the per-detector counts shown before it scrolls (ten detectors make an instrument)
+COUNT_ROWS = 10
+#: columns of the concentrations table: short names, and what each holds (header tool tips)
+CLUSTER_COLUMNS = {
+    "#": "concentration number, largest first",
+    "x": "centre x (1-based, as in DS9)",
+    "y": "centre y (1-based, as in DS9)",
+    "pixels": "new dead pixels in the concentration",
+    "mean": "mean grey delta-flat value of its pixels",
+    "radius": "rms radius (pixels)",
+    "x range": "first-last column (1-based)",
+    "y range": "first-last row (1-based)",
+}
 
 
 def _clusters(first: str, indexes: dict, greys: dict, threshold: float, link: int, min_npix: int) -> dict:
@@ -77,6 +90,7 @@ class DeadPixelPanel(QWidget):
         self.background_combo.addItems(BACKGROUNDS)
         self.counts_table = make_table()
         self.counts_table.setToolTip("New dead pixels per detector at the current threshold; click to show one")
+        fit_rows(self.counts_table, COUNT_ROWS)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(1, int(round(0.995 / STEP)))
         self.slider.setToolTip("Grey delta below this is a new dead pixel (report: 0.8)")
@@ -110,10 +124,10 @@ class DeadPixelPanel(QWidget):
         top.addWidget(QLabel("Detector"))
         top.addWidget(self.detector_combo, 1)
         ll.addLayout(top)
-        ll.addWidget(self.counts_table, 1)
+        ll.addWidget(self.counts_table)  # as tall as its rows: the concentrations take the rest
         ll.addWidget(thr_box)
         ll.addWidget(QLabel("Concentrations (click to zoom)"))
-        ll.addWidget(self.cluster_table, 2)
+        ll.addWidget(self.cluster_table, 1)
         bg = QHBoxLayout()
         bg.addWidget(QLabel("Background"))
         bg.addWidget(self.background_combo, 1)
@@ -231,6 +245,7 @@ class DeadPixelPanel(QWidget):
                  else -1) for d, s in r.detectors.items()]
         fill_table(self.counts_table, [(d, n, c, k if k >= 0 else "…") for d, n, c, k in rows],
                    ["detector", "images", "new dead", "concentrations"], ["", "d", "d", ""])
+        fit_rows(self.counts_table, COUNT_ROWS)
         self.count_label.setText(f"{len(x)} new dead pixels on {self.session.view.detector} below {threshold:g} "
                                  f"(≥ {opt.min_coverage} images, not dead on the ground)")
         self.last_update_ms = 1000 * (time.perf_counter() - t0)
@@ -268,9 +283,11 @@ class DeadPixelPanel(QWidget):
         rows = [(k + 1, float(c["x"]) + 1, float(c["y"]) + 1, int(c["npix"]), float(c["mean_value"]),
                  float(c["radius"]), f"{int(c['xmin']) + 1}-{int(c['xmax']) + 1}",
                  f"{int(c['ymin']) + 1}-{int(c['ymax']) + 1}") for k, c in enumerate(table)]
-        fill_table(self.cluster_table, rows, ["#", "x", "y", "pixels", "mean value", "rms radius", "x range",
-                                              "y range"], ["d", ".1f", ".1f", "d", ".3f", ".1f", "", ""])
+        fill_table(self.cluster_table, rows, list(CLUSTER_COLUMNS), ["d", ".1f", ".1f", "d", ".3f", ".1f", "", ""])
+        set_header_tips(self.cluster_table, dict(enumerate(CLUSTER_COLUMNS.values())))
         self.cluster_table.setToolTip("Centres and ranges 1-based, as in DS9")
+        # every column whole at any window width: the splitter gives the list the room it needs
+        self.cluster_table.setMinimumWidth(content_width(self.cluster_table))
         for row in range(self.counts_table.rowCount()):
             d = self.counts_table.item(row, 0).text()
             cell = self.counts_table.item(row, 3)

@@ -32,7 +32,7 @@ from ...core.options import option_info
 from ...core.skyflat.options import SkyflatOptions
 from ..option_fields import DeliveryFields, option_tip
 from ..workers import TaskRunner
-from .state import SkyflatSetup, input_problem, scan_files
+from .state import SkyflatSetup, input_problem, scan_files, scan_templates
 
 __all__ = ["SetupWidget"]
 
@@ -104,10 +104,24 @@ class SetupWidget(QWidget):
         pred_row.addWidget(pred_button)
         self.pred_edit.setToolTip("Predicted sky backgrounds: a table with columns filter, background [MJy/sr], "
                                   "detector (optional)")
+        template_button = QPushButton("Add…")
+        template_button.setToolTip("Choose additive-light (wisp) template files; they are listed above under "
+                                   "Additive templates, where Remove takes them out")
+        template_button.clicked.connect(self.choose_templates)
+        self.template_label = QLabel()
+        self.template_label.setToolTip(
+            "Wisp templates to fit instead of a template fitted from the images (FITS images in detector space, "
+            "e.g. STScI's or JADES'; matched on DETECTOR, a file without one serves every detector; "
+            "nircam-skyflat --additive-template). Used with Scattered light = separate")
+        template_row = QHBoxLayout()
+        template_row.addWidget(QLabel("Wisp templates"))
+        template_row.addWidget(self.template_label, 1)
+        template_row.addWidget(template_button)
         fl = QVBoxLayout(files_box)
         fl.addLayout(buttons)
         fl.addWidget(self.tree, 1)
         fl.addLayout(pred_row)
+        fl.addLayout(template_row)
 
         self.options_box = self._make_options()
         self.delivery = DeliveryFields(SkyflatOptions, "CRDS delivery keywords (FLAT, MASK)")
@@ -275,6 +289,30 @@ class SetupWidget(QWidget):
         self.setup.predictions = self.pred_edit.text().strip()
         self._refresh()
 
+    def choose_templates(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Additive-light (wisp) templates", self.last_dir, FITS_FILTER)
+        if paths:
+            self.add_templates(paths)
+
+    def add_templates(self, paths) -> None:
+        """Add additive templates; each is read in the background (a file the run would refuse is refused)."""
+        paths = [os.fspath(p) for p in paths]
+        if not paths:
+            return
+        self._scanning += 1
+        self._refresh()
+        self.runner.run(scan_templates, paths, name="Reading templates", on_result=self._templates_read,
+                        on_error=self.error.emit, on_finished=self._scan_done)
+
+    def _templates_read(self, result) -> None:
+        templates, problems = result
+        for p in problems:
+            self.error.emit(p)
+        self.setup.add_templates(templates)
+        self._fill_tree()
+        self._check_inputs()
+        self.changed.emit()
+
     def set_predictions(self, path: str) -> None:
         self.pred_edit.setText(path)
         self._predictions_edited()
@@ -366,6 +404,16 @@ class SetupWidget(QWidget):
                 leaf.setData(0, PATH_ROLE, r.path)
                 leaf.setToolTip(0, r.path)
             top.setExpanded(True)
+        if self.setup.templates:
+            top = QTreeWidgetItem(t, [f"Additive templates ({len(self.setup.templates)})"])
+            for tpl in self.setup.templates:
+                leaf = QTreeWidgetItem(top, [os.path.basename(tpl.path), tpl.detector or "all"])
+                leaf.setData(0, PATH_ROLE, tpl.path)
+                leaf.setToolTip(0, tpl.path)
+            top.setExpanded(True)
+        n = len(self.setup.templates)
+        self.template_label.setText(f"{n} file{'s' if n != 1 else ''} (in the list above)" if n
+                                    else "none: fitted from the images")
         self._refresh()
 
     # -- running ----------------------------------------------------------------------

@@ -17,10 +17,11 @@ from ...core.errors import NircamFileError
 from ...core import options as option_schema
 from ...core.readers import ExposureMeta, find_fits, read_metadata
 from ...core.references import ReferenceSet
+from ...core.skyflat.additive import check_templates, read_templates
 from ...core.skyflat.inputs import check_inputs, filter_token
 from ...core.skyflat.options import SkyflatOptions
 
-__all__ = ["CalFile", "DeadPixelViewState", "SkyflatSetup", "scan_files"]
+__all__ = ["CalFile", "DeadPixelViewState", "SkyflatSetup", "Template", "scan_files", "scan_templates"]
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,48 @@ class Reference:
     meta: ExposureMeta | None = field(default=None, compare=False, repr=False)
 
 
-def input_problem(images, flats) -> tuple[str, list[str]]:
-    """The core's sky-flat input check on these files: ``(problem, warnings)``.
+@dataclass(frozen=True)
+class Template:
+    """An additive-light (wisp) template file given for the run."""
+
+    path: str
+    detector: str  # "" when the file serves every detector
+
+
+def input_problem(images, flats, templates=()) -> tuple[str, list[str]]:
+    """The core's sky-flat input checks on these files: ``(problem, warnings)``.
 
     ``problem`` is "" if they pass, else "<file>: <problem>"; ``warnings`` are the check's
-    own, e.g. a stack whose ``R_FLAT`` names none of the ground flats given. Reads every
-    image's header, so the panel runs it in a worker.
+    own, e.g. a stack whose ``R_FLAT`` names none of the ground flats given. Additive
+    templates are checked against the images as ``nircam-skyflat --additive-template`` checks
+    them (a DETECTOR none of the images has, a frame size that differs). Reads every
+    image's header and every template, so the panel runs it in a worker.
     """
     try:
         checked = check_inputs(list(images), list(flats))
+        if templates:
+            check_templates(list(templates), checked.frame_shapes())
     except NircamFileError as exc:
         return str(exc), []
     return "", list(checked.warnings)
+
+
+def scan_templates(paths) -> tuple[list[Template], list[str]]:
+    """Read additive templates one by one: ``(templates, problems)``, a problem per unusable file.
+
+    Each file is read with the core's reader, so a file the run would refuse is refused here
+    with the same message.
+    """
+    found: list[Template] = []
+    problems: list[str] = []
+    for p in paths:
+        try:
+            (det, (path, _)), = read_templates([p]).items()
+        except NircamFileError as exc:
+            problems.append(str(exc))
+            continue
+        found.append(Template(path, det))
+    return found, problems
 
 
 def scan_files(paths) -> tuple[list[CalFile], list[Reference], list[str]]:
@@ -108,6 +139,8 @@ class SkyflatSetup:
     flats: list[Reference] = field(default_factory=list)
     masks: list[Reference] = field(default_factory=list)
     predictions: str = ""
+    #: additive-light templates (``nircam-skyflat --additive-template``)
+    templates: list[Template] = field(default_factory=list)
     options: SkyflatOptions = field(default_factory=SkyflatOptions)
     #: what :func:`~nircam_gui.core.skyflat.inputs.check_inputs` refused for the current
     #: images and flats ("" when nothing); set by :func:`input_problem` run in a worker
@@ -129,9 +162,15 @@ class SkyflatSetup:
         self.images = [c for c in self.images if c.path not in paths]
         self.flats = [r for r in self.flats if r.path not in paths]
         self.masks = [r for r in self.masks if r.path not in paths]
+        self.templates = [t for t in self.templates if t.path not in paths]
+
+    def add_templates(self, templates: list[Template]) -> None:
+        """Add additive templates, keeping each path once."""
+        seen = {t.path for t in self.templates}
+        self.templates += [t for t in templates if t.path not in seen]
 
     def clear(self) -> None:
-        self.images, self.flats, self.masks = [], [], []
+        self.images, self.flats, self.masks, self.templates = [], [], [], []
         self.input_problem, self.input_warnings = "", []
 
     def grouped(self) -> dict[str, dict[str, list[CalFile]]]:
@@ -155,9 +194,10 @@ class SkyflatSetup:
             msgs.append(self.input_problem)
         return msgs
 
-    def input_key(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The images and ground flats the core's input check looks at."""
-        return tuple(c.path for c in self.images), tuple(r.path for r in self.flats)
+    def input_key(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """The images, ground flats and additive templates the core's input checks look at."""
+        return (tuple(c.path for c in self.images), tuple(r.path for r in self.flats),
+                tuple(t.path for t in self.templates))
 
     def warnings(self) -> list[str]:
         """Things the run will do without (no ground flat for a filter, no mask, thin stacks).
@@ -166,6 +206,8 @@ class SkyflatSetup:
         names (the core's input check, :attr:`input_warnings`), not by detector and filter.
         """
         msgs = list(self.input_warnings)
+        if self.templates and self.options.additive != "separate":
+            msgs.append(f"additive templates are not used with Scattered light = {self.options.additive}")
         refs = self.references()
         minimum = self.options.min_coverage
         for det, by_token in self.grouped().items():
@@ -186,7 +228,7 @@ class SkyflatSetup:
     def run_kwargs(self) -> dict:
         """Keyword arguments of :func:`~nircam_gui.core.skyflat.run.run_skyflat` (outdir aside)."""
         return {"ground_flats": [r.path for r in self.flats], "ground_masks": [r.path for r in self.masks],
-                "options": replace(self.options)}
+                "additive_templates": [t.path for t in self.templates], "options": replace(self.options)}
 
     def command_line(self, outdir: str = "OUTDIR") -> str:
         """The ``nircam-skyflat`` command that does the same run (shown to the user)."""
@@ -196,6 +238,8 @@ class SkyflatSetup:
         if self.masks:
             args += ["--ground-mask", *[r.path for r in self.masks]]
         args += option_schema.command_line(self.options)
+        if self.templates:
+            args += ["--additive-template", *[t.path for t in self.templates]]
         if self.predictions:
             args += ["--predictions", self.predictions]
         return option_schema.quote(args)

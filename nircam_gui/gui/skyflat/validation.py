@@ -10,6 +10,7 @@ writes the products with the command's writer. Nothing is computed here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -205,6 +206,18 @@ class ValidationPage(QWidget):
         self.new_flat.edit.setText(os.fspath(new))
         self.cal_flat.edit.setText(os.fspath(calibration) if calibration else "")
 
+    def inputs_state(self) -> dict:
+        """The page's inputs as plain values (for a session): images, flats, options."""
+        return {"files": self.files, "old_flat": self.old_flat.path, "new_flat": self.new_flat.path,
+                "calibration_flat": self.cal_flat.path, "options": dataclasses.asdict(self.options)}
+
+    def set_inputs_state(self, state: dict) -> None:
+        """Show the inputs of :meth:`inputs_state` (options unknown to this version are left out)."""
+        self.set_files(state.get("files", []))
+        self.set_flats(state.get("old_flat", ""), state.get("new_flat", ""), state.get("calibration_flat", ""))
+        names = {f.name for f in dataclasses.fields(ValidationOptions)}
+        self.options = ValidationOptions(**{k: v for k, v in (state.get("options") or {}).items() if k in names})
+
     def use_tab_images(self) -> None:
         if self._tab_images is not None:
             self.set_files(self._tab_images())
@@ -265,8 +278,12 @@ class ValidationPage(QWidget):
         self.set_result(result)
 
     # -- results ------------------------------------------------------------------------
-    def set_result(self, result: ValidationResult | None) -> None:
-        """Draw ``result`` (or clear the plots for None)."""
+    def set_result(self, result: ValidationResult | None, origin: str = "") -> None:
+        """Draw ``result`` (or clear the plots for None).
+
+        ``origin`` says where a result that was not just computed comes from (a session
+        file); the progress bar then says so instead of the run's duration.
+        """
         self.result = result
         for plot in (self.profile_x, self.profile_y, self.histogram):
             plot.clear()
@@ -276,7 +293,7 @@ class ValidationPage(QWidget):
         if result is None:
             return
         self.progress.setValue(1000)
-        self.progress.setFormat(f"done ({result.seconds:.1f} s)")
+        self.progress.setFormat(origin or f"done ({result.seconds:.1f} s)")
         for plot, table in ((self.profile_x, result.profile_x), (self.profile_y, result.profile_y)):
             x = np.asarray(table["position"], float)
             for k in ("old", "new"):

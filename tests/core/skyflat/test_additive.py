@@ -10,7 +10,7 @@ from nircam_gui.core.errors import NircamFileError
 from nircam_gui.core.progress import Reporter
 from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images
 from nircam_gui.core.simulate.scattered_light import claw_image, wisp_template
-from nircam_gui.core.skyflat.additive import fit_additive, read_templates, separate_additive
+from nircam_gui.core.skyflat.additive import check_templates, fit_additive, read_templates, separate_additive
 from nircam_gui.core.skyflat.analysis import separate_detector_additive
 from nircam_gui.core.skyflat.combine import combine_stack
 from nircam_gui.core.skyflat.inputs import check_inputs
@@ -89,6 +89,26 @@ def test_template_files_are_checked(tmp_path):
         read_templates([table])
     with pytest.raises(NircamFileError, match="second template"):
         read_templates([good, good])
+
+
+def test_templates_are_matched_to_the_run(tmp_path):
+    def write(name, det, size=64):
+        h = fits.PrimaryHDU(wisp_template(size, "NRCA4"))
+        if det:
+            h.header["DETECTOR"] = det
+        h.writeto(tmp_path / name)
+        return tmp_path / name
+
+    a4, b3, anyd = write("a4.fits", "A4"), write("b3.fits", "NRCB3"), write("any.fits", "", 32)
+    assert set(check_templates([a4], {"NRCA4": (64, 64), "NRCA3": (64, 64)})) == {"NRCA4"}
+    with pytest.raises(NircamFileError, match=r"b3.fits: .*NRCB3.*NRCA3, NRCA4"):
+        check_templates([a4, b3], {"NRCA4": (64, 64), "NRCA3": (64, 64)})
+    with pytest.raises(NircamFileError, match=r"a4.fits: template of shape \(64, 64\), the NRCA4 images are 32x32"):
+        check_templates([a4], {"NRCA4": (32, 32)})
+    # a template without DETECTOR serves the detectors that have no template of their own
+    assert set(check_templates([a4, anyd], {"NRCA4": (64, 64)})) == {"NRCA4", ""}
+    with pytest.raises(NircamFileError, match=r"any.fits: .*NRCA3 images are 64x64"):
+        check_templates([a4, anyd], {"NRCA4": (64, 64), "NRCA3": (64, 64)})
 
 
 def _truth(sim):

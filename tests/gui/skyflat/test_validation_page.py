@@ -72,3 +72,52 @@ def test_validation_page_fits_a_laptop_screen(qtbot, page):
         QApplication.processEvents()
     problems = [p for p in clipped_widgets(val)]
     assert not problems, "; ".join(problems[:5])
+
+
+def test_validation_results_come_back_from_a_session(qtbot, page, field, tmp_path):
+    """A saved session restores the page's inputs and its last result without a run: the same
+    plots and summary, and Export writes what the original result wrote."""
+    from astropy.table import Table
+
+    from nircam_gui.gui.main_window import MainWindow
+    from nircam_gui.gui.settings import Settings
+
+    window, sky, val = page
+    val.set_files(field.cal_files)
+    val.set_flats(field.old_flat, field.true_flat)
+    val.options.min_pointings = 2
+    with qtbot.waitSignal(val.result_changed, timeout=60_000):
+        val.run()
+    qtbot.waitUntil(lambda: not val.busy and window.idle, timeout=10_000)
+    path = window.save_session(str(tmp_path / "val"))
+
+    other = MainWindow(settings=Settings(tmp_path / "other.ini"), restore_layout=False, modal_errors=False)
+    qtbot.addWidget(other)
+    started = []
+    other.runner.task_started.connect(lambda w: started.append(w.name))
+    oval = other.analysis_panels["Sky flat"].validation
+    assert other.open_session(path)
+    qtbot.waitUntil(lambda: other.idle, timeout=30_000)
+    assert "Flat validation" not in started
+    assert oval.files == val.files and oval.old_flat.path == val.old_flat.path
+    assert oval.new_flat.path == val.new_flat.path and oval.cal_flat.path == ""
+    assert oval.options == val.options and oval.options.min_pointings == 2
+    r, o = val.result, oval.result
+    assert o is not None and o.summary == r.summary and o.summary_line() == r.summary_line()
+    assert oval.summary_label.text() == val.summary_label.text()
+    assert oval.progress.format() == "restored from val.ncsession"
+    for plot, oplot in ((val.profile_x, oval.profile_x), (val.profile_y, oval.profile_y),
+                        (val.histogram, oval.histogram)):
+        a, b = plot.getPlotItem().listDataItems(), oplot.getPlotItem().listDataItems()
+        assert len(a) == len(b) == 2
+        for ca, cb in zip(a, b):
+            for xa, xb in zip(ca.getData(), cb.getData()):
+                np.testing.assert_array_equal(xa, xb)
+    for page_, folder in ((val, "before"), (oval, "after")):
+        assert page_.export(str(tmp_path / folder)) is not None
+        qtbot.waitUntil(lambda p=page_: p.export_worker is None, timeout=30_000)
+    a, b = Table.read(tmp_path / "before" / "photometry.ecsv"), Table.read(tmp_path / "after" / "photometry.ecsv")
+    assert a.colnames == b.colnames and len(a) == len(b)
+    for name in a.colnames:
+        assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
+    other.close()
