@@ -246,18 +246,6 @@ def _convolution_terms(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return ky, kx, weights, halo
 
 
-def _subtract_offsets(values: np.ndarray, xs: np.ndarray, nx: int, off: np.ndarray) -> None:
-    """:func:`.evenodd.subtract_even_odd` on columns ``xs`` of the frame, held in ``values``."""
-    width = nx // 4
-    amp = xs // width
-    ok = ~np.isnan(off).any(axis=1)
-    for a in range(4):
-        for p in (0, 1):
-            sel = np.flatnonzero((amp == a) & (xs % 2 == p))
-            if ok[a] and sel.size:
-                values[..., sel] = values[..., sel] - off[a, p]
-
-
 class FusedCalibrator:
     """Calibrates the integrations of one ramp, chunk by chunk, with the fused kernel.
 
@@ -285,7 +273,6 @@ class FusedCalibrator:
         self._dnu_rows = dnu_mask(np.concatenate([pdq[:b], pdq[ny - b:]]))
         self._dnu_cols = dnu_mask(np.concatenate([pdq[:, :b], pdq[:, nx - b:]], axis=1))
         self._ref_x = np.concatenate([np.arange(b), np.arange(nx - b, nx)])
-        self._row_x = np.arange(nx)
         empty2 = np.zeros((1, 1), np.float32)
         self._superbias = refs.superbias
         if refs.ipc_kernel is not None:
@@ -298,7 +285,7 @@ class FusedCalibrator:
         self._thr = sat.threshold if sat is not None else empty2
         self._grow = max(int(sat.n_grow), 0) if sat is not None else 0
         if refs.mask_dq is not None:
-            self._dnu = (refs.mask_dq & DO_NOT_USE).astype(np.uint8)
+            self._dnu = refs.derived("do_not_use_u8", lambda: (refs.mask_dq & DO_NOT_USE).astype(np.uint8))
         else:
             self._dnu = np.zeros((1, 1), np.uint8)
         self._ever = [np.zeros(self.shape if sat is not None else (1, 1), np.uint8) for _ in range(2)]
@@ -345,17 +332,16 @@ class FusedCalibrator:
         cols = np.empty((ny, 2 * b), np.float32)
         for k in range(n):
             _reference_pixels(raw[k], encoded, bias_arr, has_bias, b, rows, cols)
+            # float64 offsets subtracted from float32 values, rounded back: evenodd.subtract_even_odd
             if plan.runs("even_odd"):
-                eo1 = even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b)
-                _subtract_offsets(rows, self._row_x, nx, eo1)
-                _subtract_offsets(cols, self._ref_x, nx, eo1)
-                off1[k] = _column_offsets(eo1, nx)
+                off1[k] = _column_offsets(even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b), nx)
+                rows[:] = rows - off1[k]
+                cols[:] = cols - off1[k, self._ref_x]
             if plan.runs("refpix"):
-                eo2 = even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b)
-                _subtract_offsets(cols, self._ref_x, nx, eo2)
+                off2[k] = _column_offsets(even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b), nx)
+                cols[:] = cols - off2[k, self._ref_x]
                 signal = side_reference_signal_fast(cols, self._dnu_cols, cfg.side_smoothing_length, b)
                 side[k] = (cfg.side_gain * signal).astype(np.float32)
-                off2[k] = _column_offsets(eo2, nx)
         has_sat = self.refs.saturation is not None
         ever_in, ever_out = self._ever
         _fused_chunk(raw, encoded, bias_arr, has_bias, off1, self._ky, self._kx, self._kw,

@@ -385,9 +385,10 @@ def run_gain(
     t_stats = 0.0
     t_cov = 0.0
     for p, pair in enumerate(pairs):
-        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel), pair.first,
-                         estimated, shape)
-        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel),
+        # each chunk is done with before the next is asked for: the calibration reuses its buffers
+        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel, reuse=True),
+                         pair.first, estimated, shape)
+        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel, reuse=True),
                          pair.second, estimated, shape)
         for ca, cb in zip(ga, gb):
             for chunk, member in ((ca, pair.first), (cb, pair.second)):
