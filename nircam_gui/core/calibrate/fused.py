@@ -25,6 +25,7 @@ import numpy as np
 
 from ..detector import REF_BORDER
 from ..dq import DO_NOT_USE, SATURATED
+from .buffers import BufferPool
 from .config import CalibrationConfig, CalibrationPlan
 from .rawread import RawGroupReader
 from .refstats import dnu_mask, even_odd_offsets_fast, side_reference_signal_fast
@@ -255,16 +256,17 @@ class FusedCalibrator:
     refs : References
     plan : CalibrationPlan
     config : CalibrationConfig
-    reuse : bool
-        Calibrate every chunk into the same two buffers (a fresh 150 MB chunk costs its
-        page faults every time): each chunk's arrays are then valid until the next call.
+    buffers : BufferPool, optional
+        Calibrate every chunk into the same arrays, taken from this pool (and given back
+        by :meth:`close`): each chunk's arrays are then valid until the next call.
+        Without it every chunk is a new pair of arrays.
     """
 
     def __init__(self, ramp, refs: References, plan: CalibrationPlan, config: CalibrationConfig,
-                 reuse: bool = False) -> None:
-        self.reuse = reuse
-        self._out: tuple[np.ndarray, np.ndarray] | None = None
-        self.reader = RawGroupReader(ramp)
+                 buffers: BufferPool | None = None) -> None:
+        self.buffers = buffers
+        self._taken: list[np.ndarray] = []
+        self.reader = RawGroupReader(ramp, buffers)
         self.refs, self.plan, self.config = refs, plan, config
         ny, nx = refs.shape
         self.shape = (ny, nx)
@@ -288,13 +290,30 @@ class FusedCalibrator:
             self._dnu = refs.derived("do_not_use_u8", lambda: (refs.mask_dq & DO_NOT_USE).astype(np.uint8))
         else:
             self._dnu = np.zeros((1, 1), np.uint8)
-        self._ever = [np.zeros(self.shape if sat is not None else (1, 1), np.uint8) for _ in range(2)]
+        self._ever = [self._take(self.shape if sat is not None else (1, 1), np.uint8) for _ in range(2)]
+        self._out = None
+        if buffers is not None:
+            chunk = config.chunk if config.max_groups is None else min(config.chunk, config.max_groups)
+            self._out = (self._take((chunk, ny, nx), np.float32), self._take((chunk, ny, nx), np.uint8))
         self._first_read: np.ndarray | None = None
         self._integration = None
         self._next_group = 0
 
+    def _take(self, shape, dtype) -> np.ndarray:
+        if self.buffers is None:
+            return np.empty(shape, dtype)
+        arr = self.buffers.take(shape, dtype)
+        self._taken.append(arr)
+        return arr
+
     def close(self) -> None:
+        """Close the file; give the arrays back to the pool."""
         self.reader.close()
+        if self.buffers is not None:
+            for arr in self._taken:
+                self.buffers.give(arr)
+        self._taken = []
+        self._out = None
 
     def start(self, integration: int) -> None:
         """Begin an integration: reset the saturation tally, take the first read if it is the bias."""
@@ -310,7 +329,7 @@ class FusedCalibrator:
     def calibrate(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Calibrate groups ``start .. stop - 1`` (in order); returns ``(data float32, groupdq uint8)``.
 
-        With ``reuse`` the arrays are the calibrator's own buffers, overwritten by the next call.
+        With ``buffers`` the arrays are the calibrator's own, overwritten by the next call.
         """
         if start != self._next_group:
             raise ValueError(f"groups must be calibrated in order: expected group {self._next_group}, got {start}")
@@ -356,10 +375,8 @@ class FusedCalibrator:
 
     def _outputs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         ny, nx = self.shape
-        if not self.reuse:
-            return np.empty((n, ny, nx), np.float32), np.empty((n, ny, nx), np.uint8)
         if self._out is None or self._out[0].shape[0] < n:
-            self._out = (np.empty((n, ny, nx), np.float32), np.empty((n, ny, nx), np.uint8))
+            return np.empty((n, ny, nx), np.float32), np.empty((n, ny, nx), np.uint8)
         return self._out[0][:n], self._out[1][:n]
 
 

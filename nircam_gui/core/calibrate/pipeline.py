@@ -21,6 +21,7 @@ from ..errors import NircamFileError
 from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import RampFile, open_ramp
+from .buffers import BufferPool
 from .config import CalibrationConfig
 from .fused import FusedCalibrator
 from .ramp_writer import RampWriter
@@ -88,7 +89,7 @@ def _median_mask(pixeldq: np.ndarray) -> np.ndarray:
 class _Session:
     """Reference arrays and provenance shared by the integrations of one file."""
 
-    def __init__(self, ramp: RampFile, config: CalibrationConfig, reuse: bool = False) -> None:
+    def __init__(self, ramp: RampFile, config: CalibrationConfig, buffers: BufferPool | None = None) -> None:
         meta = ramp.meta
         if meta.kind == "ramp":
             raise NircamFileError(ramp.path, "is already a calibrated _ramp file; give the raw _uncal ramp")
@@ -107,7 +108,7 @@ class _Session:
         self.median_mask = self.refs.derived("median_mask", lambda: _median_mask(self.pixeldq))
         self.provenance = config.provenance()
         self.header = ramp._hdul[0].header if config.engine == "jwst" else None
-        self.fused = FusedCalibrator(ramp, self.refs, self.plan, config, reuse) if config.engine == "fused" else None
+        self.fused = FusedCalibrator(ramp, self.refs, self.plan, config, buffers) if config.engine == "fused" else None
 
     def close(self) -> None:
         if self.fused is not None:
@@ -163,7 +164,7 @@ def calibrate_integration(
     config: CalibrationConfig,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
-    reuse: bool = False,
+    buffers: BufferPool | None = None,
 ) -> Iterator[CalibratedChunk]:
     """Calibrate one integration of a raw ramp; yield it in chunks of groups.
 
@@ -177,10 +178,12 @@ def calibrate_integration(
     config : CalibrationConfig
     progress, cancel : callable, optional
         See :mod:`nircam_gui.core.progress`; cancel raises ``Cancelled`` between chunks.
-    reuse : bool
-        Let the fused engine calibrate every chunk into the same buffers: a chunk's arrays
-        are then overwritten when the next one is asked for (for a caller that is done
-        with each chunk by then, as the gain statistics are).
+    buffers : BufferPool, optional
+        Let the fused engine calibrate every chunk into the same arrays, taken from this
+        pool and given back when the integration is done (the next integration given the
+        pool uses them again): a chunk's arrays are then overwritten when the next chunk
+        is asked for or the iterator is closed. For a caller that is done with each chunk
+        by then, as the gain statistics are.
 
     Yields
     ------
@@ -193,7 +196,7 @@ def calibrate_integration(
     try:
         if not 0 <= integration < rf.meta.nints:
             raise IndexError(f"{rf.path}: integration {integration} out of range 0-{rf.meta.nints - 1}")
-        session = _Session(rf, config, reuse)
+        session = _Session(rf, config, buffers)
         try:
             n = session.n_groups(rf.meta.ngroups)
             reporter = Reporter(-(-n // config.chunk), progress, cancel)
