@@ -1,22 +1,24 @@
-"""The fused calibration: report 004622 Table 1 in one streamed pass per group.
+"""The fused calibration: report 004622 Table 1 in one streamed pass per chunk of groups.
 
 The step-by-step engine (:func:`.steps.calibrate_chunk_fast`) makes a float32 copy of
 the chunk, then a pass over every full frame for each step, plus temporaries. Here
-each group is read as raw 16-bit words (:mod:`.rawread`) and one numba kernel
-(parallel over row blocks, ``NUMBA_NUM_THREADS`` threads) decodes, subtracts the
-bias, the even/odd and reference-pixel corrections, applies the IPC deconvolution as
-a stencil on the rows it holds in a small per-block buffer, flags saturation (the
-running tally and its growth) and linearises, writing only the calibrated frame and
-its group DQ.
+the groups of a chunk are read as raw 16-bit words (:mod:`.rawread`) and one numba
+kernel (parallel over blocks of rows, ``NUMBA_NUM_THREADS`` threads) decodes, subtracts
+the bias, the even/odd and reference-pixel corrections, applies the IPC deconvolution
+as a stencil on the rows it holds in a small per-block buffer, flags saturation (the
+running tally and its growth) and linearises, writing only the calibrated frames and
+their group DQ.
 
+The loop over groups is inside the loop over row blocks: a block's bias, saturation
+thresholds and linearity coefficients (~30 bytes a pixel, more than the raw words and
+the output together) are read from memory once per chunk instead of once per group.
 The even/odd and side-column corrections depend only on the reference pixels, which
-the IPC step does not change: they are computed first, from those 8 rows and 8
-columns (:mod:`.refstats`). Every operation is the step-by-step engine's, in the
-same order and precision (float32 values, float64 offsets and IPC sums, stcal's
-float32 Horner polynomial, ``scipy.ndimage.convolve``'s order of terms), so the two
-agree bit for bit; tests check it. No fastmath: the numbers do not depend on how
-numba compiled the kernel.
-"""
+the IPC step does not change: they are computed first, for every group of the chunk,
+from those 8 rows and 8 columns (:mod:`.refstats`). Every operation is the step-by-step
+engine's, in the same order and precision (float32 values, float64 offsets and IPC
+sums, stcal's float32 Horner polynomial, ``scipy.ndimage.convolve``'s order of terms),
+so the two agree bit for bit; tests check it. No fastmath: the numbers do not depend on
+how numba compiled the kernel."""
 
 from __future__ import annotations
 

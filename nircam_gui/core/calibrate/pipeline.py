@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,23 @@ def group_median(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def science_median(frame: np.ndarray, pixeldq: np.ndarray) -> float:
     """Median of one calibrated frame over the science pixels (inside the reference border,
     PIXELDQ without DO_NOT_USE): ``CalibratedChunk.median_signal`` of that group."""
-    return float(group_median(frame[None], _median_mask(pixeldq))[0])
+    return float(group_median(frame[None], _science_mask(pixeldq))[0])
+
+
+_LAST_MASK: tuple = (None, None)
+
+
+def _science_mask(pixeldq: np.ndarray) -> np.ndarray:
+    """:func:`_median_mask`, remembered for the last read-only PIXELDQ that owns its memory
+    (the one every chunk of a run shares), which cannot change under it."""
+    global _LAST_MASK
+    ref, mask = _LAST_MASK
+    if ref is not None and ref() is pixeldq:
+        return mask
+    mask = _median_mask(pixeldq)
+    if not pixeldq.flags.writeable and pixeldq.base is None:
+        _LAST_MASK = (weakref.ref(pixeldq), mask)
+    return mask
 
 
 def _median_mask(pixeldq: np.ndarray) -> np.ndarray:
