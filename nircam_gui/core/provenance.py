@@ -10,6 +10,7 @@ its inputs (ten full-frame ramps are ~1.7 GB, ~3 s of SHA-256) starts them with
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import threading
@@ -75,6 +76,7 @@ def prefetch_checksums(paths) -> None:
             _PENDING[key] = _POOL.submit(_hash_into_cache, key)
 
 
+@functools.lru_cache(maxsize=None)
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)

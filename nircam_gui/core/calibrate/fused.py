@@ -1,22 +1,24 @@
-"""The fused calibration: report 004622 Table 1 in one streamed pass per group.
+"""The fused calibration: report 004622 Table 1 in one streamed pass per chunk of groups.
 
 The step-by-step engine (:func:`.steps.calibrate_chunk_fast`) makes a float32 copy of
 the chunk, then a pass over every full frame for each step, plus temporaries. Here
-each group is read as raw 16-bit words (:mod:`.rawread`) and one numba kernel
-(parallel over row blocks, ``NUMBA_NUM_THREADS`` threads) decodes, subtracts the
-bias, the even/odd and reference-pixel corrections, applies the IPC deconvolution as
-a stencil on the rows it holds in a small per-block buffer, flags saturation (the
-running tally and its growth) and linearises, writing only the calibrated frame and
-its group DQ.
+the groups of a chunk are read as raw 16-bit words (:mod:`.rawread`) and one numba
+kernel (parallel over blocks of rows, ``NUMBA_NUM_THREADS`` threads) decodes, subtracts
+the bias, the even/odd and reference-pixel corrections, applies the IPC deconvolution
+as a stencil on the rows it holds in a small per-block buffer, flags saturation (the
+running tally and its growth) and linearises, writing only the calibrated frames and
+their group DQ.
 
+The loop over groups is inside the loop over row blocks: a block's bias, saturation
+thresholds and linearity coefficients (~30 bytes a pixel, more than the raw words and
+the output together) are read from memory once per chunk instead of once per group.
 The even/odd and side-column corrections depend only on the reference pixels, which
-the IPC step does not change: they are computed first, from those 8 rows and 8
-columns (:mod:`.refstats`). Every operation is the step-by-step engine's, in the
-same order and precision (float32 values, float64 offsets and IPC sums, stcal's
-float32 Horner polynomial, ``scipy.ndimage.convolve``'s order of terms), so the two
-agree bit for bit; tests check it. No fastmath: the numbers do not depend on how
-numba compiled the kernel.
-"""
+the IPC step does not change: they are computed first, for every group of the chunk,
+from those 8 rows and 8 columns (:mod:`.refstats`). Every operation is the step-by-step
+engine's, in the same order and precision (float32 values, float64 offsets and IPC
+sums, stcal's float32 Horner polynomial, ``scipy.ndimage.convolve``'s order of terms),
+so the two agree bit for bit; tests check it. No fastmath: the numbers do not depend on
+how numba compiled the kernel."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..detector import REF_BORDER
 from ..dq import DO_NOT_USE, SATURATED
+from .buffers import BufferPool
 from .config import CalibrationConfig, CalibrationPlan
 from .rawread import RawGroupReader
 from .refstats import dnu_mask, even_odd_offsets_fast, side_reference_signal_fast
@@ -55,21 +58,6 @@ def _decode_row(src, encoded, row):
 
 
 @numba.njit(cache=True)
-def _corrected_row(src, encoded, bias, has_bias, off, row, out):
-    """One row after the bias and the first even/odd correction (``off`` per column, 0 = none).
-
-    ``row`` receives the raw values (float32).
-    """
-    _decode_row(src, encoded, row)
-    if has_bias:
-        for x in range(row.size):
-            out[x] = np.float32(np.float64(row[x] - bias[x]) - off[x])
-    else:
-        for x in range(row.size):
-            out[x] = np.float32(np.float64(row[x]) - off[x])
-
-
-@numba.njit(cache=True)
 def _biased(raw, y, x, encoded, bias, has_bias):
     if encoded:
         u = np.int32(raw[y, x])
@@ -95,19 +83,46 @@ def _reference_pixels(raw, encoded, bias, has_bias, border, rows, cols):
             cols[y, border + c] = _biased(raw, y, nx - border + c, encoded, bias, has_bias)
 
 
+@numba.njit(cache=True)
+def _offset_row(row, bias, has_bias, off, out):
+    """A decoded row after the bias and the first even/odd correction (``off`` per column, 0 = none)."""
+    if has_bias:
+        for x in range(row.size):
+            out[x] = np.float32(np.float64(row[x] - bias[x]) - off[x])
+    else:
+        for x in range(row.size):
+            out[x] = np.float32(np.float64(row[x]) - off[x])
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _fused_group(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, off2,
+def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, off2,
                  side, coeffs, has_lin, thr, has_sat, ever_in, ever_out, grow,
                  dnu, has_dnu, border, out, gdq):
-    ny, nx = raw.shape
+    """Every group of a chunk, one block of rows at a time.
+
+    The loop over groups is inside the loop over row blocks: a block's reference rows
+    (bias, thresholds, the linearity coefficients: ~30 bytes a pixel) are read from
+    memory once per chunk and stay in cache for all its groups, where a loop over
+    whole frames re-read them for every group. A block keeps its own running
+    saturation tally of its rows and the ``grow`` rows either side (the same OR of
+    the same comparisons as its neighbours make), so blocks never wait for each other;
+    ``ever_out`` receives the tally of its own rows after the last group.
+    """
+    ng, ny, nx = raw.shape
     nblocks = (ny + _BLOCK - 1) // _BLOCK
     nterms = kw.shape[0]
     ncoef = coeffs.shape[0]
     nsci = nx - 2 * border
+    ipc_halo = halo if has_ipc else 0
+    sat_halo = grow if has_sat else 0
+    ext = max(ipc_halo, sat_halo)
     for b in numba.prange(nblocks):
         y0 = b * _BLOCK
         y1 = min(ny, y0 + _BLOCK)
-        rawrow = np.empty(nx, np.float32)
+        ylo = max(0, y0 - ext)
+        yhi = min(ny, y1 + ext)
+        # raw values of the block's rows and halo rows, decoded once per group
+        dec = np.empty((yhi - ylo, nx), np.float32)
         cur = np.empty(nx, np.float32)
         acc = np.zeros(nsci)
         res = np.empty(nx, np.float32)
@@ -115,88 +130,105 @@ def _fused_group(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
         # IPC input (bias and even/odd corrected science pixels, zero elsewhere), rows y0-halo .. y1+halo
         nr_ipc = y1 - y0 + 2 * halo if has_ipc else 0
         ipc_in = np.zeros((nr_ipc, nx + 2 * halo), np.float32)
-        for r in range(nr_ipc):
-            y = y0 - halo + r
-            if y < border or y >= ny - border:
-                continue
-            _corrected_row(raw[y], encoded, bias[y] if has_bias else bias[0], has_bias, off1, rawrow, cur)
-            dst = ipc_in[r, halo + border:halo + nx - border]
-            src = cur[border:nx - border]
-            for x in range(nsci):
-                dst[x] = src[x]
-        # saturation: the updated running tally of rows y0-grow .. y1+grow, grown along x
+        # saturation: the running tally of rows y0-grow .. y1+grow (zero-padded along x), grown along x
         nr_sat = y1 - y0 + 2 * grow if has_sat else 0
+        tally = np.zeros((nr_sat, nx + 2 * grow), np.uint8)
         grown_x = np.zeros((nr_sat, nx), np.uint8)
-        tally = np.zeros(nx + 2 * grow, np.uint8)
         for r in range(nr_sat):
             y = y0 - grow + r
-            if y < 0 or y >= ny:
-                continue
-            _decode_row(raw[y], encoded, rawrow)
-            t_in = ever_in[y]
-            t_thr = thr[y]
-            t_mid = tally[grow:grow + nx]
-            for x in range(nx):
-                t_mid[x] = t_in[x] | np.uint8(rawrow[x] >= t_thr[x])
-            if y0 <= y < y1:
+            if 0 <= y < ny:
+                t_mid = tally[r, grow:grow + nx]
+                t_in = ever_in[y]
+                for x in range(nx):
+                    t_mid[x] = t_in[x]
+        for k in range(ng):
+            rk = raw[k]
+            for y in range(ylo, yhi):
+                _decode_row(rk[y], encoded, dec[y - ylo])
+            o1 = off1[k]
+            o2 = off2[k]
+            for r in range(nr_ipc):
+                y = y0 - halo + r
+                if y < border or y >= ny - border:
+                    continue
+                _offset_row(dec[y - ylo], bias[y] if has_bias else bias[0], has_bias, o1, cur)
+                dst = ipc_in[r, halo + border:halo + nx - border]
+                src = cur[border:nx - border]
+                for x in range(nsci):
+                    dst[x] = src[x]
+            for r in range(nr_sat):
+                y = y0 - grow + r
+                if y < 0 or y >= ny:
+                    continue
+                d_row = dec[y - ylo]
+                t_thr = thr[y]
+                t_row = tally[r]
+                t_mid = t_row[grow:grow + nx]
+                for x in range(nx):
+                    t_mid[x] |= np.uint8(d_row[x] >= t_thr[x])
+                g_row = grown_x[r]
+                for x in range(nx):
+                    g_row[x] = t_row[x]
+                for d in range(1, 2 * grow + 1):
+                    t_d = t_row[d:d + nx]
+                    for x in range(nx):
+                        g_row[x] |= t_d[x]
+            sk = side[k]
+            for y in range(y0, y1):
+                rawrow = dec[y - ylo]
+                _offset_row(rawrow, bias[y] if has_bias else bias[0], has_bias, o1, cur)
+                if has_ipc and border <= y < ny - border:
+                    r = y - y0 + halo
+                    acc[:] = 0.0
+                    # scipy.ndimage.convolve's terms, in its order, each in float64
+                    for t in range(nterms):
+                        o = halo + border + kx[t]
+                        src = ipc_in[r + ky[t], o:o + nsci]
+                        w = kw[t]
+                        for x in range(nsci):
+                            acc[x] += np.float64(src[x]) * w
+                    sci = cur[border:nx - border]
+                    for x in range(nsci):
+                        sci[x] = np.float32(acc[x])
+                s = sk[y]
+                for x in range(nx):
+                    cur[x] = np.float32(np.float64(cur[x]) - o2[x]) - s
+                if has_dnu:
+                    flags[:] = dnu[y]
+                else:
+                    flags[:] = 0
+                if has_sat:
+                    gr = y - y0
+                    for d in range(2 * grow + 1):
+                        g_row = grown_x[gr + d]
+                        for x in range(nx):
+                            flags[x] |= g_row[x] * _SAT
+                    for x in range(nx):
+                        flags[x] |= np.uint8(rawrow[x] <= 0) * _LOW
+                gdq[k, y, :] = flags
+                o_row = out[k, y]
+                if has_lin:
+                    # stcal apply_polynomial: Horner in float32, in this order; saturated values kept
+                    c_last = coeffs[ncoef - 1, y]
+                    for x in range(nx):
+                        res[x] = c_last[x] * cur[x]
+                    for j in range(ncoef - 2, 0, -1):
+                        c_j = coeffs[j, y]
+                        for x in range(nx):
+                            res[x] = (res[x] + c_j[x]) * cur[x]
+                    c_0 = coeffs[0, y]
+                    for x in range(nx):
+                        v = res[x] + c_0[x]
+                        o_row[x] = cur[x] if flags[x] & _SAT else v
+                else:
+                    for x in range(nx):
+                        o_row[x] = cur[x]
+        if has_sat:
+            for y in range(y0, y1):
                 t_out = ever_out[y]
+                t_mid = tally[y - y0 + grow, grow:grow + nx]
                 for x in range(nx):
                     t_out[x] = t_mid[x]
-            g_row = grown_x[r]
-            for x in range(nx):
-                g_row[x] = tally[x]
-            for d in range(1, 2 * grow + 1):
-                t_d = tally[d:d + nx]
-                for x in range(nx):
-                    g_row[x] |= t_d[x]
-        for y in range(y0, y1):
-            _corrected_row(raw[y], encoded, bias[y] if has_bias else bias[0], has_bias, off1, rawrow, cur)
-            if has_ipc and border <= y < ny - border:
-                r = y - y0 + halo
-                acc[:] = 0.0
-                # scipy.ndimage.convolve's terms, in its order, each in float64
-                for t in range(nterms):
-                    o = halo + border + kx[t]
-                    src = ipc_in[r + ky[t], o:o + nsci]
-                    w = kw[t]
-                    for x in range(nsci):
-                        acc[x] += np.float64(src[x]) * w
-                sci = cur[border:nx - border]
-                for x in range(nsci):
-                    sci[x] = np.float32(acc[x])
-            s = side[y]
-            for x in range(nx):
-                cur[x] = np.float32(np.float64(cur[x]) - off2[x]) - s
-            if has_dnu:
-                flags[:] = dnu[y]
-            else:
-                flags[:] = 0
-            if has_sat:
-                gr = y - y0
-                for d in range(2 * grow + 1):
-                    g_row = grown_x[gr + d]
-                    for x in range(nx):
-                        flags[x] |= g_row[x] * _SAT
-                for x in range(nx):
-                    flags[x] |= np.uint8(rawrow[x] <= 0) * _LOW
-            gdq[y, :] = flags
-            o_row = out[y]
-            if has_lin:
-                # stcal apply_polynomial: Horner in float32, in this order; saturated values kept
-                c_last = coeffs[ncoef - 1, y]
-                for x in range(nx):
-                    res[x] = c_last[x] * cur[x]
-                for j in range(ncoef - 2, 0, -1):
-                    c_j = coeffs[j, y]
-                    for x in range(nx):
-                        res[x] = (res[x] + c_j[x]) * cur[x]
-                c_0 = coeffs[0, y]
-                for x in range(nx):
-                    v = res[x] + c_0[x]
-                    o_row[x] = cur[x] if flags[x] & _SAT else v
-            else:
-                for x in range(nx):
-                    o_row[x] = cur[x]
 
 
 def _convolution_terms(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -217,18 +249,6 @@ def _convolution_terms(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return ky, kx, weights, halo
 
 
-def _subtract_offsets(values: np.ndarray, xs: np.ndarray, nx: int, off: np.ndarray) -> None:
-    """:func:`.evenodd.subtract_even_odd` on columns ``xs`` of the frame, held in ``values``."""
-    width = nx // 4
-    amp = xs // width
-    ok = ~np.isnan(off).any(axis=1)
-    for a in range(4):
-        for p in (0, 1):
-            sel = np.flatnonzero((amp == a) & (xs % 2 == p))
-            if ok[a] and sel.size:
-                values[..., sel] = values[..., sel] - off[a, p]
-
-
 class FusedCalibrator:
     """Calibrates the integrations of one ramp, chunk by chunk, with the fused kernel.
 
@@ -238,10 +258,17 @@ class FusedCalibrator:
     refs : References
     plan : CalibrationPlan
     config : CalibrationConfig
+    buffers : BufferPool, optional
+        Calibrate every chunk into the same arrays, taken from this pool (and given back
+        by :meth:`close`): each chunk's arrays are then valid until the next call.
+        Without it every chunk is a new pair of arrays.
     """
 
-    def __init__(self, ramp, refs: References, plan: CalibrationPlan, config: CalibrationConfig) -> None:
-        self.reader = RawGroupReader(ramp)
+    def __init__(self, ramp, refs: References, plan: CalibrationPlan, config: CalibrationConfig,
+                 buffers: BufferPool | None = None) -> None:
+        self.buffers = buffers
+        self._taken: list[np.ndarray] = []
+        self.reader = RawGroupReader(ramp, buffers)
         self.refs, self.plan, self.config = refs, plan, config
         ny, nx = refs.shape
         self.shape = (ny, nx)
@@ -250,7 +277,6 @@ class FusedCalibrator:
         self._dnu_rows = dnu_mask(np.concatenate([pdq[:b], pdq[ny - b:]]))
         self._dnu_cols = dnu_mask(np.concatenate([pdq[:, :b], pdq[:, nx - b:]], axis=1))
         self._ref_x = np.concatenate([np.arange(b), np.arange(nx - b, nx)])
-        self._row_x = np.arange(nx)
         empty2 = np.zeros((1, 1), np.float32)
         self._superbias = refs.superbias
         if refs.ipc_kernel is not None:
@@ -263,16 +289,33 @@ class FusedCalibrator:
         self._thr = sat.threshold if sat is not None else empty2
         self._grow = max(int(sat.n_grow), 0) if sat is not None else 0
         if refs.mask_dq is not None:
-            self._dnu = (refs.mask_dq & DO_NOT_USE).astype(np.uint8)
+            self._dnu = refs.derived("do_not_use_u8", lambda: (refs.mask_dq & DO_NOT_USE).astype(np.uint8))
         else:
             self._dnu = np.zeros((1, 1), np.uint8)
-        self._ever = [np.zeros(self.shape if sat is not None else (1, 1), np.uint8) for _ in range(2)]
+        self._ever = [self._take(self.shape if sat is not None else (1, 1), np.uint8) for _ in range(2)]
+        self._out = None
+        if buffers is not None:
+            chunk = config.chunk if config.max_groups is None else min(config.chunk, config.max_groups)
+            self._out = (self._take((chunk, ny, nx), np.float32), self._take((chunk, ny, nx), np.uint8))
         self._first_read: np.ndarray | None = None
         self._integration = None
         self._next_group = 0
 
+    def _take(self, shape, dtype) -> np.ndarray:
+        if self.buffers is None:
+            return np.empty(shape, dtype)
+        arr = self.buffers.take(shape, dtype)
+        self._taken.append(arr)
+        return arr
+
     def close(self) -> None:
+        """Close the file; give the arrays back to the pool."""
         self.reader.close()
+        if self.buffers is not None:
+            for arr in self._taken:
+                self.buffers.give(arr)
+        self._taken = []
+        self._out = None
 
     def start(self, integration: int) -> None:
         """Begin an integration: reset the saturation tally, take the first read if it is the bias."""
@@ -286,51 +329,57 @@ class FusedCalibrator:
             self._first_read = _decoded_float32(raw[0], encoded)
 
     def calibrate(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrate groups ``start .. stop - 1`` (in order); returns ``(data float32, groupdq uint8)``."""
+        """Calibrate groups ``start .. stop - 1`` (in order); returns ``(data float32, groupdq uint8)``.
+
+        With ``buffers`` the arrays are the calibrator's own, overwritten by the next call.
+        """
         if start != self._next_group:
             raise ValueError(f"groups must be calibrated in order: expected group {self._next_group}, got {start}")
         raw, encoded = self.reader.read(self._integration, start, stop)
         n = stop - start
         ny, nx = self.shape
-        data = np.empty((n, ny, nx), np.float32)
-        gdq = np.empty((n, ny, nx), np.uint8)
-        for k in range(n):
-            self._group(raw[k], encoded, data[k], gdq[k])
-        self._next_group = stop
-        return data, gdq
-
-    def _group(self, raw: np.ndarray, encoded: bool, out: np.ndarray, gdq: np.ndarray) -> None:
+        data, gdq = self._outputs(n)
         plan, cfg = self.plan, self.config
-        ny, nx = self.shape
         b = REF_BORDER
         bias = self._superbias if self._superbias is not None else self._first_read
         has_bias = bias is not None
         bias_arr = bias if has_bias else np.zeros((1, 1), np.float32)
+        # the even/odd and side-column corrections of every group first: they need only the
+        # reference rows and columns, which no later step changes
+        off1 = np.zeros((n, nx))
+        off2 = np.zeros((n, nx))
+        side = np.zeros((n, ny), np.float32)
         rows = np.empty((2 * b, nx), np.float32)
         cols = np.empty((ny, 2 * b), np.float32)
-        _reference_pixels(raw, encoded, bias_arr, has_bias, b, rows, cols)
-        no_offsets = np.full((4, 2), np.nan)
-        eo1 = no_offsets
-        if plan.runs("even_odd"):
-            eo1 = even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b)
-            _subtract_offsets(rows, self._row_x, nx, eo1)
-            _subtract_offsets(cols, self._ref_x, nx, eo1)
-        eo2 = no_offsets
-        side = np.zeros(ny, np.float32)
-        if plan.runs("refpix"):
-            eo2 = even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b)
-            _subtract_offsets(cols, self._ref_x, nx, eo2)
-            signal = side_reference_signal_fast(cols, self._dnu_cols, cfg.side_smoothing_length, b)
-            side = (cfg.side_gain * signal).astype(np.float32)
+        for k in range(n):
+            _reference_pixels(raw[k], encoded, bias_arr, has_bias, b, rows, cols)
+            # float64 offsets subtracted from float32 values, rounded back: evenodd.subtract_even_odd
+            if plan.runs("even_odd"):
+                off1[k] = _column_offsets(even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b), nx)
+                rows[:] = rows - off1[k]
+                cols[:] = cols - off1[k, self._ref_x]
+            if plan.runs("refpix"):
+                off2[k] = _column_offsets(even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b), nx)
+                cols[:] = cols - off2[k, self._ref_x]
+                signal = side_reference_signal_fast(cols, self._dnu_cols, cfg.side_smoothing_length, b)
+                side[k] = (cfg.side_gain * signal).astype(np.float32)
         has_sat = self.refs.saturation is not None
         ever_in, ever_out = self._ever
-        _fused_group(raw, encoded, bias_arr, has_bias, _column_offsets(eo1, nx), self._ky, self._kx, self._kw,
-                     self.refs.ipc_kernel is not None, self._halo, _column_offsets(eo2, nx),
+        _fused_chunk(raw, encoded, bias_arr, has_bias, off1, self._ky, self._kx, self._kw,
+                     self.refs.ipc_kernel is not None, self._halo, off2,
                      side, self._coeffs, self.refs.lin_coeffs is not None,
                      self._thr, has_sat, ever_in, ever_out, self._grow,
-                     self._dnu, self.refs.mask_dq is not None, b, out, gdq)
+                     self._dnu, self.refs.mask_dq is not None, b, data, gdq)
         if has_sat:
             self._ever.reverse()
+        self._next_group = stop
+        return data, gdq
+
+    def _outputs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        ny, nx = self.shape
+        if self._out is None or self._out[0].shape[0] < n:
+            return np.empty((n, ny, nx), np.float32), np.empty((n, ny, nx), np.uint8)
+        return self._out[0][:n], self._out[1][:n]
 
 
 def _column_offsets(off: np.ndarray, nx: int) -> np.ndarray:

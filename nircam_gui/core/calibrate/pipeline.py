@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..errors import NircamFileError
 from ..fileio import atomic_path
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..readers import RampFile, open_ramp
+from .buffers import BufferPool
 from .config import CalibrationConfig
 from .fused import FusedCalibrator
 from .ramp_writer import RampWriter
@@ -74,7 +76,23 @@ def group_median(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def science_median(frame: np.ndarray, pixeldq: np.ndarray) -> float:
     """Median of one calibrated frame over the science pixels (inside the reference border,
     PIXELDQ without DO_NOT_USE): ``CalibratedChunk.median_signal`` of that group."""
-    return float(group_median(frame[None], _median_mask(pixeldq))[0])
+    return float(group_median(frame[None], _science_mask(pixeldq))[0])
+
+
+_LAST_MASK: tuple = (None, None)
+
+
+def _science_mask(pixeldq: np.ndarray) -> np.ndarray:
+    """:func:`_median_mask`, remembered for the last read-only PIXELDQ that owns its memory
+    (the one every chunk of a run shares), which cannot change under it."""
+    global _LAST_MASK
+    ref, mask = _LAST_MASK
+    if ref is not None and ref() is pixeldq:
+        return mask
+    mask = _median_mask(pixeldq)
+    if not pixeldq.flags.writeable and pixeldq.base is None:
+        _LAST_MASK = (weakref.ref(pixeldq), mask)
+    return mask
 
 
 def _median_mask(pixeldq: np.ndarray) -> np.ndarray:
@@ -88,7 +106,7 @@ def _median_mask(pixeldq: np.ndarray) -> np.ndarray:
 class _Session:
     """Reference arrays and provenance shared by the integrations of one file."""
 
-    def __init__(self, ramp: RampFile, config: CalibrationConfig) -> None:
+    def __init__(self, ramp: RampFile, config: CalibrationConfig, buffers: BufferPool | None = None) -> None:
         meta = ramp.meta
         if meta.kind == "ramp":
             raise NircamFileError(ramp.path, "is already a calibrated _ramp file; give the raw _uncal ramp")
@@ -104,10 +122,10 @@ class _Session:
                                              "use engine='fused'")
         self.refs: References = shared_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
         self.pixeldq = self.refs.pixeldq
-        self.median_mask = _median_mask(self.pixeldq)
+        self.median_mask = self.refs.derived("median_mask", lambda: _median_mask(self.pixeldq))
         self.provenance = config.provenance()
         self.header = ramp._hdul[0].header if config.engine == "jwst" else None
-        self.fused = FusedCalibrator(ramp, self.refs, self.plan, config) if config.engine == "fused" else None
+        self.fused = FusedCalibrator(ramp, self.refs, self.plan, config, buffers) if config.engine == "fused" else None
 
     def close(self) -> None:
         if self.fused is not None:
@@ -163,6 +181,7 @@ def calibrate_integration(
     config: CalibrationConfig,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    buffers: BufferPool | None = None,
 ) -> Iterator[CalibratedChunk]:
     """Calibrate one integration of a raw ramp; yield it in chunks of groups.
 
@@ -176,6 +195,12 @@ def calibrate_integration(
     config : CalibrationConfig
     progress, cancel : callable, optional
         See :mod:`nircam_gui.core.progress`; cancel raises ``Cancelled`` between chunks.
+    buffers : BufferPool, optional
+        Let the fused engine calibrate every chunk into the same arrays, taken from this
+        pool and given back when the integration is done (the next integration given the
+        pool uses them again): a chunk's arrays are then overwritten when the next chunk
+        is asked for or the iterator is closed. For a caller that is done with each chunk
+        by then, as the gain statistics are.
 
     Yields
     ------
@@ -188,7 +213,7 @@ def calibrate_integration(
     try:
         if not 0 <= integration < rf.meta.nints:
             raise IndexError(f"{rf.path}: integration {integration} out of range 0-{rf.meta.nints - 1}")
-        session = _Session(rf, config)
+        session = _Session(rf, config, buffers)
         try:
             n = session.n_groups(rf.meta.ngroups)
             reporter = Reporter(-(-n // config.chunk), progress, cancel)

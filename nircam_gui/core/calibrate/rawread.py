@@ -19,6 +19,7 @@ import numpy as np
 from ..detector import native_to_dms
 from ..errors import NircamFileError
 from ..readers import RampFile
+from .buffers import BufferPool
 
 __all__ = ["RawGroupReader"]
 
@@ -28,12 +29,14 @@ class RawGroupReader:
 
     :meth:`read` returns ``(groups, encoded)``: ``groups`` ``(n, ny, nx)`` in DMS
     orientation (a view, possibly flipped, of the reader's buffer), ``encoded`` True
-    when the values are the file's raw words to be decoded by the kernel.
+    when the values are the file's raw words to be decoded by the kernel. With
+    ``buffers`` the reading buffer comes from that pool and goes back to it on :meth:`close`.
     """
 
-    def __init__(self, ramp: RampFile) -> None:
+    def __init__(self, ramp: RampFile, buffers: BufferPool | None = None) -> None:
         self.ramp = ramp
         self._fh = None
+        self._buffers = buffers
         self._buffer = np.empty(0, np.uint16)
         hdu = getattr(ramp, "_hdu", None)
         hdr = getattr(hdu, "header", None)
@@ -56,6 +59,9 @@ class RawGroupReader:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._buffers is not None and self._buffer.size:
+            self._buffers.give(self._buffer)
+        self._buffer = np.empty(0, np.uint16)
 
     def read(self, integration: int, start: int, stop: int) -> tuple[np.ndarray, bool]:
         meta = self.ramp.meta
@@ -67,7 +73,12 @@ class RawGroupReader:
         first = integration * meta.ngroups + start if self.ramp._four_d else start
         count = n * ny * nx
         if self._buffer.size < count:
-            self._buffer = np.empty(count, np.uint16)
+            if self._buffers is None:
+                self._buffer = np.empty(count, np.uint16)
+            else:
+                if self._buffer.size:
+                    self._buffers.give(self._buffer)
+                self._buffer = self._buffers.take((count,), np.uint16)
         buf = self._buffer[:count]
         if self._fh is None:
             try:

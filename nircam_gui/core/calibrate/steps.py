@@ -44,25 +44,45 @@ class References:
     saturation: SaturationFlagger | None = None
     lin_coeffs: np.ndarray | None = None
     lin_pdq: np.ndarray | None = None
+    #: arrays derived from these (see :meth:`derived`); shared by the copies
+    #: :func:`shared_references` hands out, as the arrays themselves are
+    _derived: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, name: str, make) -> np.ndarray:
+        """``make()``, computed once for these reference arrays and shared, read-only.
+
+        Every integration of a run calibrated with the same files needs the same DQ
+        arrays and masks (~0.1 s a full frame to rebuild each time).
+        """
+        arr = self._derived.get(name)
+        if arr is None:
+            arr = make()
+            arr.flags.writeable = False
+            arr = self._derived.setdefault(name, arr)
+        return arr
 
     @property
     def pixeldq_before_saturation(self) -> np.ndarray:
-        """PIXELDQ as dq_init and superbias leave it: what the even/odd and refpix steps see."""
-        pdq = np.zeros(self.shape, np.uint32)
-        for dq in (self.mask_dq, self.superbias_dq):
-            if dq is not None:
-                pdq |= dq
-        return pdq
+        """PIXELDQ as dq_init and superbias leave it: what the even/odd and refpix steps see (read-only)."""
+        def make():
+            pdq = np.zeros(self.shape, np.uint32)
+            for dq in (self.mask_dq, self.superbias_dq):
+                if dq is not None:
+                    pdq |= dq
+            return pdq
+        return self.derived("pixeldq_before_saturation", make)
 
     @property
     def pixeldq(self) -> np.ndarray:
-        """Final PIXELDQ: mask, superbias, saturation and linearity reference DQ."""
-        pdq = self.pixeldq_before_saturation
-        if self.saturation is not None:
-            pdq |= self.saturation.ref_dq
-        if self.lin_pdq is not None:
-            pdq |= self.lin_pdq
-        return pdq
+        """Final PIXELDQ: mask, superbias, saturation and linearity reference DQ (read-only)."""
+        def make():
+            pdq = self.pixeldq_before_saturation.copy()
+            if self.saturation is not None:
+                pdq |= self.saturation.ref_dq
+            if self.lin_pdq is not None:
+                pdq |= self.lin_pdq
+            return pdq
+        return self.derived("pixeldq", make)
 
 
 def _check_shape(path: str, arr: np.ndarray, shape: tuple[int, int], what: str) -> None:

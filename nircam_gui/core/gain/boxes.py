@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.table import Table
+from scipy.ndimage import find_objects
 
 from ..detector import REF_BORDER, amplifier_index, reference_pixel_mask
 
@@ -60,6 +61,15 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     lut = np.zeros(int(flat.max()) + 1 if flat.size else 1, np.int32)
     lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
     return lut[labels]
+
+
+def _one_pixel_each(labels: np.ndarray) -> np.ndarray:
+    """Flat index of one pixel of each label 0..max (labels 1..max all present)."""
+    flat = labels.ravel()
+    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]]))
+    pix = np.zeros(int(flat.max()) + 1, np.int64)
+    pix[flat[starts]] = starts  # the runs of a label all lie in it: any one will do
+    return pix
 
 
 def _neighbour_contacts(labels: np.ndarray) -> np.ndarray:
@@ -138,10 +148,11 @@ def make_boxes(
     labels = _relabel(labels)
 
     nominal = box_size * box_size
-    box_amp = np.zeros(labels.max() + 1, np.int64)
-    box_void = np.zeros(labels.max() + 1, bool)
-    box_amp[labels.ravel()] = amp.ravel()
-    box_void[labels.ravel()] = void.ravel()
+    # every pixel of a piece has its amplifier and kind: one pixel of each tells them
+    amp_x = amplifier_index(nx)
+    pix = _one_pixel_each(labels)
+    box_amp = amp_x[pix % nx].astype(np.int64)
+    box_void = void.ravel()[pix]
     # one piece merged at a time, smallest first; pixel counts and contacts are carried along
     # (merging adds them up) instead of recounted over the frame after every merge
     npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
@@ -176,20 +187,14 @@ def make_boxes(
     n = int(labels.max())
     flat = labels.ravel()
     npix = np.bincount(flat, minlength=n + 1)[1:]
-    ys, xs = np.divmod(np.flatnonzero(flat), nx)
-    lab = flat[flat > 0]
-    xmin = np.full(n, nx, np.int64)
-    ymin = np.full(n, ny, np.int64)
-    xmax = np.zeros(n, np.int64)
-    ymax = np.zeros(n, np.int64)
-    np.minimum.at(xmin, lab - 1, xs)
-    np.minimum.at(ymin, lab - 1, ys)
-    np.maximum.at(xmax, lab - 1, xs)
-    np.maximum.at(ymax, lab - 1, ys)
-    box_amp_out = np.zeros(n, np.int64)
-    box_void_out = np.zeros(n, bool)
-    box_amp_out[lab - 1] = amp.ravel()[flat > 0]
-    box_void_out[lab - 1] = void.ravel()[flat > 0]
+    bounds = find_objects(labels, max_label=n)  # bounding slices of labels 1..n (all present)
+    ymin = np.array([b[0].start for b in bounds], np.int64)
+    ymax = np.array([b[0].stop - 1 for b in bounds], np.int64)
+    xmin = np.array([b[1].start for b in bounds], np.int64)
+    xmax = np.array([b[1].stop - 1 for b in bounds], np.int64)
+    pix = _one_pixel_each(labels)[1:]
+    box_amp_out = amp_x[pix % nx].astype(np.int64)
+    box_void_out = void.ravel()[pix]
     table = Table(
         {
             "box_id": np.arange(1, n + 1),

@@ -18,6 +18,7 @@ import numpy as np
 from .. import dq as dqbits
 from .. import options as option_schema
 from ..calibrate import CalibrationConfig, calibrate_integration
+from ..calibrate.buffers import BufferPool
 from ..calibrate.pipeline import science_median
 from ..clipping import clip_variance_factor
 from ..crdskeys import check_delivery, delivery_option
@@ -382,13 +383,15 @@ def run_gain(
                     np.zeros(shape3 + (lag + 1,) * 2, np.int64) if covs is not None else None)
     rep = Reporter(npairs * ngroups, progress, cancel)
     calib_prov: dict = {}
+    buffers = BufferPool()
     t_stats = 0.0
     t_cov = 0.0
     for p, pair in enumerate(pairs):
-        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel), pair.first,
-                         estimated, shape)
-        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel),
-                         pair.second, estimated, shape)
+        # each chunk is done with before the next is asked for: the calibrations reuse their arrays
+        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel,
+                                               buffers=buffers), pair.first, estimated, shape)
+        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel,
+                                               buffers=buffers), pair.second, estimated, shape)
         for ca, cb in zip(ga, gb):
             for chunk, member in ((ca, pair.first), (cb, pair.second)):
                 if chunk.data.shape[1:] != shape:  # the file was replaced after it was inspected
