@@ -133,8 +133,10 @@ def main() -> None:
 
             reg = np.asarray(res.boxes.table["region"])
             npix = np.asarray(res.boxes.table["npix"])
-            entry["coupling"] = {r: ipc_coupling(res.ptc.mean, res.ptc.cov, np.flatnonzero(reg == r), npix)
-                                 for r in ("normal", "epoxy")}
+            normal = np.flatnonzero(reg == "normal")
+            entry["coupling"] = {"normal": ipc_coupling(res.ptc.mean, res.ptc.cov, normal, npix),
+                                 "epoxy": ipc_coupling(res.ptc.mean, res.ptc.cov, np.flatnonzero(reg == "epoxy"), npix,
+                                                       quadratic_boxes=normal)}
         else:
             entry["caps"] = _models_at_caps(res)
             from nircam_gui.core.gain.covfit import solve_covariance_model
