@@ -32,8 +32,10 @@ amplifier's.
 
 Statistics are those of :mod:`.covariances`: the mean of the summed frame and the
 covariances of the differenced frame; both are halved to single-frame values.
-Up-the-ramp groups of an integration are correlated, so the fits' own errors are too
-small; the map-difference uncertainties (:mod:`.maps`) stay the honest ones.
+Up-the-ramp groups of an integration are correlated: the pooled fits weight a pair's first
+point and the steps between its groups, which are nearly independent (``_step_weights``);
+the per-box fits treat the groups as independent, so their own errors are too small, and
+the map-difference uncertainties (:mod:`.maps`) stay the honest ones.
 """
 
 from __future__ import annotations
