@@ -133,8 +133,10 @@ def main() -> None:
 
             reg = np.asarray(res.boxes.table["region"])
             npix = np.asarray(res.boxes.table["npix"])
-            entry["coupling"] = {r: ipc_coupling(res.ptc.mean, res.ptc.cov, np.flatnonzero(reg == r), npix)
-                                 for r in ("normal", "epoxy")}
+            normal = np.flatnonzero(reg == "normal")
+            entry["coupling"] = {"normal": ipc_coupling(res.ptc.mean, res.ptc.cov, normal, npix),
+                                 "epoxy": ipc_coupling(res.ptc.mean, res.ptc.cov, np.flatnonzero(reg == "epoxy"), npix,
+                                                       quadratic_boxes=normal)}
         else:
             entry["caps"] = _models_at_caps(res)
             from nircam_gui.core.gain.covfit import solve_covariance_model
@@ -169,6 +171,21 @@ def _print(rep: dict) -> None:
                 print(f"  {label}: a00 {a[0, 0]:.3e} ({100 * (a[0, 0] / ta[0, 0] - 1):+.1f}%), "
                       f"a10 {a[0, 1]:.3e} ({100 * (a[0, 1] / ta[0, 1] - 1):+.1f}%), "
                       f"a01 {a[1, 0]:.3e} ({100 * (a[1, 0] / ta[1, 0] - 1):+.1f}%)")
+    b = rep.get("B_nobfe")
+    if b:
+        print("\nB_nobfe: covariance - linear (%), the models' agreement without BFE")
+        for cap, row in b["caps"].items():
+            lin, cov = row["linear"]["sectors"], row["covariance"]["sectors"]
+            print(f"  cap {float(cap):>7.0f}: " + "  ".join(f"{k}:{100 * (cov[k] / lin[k] - 1):+.3f}"
+                                                       for k in sorted(lin)))
+    a, c = rep.get("A_bfe"), rep.get("C_bfe_1f")
+    if a and c:
+        print("\nC_bfe_1f - A_bfe (%), gains moved by 1/f and alternating-column noise (same photons)")
+        for cap in a["caps"]:
+            for model in ("linear", "covariance"):
+                sa, sc = a["caps"][cap][model]["sectors"], c["caps"][cap][model]["sectors"]
+                print(f"  cap {float(cap):>7.0f} {model:>10}: " + "  ".join(
+                    f"{k}:{100 * (sc[k] / sa[k] - 1):+.3f}" for k in sorted(sa)))
     e = rep.get("D_bfe_voidipc")
     if e:
         for r in ("normal", "epoxy"):

@@ -32,8 +32,10 @@ amplifier's.
 
 Statistics are those of :mod:`.covariances`: the mean of the summed frame and the
 covariances of the differenced frame; both are halved to single-frame values.
-Up-the-ramp groups of an integration are correlated, so the fits' own errors are too
-small; the map-difference uncertainties (:mod:`.maps`) stay the honest ones.
+Up-the-ramp groups of an integration are correlated: the pooled fits weight a pair's first
+point and the steps between its groups, which are nearly independent (``_step_weights``);
+the per-box fits treat the groups as independent, so their own errors are too small, and
+the map-difference uncertainties (:mod:`.maps`) stay the honest ones.
 """
 
 from __future__ import annotations
@@ -185,6 +187,48 @@ def _pool(mean, cov, boxes, weights):
     return mu / 2.0, c / 2.0, tot
 
 
+def _step_weights(used: np.ndarray, var: np.ndarray, npix: float, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predecessor of every used point and the noise of its step, for fits to cumulative frames.
+
+    The covariances of one integration's groups are measured on cumulative frames, so their
+    errors are strongly correlated: a group's estimate holds the previous one's plus the
+    products of the new charge with everything collected before. The steps between
+    consecutive points of a pair are nearly independent, with variance
+    ``(V_g^2 - V_{g-1}^2) / N`` at a lag and twice that for the variance (``V`` the
+    single-frame variance, ``N`` the pixels), and the first point of a pair has ``V^2 / N``.
+    Fitting the residuals of the first point and of the steps, with these errors, is the
+    least-squares fit with the covariance of the cumulative points (read noise, not
+    shared between groups, is neglected in it).
+
+    Parameters
+    ----------
+    used : ndarray of bool, shape (npairs, ngroups)
+    var : ndarray, shape (nused,)
+        Variance at every used point (pair-major, as ``mu[used]``).
+    npix : float
+    m : int
+        Size of the lag matrices.
+
+    Returns
+    -------
+    prev : ndarray of int, shape (nused,)
+        Index of the previous used point of the same pair (-1 for a pair's first).
+    sig : ndarray, shape (nused, m, m)
+    """
+    idx = np.cumsum(used.ravel()).reshape(used.shape) - 1
+    prev = np.full(int(used.sum()), -1)
+    for p in range(used.shape[0]):
+        g = np.flatnonzero(used[p])
+        prev[idx[p, g[1:]]] = idx[p, g[:-1]]
+    v2 = np.asarray(var, float) ** 2
+    step = np.where(prev >= 0, v2 - np.where(prev >= 0, v2[prev], 0.0), v2)
+    # a variance that did not rise (noise at the top of the PTC) keeps a tenth of its level's weight
+    step = np.maximum(step, 0.1 * v2)
+    sig = np.repeat(np.sqrt(step / npix)[:, None, None], m, axis=1).repeat(m, axis=2)
+    sig[:, 0, 0] *= np.sqrt(2.0)
+    return prev, sig
+
+
 def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np.ndarray, npix: np.ndarray,
                         box_npix: np.ndarray, turnoff_group: np.ndarray, fit_lag: int = 3,
                         with_b: bool = False) -> CovModelFit:
@@ -231,10 +275,8 @@ def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np
                             "covariance model"])
     x = mu[used]
     y = c[used]
-    npairs_pix = float(np.sum(box_npix[boxes]))
-    # noise of a covariance estimate from N pixel pairs: C00 / sqrt(N) (sqrt(2) more on the variance)
-    sig = np.repeat(np.abs(y[:, :1, :1]), m, axis=1).repeat(m, axis=2) / np.sqrt(npairs_pix / 2.0)
-    sig[:, 0, 0] *= np.sqrt(2.0)
+    npix_pooled = float(np.sum(box_npix[boxes]))
+    prev, sig = _step_weights(used.reshape(npairs, ngroups), y[:, 0, 0], npix_pooled, m)
     # start: per lag a parabola (C_ij = a_ij mu^2 + ... in ADU, since N^2 / g^2 = mu^2)
     a0 = np.zeros((m, m))
     n0 = np.zeros((m, m))
@@ -259,7 +301,8 @@ def fit_amp_covariances(label: str, boxes: np.ndarray, mean: np.ndarray, cov: np
 
     def resid(p):
         a, nz, cc, g = unpack(p)
-        return ((cov_model(x, g, a, nz, cc) - y) / sig).ravel()
+        d = cov_model(x, g, a, nz, cc) - y
+        return ((d - np.where(prev[:, None, None] >= 0, d[prev], 0.0)) / sig).ravel()
 
     from scipy.optimize import least_squares
 
@@ -429,26 +472,105 @@ def solve_covariance_model(mean: np.ndarray, variance: np.ndarray, cov: np.ndarr
                               res["gain_err"] * ipc_factor, res["noise"], res["used"], with_b, fit_lag)
 
 
+def _region_points(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, box_npix: np.ndarray,
+                   max_signal: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Pooled single-frame means (npairs, ngroups), lag-0/1 covariances (npairs, ngroups, 2, 2),
+    the groups used (up to the pooled turnoff or below ``max_signal``) and the pixels pooled."""
+    mu, c, _ = _pool(mean, cov[..., :2, :2], boxes, box_npix)
+    ok = np.isfinite(mu) & np.isfinite(c).all(axis=(-1, -2))
+    if max_signal is not None:
+        ok &= mu < max_signal
+    else:
+        v = np.where(ok, c[..., 0, 0], np.nan)[..., None]
+        m2 = np.where(ok, 2.0 * mu, np.nan)[..., None]
+        last, _ = find_turnoff(m2, v, np.ones_like(v), np.ones(1))
+        ok &= np.arange(mu.shape[1])[None, :] <= last[0]
+    return mu, c, ok, float(np.sum(box_npix[boxes]))
+
+
+def _step_fit(mu: np.ndarray, c: np.ndarray, ok: np.ndarray, npix: float,
+              quadratic: dict | None = None) -> dict:
+    """Weighted fit of the group-to-group steps of C00, C10 and C01: ``dC = s dmu + q d(mu^2)``.
+
+    The steps of the sample covariances of one integration's cumulative frames are nearly
+    independent, with variance ``k (V_g^2 - V_{g-1}^2) / npix`` (``V`` the variance, ``k`` = 2
+    at lag 0 and 1 at lag 1): a group adds its own noise and its products with what the
+    frame already held. The constant terms (read noise, kTC, the calibration's row and
+    column corrections) cancel in the steps. ``quadratic`` holds ``q`` per lag to use
+    instead of fitting it. Returns per lag (``"00"``, ``"10"``, ``"01"``): slope, its error,
+    ``q``, reduced chi^2 and the number of steps.
+    """
+    dmu, dmu2, var, dc = [], [], [], []
+    for p in range(mu.shape[0]):
+        g = np.flatnonzero(ok[p])
+        g = g[np.isin(g - 1, g)]
+        v = c[p, :, 0, 0]
+        dmu.append(mu[p, g] - mu[p, g - 1])
+        dmu2.append(mu[p, g] ** 2 - mu[p, g - 1] ** 2)
+        var.append(v[g] ** 2 - v[g - 1] ** 2)
+        dc.append(c[p, g] - c[p, g - 1])
+    dmu, dmu2, var = np.concatenate(dmu), np.concatenate(dmu2), np.concatenate(var)
+    dc = np.concatenate(dc) if dc else np.zeros((0, 2, 2))
+    good = var > 0
+    dmu, dmu2, var, dc = dmu[good], dmu2[good], var[good], dc[good]
+    out = {}
+    nfree = 1 if quadratic is not None else 2
+    for key, (j, i) in (("00", (0, 0)), ("10", (0, 1)), ("01", (1, 0))):
+        if dmu.size <= nfree:
+            out[key] = (np.nan, np.nan, np.nan, np.nan, int(dmu.size))
+            continue
+        w = npix / ((2.0 if key == "00" else 1.0) * var)
+        y = dc[:, j, i]
+        if quadratic is None:
+            a = np.stack([dmu, dmu2], axis=1)
+            m = a.T @ (a * w[:, None])
+            try:
+                sol = np.linalg.solve(m, a.T @ (w * y))
+                err = float(np.sqrt(np.linalg.inv(m)[0, 0]))
+            except np.linalg.LinAlgError:
+                out[key] = (np.nan, np.nan, np.nan, np.nan, int(dmu.size))
+                continue
+            s, q = float(sol[0]), float(sol[1])
+        else:
+            q = float(quadratic[key])
+            s = float(np.sum(w * dmu * (y - q * dmu2)) / np.sum(w * dmu * dmu))
+            err = float(np.sqrt(1.0 / np.sum(w * dmu * dmu)))
+        r = y - s * dmu - q * dmu2
+        out[key] = (s, err, q, float(np.sum(w * r * r) / (y.size - nfree)), int(y.size))
+    return out
+
+
 def ipc_coupling(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, box_npix: np.ndarray,
-                 max_signal: float | None = None) -> dict:
+                 max_signal: float | None = None, quadratic_boxes: np.ndarray | None = None) -> dict:
     """Nearest-neighbour IPC coupling read from the covariances at zero signal, with its error.
 
     On data not corrected for IPC, the shot-noise (linear in the mean) parts of the
     covariances of the pooled ``boxes`` are those of white noise through the physical
-    kernel: ``C_l / C_00 = sum_x K(x) K(x + l) / sum_x K(x)^2``. A parabola per lag,
-    ``C_l = n_l + s_l mu + q_l mu^2``, separates them from the read noise and the
-    calibration's row and column corrections (constant) and the brighter-fatter effect
-    (quadratic); the couplings ``alpha_x``, ``alpha_y`` of a 3x3 kernel with centre
-    ``1 - 2 alpha_x - 2 alpha_y`` are then solved for from ``s_10 / s_00`` and ``s_01 / s_00``.
+    kernel: ``C_l / C_00 = sum_x K(x) K(x + l) / sum_x K(x)^2``. Per lag,
+    ``C_l = n_l + s_l mu + q_l mu^2``: ``n_l`` holds the read noise, kTC and the
+    calibration's row and column corrections, ``q_l`` the brighter-fatter effect. The
+    couplings ``alpha_x``, ``alpha_y`` of a 3x3 kernel with centre ``1 - 2 alpha_x - 2 alpha_y``
+    are solved for from ``s_10 / s_00`` and ``s_01 / s_00``.
 
-    The linear and quadratic terms are degenerate over a short signal range, so every
-    group up to the PTC turnoff is used by default. The slopes are fitted pair by pair
-    (the groups of an integration are correlated; the pairs are independent): the
-    coupling is that of the mean ratios, its error the standard error over the pairs.
-    The statistical floor is ~``3 / sqrt(pixels x pairs)`` on a ratio of ~0.012: about 5%
-    for the normal region of a full frame and 10 pairs of integrations, 30-50% for an
-    epoxy void of ~10^5 pixels (the pixel-level increments of
-    :func:`nircam_gui.core.gain.studies.ipc_coupling.measure_coupling` do ~4x better).
+    The slopes come from the group-to-group steps of the covariances (``n_l`` cancels),
+    all pairs together, each step weighted by the inverse of its variance
+    ``(V_g^2 - V_{g-1}^2) / npix``: a group's step carries its products with everything the
+    cumulative frame already holds, so early groups are far more precise than late ones,
+    and an unweighted parabola through the covariances themselves is ~1.5 times noisier.
+    Every group up to the PTC turnoff is used by default. The errors are those of the
+    weighted fit (scaled up by the reduced chi^2 when it exceeds 1); on simulated flats
+    over many seeds their pulls have unit spread.
+
+    A small region (an epoxy void of ~10^5 pixels) pins its ``q_l`` poorly, and a free
+    ``q_l`` doubles the error of ``s_l``: ``quadratic_boxes`` (the normal boxes) then gives
+    ``q_l``, which is a property of the pixels (BFE) seen through nearly the same IPC. A
+    ``q_l`` 20% off moves the coupling by ~2%.
+
+    What the covariances of the cumulative frames can give is limited by those products:
+    on a full frame with 10 integrations of 20 groups, ~3% (1 sigma) outside the void and
+    ~13% inside a void of 1.2 x 10^5 pixels. The pixel-level increments of
+    :func:`nircam_gui.core.gain.studies.ipc_coupling.measure_coupling` carry no such
+    products and do several times better.
 
     Parameters
     ----------
@@ -458,48 +580,51 @@ def ipc_coupling(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, box_npix:
         Boxes pooled (0-based).
     box_npix : ndarray, shape (nbox,)
     max_signal : float, optional
-        Single-frame signal (ADU) below which the parabolas are fitted (default: up to
-        the turnoff of the pooled variance).
+        Single-frame signal (ADU) below which the groups are used (default: up to the
+        turnoff of the pooled variance).
+    quadratic_boxes : ndarray of int, optional
+        Boxes (0-based) whose pooled fit gives the quadratic (brighter-fatter) terms.
 
     Returns
     -------
     dict with ``x``, ``y`` (couplings), ``x_err``, ``y_err``, ``ratio_x``, ``ratio_y``
-    (the slope ratios), ``ratio_x_err``, ``ratio_y_err``, ``npoints`` and ``npairs``
-    (pairs fitted).
+    (the slope ratios), ``ratio_x_err``, ``ratio_y_err``, ``chi2_x``, ``chi2_y`` (reduced
+    chi^2 of the lag fits), ``npoints`` (groups used), ``nsteps`` and ``npairs`` (pairs
+    with steps).
     """
     boxes = np.asarray(boxes)
-    mu, c, _ = _pool(mean, cov[..., :2, :2], boxes, box_npix)
     out = {"x": np.nan, "y": np.nan, "x_err": np.nan, "y_err": np.nan, "ratio_x": np.nan, "ratio_y": np.nan,
-           "ratio_x_err": np.nan, "ratio_y_err": np.nan, "npoints": 0, "npairs": 0}
-    ok = np.isfinite(mu) & np.isfinite(c).all(axis=(-1, -2))
-    if max_signal is not None:
-        ok &= mu < max_signal
-    else:
-        v = np.where(ok, c[..., 0, 0], np.nan)[..., None]
-        m2 = np.where(ok, 2.0 * mu, np.nan)[..., None]
-        last, _ = find_turnoff(m2, v, np.ones_like(v), np.ones(1))
-        ok &= np.arange(mu.shape[1])[None, :] <= last[0]
-    rx, ry = [], []
-    for p in range(mu.shape[0]):
-        sel = ok[p]
-        if sel.sum() < 4:
-            continue
-        s00 = np.polyfit(mu[p, sel], c[p, sel, 0, 0], 2)[1]
-        if not s00 > 0:
-            continue
-        rx.append(np.polyfit(mu[p, sel], c[p, sel, 0, 1], 2)[1] / s00)
-        ry.append(np.polyfit(mu[p, sel], c[p, sel, 1, 0], 2)[1] / s00)
-    out.update(npoints=int(ok.sum()), npairs=len(rx))
-    if not rx:
+           "ratio_x_err": np.nan, "ratio_y_err": np.nan, "chi2_x": np.nan, "chi2_y": np.nan, "npoints": 0,
+           "nsteps": 0, "npairs": 0}
+    mu, c, ok, npix = _region_points(mean, cov, boxes, box_npix, max_signal)
+    quadratic = None
+    if quadratic_boxes is not None and len(quadratic_boxes):
+        qb = np.asarray(quadratic_boxes)
+        ref = _step_fit(*_region_points(mean, cov, qb, box_npix, max_signal))
+        if all(np.isfinite(ref[k][2]) for k in ref):
+            quadratic = {k: ref[k][2] for k in ref}
+    steps = ok[:, 1:] & ok[:, :-1]
+    out.update(npoints=int(ok.sum()), nsteps=int(steps.sum()), npairs=int(steps.any(axis=1).sum()))
+    if out["nsteps"] < 3 or npix <= 0:
         return out
-    rx_m, ry_m = float(np.mean(rx)), float(np.mean(ry))
-    n = len(rx)
-    rx_e = float(np.std(rx, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-    ry_e = float(np.std(ry, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-    ax, ay = _coupling_from_ratios(rx_m, ry_m)
+    f = _step_fit(mu, c, ok, npix, quadratic)
+    s00, e00 = f["00"][0], f["00"][1]
+    if not s00 > 0:
+        return out
+    ratios = {}
+    for key, axis in (("10", "x"), ("01", "y")):
+        s, e, _, chi2, _ = f[key]
+        r = s / s00
+        # the lag-1 slope dominates the error; the two are nearly independent (correlation ~rho)
+        err = abs(r) * np.hypot(e / s, e00 / s00) if s else e / s00
+        err *= np.sqrt(max(chi2, 1.0)) if np.isfinite(chi2) else np.nan
+        ratios[axis] = (r, err)
+        out.update({f"ratio_{axis}": float(r), f"ratio_{axis}_err": float(err), f"chi2_{axis}": chi2})
+    ax, ay = _coupling_from_ratios(ratios["x"][0], ratios["y"][0])
     # the solution is linear in the ratios to 1e-4 of itself: errors scale with them
-    out.update(x=ax, y=ay, ratio_x=rx_m, ratio_y=ry_m, ratio_x_err=rx_e, ratio_y_err=ry_e,
-               x_err=ax * rx_e / rx_m if rx_m else np.nan, y_err=ay * ry_e / ry_m if ry_m else np.nan)
+    out.update(x=ax, y=ay,
+               x_err=abs(ax) * ratios["x"][1] / abs(ratios["x"][0]) if ratios["x"][0] else np.nan,
+               y_err=abs(ay) * ratios["y"][1] / abs(ratios["y"][0]) if ratios["y"][0] else np.nan)
     return out
 
 

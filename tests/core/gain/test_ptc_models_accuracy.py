@@ -139,19 +139,22 @@ def test_ipc_coupling_inside_and_outside_the_void(no_bfe):
     npix = np.asarray(raw.boxes.table["npix"])
     got, pulls = {}, {}
     for region in ("normal", "epoxy"):
-        c = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == region), npix)
+        quad = np.flatnonzero(reg == "normal") if region == "epoxy" else None
+        c = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == region), npix, quadratic_boxes=quad)
         assert c["npairs"] == 4
         got.update({(region, axis): round(c[axis] / truth[region][axis] - 1, 3) for axis in ("x", "y")})
         pulls.update({(region, axis): (c[axis] - truth[region][axis]) / c[f"{axis}_err"] for axis in ("x", "y")})
-    # the void holds ~30k pixels here: its lag-1 slopes are good to ~30% (full frame: see
-    # benchmarks/validate_ptc_models.py); it must still read lower than outside
+    # the void holds ~30k pixels here: its lag-1 slopes are good to ~30%, the normal region's to ~10%
+    # (full frame: see benchmarks/validate_ptc_models.py); the void must still read lower than outside
     print("IPC coupling / truth - 1:", got, "pulls:", pulls)
     for (region, axis), d in got.items():
         assert abs(d) < (0.1 if region == "normal" else 0.5), got
-    # the errors (standard error over 4 pairs, itself uncertain by ~40%) say how far off the values are
+    # the errors (the weighted fit's, whose pulls have unit spread over simulated seeds) say how far
+    # off the values are
     for key, pull in pulls.items():
-        assert abs(pull) < 4.0, pulls
-    c_in = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == "epoxy"), npix)
+        assert abs(pull) < 3.0, pulls
+    c_in = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == "epoxy"), npix,
+                        quadratic_boxes=np.flatnonzero(reg == "normal"))
     c_out = ipc_coupling(raw.ptc.mean, raw.ptc.cov, np.flatnonzero(reg == "normal"), npix)
     assert c_in["x"] + c_in["y"] < c_out["x"] + c_out["y"]
 

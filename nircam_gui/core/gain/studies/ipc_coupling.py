@@ -473,21 +473,26 @@ def covariance_coupling(run: RunData) -> Table | None:
     from ..covfit import ipc_coupling
 
     rows = []
+    normal = np.flatnonzero(run.regions == "normal")
     for region in ("normal", "epoxy"):
         sel = np.flatnonzero(run.regions == region)
         if sel.size:
-            c = ipc_coupling(run.mean, run.cov, sel, run.box_npix)
-            rows.append((region, c["x"], c["x_err"], c["y"], c["y_err"], c["ratio_x"], c["ratio_y"], c["npoints"],
-                         c["npairs"]))
+            # the void is too small to pin its own brighter-fatter terms: the normal boxes give them
+            quad = normal if region == "epoxy" and normal.size else None
+            c = ipc_coupling(run.mean, run.cov, sel, run.box_npix, quadratic_boxes=quad)
+            rows.append((region, c["x"], c["x_err"], c["y"], c["y_err"], c["ratio_x"], c["ratio_y"], c["chi2_x"],
+                         c["chi2_y"], c["npoints"], c["npairs"], quad is not None))
     t = Table(rows=rows, names=("region", "alpha_x", "alpha_x_err", "alpha_y", "alpha_y_err", "c10_over_c00",
-                                "c01_over_c00", "npoints", "npairs"),
-              dtype=("U6", float, float, float, float, float, float, int, int))
-    for c in t.colnames[1:7]:
+                                "c01_over_c00", "chi2_x", "chi2_y", "npoints", "npairs", "bfe_from_normal"),
+              dtype=("U6", float, float, float, float, float, float, float, float, int, int, bool))
+    for c in t.colnames[1:9]:
         t[c].format = ".5f"
-    t.meta["comments"] = ["Coupling of a 3x3 kernel from the slopes of C10, C01 and C00 against the mean "
-                          "(parabolas per pair up to the PTC turnoff: read noise and row/column corrections "
-                          "constant, brighter-fatter quadratic); errors: standard error over the pairs. "
-                          "ipc_coupling.ecsv (pixel-level increments) is the more precise measurement."]
+    t.meta["comments"] = ["Coupling of a 3x3 kernel from the slopes of C10, C01 and C00 against the mean at "
+                          "zero signal: weighted fits to their group-to-group steps up to the PTC turnoff (read "
+                          "noise and row/column corrections cancel, brighter-fatter quadratic), all pairs together; "
+                          "errors from the fit, scaled by sqrt(chi2) where chi2 > 1. bfe_from_normal: the "
+                          "quadratic terms taken from the normal boxes. ipc_coupling.ecsv (pixel-level "
+                          "increments) is the more precise measurement."]
     return t
 
 

@@ -30,7 +30,7 @@ from ._common import image_axes, table_rows, weighted_stats, write_figure, write
 from .ipc_coupling import CouplingResult, covariance_coupling, plot_coupling
 from .rundata import RunData
 
-__all__ = ["IPCMapsResult", "compare_ipc_maps", "plot_ipc_maps", "write_ipc"]
+__all__ = ["IPCMapsResult", "compare_ipc_maps", "deconvolution_residual_factor", "plot_ipc_maps", "write_ipc"]
 
 
 @dataclass
@@ -90,6 +90,13 @@ def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kern
             maps["measured"] = np.where(regions == "epoxy", maps.pop("measured_epoxy"), maps.pop("measured_normal"))
         elif "measured_normal" in maps:
             maps["measured"] = maps.pop("measured_normal")
+        void_row = [r for r in coupling.table if r["amp"] == "all" and r["region"] == "epoxy"]
+        if void_row and (regions == "epoxy").any():
+            f = deconvolution_residual_factor(kc, void_row[0]["alpha_h"], void_row[0]["alpha_v"], void_row[0]["corner"])
+            if np.isfinite(f):
+                maps["deconvolved_void"] = np.where(regions == "epoxy", dec * f, dec)
+                frows.append(("deconvolved_void", "multiplies a deconvolved epoxy-void gain: sum of squares of "
+                              "(correction kernel * void kernel measured from the flats)", f))
     factors = Table(rows=frows, names=("factor", "definition", "value"), dtype=("U20", "U100", float))
     factors["value"].format = ".6f"
     factors["minus_analytic"] = factors["value"] - analytic
@@ -103,6 +110,8 @@ def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kern
              ("exact / deconvolved", "exact", "deconvolved")]
     if "measured" in maps:
         comps.append(("measured / deconvolved", "measured", "deconvolved"))
+    if "deconvolved_void" in maps:
+        comps.append(("deconvolved_void / deconvolved", "deconvolved_void", "deconvolved"))
     crow = []
     boxes = deconvolved.boxes.copy()
     for name, values in maps.items():
@@ -129,6 +138,36 @@ def compare_ipc_maps(deconvolved: RunData, uncorrected: RunData, correction_kern
     notes = []
     return IPCMapsResult(deconvolved, uncorrected, maps, factors, comparison, boxes, coupling, notes,
                          covariance_coupling(uncorrected) if uncorrected.ipc_mode != "deconvolve" else None)
+
+
+def deconvolution_residual_factor(correction_kernel: np.ndarray, alpha_h: float, alpha_v: float,
+                                  corner: float = 0.0) -> float:
+    """Factor by which deconvolving with ``correction_kernel`` leaves the gain of pixels with another IPC low.
+
+    Data coupled by a kernel ``k`` and deconvolved with a correction kernel made for another
+    (the detector's, outside the epoxy void) keep the residual kernel ``c * k``, which scales
+    a white-noise variance by the sum of its squares: their PTC gain is the true one divided
+    by that sum. For a void whose coupling is 0.8 of the outside one's, ~1.010: the
+    IPC-corrected void gain reads ~1% low. The apparent gain (``gain / sum(K^2)`` with the
+    outside kernel ``K``) is right to first order, since ``sum((c * k)^2) = sum(k^2) / sum(K^2)``
+    to that order.
+
+    Parameters
+    ----------
+    correction_kernel : ndarray
+        The IPC reference file's (deconvolution) kernel.
+    alpha_h, alpha_v, corner : float
+        Elements of the symmetric unit-sum 3x3 kernel of those pixels (as measured by
+        :func:`.ipc_coupling.measure_coupling`).
+    """
+    from scipy.signal import convolve2d
+
+    c = corner
+    k = np.array([[c, alpha_v, c], [alpha_h, 1.0 - 2 * alpha_h - 2 * alpha_v - 4 * c, alpha_h], [c, alpha_v, c]])
+    if not np.isfinite(k).all():
+        return np.nan
+    r = convolve2d(k, np.asarray(correction_kernel, float), mode="full")
+    return float(np.sum(r * r))
 
 
 def plot_ipc_maps(result: IPCMapsResult):

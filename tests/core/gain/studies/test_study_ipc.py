@@ -12,7 +12,7 @@ from nircam_gui.core.gain.studies.ipc_coupling import (
     kernel_neighbours,
     measure_coupling,
 )
-from nircam_gui.core.gain.studies.ipc_maps import compare_ipc_maps, write_ipc
+from nircam_gui.core.gain.studies.ipc_maps import compare_ipc_maps, deconvolution_residual_factor, write_ipc
 from nircam_gui.core.ipc import REPORT_B1_CORRECTION_KERNEL, invert_kernel, physical_kernel, variance_factor
 from nircam_gui.core.regionsio import polygons_mask, read_polygons
 
@@ -124,6 +124,11 @@ def test_corrections_compared_as_in_the_report(study_rundata, study_sim, couplin
     assert f["exact"]["minus_analytic_percent"] == pytest.approx(100 * (vf / 0.95 - 1), rel=1e-4)
     # in the void the reference kernel over-corrects; the coupling measured there corrects less
     assert row("measured / deconvolved", "epoxy")["mean_percent"] > 1.0
+    # the deconvolved void gain corrected for the residual kernel agrees with that
+    void = row("deconvolved_void / deconvolved", "epoxy")["mean_percent"]
+    assert void > 0.7
+    assert void == pytest.approx(row("measured / deconvolved", "epoxy")["mean_percent"], abs=0.25)
+    assert row("deconvolved_void / deconvolved", "normal")["mean_percent"] == 0.0
     # elsewhere the factor measured from the flats agrees with the deconvolution within its error
     both = coupling.table[(coupling.table["amp"] == "all") & (coupling.table["region"] == "normal")][0]
     measured = row("measured / deconvolved")["mean_percent"]
@@ -145,3 +150,19 @@ def test_coupling_measurement_can_be_cancelled(study_sim, options_for):
     sim, _ = study_sim
     with pytest.raises(Cancelled):
         measure_coupling(sim.ramps[:4], calibration_for(options_for(sim), ipc_step=False), cancel=lambda: True)
+
+
+def test_deconvolution_residual_factor_of_a_weaker_void_kernel():
+    """Deconvolving a void whose coupling is s times the outside one's with the outside kernel leaves
+    its gain low by the sum of squares of the residual kernel: ~1% for s = 0.8; nothing for s = 1."""
+    kc = np.asarray(REPORT_B1_CORRECTION_KERNEL, float)
+    k = invert_kernel(kc, size=5)
+    delta = np.zeros_like(k)
+    delta[2, 2] = 1
+    for s in (1.0, 0.8, 0.7):
+        kv = delta + (k - delta) * s
+        exact = np.sum(ndimage.convolve(np.pad(kv, 3), kc, mode="constant") ** 2)
+        ah, av, corner = 0.5 * (kv[2, 1] + kv[2, 3]), 0.5 * (kv[1, 2] + kv[3, 2]), kv[1, 1]
+        f = deconvolution_residual_factor(kc, ah, av, corner)
+        assert f == pytest.approx(exact, abs=3e-4), s
+        assert f - 1 == pytest.approx(0.0497 * (1 - s), abs=6e-4), s
