@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import socket
 import threading
@@ -220,8 +221,6 @@ _ANALYSES = {"gain": _gain, "skyflat": _skyflat}
 
 def _keep(result, outdir: Path) -> str:
     """Pickle ``result`` beside its products (for the GUI, as its session files keep results)."""
-    import pickle
-
     with atomic_path(outdir / RESULT_FILE) as tmp:
         with open(tmp, "wb") as f:
             pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -322,6 +321,8 @@ __all__ += ["error_text", "options_record"]
 GAIN_SPANS = {"prepare": (0.0, 0.02), "pairs": (0.02, 0.97), "combine": (0.97, 1.0)}
 #: in a detector's work folder: a pair that failed stops its siblings at their next group
 _FAILED_FLAG = "failed"
+#: in a detector's work folder: its box grid, made once by its prepare task
+_BOXES_FILE = "boxes.pickle"
 
 
 @dataclass
@@ -368,10 +369,13 @@ def _stamp(path: str | None):
     return os.path.abspath(path), st.st_size, st.st_mtime_ns
 
 
-def _geometry(setup):
-    """The setup's box grid and clippers, made once per worker thread for every pair task it runs
-    (a full-frame clipper is ~1 s of sorting). Keyed on the files it is made from (path, size,
-    mtime); per thread, as the clipper keeps scratch buffers."""
+def _geometry(setup, workdir: str = ""):
+    """The setup's box grid and clippers, made once per worker thread for every task of the
+    detector it runs. Keyed on the files it is made from (path, size, mtime); per thread, as
+    the clipper keeps scratch buffers. The box grid itself (~1 s to make on a full frame) is
+    read from the detector's work folder when its prepare task left it there."""
+    from ..gain.run import build_geometry
+
     o = setup.options
     key = (threading.get_ident(), o.box, _stamp(o.regions), _stamp(o.mask), o.nsigma, o.measured_lag,
            tuple(setup.shape), setup.detector)
@@ -380,7 +384,12 @@ def _geometry(setup):
         if geo is not None:
             _GEOMETRY.move_to_end(key)
             return geo
-    geo = setup.geometry()
+    saved = os.path.join(workdir, _BOXES_FILE) if workdir else ""
+    if saved and os.path.isfile(saved):
+        with open(saved, "rb") as f:
+            geo = build_geometry(o, setup.shape, setup.detector, boxes=pickle.load(f))
+    else:
+        geo = setup.geometry()
     with _GEOMETRY_LOCK:
         _GEOMETRY[key] = geo
         while len(_GEOMETRY) > _GEOMETRY_MAX:
@@ -436,7 +445,12 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
                 raise NircamFileError(job.files[0], f"the ramps changed after the campaign was planned: {n} pairs, "
                                                     f"were {job.parts}")
             prep.known = known_checksums(job.files)
-            _geometry(prep.setup)  # made here already (it checked the regions and the MASK): kept for the pairs
+            geo = _geometry(prep.setup)  # made here already (it checked the regions and the MASK)
+            if workdir:  # the other workers read it rather than make it again
+                os.makedirs(workdir, exist_ok=True)
+                with atomic_path(Path(workdir) / _BOXES_FILE) as tmp:
+                    with open(tmp, "wb") as f:
+                        pickle.dump(geo.boxes, f, protocol=pickle.HIGHEST_PROTOCOL)
     except (Cancelled, KeyboardInterrupt):
         fail.state, fail.error = "cancelled", "cancelled by the user"
         prep.outcome, prep.setup = fail, None
@@ -477,7 +491,7 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
         if stop():
             raise Cancelled("cancelled")
         out.stats = measure_pair(setup, index, lambda f, m: link.send(f, m, part=index, parts=n), stop,
-                                 _geometry(setup))
+                                 _geometry(setup, prepared.workdir))
         out.state = "done"
     except (Cancelled, KeyboardInterrupt):
         out.state, out.error = "cancelled", "cancelled by the user"
@@ -521,7 +535,8 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
             if link.cancelled() or any(p.state != "done" for p in pairs):
                 raise Cancelled("cancelled by the user")
             remember_checksums(prepared.known)
-            result = combine_gain(prepared.setup, [p.stats for p in pairs], _geometry(prepared.setup))
+            geometry = _geometry(prepared.setup, prepared.workdir)
+            result = combine_gain(prepared.setup, [p.stats for p in pairs], geometry)
             link.send(0.98, "writing products", force=True)
             products, out.summary, out.warnings = _write_gain(result, job, outdir, settings)
             _record(outdir, "gain", job, prepared.options, prepared.checksums, products, out.summary)

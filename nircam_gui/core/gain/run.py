@@ -361,10 +361,13 @@ class PairGeometry:
     covariances: BoxCovariances | None
 
 
-def build_geometry(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> PairGeometry:
+def build_geometry(options: GainOptions, shape: tuple[int, int], detector: str | None = None,
+                   boxes: BoxGrid | None = None) -> PairGeometry:
     """Boxes (MASK exclusions and epoxy voids included), the box clipper and, when the options
-    measure covariances, the covariance measurer."""
-    boxes = build_boxes(options, shape, detector)
+    measure covariances, the covariance measurer; ``boxes``, when given, is the box grid
+    :func:`build_boxes` made for these options (e.g. in another process)."""
+    if boxes is None:
+        boxes = build_boxes(options, shape, detector)
     clipper = BoxClipper(boxes.labels, nsigma=options.nsigma)
     lag = options.measured_lag
     return PairGeometry(boxes, clipper, BoxCovariances(clipper, lag) if lag is not None else None)
