@@ -101,7 +101,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "nircam_bench_campaign"))
-    ap.add_argument("--groups", type=int, default=6, help="groups per integration (G); memory also at 2G")
+    ap.add_argument("--groups", type=int, default=8, help="groups per integration (G); memory also at 2G")
     ap.add_argument("--size", type=int, default=2048, help="frame size (2048: full frame)")
     ap.add_argument("--repeat", type=int, default=3, help="timed rounds of each variant, alternated")
     args = ap.parse_args(argv)

@@ -369,16 +369,16 @@ def _stamp(path: str | None):
     return os.path.abspath(path), st.st_size, st.st_mtime_ns
 
 
-def _geometry(setup, workdir: str = ""):
-    """The setup's box grid and clippers, made once per worker thread for every task of the
-    detector it runs. Keyed on the files it is made from (path, size, mtime); per thread, as
-    the clipper keeps scratch buffers. The box grid itself (~1 s to make on a full frame) is
-    read from the detector's work folder when its prepare task left it there."""
+def _geometry(options, shape: tuple[int, int], detector: str, workdir: str = ""):
+    """A run's box grid and clippers, made once per worker thread for every task (and every
+    campaign) that needs the same. Keyed on the files it is made from (path, size, mtime); per
+    thread, as the clipper keeps scratch buffers. The box grid itself (~1 s to make on a full
+    frame) is read from the detector's work folder when its prepare task left it there."""
     from ..gain.run import build_geometry
 
-    o = setup.options
+    o = options
     key = (threading.get_ident(), o.box, _stamp(o.regions), _stamp(o.mask), o.nsigma, o.measured_lag,
-           tuple(setup.shape), setup.detector)
+           tuple(shape), detector)
     with _GEOMETRY_LOCK:
         geo = _GEOMETRY.get(key)
         if geo is not None:
@@ -387,9 +387,9 @@ def _geometry(setup, workdir: str = ""):
     saved = os.path.join(workdir, _BOXES_FILE) if workdir else ""
     if saved and os.path.isfile(saved):
         with open(saved, "rb") as f:
-            geo = build_geometry(o, setup.shape, setup.detector, boxes=pickle.load(f))
+            geo = build_geometry(o, shape, detector, boxes=pickle.load(f))
     else:
-        geo = setup.geometry()
+        geo = build_geometry(o, shape, detector)
     with _GEOMETRY_LOCK:
         _GEOMETRY[key] = geo
         while len(_GEOMETRY) > _GEOMETRY_MAX:
@@ -439,13 +439,13 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
             fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
             prep.outcome = fail
         else:
-            prep.setup = prepare_gain(job.files, job.options, workdir=workdir)
+            prep.setup = prepare_gain(job.files, job.options, workdir=workdir, make_geometry=_geometry)
             n = len(prep.setup.pairs)
             if n != getattr(job, "parts", n):
                 raise NircamFileError(job.files[0], f"the ramps changed after the campaign was planned: {n} pairs, "
                                                     f"were {job.parts}")
             prep.known = known_checksums(job.files)
-            geo = _geometry(prep.setup)  # made here already (it checked the regions and the MASK)
+            geo = prep.setup.geometry()  # made by prepare_gain (it checked the regions and the MASK)
             if workdir:  # the other workers read it rather than make it again
                 os.makedirs(workdir, exist_ok=True)
                 with atomic_path(Path(workdir) / _BOXES_FILE) as tmp:
@@ -491,7 +491,7 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
         if stop():
             raise Cancelled("cancelled")
         out.stats = measure_pair(setup, index, lambda f, m: link.send(f, m, part=index, parts=n), stop,
-                                 _geometry(setup, prepared.workdir))
+                                 _geometry(setup.options, setup.shape, setup.detector, prepared.workdir))
         out.state = "done"
     except (Cancelled, KeyboardInterrupt):
         out.state, out.error = "cancelled", "cancelled by the user"
@@ -535,7 +535,8 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
             if link.cancelled() or any(p.state != "done" for p in pairs):
                 raise Cancelled("cancelled by the user")
             remember_checksums(prepared.known)
-            geometry = _geometry(prepared.setup, prepared.workdir)
+            st = prepared.setup
+            geometry = _geometry(st.options, st.shape, st.detector, prepared.workdir)
             result = combine_gain(prepared.setup, [p.stats for p in pairs], geometry)
             link.send(0.98, "writing products", force=True)
             products, out.summary, out.warnings = _write_gain(result, job, outdir, settings)

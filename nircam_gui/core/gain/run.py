@@ -398,7 +398,7 @@ class PairStatistics:
 
 
 def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = None,
-                 workdir: str | os.PathLike | None = None) -> GainSetup:
+                 workdir: str | os.PathLike | None = None, make_geometry=None) -> GainSetup:
     """Check the inputs of a gain run and settle everything its pairs share.
 
     Pairs the integrations, reads the IPC kernel, builds (and so checks) the box grid and,
@@ -411,6 +411,9 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     workdir : path-like, optional
         Folder for the estimated SUPERBIAS; it must be readable wherever the pairs are
         measured. By default a temporary folder that lives as long as the setup.
+    make_geometry : callable, optional
+        ``make_geometry(options, shape, detector) -> PairGeometry`` in place of
+        :func:`build_geometry` (a caller that keeps box grids between runs).
 
     Raises
     ------
@@ -437,7 +440,7 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     limit = float(opt.signal_limit if opt.signal_limit is not None else det.signal_limit)
     shape = (meta.ny, meta.nx)
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
-    geometry = build_geometry(opt, shape, det.name)
+    geometry = (make_geometry or build_geometry)(opt, shape, det.name)
     superbias, estimated, run_notes = opt.superbias, None, []
     tmp = None
     if superbias is None and meta.ngroups >= 3:
