@@ -333,7 +333,7 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
             token = uuid.uuid4().hex[:8]
             topic = f"nircam-campaign-{token}"
             # the workers see OUTDIR (they write there): a file in it is the cancel flag, a folder in it
-            # holds what a detector's tasks share (a SUPERBIAS estimated from its ramps)
+            # holds what a detector's tasks share (its box grid, a SUPERBIAS estimated from its ramps)
             flag = out / f".nircam-campaign-cancel-{token}"
             work = out / f".nircam-campaign-work-{token}"
             cl.subscribe_topic(topic, on_event)
@@ -341,8 +341,8 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
             futures: dict = {}  # the last task of each detector -> detector
             tasks_of: dict[str, list] = {}  # every task of each detector (to cancel them)
             for k, (det, job) in enumerate(jobs.items()):
-                # earlier detectors first, and a detector's combine before anyone's pairs: a detector
-                # finishes (and frees its workers' memory) before the next one is started
+                # earlier detectors first, and a ready combine before any pair: a detector finishes
+                # (its pairs' statistics released) as soon as its last pair is measured
                 last, every = submit(cl, plan.analysis, job, out / det, settings or {}, topic, flag, force,
                                      work / det, f"{det}-{token}", len(jobs) - k, 2 * len(jobs))
                 futures[last] = det
