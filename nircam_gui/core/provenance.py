@@ -19,7 +19,7 @@ from importlib import metadata
 
 from .fileio import sha256sum
 
-__all__ = ["file_checksum", "prefetch_checksums", "software_versions"]
+__all__ = ["file_checksum", "known_checksums", "prefetch_checksums", "remember_checksums", "software_versions"]
 
 _CACHE: dict[tuple[str, int, int], str] = {}
 _PENDING: dict[tuple[str, int, int], Future] = {}
@@ -49,6 +49,27 @@ def file_checksum(path: str | os.PathLike) -> str:
     with _LOCK:
         _CACHE[key] = digest
     return digest
+
+
+def known_checksums(paths) -> dict[tuple[str, int, int], str]:
+    """Checksums of ``paths`` (hashed now where not yet known), keyed by path, size and mtime.
+
+    For another process that will record the same files (:func:`remember_checksums`): a
+    file changed in between has another key there and is hashed again.
+    """
+    out = {}
+    for path in dict.fromkeys(os.fspath(p) for p in paths):
+        key = _key(path)
+        digest = file_checksum(path)
+        if _key(path) == key:  # not changed while it was hashed
+            out[key] = digest
+    return out
+
+
+def remember_checksums(known: dict[tuple[str, int, int], str]) -> None:
+    """Take checksums computed by another process (:func:`known_checksums`) into the cache."""
+    with _LOCK:
+        _CACHE.update(known)
 
 
 def _hash_into_cache(key: tuple[str, int, int]) -> str:

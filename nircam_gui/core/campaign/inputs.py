@@ -74,6 +74,8 @@ class DetectorJob:
     notes: list[str] = field(default_factory=list)
     #: the analysis' options object for this detector (None until its inputs are checked)
     options: object = None
+    #: tasks its main work splits into (gain: its pairs; each is a Dask task)
+    parts: int = 1
 
     @property
     def ok(self) -> bool:

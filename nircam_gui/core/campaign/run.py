@@ -2,13 +2,14 @@
 
 :func:`plan_gain` and :func:`plan_skyflat` read headers and make one
 :class:`~.inputs.DetectorJob` per detector (references, regions and options matched, its
-problems listed); :func:`run_campaign` runs the jobs on a cluster, one task per detector
-(the task reads its own files and writes its own products into ``OUTDIR/<DETECTOR>/``),
-then writes the instrument tables and one provenance file at the top of ``OUTDIR``.
+problems listed); :func:`run_campaign` runs the jobs on a cluster (the tasks read their own
+files and write their own products into ``OUTDIR/<DETECTOR>/``), then writes the instrument
+tables and one provenance file at the top of ``OUTDIR``.
 
-A detector is the unit of work: a gain map needs all its pairs, a new flat all its
-filters (the grey flat), so a detector's work runs in one task and the cluster's
-parallelism is over detectors.
+A gain detector is a graph of tasks: prepare, one task per pair (the calibration and box
+statistics, nearly all of the work), combine (a gain map needs all its pairs). The cluster's
+parallelism is over pairs, so one detector can use many workers. A sky-flat detector is one
+task (a new flat needs all its filters, through the grey flat).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -30,7 +32,7 @@ from ..provenance import software_versions
 from .cluster import ClusterSpec, describe_cluster, open_client
 from .inputs import DetectorJob, collect_inputs, find_regions, scan_references
 from .tables import gain_tables, skyflat_tables
-from .tasks import DetectorOutcome, run_detector
+from .tasks import GAIN_SPANS, DetectorOutcome, gain_combine, gain_pair, gain_prepare, run_detector
 
 __all__ = ["CAMPAIGN_FILE", "CampaignError", "CampaignPlan", "CampaignProgress", "CampaignResult", "plan_gain",
            "plan_skyflat", "run_campaign"]
@@ -134,7 +136,7 @@ def plan_gain(paths: Iterable[str | os.PathLike], option_values: dict | None = N
                                 + "; ".join(f"{m.path}: {m.nx}x{m.ny} {m.subarray or ''}".strip() for m in metas[:4]))
             continue
         try:
-            make_pairs(find_integrations(job.files))
+            job.parts = len(make_pairs(find_integrations(job.files)))
         except NircamFileError as exc:
             job.problems.append(str(exc))
             continue
@@ -294,34 +296,57 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                                         dict(state.workers))
             progress(snap)
 
+    active: dict[str, int] = {d: 0 for d in jobs}  # tasks of each detector running now
+    part_fractions: dict[str, dict[int, float]] = {d: {} for d in jobs}
+    seen_workers: dict[str, dict[str, None]] = {d: {} for d in jobs}
+
     def on_event(event) -> None:  # runs on the client's event-loop thread
         msg = event[1] if isinstance(event, tuple) else event
-        if not isinstance(msg, dict) or msg.get("detector") not in state.states:
+        if not isinstance(msg, dict) or msg.get("detector") not in active:
             return
         det = msg["detector"]
+        fraction = float(msg.get("fraction", 0.0))
         with lock:
+            kind = msg.get("event")
+            active[det] += 1 if kind == "start" else -1 if kind == "end" else 0
+            if "part" in msg:  # one of the detector's pairs: its share of the pairs' span
+                parts = part_fractions[det]
+                parts[int(msg["part"])] = max(parts.get(int(msg["part"]), 0.0), fraction)
+                lo, hi = GAIN_SPANS["pairs"]
+                fraction = lo + (hi - lo) * min(sum(parts.values()) / max(int(msg.get("parts", 1)), 1), 1.0)
             if state.states[det] in ("queued", "running"):
-                state.states[det] = "running"
-                state.fractions[det] = float(msg.get("fraction", 0.0))
+                # running while any of its tasks runs; queued again while its next task waits
+                state.states[det] = "running" if active[det] > 0 or kind is None else "queued"
+                state.fractions[det] = max(state.fractions.get(det, 0.0), fraction)
                 state.messages[det] = str(msg.get("message", ""))
-                state.workers[det] = str(msg.get("worker", ""))
+                if msg.get("worker"):
+                    seen_workers[det][str(msg["worker"])] = None
+                    state.workers[det] = ", ".join(seen_workers[det])
 
     info: dict = {"kind": "none (no detector could run)"}
     if jobs:
         with (contextlib.nullcontext(client) if client is not None
-              else open_client(cluster or ClusterSpec(), len(jobs))) as cl:
+              else open_client(cluster or ClusterSpec(), _task_count(plan.analysis, jobs))) as cl:
             info = describe_cluster(cl)
             info["kind"] = ("caller's client" if client is not None else
                             "external" if (cluster and cluster.external) else "local")
             token = uuid.uuid4().hex[:8]
             topic = f"nircam-campaign-{token}"
-            # the workers see OUTDIR (they write there): a file in it is the cancel flag
+            # the workers see OUTDIR (they write there): a file in it is the cancel flag, a folder in it
+            # holds what a detector's tasks share (its box grid, a SUPERBIAS estimated from its ramps)
             flag = out / f".nircam-campaign-cancel-{token}"
+            work = out / f".nircam-campaign-work-{token}"
             cl.subscribe_topic(topic, on_event)
-            futures = {cl.submit(run_detector, plan.analysis, job, os.fspath(out / det), settings or {}, topic,
-                                 os.fspath(flag), force, key=f"nircam-{plan.analysis}-{det}-{token}",
-                                 pure=False): det
-                       for det, job in jobs.items()}
+            submit = _submit_gain if plan.analysis == "gain" else _submit_detector
+            futures: dict = {}  # the last task of each detector -> detector
+            tasks_of: dict[str, list] = {}  # every task of each detector (to cancel them)
+            for k, (det, job) in enumerate(jobs.items()):
+                # earlier detectors first, and a ready combine before any pair: a detector finishes
+                # (its pairs' statistics released) as soon as its last pair is measured
+                last, every = submit(cl, plan.analysis, job, out / det, settings or {}, topic, flag, force,
+                                     work / det, f"{det}-{token}", len(jobs) - k, 2 * len(jobs))
+                futures[last] = det
+                tasks_of[det] = every
             pending = set(futures)
             report()
             try:
@@ -334,24 +359,26 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                     for fut in done:
                         det = futures[fut]
                         outcomes[det] = _outcome(fut, det)
+                        tasks_of.pop(det, None)  # the detector's intermediate results can go
                         with lock:
                             state.states[det] = outcomes[det].state
                             state.fractions[det] = 1.0
                         if outcomes[det].state == "failed" and not keep_going:
-                            _cancel_queued(cl, futures, pending, state, lock)
+                            _cancel_queued(cl, futures, tasks_of, pending, state, lock)
                     if not cancelled and cancel is not None and cancel():
                         cancelled = True
                         flag.touch()
-                        _cancel_queued(cl, futures, pending, state, lock)
+                        _cancel_queued(cl, futures, tasks_of, pending, state, lock)
                     report()
             finally:
                 cl.unsubscribe_topic(topic)
                 if pending:  # interrupted (a second Ctrl-C): stop what runs, keep what is done
                     flag.touch()
-                    cl.cancel(list(pending))
+                    cl.cancel([f for det in tasks_of for f in tasks_of[det]])
             if pending or cancelled:
                 # the tasks told to stop have returned, or were released with the interrupted client
                 flag.unlink(missing_ok=True)
+            shutil.rmtree(work, ignore_errors=True)  # a detector whose last task never ran
             for fut, det in futures.items():
                 if det not in outcomes:
                     outcomes[det] = DetectorOutcome(det, "cancelled", error="not started: the campaign stopped")
@@ -372,12 +399,41 @@ def _outcome(fut, det: str) -> DetectorOutcome:
         return DetectorOutcome(det, "failed", error=f"the task did not finish: {type(exc).__name__}: {exc}")
 
 
-def _cancel_queued(client, futures: dict, pending: set, state: CampaignProgress, lock) -> None:
-    """Cancel the tasks of detectors that have not started; running ones finish."""
+def _cancel_queued(client, futures: dict, tasks_of: dict, pending: set, state: CampaignProgress, lock) -> None:
+    """Cancel the tasks of detectors that have not started; started ones finish (or see the
+    cancel flag)."""
     with lock:
-        queued = [f for f in pending if state.states.get(futures[f]) == "queued"]
+        queued = [f for f in pending if state.states.get(futures[f]) == "queued" and not state.fractions.get(futures[f])]
     if queued:
-        client.cancel(queued)
+        client.cancel([t for f in queued for t in tasks_of.get(futures[f], [f])])
+
+
+def _task_count(analysis: str, jobs: dict) -> int:
+    """Tasks that can run at once: detectors, or for the gain their pairs."""
+    return sum(j.parts for j in jobs.values()) if analysis == "gain" else len(jobs)
+
+
+def _submit_detector(cl, analysis: str, job, detdir: Path, settings: dict, topic: str, flag: Path, force: bool,
+                     work: Path, name: str, priority: int, top: int) -> tuple:
+    """One task for the detector (sky flats)."""
+    fut = cl.submit(run_detector, analysis, job, os.fspath(detdir), settings, topic, os.fspath(flag), force,
+                    key=f"nircam-{analysis}-{name}", pure=False, priority=priority)
+    return fut, [fut]
+
+
+def _submit_gain(cl, analysis: str, job, detdir: Path, settings: dict, topic: str, flag: Path, force: bool,
+                 work: Path, name: str, priority: int, top: int) -> tuple:
+    """The gain graph of one detector: prepare -> a task per pair -> combine (see :mod:`.tasks`).
+
+    The pairs' statistics (groups x boxes) go from the pair tasks to the combine task; the
+    client holds only the futures."""
+    prep = cl.submit(gain_prepare, job, os.fspath(detdir), settings, topic, os.fspath(flag), force, os.fspath(work),
+                     key=f"nircam-gain-prepare-{name}", pure=False, priority=priority)
+    pairs = [cl.submit(gain_pair, prep, i, topic, os.fspath(flag), key=f"nircam-gain-pair{i + 1}-{name}",
+                       pure=False, priority=priority) for i in range(job.parts)]
+    last = cl.submit(gain_combine, prep, pairs, os.fspath(detdir), settings, topic, os.fspath(flag),
+                     key=f"nircam-gain-combine-{name}", pure=False, priority=top + priority)
+    return last, [prep, *pairs, last]
 
 
 def _write_provenance(plan: CampaignPlan, out: Path, outcomes: dict, cluster: dict, tables: list[str], created: str,
@@ -387,7 +443,8 @@ def _write_provenance(plan: CampaignPlan, out: Path, outcomes: dict, cluster: di
         "created": created, "analysis": plan.analysis, "command": command or [], "software": software_versions(),
         "cluster": cluster, "keep_going": keep_going, "cancelled": cancelled, "seconds": seconds,
         "detectors": {d: {"state": o.state, "error": o.error, "worker": o.worker, "host": o.host, "pid": o.pid,
-                          "seconds": o.seconds, "worker_peak_rss_mb": o.peak_rss_mb, "inputs": jobs[d].files,
+                          "seconds": o.seconds, "worker_peak_rss_mb": o.peak_rss_mb, "tasks": o.tasks,
+                          "inputs": jobs[d].files,
                           "references": jobs[d].references, "regions": jobs[d].regions,
                           "notes": jobs[d].notes, "warnings": o.warnings,
                           "products": [os.path.relpath(p, out) for p in o.products]}

@@ -1,9 +1,15 @@
-"""One detector's work, as it runs on a Dask worker.
+"""One detector's work, as it runs on Dask workers.
 
-The task gets paths and options (a :class:`~.inputs.DetectorJob`), reads its own files,
+A task gets paths and options (a :class:`~.inputs.DetectorJob`), reads its own files,
 runs the same analysis and the same writer as a single-detector command into
 ``OUTDIR/<DETECTOR>/``, and returns a small :class:`DetectorOutcome` (states, a few
-numbers, the worker that ran it). No array travels through the scheduler.
+numbers, the workers that ran it). No frame travels through the scheduler.
+
+A sky-flat detector is one task (:func:`run_detector`). A gain detector is a small graph,
+the steps of :func:`~nircam_gui.core.gain.run.run_gain` as tasks: :func:`gain_prepare`
+(checksums, skip test, pairing, the SUPERBIAS estimate when none is given), one
+:func:`gain_pair` per pair (calibration and box statistics of two integrations; it
+returns arrays of groups x boxes) and :func:`gain_combine` (fits, maps, products).
 
 Beside the products it writes ``campaign_record.json``: the SHA-256 of every file read,
 the options, and the SHA-256 of every product. A later campaign with the same inputs and
@@ -14,16 +20,22 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NircamFileError
 from ..fileio import atomic_path, sha256sum
 from ..progress import Cancelled
+from ..provenance import file_checksum, known_checksums, remember_checksums
 
-__all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "run_detector"]
+__all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "PairOutcome", "Prepared", "gain_combine", "gain_pair",
+           "gain_prepare", "run_detector"]
 
 RECORD_FILE = "campaign_record.json"
 #: the result object kept for the GUI (``settings["keep_result"]``), read back with pickle
@@ -51,8 +63,11 @@ class DetectorOutcome:
     products: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    #: peak resident memory of the worker process so far (MB; the lifetime peak, so it covers this task)
+    #: peak resident memory of the worker process so far (MB; the lifetime peak, so it covers this task;
+    #: with several tasks, the largest of their workers')
     peak_rss_mb: float = 0.0
+    #: the tasks of this detector: ``task`` (prepare, pair N, combine), worker, host, pid, seconds, peak_rss_mb
+    tasks: list[dict] = field(default_factory=list)
 
 
 def _peak_rss_mb() -> float:
@@ -85,13 +100,28 @@ class _Link:
         except ValueError:  # not on a worker (a direct call): no events
             pass
 
-    def send(self, fraction: float, message: str, force: bool = False) -> None:
+    def send(self, fraction: float, message: str, force: bool = False, part: int | None = None,
+             parts: int | None = None, event: str | None = None) -> None:
+        """``fraction`` of the detector's work, or with ``part`` (0-based) of ``parts``, of that part's;
+        ``event`` is ``start`` or ``end`` on a task's first and last message (the client counts the
+        detector's tasks that run)."""
         now = time.monotonic()
         if self.worker is None or not self.topic or (not force and now - self._last_sent < _EVERY_S):
             return
         self._last_sent = now
-        self.worker.log_event(self.topic, {"detector": self.detector, "fraction": float(fraction),
-                                           "message": str(message)[:80], "worker": self.worker.address})
+        msg = {"detector": self.detector, "fraction": float(fraction), "message": str(message)[:80],
+               "worker": self.worker.address}
+        if part is not None:
+            msg |= {"part": int(part), "parts": int(parts or 1)}
+        if event:
+            msg["event"] = event
+        self.worker.log_event(self.topic, msg)
+
+    def task(self, name: str, t0: float) -> dict:
+        """Where and how long a task ran (for the provenance)."""
+        return {"task": name, "worker": self.worker.address if self.worker is not None else "",
+                "host": socket.gethostname(), "pid": os.getpid(), "seconds": time.perf_counter() - t0,
+                "peak_rss_mb": _peak_rss_mb()}
 
     def cancelled(self) -> bool:
         return bool(self.flag) and os.path.exists(self.flag)
@@ -134,13 +164,19 @@ def _complete(outdir: Path, analysis: str, options: dict, checksums: dict) -> di
 
 
 def _gain(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[str], dict, list[str]]:
-    from astropy.table import Table
-
-    from ..gain.products import write_gain_products
     from ..gain.run import run_gain
 
     result = run_gain(job.files, job.options, lambda f, m: progress(0.97 * f, m), cancel)
     progress(0.98, "writing products")
+    return _write_gain(result, job, outdir, settings)
+
+
+def _write_gain(result, job, outdir: Path, settings: dict) -> tuple[list[str], dict, list[str]]:
+    """The single-run products of ``result`` in ``outdir``, and the detector's summary."""
+    from astropy.table import Table
+
+    from ..gain.products import write_gain_products
+
     paths = write_gain_products(result, outdir, figures=settings.get("figures", True))
     if settings.get("keep_result"):
         paths["result"] = _keep(result, outdir)
@@ -185,8 +221,6 @@ _ANALYSES = {"gain": _gain, "skyflat": _skyflat}
 
 def _keep(result, outdir: Path) -> str:
     """Pickle ``result`` beside its products (for the GUI, as its session files keep results)."""
-    import pickle
-
     with atomic_path(outdir / RESULT_FILE) as tmp:
         with open(tmp, "wb") as f:
             pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -239,9 +273,10 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
     out = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
                           worker=link.worker.address if link.worker is not None else "")
     outdir = Path(outdir)
-    link.send(0.0, "checking inputs", force=True)
+    link.send(0.0, "checking inputs", force=True, event="start")
     try:
-        checksums = {p: sha256sum(p) for p in _inputs_read(job)}
+        # cached in the process: the products' provenance records the same checksums
+        checksums = {p: file_checksum(p) for p in _inputs_read(job)}
         options = options_record(analysis, job, settings)
         earlier = None if force else _complete(outdir, analysis, options, checksums)
         if earlier is not None:
@@ -262,7 +297,7 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
         out.state, out.error = "failed", error_text(exc)
     out.seconds = time.perf_counter() - t0
     out.peak_rss_mb = _peak_rss_mb()
-    link.send(1.0, out.state, force=True)
+    link.send(1.0, out.state, force=True, event="end")
     return out
 
 
@@ -278,3 +313,266 @@ def error_text(exc: BaseException) -> str:
 
 
 __all__ += ["error_text", "options_record"]
+
+
+# --- a gain detector as a graph: prepare -> one task per pair -> combine ---------------------
+
+#: parts of a gain detector's progress: prepare, the pairs, combine (fractions of the whole)
+GAIN_SPANS = {"prepare": (0.0, 0.02), "pairs": (0.02, 0.97), "combine": (0.97, 1.0)}
+#: in a detector's work folder: a pair that failed stops its siblings at their next group
+_FAILED_FLAG = "failed"
+#: in a detector's work folder: its box grid, made once by its prepare task
+_BOXES_FILE = "boxes.pickle"
+
+
+@dataclass
+class Prepared:
+    """A gain detector after :func:`gain_prepare`: its setup, or why it goes no further.
+
+    ``outcome`` is set when the detector is finished already (skipped, failed, cancelled);
+    otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup`, paths and numbers)
+    goes to every pair task. ``known`` are the inputs' checksums for the products'
+    provenance, so the worker that writes them does not hash the ramps again.
+    """
+
+    job: object
+    outcome: DetectorOutcome | None
+    setup: object = None
+    checksums: dict = field(default_factory=dict)
+    known: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    workdir: str = ""
+    started: float = 0.0
+    tasks: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class PairOutcome:
+    """What one pair task returns: its statistics (groups x boxes) or why there are none."""
+
+    index: int
+    state: str  # done, failed, cancelled, skipped (the detector went no further)
+    error: str = ""
+    stats: object = None  # PairStatistics
+    task: dict = field(default_factory=dict)
+
+
+_GEOMETRY: OrderedDict = OrderedDict()
+_GEOMETRY_MAX = 2
+_GEOMETRY_LOCK = threading.Lock()
+
+
+def _stamp(path: str | None):
+    if not path:
+        return None
+    st = os.stat(path)
+    return os.path.abspath(path), st.st_size, st.st_mtime_ns
+
+
+def _geometry(options, shape: tuple[int, int], detector: str, workdir: str = ""):
+    """A run's box grid and clippers, made once per worker thread for every task (and every
+    campaign) that needs the same. Keyed on the files it is made from (path, size, mtime); per
+    thread, as the clipper keeps scratch buffers. The box grid itself (~1 s to make on a full
+    frame) is read from the detector's work folder when its prepare task left it there."""
+    from ..gain.run import build_geometry
+
+    o = options
+    key = (threading.get_ident(), o.box, _stamp(o.regions), _stamp(o.mask), o.nsigma, o.measured_lag,
+           tuple(shape), detector)
+    with _GEOMETRY_LOCK:
+        geo = _GEOMETRY.get(key)
+        if geo is not None:
+            _GEOMETRY.move_to_end(key)
+            return geo
+    saved = os.path.join(workdir, _BOXES_FILE) if workdir else ""
+    if saved and os.path.isfile(saved):
+        with open(saved, "rb") as f:
+            geo = build_geometry(o, shape, detector, boxes=pickle.load(f))
+    else:
+        geo = build_geometry(o, shape, detector)
+    with _GEOMETRY_LOCK:
+        _GEOMETRY[key] = geo
+        while len(_GEOMETRY) > _GEOMETRY_MAX:
+            _GEOMETRY.popitem(last=False)
+    return geo
+
+
+_BUFFERS = threading.local()
+
+
+def _buffers():
+    """The calibration arrays a worker thread lends to its pair tasks one after the other, so a
+    task does not pay the page faults of fresh full-frame chunks (see
+    :class:`~nircam_gui.core.calibrate.buffers.BufferPool`)."""
+    from ..calibrate.buffers import BufferPool
+
+    pool = getattr(_BUFFERS, "pool", None)
+    if pool is None:
+        pool = _BUFFERS.pool = BufferPool()
+    return pool
+
+
+def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, topic: str | None = None,
+                 cancel_flag: str | None = None, force: bool = False, workdir: str | os.PathLike | None = None
+                 ) -> Prepared:
+    """First task of a gain detector: checksums and the skip test, then the run's setup.
+
+    Parameters
+    ----------
+    job : DetectorJob
+        ``job.parts`` is the number of pairs the plan found.
+    outdir : path-like
+        The detector's folder (``OUTDIR/<DETECTOR>``): read here only for the skip test.
+    settings, topic, cancel_flag, force
+        As :func:`run_detector`.
+    workdir : path-like, optional
+        A folder every worker sees, for the SUPERBIAS estimated from the ramps when none is
+        given (removed by :func:`gain_combine`).
+
+    Returns
+    -------
+    Prepared
+        Never raises for a problem of the data (see :func:`run_detector`).
+    """
+    from ..gain.run import prepare_gain
+
+    settings = settings or {}
+    t0 = time.perf_counter()
+    link = _Link(job.detector, topic, cancel_flag)
+    prep = Prepared(job, None, workdir=os.fspath(workdir) if workdir else "", started=time.time())
+    fail = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
+                           worker=link.worker.address if link.worker is not None else "")
+    link.send(0.0, "checking inputs", force=True, event="start")
+    try:
+        if link.cancelled():
+            raise Cancelled("cancelled by the user")
+        prep.checksums = {p: file_checksum(p) for p in _inputs_read(job)}
+        prep.options = options_record("gain", job, settings)
+        earlier = None if force else _complete(Path(outdir), "gain", prep.options, prep.checksums)
+        if earlier is not None:
+            fail.state, fail.summary = "skipped", earlier.get("summary", {})
+            fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
+            prep.outcome = fail
+        else:
+            prep.setup = prepare_gain(job.files, job.options, workdir=workdir, make_geometry=_geometry)
+            n = len(prep.setup.pairs)
+            if n != getattr(job, "parts", n):
+                raise NircamFileError(job.files[0], f"the ramps changed after the campaign was planned: {n} pairs, "
+                                                    f"were {job.parts}")
+            prep.known = known_checksums(job.files)
+            geo = prep.setup.geometry()  # made by prepare_gain (it checked the regions and the MASK)
+            if workdir:  # the other workers read it rather than make it again
+                os.makedirs(workdir, exist_ok=True)
+                with atomic_path(Path(workdir) / _BOXES_FILE) as tmp:
+                    with open(tmp, "wb") as f:
+                        pickle.dump(geo.boxes, f, protocol=pickle.HIGHEST_PROTOCOL)
+    except (Cancelled, KeyboardInterrupt):
+        fail.state, fail.error = "cancelled", "cancelled by the user"
+        prep.outcome, prep.setup = fail, None
+    except Exception as exc:  # noqa: BLE001 - one detector's failure is reported, the others go on
+        fail.state, fail.error = "failed", error_text(exc)
+        prep.outcome, prep.setup = fail, None
+    prep.tasks.append(link.task("prepare", t0))
+    link.send(GAIN_SPANS["prepare"][1], "pairs queued" if prep.outcome is None else prep.outcome.state, force=True,
+              event="end")
+    return prep
+
+
+def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
+              cancel_flag: str | None = None) -> PairOutcome:
+    """One pair of a gain detector: its two integrations calibrated, every group measured in
+    every box (:func:`~nircam_gui.core.gain.run.measure_pair`).
+
+    Stops at its next group when the campaign is cancelled or another pair of the detector
+    failed. Never raises for a problem of the data: the error is in the outcome.
+    """
+    from ..gain.run import measure_pair
+
+    t0 = time.perf_counter()
+    det = prepared.job.detector
+    link = _Link(det, topic, cancel_flag)
+    if prepared.setup is None:
+        return PairOutcome(index, "skipped")
+    setup = prepared.setup
+    n = len(setup.pairs)
+    failed_flag = os.path.join(prepared.workdir, _FAILED_FLAG) if prepared.workdir else None
+
+    def stop() -> bool:
+        return link.cancelled() or (failed_flag is not None and os.path.exists(failed_flag))
+
+    out = PairOutcome(index, "failed")
+    link.send(0.0, f"pair {index + 1}: starting", force=True, part=index, parts=n, event="start")
+    try:
+        if stop():
+            raise Cancelled("cancelled")
+        out.stats = measure_pair(setup, index, lambda f, m: link.send(f, m, part=index, parts=n), stop,
+                                 _geometry(setup.options, setup.shape, setup.detector, prepared.workdir),
+                                 _buffers())
+        out.state = "done"
+    except (Cancelled, KeyboardInterrupt):
+        out.state, out.error = "cancelled", "cancelled by the user"
+    except Exception as exc:  # noqa: BLE001 - the detector fails, the campaign goes on
+        out.state, out.error = "failed", error_text(exc)
+        if failed_flag is not None:
+            try:
+                os.makedirs(prepared.workdir, exist_ok=True)
+                Path(failed_flag).touch()
+            except OSError:
+                pass  # the siblings then finish their pairs; the detector fails all the same
+    out.task = link.task(f"pair {index + 1}", t0)
+    link.send(1.0, f"pair {index + 1}: {out.state}", force=True, part=index, parts=n, event="end")
+    return out
+
+
+def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.PathLike,
+                 settings: dict | None = None, topic: str | None = None,
+                 cancel_flag: str | None = None) -> DetectorOutcome:
+    """Last task of a gain detector: the pairs' statistics fitted and combined into its maps
+    (:func:`~nircam_gui.core.gain.run.combine_gain`), the products and the record written
+    into ``outdir``. A failed pair fails the detector (its folder is left as it was)."""
+    from ..gain.run import combine_gain
+
+    settings = settings or {}
+    t0 = time.perf_counter()
+    job = prepared.job
+    link = _Link(job.detector, topic, cancel_flag)
+    outdir = Path(outdir)
+    tasks = list(prepared.tasks) + [p.task for p in pairs if p is not None and p.task]
+    link.send(GAIN_SPANS["combine"][0], "combining the pairs", force=True, event="start")
+    if prepared.outcome is not None:
+        out = prepared.outcome
+    else:
+        out = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
+                              worker=link.worker.address if link.worker is not None else "")
+        try:
+            failed = [p for p in pairs if p.state == "failed"]
+            if failed:
+                raise _PairFailed(failed[0].error)
+            if link.cancelled() or any(p.state != "done" for p in pairs):
+                raise Cancelled("cancelled by the user")
+            remember_checksums(prepared.known)
+            st = prepared.setup
+            geometry = _geometry(st.options, st.shape, st.detector, prepared.workdir)
+            result = combine_gain(prepared.setup, [p.stats for p in pairs], geometry)
+            link.send(0.98, "writing products", force=True)
+            products, out.summary, out.warnings = _write_gain(result, job, outdir, settings)
+            _record(outdir, "gain", job, prepared.options, prepared.checksums, products, out.summary)
+            out.products = products + [os.fspath(outdir / RECORD_FILE)]
+            out.state = "done"
+        except (Cancelled, KeyboardInterrupt):
+            out.state, out.error = "cancelled", "cancelled by the user"
+        except _PairFailed as exc:
+            out.state, out.error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001
+            out.state, out.error = "failed", error_text(exc)
+    if prepared.workdir:
+        shutil.rmtree(prepared.workdir, ignore_errors=True)
+    out.tasks = [*tasks, link.task("combine", t0)]
+    out.seconds = time.time() - prepared.started
+    out.peak_rss_mb = max(t.get("peak_rss_mb", 0.0) for t in out.tasks)
+    link.send(1.0, out.state, force=True, event="end")
+    return out
+
+
+class _PairFailed(Exception):
+    """A pair's error, already one line naming the file."""

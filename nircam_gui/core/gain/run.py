@@ -41,7 +41,8 @@ from .maps import GainMaps, check_first_pair, combine_pairs, sector_table
 from .pairs import Integration, Pair, find_integrations, make_pairs
 from .ptcfit import FLAG_BAD_SLOPE, FLAG_FEW_POINTS, PTCFit, fit_ptc
 
-__all__ = ["GainOptions", "GainResult", "PTCPoints", "run_gain"]
+__all__ = ["GainOptions", "GainResult", "GainSetup", "PTCPoints", "PairGeometry", "PairStatistics", "build_geometry",
+           "combine_gain", "measure_pair", "prepare_gain", "run_gain"]
 
 IPC_MODES = ("none", "analytic", "exact", "deconvolve")
 FIRST_PAIR_MODES = ("auto", "keep", "drop")
@@ -310,29 +311,117 @@ def _no_usable_fit(fit: PTCFit, limit: float, ngroups: int) -> str:
     return "no box gave a usable photon-transfer fit in any pair; " + "; ".join(parts)
 
 
-def run_gain(
-    files: list[str | os.PathLike],
-    options: GainOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelCheck | None = None,
-) -> GainResult:
-    """Measure gain maps from flat-field ramps with the PTC method.
+@dataclass
+class GainSetup:
+    """What every pair's measurement and the combination need: paths, options and numbers.
+
+    Made by :func:`prepare_gain`; small and picklable (no pixel array), so a campaign sends
+    it to the workers that measure the pairs. The box grid (:class:`PairGeometry`) is made
+    from it where it is needed (:meth:`geometry`) and is not pickled.
+    """
+
+    options: GainOptions
+    files: list[str]
+    detector: str
+    pairs: list[Pair]
+    shape: tuple[int, int]
+    ngroups: int
+    signal_limit: float
+    ipc_factor: float
+    ipc_info: dict
+    calibration: CalibrationConfig
+    #: the SUPERBIAS estimated from the ramps (None when one was given, or none was estimated)
+    estimated_superbias: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    _geometry: "PairGeometry | None" = field(default=None, repr=False, compare=False)
+    _workdir: object = field(default=None, repr=False, compare=False)
+
+    def geometry(self) -> "PairGeometry":
+        """The box grid and the clippers of this run (made once per process that asks)."""
+        if self._geometry is None:
+            self._geometry = build_geometry(self.options, self.shape, self.detector)
+        return self._geometry
+
+    def __getstate__(self) -> dict:
+        # the geometry is tens of MB on a full frame and is remade from the options where
+        # needed; a temporary folder belongs to the process that made it
+        state = self.__dict__.copy()
+        state["_geometry"] = None
+        state["_workdir"] = None
+        return state
+
+
+@dataclass
+class PairGeometry:
+    """The box grid of a run and the objects that measure boxes on it."""
+
+    boxes: BoxGrid
+    clipper: BoxClipper
+    covariances: BoxCovariances | None
+
+
+def build_geometry(options: GainOptions, shape: tuple[int, int], detector: str | None = None,
+                   boxes: BoxGrid | None = None) -> PairGeometry:
+    """Boxes (MASK exclusions and epoxy voids included), the box clipper and, when the options
+    measure covariances, the covariance measurer; ``boxes``, when given, is the box grid
+    :func:`build_boxes` made for these options (e.g. in another process)."""
+    if boxes is None:
+        boxes = build_boxes(options, shape, detector)
+    clipper = BoxClipper(boxes.labels, nsigma=options.nsigma)
+    lag = options.measured_lag
+    return PairGeometry(boxes, clipper, BoxCovariances(clipper, lag) if lag is not None else None)
+
+
+@dataclass
+class PairStatistics:
+    """One pair's statistics: arrays of shape (ngroups, nbox) (see :class:`PTCPoints`).
+
+    What a pair's measurement (:func:`measure_pair`) returns and the combination
+    (:func:`combine_gain`) takes: a few kB to a few MB, whatever the frame size.
+    """
+
+    index: int  # 0-based position in ``GainSetup.pairs``
+    mean: np.ndarray
+    variance: np.ndarray
+    variance_raw: np.ndarray
+    diff_mean: np.ndarray
+    npix_sum: np.ndarray
+    npix_diff: np.ndarray
+    group_median: np.ndarray  # (2, ngroups)
+    cov: np.ndarray | None = None
+    cov_npairs: np.ndarray | None = None
+    #: the calibration's provenance (steps, reference files and their checksums)
+    calibration: dict = field(default_factory=dict)
+    statistics_s: float = 0.0
+    covariances_s: float = 0.0
+
+
+def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = None,
+                 workdir: str | os.PathLike | None = None, make_geometry=None) -> GainSetup:
+    """Check the inputs of a gain run and settle everything its pairs share.
+
+    Pairs the integrations, reads the IPC kernel, builds (and so checks) the box grid and,
+    when no SUPERBIAS is given, estimates one from the ramps (it needs every integration).
 
     Parameters
     ----------
     files : list of path-like
-        Raw ramps (``_uncal.fits`` or ground cubes); integrations are paired 1/2, 3/4, ...
-        in order of exposure start.
     options : GainOptions
-    progress, cancel : callable, optional
-        See :mod:`nircam_gui.core.progress`.
+    workdir : path-like, optional
+        Folder for the estimated SUPERBIAS; it must be readable wherever the pairs are
+        measured. By default a temporary folder that lives as long as the setup.
+    make_geometry : callable, optional
+        ``make_geometry(options, shape, detector) -> PairGeometry`` in place of
+        :func:`build_geometry` (a caller that keeps box grids between runs).
 
-    Returns
-    -------
-    GainResult
+    Raises
+    ------
+    NircamFileError
+        Inputs that cannot be paired, a reference file that does not fit the ramps.
     """
     opt = options or GainOptions()
-    t_start = time.perf_counter()
     files = list(files)
     integrations = find_integrations(files)
     # the products record the inputs' SHA-256 and are written through stdatamodels: the hashing
@@ -352,18 +441,21 @@ def run_gain(
     limit = float(opt.signal_limit if opt.signal_limit is not None else det.signal_limit)
     shape = (meta.ny, meta.nx)
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
-    boxes = build_boxes(opt, shape, det.name)
-    clipper = BoxClipper(boxes.labels, nsigma=opt.nsigma)
-    lag = opt.measured_lag
-    covs = BoxCovariances(clipper, lag) if lag is not None else None
+    geometry = (make_geometry or build_geometry)(opt, shape, det.name)
     superbias, estimated, run_notes = opt.superbias, None, []
+    tmp = None
     if superbias is None and meta.ngroups >= 3:
         # the first read is no bias: it holds one frame of signal, which the linearity needs and
         # without which group 0 would be an exact (0, 0) point below the read-noise intercept
-        bias_dir = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
         sat = open_reference(opt.saturation, "SATURATION").data if opt.saturation else None
         try:
-            estimated = os.fspath(write_estimated_superbias(integrations, bias_dir.name, det.name,
+            if workdir is None:
+                tmp = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
+                where = tmp.name
+            else:
+                where = os.fspath(workdir)
+                os.makedirs(where, exist_ok=True)
+            estimated = os.fspath(write_estimated_superbias(integrations, where, det.name,
                                                             sat if sat is not None and sat.shape == shape else None))
             superbias = estimated
             run_notes.append("no SUPERBIAS given: the bias was estimated from the ramps (2 read0 - read1, averaged "
@@ -375,54 +467,115 @@ def run_gain(
                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups,
                             group_medians=False)
     ngroups = meta.ngroups if opt.groups is None else min(opt.groups, meta.ngroups)
-    npairs, nbox = len(pairs), boxes.nbox
-    shape3 = (npairs, ngroups, nbox)
-    ptc = PTCPoints(*(np.full(shape3, np.nan) for _ in range(4)),
-                    np.zeros(shape3, np.int64), np.zeros(shape3, np.int64), np.full((npairs, 2, ngroups), np.nan),
-                    np.full(shape3 + (lag + 1,) * 2, np.nan) if covs is not None else None,
-                    np.zeros(shape3 + (lag + 1,) * 2, np.int64) if covs is not None else None)
-    rep = Reporter(npairs * ngroups, progress, cancel)
-    calib_prov: dict = {}
-    buffers = BufferPool()
-    t_stats = 0.0
-    t_cov = 0.0
-    for p, pair in enumerate(pairs):
-        # each chunk is done with before the next is asked for: the calibrations reuse their arrays
-        ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel,
-                                               buffers=buffers), pair.first, estimated, shape)
-        gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel,
-                                               buffers=buffers), pair.second, estimated, shape)
-        for ca, cb in zip(ga, gb):
-            for chunk, member in ((ca, pair.first), (cb, pair.second)):
-                if chunk.data.shape[1:] != shape:  # the file was replaced after it was inspected
-                    raise NircamFileError(member.path, f"changed while it was read: its frames are now "
-                                                       f"{chunk.data.shape[2]}x{chunk.data.shape[1]}, were "
-                                                       f"{shape[1]}x{shape[0]}")
-            calib_prov = ca.provenance
-            g0 = ca.first_group
-            if g0 + ca.data.shape[0] == ngroups:
-                # the signal each integration reached (what the pair table shows): one median, not one
-                # per group
-                ptc.group_median[p, 0, -1] = science_median(ca.data[-1], ca.pixeldq)
-                ptc.group_median[p, 1, -1] = science_median(cb.data[-1], cb.pixeldq)
-            usable = ((ca.pixeldq | cb.pixeldq) & np.uint32(dqbits.DO_NOT_USE)) == 0
-            for k in range(ca.data.shape[0]):
-                t0 = time.perf_counter()
-                g = g0 + k
-                valid = usable & ((ca.groupdq[k] | cb.groupdq[k]) == 0)
-                ss, sd = clipper.clip_pair(ca.data[k], cb.data[k], valid)
-                ptc.mean[p, g] = ss.mean
-                ptc.npix_sum[p, g] = ss.npix
-                ptc.variance[p, g] = sd.variance
-                ptc.variance_raw[p, g] = sd.variance_raw
-                ptc.diff_mean[p, g] = sd.mean
-                ptc.npix_diff[p, g] = sd.npix
-                t1 = time.perf_counter()
-                t_stats += t1 - t0
-                if covs is not None:
-                    ptc.cov[p, g], ptc.cov_npairs[p, g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
-                    t_cov += time.perf_counter() - t1
-                rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
+    return GainSetup(opt, [os.fspath(f) for f in files], det.name, pairs, shape, ngroups, limit, ipc_factor,
+                     ipc_info, cal, estimated, run_notes, run_warnings, _geometry=geometry, _workdir=tmp)
+
+
+def measure_pair(setup: GainSetup, index: int, progress: ProgressCallback | None = None,
+                 cancel: CancelCheck | None = None, geometry: PairGeometry | None = None,
+                 buffers: BufferPool | None = None) -> PairStatistics:
+    """Calibrate the two integrations of one pair and measure every group in every box.
+
+    Parameters
+    ----------
+    setup : GainSetup
+    index : int
+        0-based pair (``setup.pairs[index]``).
+    progress, cancel : callable, optional
+        Over this pair's groups; see :mod:`nircam_gui.core.progress`.
+    geometry : PairGeometry, optional
+        The setup's box grid, when the caller keeps one (default ``setup.geometry()``).
+    buffers : BufferPool, optional
+        Calibration arrays to reuse, for a caller that measures several pairs (default a pool of
+        this pair's own).
+
+    Returns
+    -------
+    PairStatistics
+    """
+    geo = geometry if geometry is not None else setup.geometry()
+    clipper, covs = geo.clipper, geo.covariances
+    pair = setup.pairs[index]
+    cal, shape, ngroups, estimated = setup.calibration, setup.shape, setup.ngroups, setup.estimated_superbias
+    nbox = geo.boxes.nbox
+    lag = setup.options.measured_lag
+    shape2 = (ngroups, nbox)
+    st = PairStatistics(index, *(np.full(shape2, np.nan) for _ in range(4)), np.zeros(shape2, np.int64),
+                        np.zeros(shape2, np.int64), np.full((2, ngroups), np.nan),
+                        np.full(shape2 + (lag + 1,) * 2, np.nan) if covs is not None else None,
+                        np.zeros(shape2 + (lag + 1,) * 2, np.int64) if covs is not None else None)
+    rep = Reporter(ngroups, progress, cancel)
+    # each chunk is done with before the next is asked for: the calibrations reuse their arrays
+    buffers = buffers if buffers is not None else BufferPool()
+    ga = _blame_ramp(calibrate_integration(pair.first.path, pair.first.index, cal, cancel=cancel,
+                                           buffers=buffers), pair.first, estimated, shape)
+    gb = _blame_ramp(calibrate_integration(pair.second.path, pair.second.index, cal, cancel=cancel,
+                                           buffers=buffers), pair.second, estimated, shape)
+    for ca, cb in zip(ga, gb):
+        for chunk, member in ((ca, pair.first), (cb, pair.second)):
+            if chunk.data.shape[1:] != shape:  # the file was replaced after it was inspected
+                raise NircamFileError(member.path, f"changed while it was read: its frames are now "
+                                                   f"{chunk.data.shape[2]}x{chunk.data.shape[1]}, were "
+                                                   f"{shape[1]}x{shape[0]}")
+        st.calibration = ca.provenance
+        g0 = ca.first_group
+        if g0 + ca.data.shape[0] == ngroups:
+            # the signal each integration reached (what the pair table shows): one median, not one
+            # per group
+            st.group_median[0, -1] = science_median(ca.data[-1], ca.pixeldq)
+            st.group_median[1, -1] = science_median(cb.data[-1], cb.pixeldq)
+        usable = ((ca.pixeldq | cb.pixeldq) & np.uint32(dqbits.DO_NOT_USE)) == 0
+        for k in range(ca.data.shape[0]):
+            t0 = time.perf_counter()
+            g = g0 + k
+            valid = usable & ((ca.groupdq[k] | cb.groupdq[k]) == 0)
+            ss, sd = clipper.clip_pair(ca.data[k], cb.data[k], valid)
+            st.mean[g] = ss.mean
+            st.npix_sum[g] = ss.npix
+            st.variance[g] = sd.variance
+            st.variance_raw[g] = sd.variance_raw
+            st.diff_mean[g] = sd.mean
+            st.npix_diff[g] = sd.npix
+            t1 = time.perf_counter()
+            st.statistics_s += t1 - t0
+            if covs is not None:
+                st.cov[g], st.cov_npairs[g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
+                st.covariances_s += time.perf_counter() - t1
+            rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
+    return st
+
+
+def _stack(stats: list[PairStatistics], name: str) -> np.ndarray:
+    return np.stack([getattr(s, name) for s in stats])
+
+
+def combine_gain(setup: GainSetup, stats: list[PairStatistics], geometry: PairGeometry | None = None) -> GainResult:
+    """Fit the PTC of every pair and box, and combine the pairs into the gain maps.
+
+    Parameters
+    ----------
+    setup : GainSetup
+    stats : list of PairStatistics
+        One per pair of ``setup.pairs``, in any order.
+    geometry : PairGeometry, optional
+        Default ``setup.geometry()``.
+
+    Raises
+    ------
+    NircamFileError
+        No box of any pair has a usable fit (or, with the covariance model, no box gain).
+    """
+    opt, pairs, limit, ngroups = setup.options, setup.pairs, setup.signal_limit, setup.ngroups
+    if sorted(s.index for s in stats) != list(range(len(pairs))):
+        raise ValueError(f"statistics of pairs {sorted(s.index + 1 for s in stats)} for {len(pairs)} pairs")
+    stats = sorted(stats, key=lambda s: s.index)
+    boxes = (geometry if geometry is not None else setup.geometry()).boxes
+    with_cov = stats[0].cov is not None
+    ptc = PTCPoints(*(_stack(stats, n) for n in ("mean", "variance", "variance_raw", "diff_mean", "npix_sum",
+                                                  "npix_diff", "group_median")),
+                    _stack(stats, "cov") if with_cov else None, _stack(stats, "cov_npairs") if with_cov else None)
+    run_warnings, run_notes, ipc_factor = list(setup.warnings), setup.notes, setup.ipc_factor
+    files = setup.files
     box_npix = np.asarray(boxes.table["npix"])
     fit = fit_ptc(ptc.mean, ptc.variance, ptc.npix_diff, box_npix, summed_limit=2.0 * limit)
     others = len(set(map(os.fspath, files))) - 1
@@ -468,11 +621,47 @@ def run_gain(
                                                    "the PTC turnoff (or the signal limit) in every box" + also)
     maps = model_maps[opt.ptc_model]
     sectors = model_sectors[opt.ptc_model]
-    timings = {"total_s": time.perf_counter() - t_start, "statistics_s": t_stats, "covariances_s": t_cov,
-               "covariance_fit_s": time.perf_counter() - t0}
-    return GainResult(opt, [os.fspath(f) for f in files], det.name, pairs, boxes, ptc, fit, maps, sectors, limit,
-                      clip_variance_factor(opt.nsigma), ipc_factor, ipc_info, calib_prov, timings, run_warnings,
-                      solution, model_maps, model_sectors)
+    timings = {"total_s": time.time() - setup.started, "statistics_s": sum(s.statistics_s for s in stats),
+               "covariances_s": sum(s.covariances_s for s in stats), "covariance_fit_s": time.perf_counter() - t0}
+    return GainResult(opt, list(files), setup.detector, pairs, boxes, ptc, fit, maps, sectors, limit,
+                      clip_variance_factor(opt.nsigma), ipc_factor, setup.ipc_info, stats[-1].calibration, timings,
+                      run_warnings, solution, model_maps, model_sectors)
+
+
+def run_gain(
+    files: list[str | os.PathLike],
+    options: GainOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> GainResult:
+    """Measure gain maps from flat-field ramps with the PTC method.
+
+    The run is :func:`prepare_gain`, then :func:`measure_pair` for every pair (the
+    map step, which a campaign runs as one Dask task per pair), then
+    :func:`combine_gain` (the reduce step).
+
+    Parameters
+    ----------
+    files : list of path-like
+        Raw ramps (``_uncal.fits`` or ground cubes); integrations are paired 1/2, 3/4, ...
+        in order of exposure start.
+    options : GainOptions
+    progress, cancel : callable, optional
+        See :mod:`nircam_gui.core.progress`.
+
+    Returns
+    -------
+    GainResult
+    """
+    setup = prepare_gain(files, options)
+    geometry = setup.geometry()
+    npairs = len(setup.pairs)
+    buffers = BufferPool()
+    stats = []
+    for p in range(npairs):
+        part = None if progress is None else (lambda f, m, p=p: progress((p + f) / npairs, m))
+        stats.append(measure_pair(setup, p, part, cancel, geometry, buffers))
+    return combine_gain(setup, stats, geometry)
 
 
 def options_dict(options: GainOptions) -> dict:

@@ -120,6 +120,23 @@ def test_gain_campaign_tables_and_provenance(gain_campaign, flats_two):
     assert seen[0].states == {"NRCA1": "queued", "NRCB4": "queued"} and seen[-1].fraction == 1.0
 
 
+def test_gain_detector_runs_as_prepare_pairs_combine(gain_campaign):
+    """A gain detector is a graph of tasks, one per pair between its prepare and combine tasks,
+    each on a worker of the cluster; progress counts the pairs and never goes back."""
+    plan, out, result, seen = gain_campaign
+    doc = json.loads((out / CAMPAIGN_FILE).read_text())
+    workers = set(doc["cluster"]["workers"])
+    for det, job in plan.jobs.items():
+        assert job.parts == 2  # 4 integrations
+        tasks = doc["detectors"][det]["tasks"]
+        assert [t["task"] for t in tasks] == ["prepare", "pair 1", "pair 2", "combine"]
+        assert all(t["worker"] in workers and t["pid"] != os.getpid() and t["seconds"] > 0 for t in tasks)
+        assert result.outcomes[det].worker == tasks[-1]["worker"]  # where the products were written
+        fractions = [s.fractions.get(det, 0.0) for s in seen]
+        assert fractions == sorted(fractions)
+    assert any("running" in s.states.values() for s in seen)
+
+
 def test_rerun_skips_complete_detectors_and_redoes_changed_ones(gain_campaign, dask_client, flats_two):
     plan, out, _, _ = gain_campaign
     root, _ = flats_two
