@@ -336,11 +336,14 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
             # holds what a detector's tasks share (its box grid, a SUPERBIAS estimated from its ramps)
             flag = out / f".nircam-campaign-cancel-{token}"
             work = out / f".nircam-campaign-work-{token}"
+            work.mkdir()  # the tasks make their detectors' folders in it while it exists
             cl.subscribe_topic(topic, on_event)
             submit = _submit_gain if plan.analysis == "gain" else _submit_detector
             futures: dict = {}  # the last task of each detector -> detector
             tasks_of: dict[str, list] = {}  # every task of each detector (to cancel them)
-            for k, (det, job) in enumerate(jobs.items()):
+            # a campaign cancelled before it starts submits nothing
+            cancelled = cancel is not None and cancel()
+            for k, (det, job) in enumerate(jobs.items() if not cancelled else ()):
                 # earlier detectors first, and a ready combine before any pair: a detector finishes
                 # (its pairs' statistics released) as soon as its last pair is measured
                 last, every = submit(cl, plan.analysis, job, out / det, settings or {}, topic, flag, force,
@@ -351,6 +354,12 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
             report()
             try:
                 while pending:
+                    # the cancel is looked at before the results: a cancel that came while a detector
+                    # finished still stops the rest
+                    if not cancelled and cancel is not None and cancel():
+                        cancelled = True
+                        flag.touch()
+                        _cancel_queued(cl, futures, tasks_of, pending, state, lock)
                     # a future's status is local (no scheduler round trip); polling keeps cancel responsive
                     done = {f for f in pending if f.done()}
                     if not done:
@@ -365,21 +374,17 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                             state.fractions[det] = 1.0
                         if outcomes[det].state == "failed" and not keep_going:
                             _cancel_queued(cl, futures, tasks_of, pending, state, lock)
-                    if not cancelled and cancel is not None and cancel():
-                        cancelled = True
-                        flag.touch()
-                        _cancel_queued(cl, futures, tasks_of, pending, state, lock)
                     report()
             finally:
                 cl.unsubscribe_topic(topic)
                 if pending:  # interrupted (a second Ctrl-C): stop what runs, keep what is done
                     flag.touch()
                     cl.cancel([f for det in tasks_of for f in tasks_of[det]])
-            if pending or cancelled:
-                # the tasks told to stop have returned, or were released with the interrupted client
-                flag.unlink(missing_ok=True)
+            # a cancelled task that had started may run on in its worker: without the work folder it
+            # stops at its next step (tasks.py, _enter_workdir) rather than write anything
+            flag.unlink(missing_ok=True)
             shutil.rmtree(work, ignore_errors=True)  # a detector whose last task never ran
-            for fut, det in futures.items():
+            for det in jobs:
                 if det not in outcomes:
                     outcomes[det] = DetectorOutcome(det, "cancelled", error="not started: the campaign stopped")
     outcomes = {d: outcomes[d] for d in plan.jobs}

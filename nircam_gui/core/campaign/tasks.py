@@ -400,6 +400,18 @@ def _geometry(options, shape: tuple[int, int], detector: str, workdir: str = "")
 _BUFFERS = threading.local()
 
 
+def _enter_workdir(workdir: str | os.PathLike) -> None:
+    """Make a detector's folder in the campaign's work folder, which the client made before it
+    submitted anything and removes when the campaign ends: a task that runs on after its campaign
+    was cancelled finds it gone and stops, instead of leaving files behind."""
+    try:
+        os.mkdir(workdir)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise Cancelled("the campaign has ended") from None
+
+
 def _buffers():
     """The calibration arrays a worker thread lends to its pair tasks one after the other, so a
     task does not pay the page faults of fresh full-frame chunks (see
@@ -454,6 +466,8 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
             fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
             prep.outcome = fail
         else:
+            if workdir:
+                _enter_workdir(workdir)
             prep.setup = prepare_gain(job.files, job.options, workdir=workdir, make_geometry=_geometry)
             n = len(prep.setup.pairs)
             if n != getattr(job, "parts", n):
@@ -462,7 +476,7 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
             prep.known = known_checksums(job.files)
             geo = prep.setup.geometry()  # made by prepare_gain (it checked the regions and the MASK)
             if workdir:  # the other workers read it rather than make it again
-                os.makedirs(workdir, exist_ok=True)
+                _enter_workdir(workdir)
                 with atomic_path(Path(workdir) / _BOXES_FILE) as tmp:
                     with open(tmp, "wb") as f:
                         pickle.dump(geo.boxes, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -515,9 +529,9 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
         out.state, out.error = "failed", error_text(exc)
         if failed_flag is not None:
             try:
-                os.makedirs(prepared.workdir, exist_ok=True)
+                _enter_workdir(prepared.workdir)
                 Path(failed_flag).touch()
-            except OSError:
+            except (OSError, Cancelled):
                 pass  # the siblings then finish their pairs; the detector fails all the same
     out.task = link.task(f"pair {index + 1}", t0)
     link.send(1.0, f"pair {index + 1}: {out.state}", force=True, part=index, parts=n, event="end")

@@ -192,14 +192,49 @@ def test_detector_with_bad_inputs_refused_or_skipped(flats_two, dask_client, tmp
     assert "IPC" in result.outcomes["NRCB4"].error and not (tmp_path / "out" / "NRCB4").exists()
 
 
-def test_cancel_leaves_no_partial_products(flats_two, dask_client, tmp_path):
+def test_cancel_before_the_start_runs_nothing(flats_two, dask_client, tmp_path):
     root, _ = flats_two
     result = run_campaign(plan_gain([root], {"box": BOX}), tmp_path, client=dask_client,
                           settings={"figures": False}, cancel=lambda: True)
     assert result.cancelled and not result.ok
-    assert set(o.state for o in result.outcomes.values()) <= {"cancelled"}
+    assert {d: o.state for d, o in result.outcomes.items()} == {"NRCA1": "cancelled", "NRCB4": "cancelled"}
     for det in ("NRCA1", "NRCB4"):
         assert not (tmp_path / det).exists() or not any(p.suffix in (".fits", ".ecsv") for p in (tmp_path / det).iterdir())
+    assert json.loads((tmp_path / CAMPAIGN_FILE).read_text())["cancelled"] is True
+
+
+def test_cancel_just_after_the_start_stops_every_detector(flats_two, dask_client, tmp_path):
+    """Cancelled once the tasks are submitted (the second look at the cancel): queued tasks are
+    cancelled, started ones see the cancel flag; nothing is written."""
+    root, _ = flats_two
+    looks = []
+    result = run_campaign(plan_gain([root], {"box": BOX}), tmp_path, client=dask_client,
+                          settings={"figures": False}, cancel=lambda: looks.append(1) or len(looks) > 1)
+    assert result.cancelled and not result.ok
+    assert {d: o.state for d, o in result.outcomes.items()} == {"NRCA1": "cancelled", "NRCB4": "cancelled"}
+    for det in ("NRCA1", "NRCB4"):
+        assert not (tmp_path / det).exists() or not any(p.suffix in (".fits", ".ecsv") for p in (tmp_path / det).iterdir())
+    assert not list(tmp_path.glob(".nircam-campaign-*"))
+
+
+def test_cancel_while_running_leaves_no_partial_products(flats_two, dask_client, tmp_path):
+    """Cancelled once a detector runs: each detector is either done, with all its products, or
+    cancelled with none (these small detectors may finish before the cancel is seen)."""
+    root, _ = flats_two
+    running = []
+    result = run_campaign(plan_gain([root], {"box": BOX}), tmp_path, client=dask_client,
+                          settings={"figures": False}, cancel=lambda: bool(running),
+                          progress=lambda s: running.extend(d for d, st in s.states.items() if st == "running"))
+    assert running and result.cancelled and not result.ok
+    states = {d: o.state for d, o in result.outcomes.items()}
+    assert set(states.values()) <= {"cancelled", "done"}, states
+    for det, state in states.items():
+        products = {p.name for p in (tmp_path / det).iterdir()} if (tmp_path / det).exists() else set()
+        if state == "done":
+            assert {"gain_map.fits", "boxes.ecsv", "sectors.ecsv"} <= products, products
+        else:
+            assert not any(name.endswith((".fits", ".ecsv")) for name in products), (det, products)
+    assert not list(tmp_path.glob(".nircam-campaign-*"))  # no cancel flag or work folder left behind
     assert json.loads((tmp_path / CAMPAIGN_FILE).read_text())["cancelled"] is True
 
 
