@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 CHILD = r'''
-import json, resource, sys, time
+import json, sys, time
+from nircam_gui.core.memory import peak_rss_mb
 import numpy as np
 kind, ramp, refs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 t0 = time.perf_counter()
@@ -52,7 +53,7 @@ else:
     m = run_step(LinearityStep, m, {"linearity": refs["LINEARITY"]})
     n = m.data.shape[1]
 dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, "groups": n}))
+print(json.dumps({"seconds": dt, "peak_gb": peak_rss_mb() / 1024, "groups": n}))
 '''
 
 

@@ -139,7 +139,8 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
 
 
 _E2E = r"""
-import json, resource, sys, time
+import json, sys, time
+from nircam_gui.core.memory import peak_rss_mb
 from collections import defaultdict
 info, outdir, engine, ngroups = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 spent = defaultdict(float)
@@ -188,11 +189,12 @@ t0 = time.perf_counter()
 code = main(argv)
 wall = time.perf_counter() - t0
 print(json.dumps({"code": code, "wall_s": wall, "parts": dict(spent), "import_s": t_import,
-                  "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
+                  "peak_gb": peak_rss_mb() / 1024}))
 """
 
 _PLAIN = r"""
-import json, resource, sys, time
+import json, sys, time
+from nircam_gui.core.memory import peak_rss_mb
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 from nircam_gui.core.calibrate import CalibrationConfig, calibrate_integration
@@ -231,7 +233,7 @@ for p in range(0, len(info["ramps"]) - 1, 2):
     t_stats += time.perf_counter() - t
 print(json.dumps({"wall_s": time.perf_counter() - t0, "calibration_s": t_cal, "statistics_s": t_stats,
                   "median_gain": float(np.median(gains)),
-                  "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
+                  "peak_gb": peak_rss_mb() / 1024}))
 """
 
 _READ_SUM = r"""

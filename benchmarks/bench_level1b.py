@@ -16,13 +16,14 @@ import tempfile
 from pathlib import Path
 
 _RUN = """
-import json, resource, sys, time
+import json, sys, time
+from nircam_gui.core.memory import peak_rss_mb
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 out, layout, nints, ngroups = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 t0 = time.perf_counter()
 simulate_flats(out, FlatSimConfig(detector="NRCB1", nints=nints, ngroups=ngroups, seed=1, layout=layout, threads=2))
 print(json.dumps({"wall_s": time.perf_counter() - t0,
-                  "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
+                  "peak_gb": peak_rss_mb() / 1024}))
 """
 
 

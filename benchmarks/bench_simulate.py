@@ -14,13 +14,14 @@ import tempfile
 from pathlib import Path
 
 _RUN = """
-import json, resource, sys, time
+import json, sys, time
+from nircam_gui.core.memory import peak_rss_mb
 from nircam_gui.core.simulate.flats import FlatSimConfig, simulate_flats
 out, threads = sys.argv[1], int(sys.argv[2])
 t0 = time.perf_counter()
 r = simulate_flats(out, FlatSimConfig(detector="NRCB1", nints=10, ngroups=20, seed=1, threads=threads))
 print(json.dumps({"wall_s": time.perf_counter() - t0,
-                  "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+                  "peak_gb": peak_rss_mb() / 1024,
                   "ramps": [str(p) for p in r.ramps]}))
 """
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..errors import NircamFileError
 from ..fileio import atomic_path, sha256sum
+from ..memory import peak_rss_mb
 from ..progress import Cancelled
 from ..provenance import file_checksum, known_checksums, remember_checksums
 
@@ -68,15 +69,6 @@ class DetectorOutcome:
     peak_rss_mb: float = 0.0
     #: the tasks of this detector: ``task`` (prepare, pair N, combine), worker, host, pid, seconds, peak_rss_mb
     tasks: list[dict] = field(default_factory=list)
-
-
-def _peak_rss_mb() -> float:
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
-    except (ImportError, OSError):
-        return 0.0
 
 
 class _Link:
@@ -121,7 +113,7 @@ class _Link:
         """Where and how long a task ran (for the provenance)."""
         return {"task": name, "worker": self.worker.address if self.worker is not None else "",
                 "host": socket.gethostname(), "pid": os.getpid(), "seconds": time.perf_counter() - t0,
-                "peak_rss_mb": _peak_rss_mb()}
+                "peak_rss_mb": peak_rss_mb()}
 
     def cancelled(self) -> bool:
         return bool(self.flag) and os.path.exists(self.flag)
@@ -296,7 +288,7 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
     except Exception as exc:  # noqa: BLE001 - one detector's failure is reported, the others go on
         out.state, out.error = "failed", error_text(exc)
     out.seconds = time.perf_counter() - t0
-    out.peak_rss_mb = _peak_rss_mb()
+    out.peak_rss_mb = peak_rss_mb()
     link.send(1.0, out.state, force=True, event="end")
     return out
 
