@@ -152,6 +152,10 @@ def main() -> None:
     _print(report)
 
 
+# a-matrix terms printed: (name, index [dy, dx]); a10 is the neighbour along a row
+_A_TERMS = (("a00", (0, 0)), ("a10", (0, 1)), ("a01", (1, 0)))
+
+
 def _print(rep: dict) -> None:
     for name in ("A_bfe", "B_nobfe", "C_bfe_1f"):
         e = rep.get(name)
@@ -167,10 +171,10 @@ def _print(rep: dict) -> None:
         if e["truth"]["bfe"]:
             ta = np.array(e["truth"]["bfe"]["a_matrix"])
             for label, f in e["amp_fits"].items():
-                a = np.array(f["a"])
-                print(f"  {label}: a00 {a[0, 0]:.3e} ({100 * (a[0, 0] / ta[0, 0] - 1):+.1f}%), "
-                      f"a10 {a[0, 1]:.3e} ({100 * (a[0, 1] / ta[0, 1] - 1):+.1f}%), "
-                      f"a01 {a[1, 0]:.3e} ({100 * (a[1, 0] / ta[1, 0] - 1):+.1f}%)")
+                a, ae = np.array(f["a"]), np.array(f["a_err"])
+                print(f"  {label}: " + ", ".join(
+                    f"{k} {a[j, i]:.3e} ({100 * (a[j, i] / ta[j, i] - 1):+.1f} +- {100 * ae[j, i] / abs(ta[j, i]):.1f}%)"
+                    for k, (j, i) in _A_TERMS))
     b = rep.get("B_nobfe")
     if b:
         print("\nB_nobfe: covariance - linear (%), the models' agreement without BFE")
@@ -178,7 +182,18 @@ def _print(rep: dict) -> None:
             lin, cov = row["linear"]["sectors"], row["covariance"]["sectors"]
             print(f"  cap {float(cap):>7.0f}: " + "  ".join(f"{k}:{100 * (cov[k] / lin[k] - 1):+.3f}"
                                                        for k in sorted(lin)))
-    a, c = rep.get("A_bfe"), rep.get("C_bfe_1f")
+    a = rep.get("A_bfe")
+    if a and b and a["truth"]["bfe"]:
+        # same seed, same photons: the noise of the covariances is nearly the same in both sets,
+        # so A - B is the a-matrix of the BFE alone, free of the set's statistical error
+        ta = np.array(a["truth"]["bfe"]["a_matrix"])
+        print("\nA_bfe - B_nobfe: a-matrix of the BFE alone (same photons) / truth - 1 (%)")
+        for label, f in a["amp_fits"].items():
+            if label not in b["amp_fits"]:
+                continue
+            d = np.array(f["a"]) - np.array(b["amp_fits"][label]["a"])
+            print(f"  {label}: " + ", ".join(f"{k} {100 * (d[j, i] / ta[j, i] - 1):+.1f}" for k, (j, i) in _A_TERMS))
+    c = rep.get("C_bfe_1f")
     if a and c:
         print("\nC_bfe_1f - A_bfe (%), gains moved by 1/f and alternating-column noise (same photons)")
         for cap in a["caps"]:
