@@ -504,7 +504,10 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
     failed_flag = os.path.join(prepared.workdir, _FAILED_FLAG) if prepared.workdir else None
 
     def stop() -> bool:
-        return link.cancelled() or (failed_flag is not None and os.path.exists(failed_flag))
+        # a work folder gone means the campaign has ended (cancelled, or its client stopped): the
+        # pair would be measured for nobody
+        return link.cancelled() or (failed_flag is not None and (os.path.exists(failed_flag) or
+                                                                 not os.path.isdir(prepared.workdir)))
 
     out = PairOutcome(index, "failed")
     link.send(0.0, f"pair {index + 1}: starting", force=True, part=index, parts=n, event="start")
