@@ -9,7 +9,10 @@ IPC deconvolved, 256 px boxes, the epoxy void on B4):
    single ``nircam-gain`` run does): both clusters stay up, the two variants alternate
    ``--repeat`` times after one untimed round each (imports, reference files and box grids
    read once per worker, as on a long-lived cluster), the medians are compared; target >= 1.6.
-   The first (cold) round is printed too;
+   The first (cold) round is printed too. A third cluster of 1 worker with one numba thread
+   runs the same rounds: 2 one-thread workers against it give the scaling of the campaign
+   itself at a fixed share of the machine per worker (what adding workers to a cluster buys;
+   no target of its own, it shows that the scheduler adds no serial cost);
 2. peak resident memory of a worker (its process' lifetime peak, a fresh 1-worker cluster
    each time) running one detector with G and 2G groups per integration: flat in the
    number of groups (ratio ~1);
@@ -114,17 +117,21 @@ def main(argv=None) -> int:
     out = root / "out"
     plan = _plan(root, DETECTORS, g)
 
-    rounds: dict[str, list[dict]] = {"seq": [], "par": []}
+    rounds: dict[str, list[dict]] = {"seq": [], "par": [], "seq1": []}
+    variants = (("seq", 1, None), ("par", 2, None), ("seq1", 1, 1))
     with contextlib.ExitStack() as stack:
         clients = {}
-        for name, n in (("seq", 1), ("par", 2)):
+        for name, n, threads in variants:
             t0 = time.perf_counter()
-            clients[name] = stack.enter_context(open_client(ClusterSpec(workers=n), n))
+            clients[name] = stack.enter_context(open_client(ClusterSpec(workers=n, threads=threads), n))
             clients[name].wait_for_workers(n)
             clients[name].run(_warm_up)
-            print(f"{n}-worker cluster started in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(f"{n}-worker cluster ({threads or 'default'} numba threads) started in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+        names = [v[0] for v in variants]
         for r in range(args.repeat + 1):
-            for name in ("seq", "par") if r % 2 == 0 else ("par", "seq"):
+            # rotate the order so that no variant always runs first or last in a round
+            for name in names[r % 3:] + names[:r % 3]:
                 run = _run(clients[name], plan, out / name)
                 rounds[name].append(run)
                 print(f"round {r}{' (cold, untimed)' if r == 0 else ''}: {name} {run['run_s']:.1f} s, "
@@ -140,7 +147,8 @@ def main(argv=None) -> int:
     cold = rounds["seq"][0]["run_s"] / rounds["par"][0]["run_s"]
     # a pair task calibrates and measures 2 integrations of g groups
     gps = {n: statistics.median(2 * g * x["n_pairs"] * frame / x["pair_s"] for x in rounds[n][1:])
-           for n in ("seq", "par")}
+           for n in ("seq", "par", "seq1")}
+    seq1_s = med("seq1", "run_s")
     serial_share = {n: statistics.median(x["serial_s"] / sum(x["detector_s"].values()) for x in rounds[n][1:])
                     for n in ("seq", "par")}
     load = os.getloadavg()
@@ -160,11 +168,16 @@ def main(argv=None) -> int:
     print(f"{'ratio the pair throughput allows (2 r_par/r_seq)':46s} {'':18s} {'':10s} "
           f"{2 * gps['par'] / gps['seq']:7.2f}")
     print(f"{'prepare+combine share of detector time':46s} {serial_share['seq']:18.2f} {serial_share['par']:10.2f}")
+    print(f"{'':46s} {'1 one-thread worker':>18s} {'2 workers':>10s} {'ratio':>7s}")
+    print(f"{'scaling at one core per worker, median (s)':46s} {seq1_s:18.1f} {par_s:10.1f} {seq1_s / par_s:7.2f}  "
+          f"(2 = linear)")
+    print(f"{'full-frame groups/s per worker (pair tasks)':46s} {gps['seq1']:18.2f} {gps['par']:10.2f} "
+          f"{gps['par'] / gps['seq1']:7.2f}")
     print(f"{'workers that ran pairs':46s} {len(rounds['seq'][-1]['pair_workers']):18d} "
           f"{len(rounds['par'][-1]['pair_workers']):10d}")
     print(f"{'':46s} {f'{g} groups':>18s} {f'{2 * g} groups':>10s} {'ratio':>7s}")
     print(f"{'worker peak memory, one detector (MB)':46s} {m1:18.0f} {m2:10.0f} {m2 / m1:7.2f}  ~1 (flat)")
-    print(json.dumps({"rounds": rounds, "median_s": {"sequential": seq_s, "parallel": par_s},
+    print(json.dumps({"rounds": rounds, "median_s": {"sequential": seq_s, "parallel": par_s, "one_thread": seq1_s},
                       "ratio": seq_s / par_s, "cold_ratio": cold, "memory": {"G": g, "peak_mb_G": m1,
                                                                               "peak_mb_2G": m2},
                       "groups_per_s_per_worker": gps, "load": load}, default=str))

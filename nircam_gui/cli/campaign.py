@@ -16,7 +16,7 @@ from ._common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_with
 
 __all__ = ["add_campaign_arguments", "gain_campaign", "skyflat_campaign", "wants_campaign"]
 
-_FLAGS = ("refs", "workers", "scheduler", "scheduler_file", "keep_going", "campaign", "force")
+_FLAGS = ("refs", "workers", "threads", "scheduler", "scheduler_file", "keep_going", "campaign", "force")
 
 
 def add_campaign_arguments(parser: argparse.ArgumentParser, regions: bool = False) -> None:
@@ -33,6 +33,8 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, regions: bool = Fals
                             "its name in the file name or a mask's DETECTOR (--regions takes one file or folder)")
     g.add_argument("--workers", type=int, metavar="N", help="worker processes of the local Dask cluster "
                                                             "(default: one per core, at most one per detector)")
+    g.add_argument("--threads", type=int, metavar="T",
+                   help="numba and BLAS threads of each local worker (default: cores / workers)")
     g.add_argument("--scheduler", metavar="ADDRESS", help="use a running dask.distributed scheduler "
                                                           "(e.g. tcp://host:8786) instead of a local cluster")
     g.add_argument("--scheduler-file", metavar="FILE", help="use the running cluster of this scheduler file")
@@ -57,7 +59,8 @@ def _cluster(args, prog: str):
     from ..core.campaign import ClusterSpec
 
     try:
-        return ClusterSpec(workers=args.workers, scheduler=args.scheduler, scheduler_file=args.scheduler_file)
+        return ClusterSpec(workers=args.workers, scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+                           threads=args.threads)
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return None

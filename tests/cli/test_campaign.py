@@ -65,6 +65,8 @@ def test_gain_campaign_bad_inputs(flats, tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert gain.main([str(flats), "-o", out, "--scheduler-file", str(tmp_path / "none.json"), "-q"]) == 2
     assert "scheduler file does not exist" in capsys.readouterr().err
+    assert gain.main([str(flats), "-o", out, "--threads", "0", "-q"]) == 2
+    assert "--threads 0: use at least 1" in capsys.readouterr().err
     # a detector without its IPC kernel: named, and nothing starts
     refs = tmp_path / "refs"
     refs.mkdir()

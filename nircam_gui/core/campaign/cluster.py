@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -40,18 +41,25 @@ class ClusterSpec:
         Scheduler file of a running cluster.
     memory_limit : str
         Memory limit per local worker (Dask's syntax, ``"auto"`` shares the machine's).
+    threads : int or None
+        Numba and BLAS threads of each local worker (default: the machine's cores divided by
+        the number of workers, so that the workers do not fight over cores); ignored with an
+        external scheduler, whose workers are set up where they start.
     """
 
     workers: int | None = None
     scheduler: str | None = None
     scheduler_file: str | None = None
     memory_limit: str = "auto"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.scheduler and self.scheduler_file:
             raise ValueError("give a scheduler address or a scheduler file, not both")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"--workers {self.workers}: use at least 1")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads {self.threads}: use at least 1")
         if self.scheduler_file and not os.path.isfile(self.scheduler_file):
             raise ValueError(f"{self.scheduler_file}: scheduler file does not exist")
 
@@ -89,10 +97,14 @@ def open_client(spec: ClusterSpec, n_jobs: int = 1) -> Iterator:
     n = spec.workers or max(1, min(os.cpu_count() or 1, n_jobs))
     # the fused calibration is a parallel numba kernel: each worker gets its share of the cores,
     # or n workers would each start a thread per core and fight over them
-    threads = str(max(1, (os.cpu_count() or 1) // n))
+    threads = str(spec.threads or max(1, (os.cpu_count() or 1) // n))
     env = {name: threads for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                       "MKL_NUM_THREADS")}
-    # no dashboard: a second campaign (or a test) on this machine must not fight for port 8787
+    # no dashboard: a second campaign (or a test) on this machine must not fight for port 8787.
+    # The scheduler still serves its health routes, on 8787 or any free port; that it had to
+    # take another one is of no interest to the user of a private cluster
+    warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning,
+                            module="distributed")
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                memory_limit=spec.memory_limit, silence_logs=40, env=env)
