@@ -23,9 +23,9 @@ import numpy as np
 from astropy.table import Table
 
 from ..errors import NircamFileError
-from ..fileio import ensure_output_dir, sha256sum
+from ..fileio import ensure_output_dir
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..provenance import software_versions
+from ..provenance import file_checksum, software_versions
 from .additive import check_templates
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
@@ -167,7 +167,7 @@ def run_skyflat(
             stack = build_stack(name, metas, opt, drep, keep_masks, block_bin=block_bin)
         records += stack.records
         if opt.checksums:
-            checks.update({m.path: sha256sum(m.path) for m in metas})
+            checks.update({m.path: file_checksum(m.path) for m in metas})
         detectors[name] = analyse_detector(name, metas, stack, inputs, opt, drep.sub(n + 1, n, 2 * n + 1), cancel,
                                            warnings, template=template,
                                            template_source=os.path.basename(tsource))

@@ -14,16 +14,17 @@ products.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import NircamFileError
-from ..fileio import atomic_path
 from ..progress import Reporter
 from ..readers import ExposureMeta
 from .background import BackgroundRecord
@@ -75,8 +76,26 @@ def split_by_filter(metas: Sequence[ExposureMeta], max_images: int | None = None
     return parts
 
 
+@contextlib.contextmanager
+def _written(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path``, renamed onto it when the body succeeds.
+
+    Unlike :func:`~nircam_gui.core.fileio.atomic_path` it never makes the folder: a part's
+    folder that is gone (its campaign ended) is a ``FileNotFoundError``, not a folder made again.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def _save(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
+    with _written(path) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, array)
 
@@ -112,6 +131,8 @@ def build_stack_part(detector: str, metas: Sequence[ExposureMeta], indices: Sequ
         Images of different sizes, or an image with no usable sky.
     Cancelled
         When the reporter's cancel check returned True (nothing is left in ``folder``).
+    FileNotFoundError
+        ``folder`` does not exist (it is never made here).
     """
     ny, nx = frame_shape(detector, list(metas))
     folder = Path(folder)
@@ -119,7 +140,7 @@ def build_stack_part(detector: str, metas: Sequence[ExposureMeta], indices: Sequ
     part = StackPart(detector, indices, [metas[i].path for i in indices], [], (ny, nx), block_bin=block_bin)
     dead = np.zeros((ny, nx), bool)
     blocks, masks = [], []
-    with atomic_path(folder / f"{name}.npy") as tmp:
+    with _written(folder / f"{name}.npy") as tmp:
         data = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(indices), ny, nx))
         try:
             for k, i in enumerate(indices):
