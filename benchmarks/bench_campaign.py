@@ -145,6 +145,8 @@ def _sky_run(client, plan, out: Path, split: bool) -> dict:
     return {"run_s": wall, "peak_mb": max(client.run(peak_rss_mb).values()),
             "combine_share": combine / sum(o.seconds for o in result.outcomes.values()) if split else None,
             "stack_workers": len({t["worker"] for t in tasks if t["task"].startswith("stack")}),
+            # a stack task's worker since the round began (on 1 detector no combine has run there before)
+            "stack_peak_mb": max((t["peak_rss_mb"] for t in tasks if t["task"].startswith("stack")), default=None),
             "load": os.getloadavg()[0]}
 
 
@@ -195,6 +197,8 @@ def skyflat_main(args) -> int:
         print(f"{f'wall time, {case}, median (s)':40s} {a:18.1f} {b:17.1f} {a / b:7.2f}")
         print(f"{f'peak worker memory, {case} (MB)':40s} {ma:18.0f} {mb:17.0f} {mb / ma:7.2f}")
         print(f"{f'combine share of detector time, {case}':40s} {'':18s} {summary[case]['combine_share']:17.2f}")
+        label = f"peak of a stack task's worker, {case} (MB)"
+        print(f"{label:40s} {'':18s} {med(case, 'filters', 'stack_peak_mb'):17.0f}")
     print("ratio = task-per-detector time / tasks-per-filter time (> 1: the filter tasks are faster); memory "
           "ratio = filters / detector")
     print(json.dumps({"rounds": {f"{c} | {v}": x for (c, v), x in rounds.items()}, "summary": summary,

@@ -299,6 +299,18 @@ def test_skyflat_one_task_per_detector_gives_the_same_products(skyflat_campaign,
         assert_same_products(tmp_path / det, out / det)
 
 
+def test_skyflat_rerun_skips_complete_detectors(skyflat_campaign, dask_client):
+    """The prepare task finds the record and the products intact: no stack task does any work."""
+    plan, out, _, _ = skyflat_campaign
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "NRCA1").iterdir()}
+    again = run_campaign(plan, out, client=dask_client)
+    assert {d: o.state for d, o in again.outcomes.items()} == {"NRCA1": "skipped", "NRCBLONG": "skipped"}
+    assert {p: p.stat().st_mtime_ns for p in (out / "NRCA1").iterdir()} == stamp
+    doc = json.loads((out / CAMPAIGN_FILE).read_text())
+    assert [t["task"] for t in doc["detectors"]["NRCA1"]["tasks"]] == ["prepare", "combine"]
+    assert not list(out.glob(".nircam-campaign-*"))
+
+
 def test_skyflat_failed_filter_fails_only_its_detector(images_two, dask_client, tmp_path):
     """An image with no usable sky (found only when a worker reads its pixels): its stack task
     fails, its detector fails with the file named and no products; the other detector is done;
