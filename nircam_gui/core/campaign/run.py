@@ -328,7 +328,7 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
         with lock:
             kind = msg.get("event")
             active[det] += 1 if kind == "start" else -1 if kind == "end" else 0
-            if "part" in msg:  # one of the detector's pairs: its share of the pairs' span
+            if "part" in msg:  # one of the detector's part tasks (pairs, stack parts): its share of their span
                 parts = part_fractions[det]
                 parts[int(msg["part"])] = max(parts.get(int(msg["part"]), 0.0), fraction)
                 if kind == "end":

@@ -39,7 +39,7 @@ from pathlib import Path
 from ..errors import NircamFileError
 from ..fileio import atomic_path, sha256sum
 from ..memory import peak_rss_mb
-from ..progress import Cancelled
+from ..progress import Cancelled, Reporter
 from ..provenance import file_checksum, known_checksums, remember_checksums
 
 __all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "PairOutcome", "Prepared", "gain_combine", "gain_pair",
@@ -326,12 +326,14 @@ _BOXES_FILE = "boxes.pickle"
 
 @dataclass
 class Prepared:
-    """A gain detector after :func:`gain_prepare`: its setup, or why it goes no further.
+    """A detector after its prepare task (:func:`gain_prepare`, :func:`skyflat_prepare`): its
+    setup, or why it goes no further.
 
     ``outcome`` is set when the detector is finished already (skipped, failed, cancelled);
-    otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup`, paths and numbers)
-    goes to every pair task. ``known`` are the inputs' checksums for the products'
-    provenance, so the worker that writes them does not hash the ramps again.
+    otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup` or a
+    :class:`SkyflatSetup`, paths and numbers) goes to every part task. ``known`` are the inputs'
+    checksums for the products' provenance, so the worker that writes them does not hash the
+    inputs again.
     """
 
     job: object
@@ -421,6 +423,26 @@ def _buffers():
     if pool is None:
         pool = _BUFFERS.pool = BufferPool()
     return pool
+
+
+def _part_stop(link: _Link, workdir: str):
+    """A detector's part tasks stop when the campaign is cancelled, a sibling failed, or the
+    work folder is gone (the campaign has ended: the part would be made for nobody)."""
+    failed_flag = os.path.join(workdir, _FAILED_FLAG) if workdir else None
+
+    def stop() -> bool:
+        return link.cancelled() or (failed_flag is not None and (os.path.exists(failed_flag) or
+                                                                 not os.path.isdir(workdir)))
+    return stop
+
+
+def _fail_siblings(workdir: str) -> None:
+    if workdir:
+        try:
+            _enter_workdir(workdir)
+            Path(workdir, _FAILED_FLAG).touch()
+        except (OSError, Cancelled):
+            pass  # the siblings then finish their parts; the detector fails all the same
 
 
 def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, topic: str | None = None,
@@ -612,26 +634,6 @@ class StackOutcome:
     task: dict = field(default_factory=dict)
 
 
-def _part_stop(link: _Link, workdir: str):
-    """A detector's part tasks stop when the campaign is cancelled, a sibling failed, or the
-    work folder is gone (the campaign has ended: the part would be made for nobody)."""
-    failed_flag = os.path.join(workdir, _FAILED_FLAG) if workdir else None
-
-    def stop() -> bool:
-        return link.cancelled() or (failed_flag is not None and (os.path.exists(failed_flag) or
-                                                                 not os.path.isdir(workdir)))
-    return stop
-
-
-def _fail_siblings(workdir: str) -> None:
-    if workdir:
-        try:
-            _enter_workdir(workdir)
-            Path(workdir, _FAILED_FLAG).touch()
-        except (OSError, Cancelled):
-            pass  # the siblings then finish their parts; the detector fails all the same
-
-
 def skyflat_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, topic: str | None = None,
                     cancel_flag: str | None = None, force: bool = False, workdir: str | os.PathLike | None = None
                     ) -> Prepared:
@@ -728,8 +730,6 @@ def skyflat_stack(prepared: Prepared, index: int, topic: str | None = None,
     try:
         if stop():
             raise Cancelled("cancelled")
-        from ..progress import Reporter
-
         rep = Reporter(len(idx), lambda f, m: link.send(f, m, part=index, parts=n), stop)
         out.part = build_stack_part(det, setup.metas, idx, prepared.job.options, prepared.workdir, name, rep,
                                     block_bin=setup.block_bin)
