@@ -25,6 +25,15 @@ IPC deconvolved, 256 px boxes, the epoxy void on B4):
 Usage: nice python benchmarks/bench_campaign.py [--workdir DIR] [--groups G] [--size N] [--repeat R]
 The simulated ramps are kept in the work folder between runs. The load average is
 printed with every round: on a busy machine the parallel ratio is bounded by free cores.
+
+With ``--skyflat`` it measures sky-flat campaigns instead, on simulated ``_cal`` images
+(``--filters`` filters x ``--images`` images per detector, full frames by default), on one
+2-worker ``distributed.LocalCluster``: each detector as one task (``split=False``) against
+each detector as prepare -> one stack task per filter -> combine, for one detector (where
+the filter tasks are the only parallelism) and for two, the variants alternated ``--repeat``
+times after an untimed round, medians compared; with the peak resident memory of the
+workers in each variant (their high-water marks reset before every round) and the share of
+the combine task (the serial part) in a detector's time.
 """
 
 from __future__ import annotations
@@ -98,6 +107,108 @@ def _memory(root: Path, det: str, groups: int, out: Path) -> float:
     return run["peak_mb"][det]
 
 
+SKY_FILTERS = ("F070W", "F090W", "F150W", "F200W", "F115W", "F182M")
+
+
+def _simulate_images(root: Path, n_filters: int, n_images: int, size: int) -> Path:
+    from nircam_gui.core.simulate.images import CalSimConfig, simulate_cal_images
+
+    folder = root / "skyflat"
+    want = {"filters": n_filters, "images": n_images, "size": size}
+    marker = folder / "done.json"
+    if marker.exists() and json.loads(marker.read_text()) == want:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    t0 = time.perf_counter()
+    simulate_cal_images(folder, CalSimConfig(detectors=DETECTORS, filters=SKY_FILTERS[:n_filters],
+                                             n_images=n_images, size=size, seed=30))
+    marker.write_text(json.dumps(want))
+    print(f"simulated {len(DETECTORS)} detectors x {n_filters} filters x {n_images} images of {size}x{size} in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return folder
+
+
+def _reset_peak() -> None:
+    """Start the worker's resident-memory high-water mark (VmHWM) again from its present size."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _sky_run(client, plan, out: Path, split: bool) -> dict:
+    from nircam_gui.core.campaign import run_campaign
+    from nircam_gui.core.memory import peak_rss_mb
+
+    client.run(_reset_peak)
+    t0 = time.perf_counter()
+    result = run_campaign(plan, out, client=client, force=True, split=split)
+    wall = time.perf_counter() - t0
+    assert result.ok, {d: o.error for d, o in result.outcomes.items()}
+    tasks = [t for o in result.outcomes.values() for t in o.tasks]
+    combine = sum(t["seconds"] for t in tasks if t["task"] == "combine")
+    return {"run_s": wall, "peak_mb": max(client.run(peak_rss_mb).values()),
+            "combine_share": combine / sum(o.seconds for o in result.outcomes.values()) if split else None,
+            "stack_workers": len({t["worker"] for t in tasks if t["task"].startswith("stack")}),
+            # a stack task's worker since the round began (on 1 detector no combine has run there before)
+            "stack_peak_mb": max((t["peak_rss_mb"] for t in tasks if t["task"].startswith("stack")), default=None),
+            "load": os.getloadavg()[0]}
+
+
+def skyflat_main(args) -> int:
+    import statistics
+
+    from nircam_gui.core.campaign import ClusterSpec, open_client, plan_skyflat
+
+    root = Path(args.workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = _simulate_images(root, args.filters, args.images, args.size)
+    plans = {"1 detector": plan_skyflat([folder], refs=[folder / "reference"]),
+             "2 detectors": plan_skyflat([folder], refs=[folder / "reference"])}
+    plans["1 detector"].jobs = {DETECTORS[0]: plans["1 detector"].jobs[DETECTORS[0]]}
+    for p in plans.values():
+        assert not p.problems, p.problems
+    out = root / "out_skyflat"
+    variants = {"detector": False, "filters": True}
+    rounds: dict = {(c, v): [] for c in plans for v in variants}
+    t0 = time.perf_counter()
+    with open_client(ClusterSpec(workers=2), 2) as client:
+        client.wait_for_workers(2)
+        print(f"2-worker cluster started in {time.perf_counter() - t0:.1f} s", flush=True)
+        for r in range(args.repeat + 1):
+            for case, plan in plans.items():
+                for name in (("detector", "filters") if r % 2 == 0 else ("filters", "detector")):
+                    run = _sky_run(client, plan, out / name, variants[name])
+                    rounds[(case, name)].append(run)
+                    print(f"round {r}{' (cold, untimed)' if r == 0 else ''}: {case}, {name} task(s) "
+                          f"{run['run_s']:.1f} s, peak {run['peak_mb']:.0f} MB, load {run['load']:.1f}", flush=True)
+
+    def med(case, name, key):
+        return statistics.median(x[key] for x in rounds[(case, name)][1:])
+
+    loads = [x["load"] for v in rounds.values() for x in v[1:]]
+    load = os.getloadavg()
+    print()
+    print(f"sky flats: frames {args.size}x{args.size}, {args.filters} filters x {args.images} images per detector, "
+          f"2 workers, {os.cpu_count()} cores, {args.repeat} rounds; load average during the rounds "
+          f"{min(loads):.1f}-{max(loads):.1f}, now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"{'':40s} {'task per detector':>18s} {'tasks per filter':>17s} {'ratio':>7s}")
+    summary = {}
+    for case in plans:
+        a, b = med(case, "detector", "run_s"), med(case, "filters", "run_s")
+        ma, mb = med(case, "detector", "peak_mb"), med(case, "filters", "peak_mb")
+        summary[case] = {"detector_s": a, "filters_s": b, "ratio": a / b, "peak_mb_detector": ma,
+                         "peak_mb_filters": mb, "combine_share": med(case, "filters", "combine_share")}
+        print(f"{f'wall time, {case}, median (s)':40s} {a:18.1f} {b:17.1f} {a / b:7.2f}")
+        print(f"{f'peak worker memory, {case} (MB)':40s} {ma:18.0f} {mb:17.0f} {mb / ma:7.2f}")
+        print(f"{f'combine share of detector time, {case}':40s} {'':18s} {summary[case]['combine_share']:17.2f}")
+        label = f"peak of a stack task's worker, {case} (MB)"
+        print(f"{label:40s} {'':18s} {med(case, 'filters', 'stack_peak_mb'):17.0f}")
+    print("ratio = task-per-detector time / tasks-per-filter time (> 1: the filter tasks are faster); memory "
+          "ratio = filters / detector")
+    print(json.dumps({"rounds": {f"{c} | {v}": x for (c, v), x in rounds.items()}, "summary": summary,
+                      "load": load}, default=str))
+    return 0
+
+
 def main(argv=None) -> int:
     import contextlib
     import statistics
@@ -109,7 +220,14 @@ def main(argv=None) -> int:
     ap.add_argument("--groups", type=int, default=8, help="groups per integration (G); memory also at 2G")
     ap.add_argument("--size", type=int, default=2048, help="frame size (2048: full frame)")
     ap.add_argument("--repeat", type=int, default=3, help="timed rounds of each variant, alternated")
+    ap.add_argument("--skyflat", action="store_true", help="measure sky-flat campaigns instead (see above)")
+    ap.add_argument("--filters", type=int, default=4, choices=range(1, len(SKY_FILTERS) + 1),
+                    help="--skyflat: filters per detector")
+    ap.add_argument("--images", type=int, default=3, help="--skyflat: images per filter (3: the fewest the "
+                                                          "additive fit takes)")
     args = ap.parse_args(argv)
+    if args.skyflat:
+        return skyflat_main(args)
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     g = args.groups

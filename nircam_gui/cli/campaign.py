@@ -16,11 +16,12 @@ from ._common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_with
 
 __all__ = ["add_campaign_arguments", "gain_campaign", "skyflat_campaign", "wants_campaign"]
 
-_FLAGS = ("refs", "workers", "threads", "scheduler", "scheduler_file", "keep_going", "campaign", "force")
+_FLAGS = ("refs", "workers", "threads", "scheduler", "scheduler_file", "keep_going", "campaign", "force",
+          "images_per_task")
 
 
-def add_campaign_arguments(parser: argparse.ArgumentParser, regions: bool = False) -> None:
-    """The campaign options (a ``--help`` group of their own)."""
+def add_campaign_arguments(parser: argparse.ArgumentParser, regions: bool = False, stack_parts: bool = False) -> None:
+    """The campaign options (a ``--help`` group of their own); ``stack_parts``: sky flats' ``--images-per-task``."""
     g = parser.add_argument_group(
         "campaign (several detectors on Dask; products in OUTDIR/<DETECTOR>/, instrument tables in OUTDIR)")
     g.add_argument("--campaign", action="store_true", help="run as a campaign even for one detector")
@@ -31,6 +32,10 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, regions: bool = Fals
         g.add_argument("--campaign-regions", nargs="+", default=[], metavar="PATH", dest="campaign_regions",
                        help="epoxy-void region files or masks, or folders of them, matched to each detector by "
                             "its name in the file name or a mask's DETECTOR (--regions takes one file or folder)")
+    if stack_parts:
+        g.add_argument("--images-per-task", type=int, metavar="N", dest="images_per_task",
+                       help="at most N images of a filter per Dask task (default: one task per filter); the "
+                            "detector's combine task merges them in order, the products do not change")
     g.add_argument("--workers", type=int, metavar="N", help="worker processes of the local Dask cluster "
                                                             "(default: one per core, at most one per detector)")
     g.add_argument("--threads", type=int, metavar="T",
@@ -176,8 +181,12 @@ def skyflat_campaign(args: argparse.Namespace, argv: list[str], predictions) -> 
         print(f"nircam-skyflat: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.images_per_task is not None and args.images_per_task < 1:
+            print(f"nircam-skyflat: --images-per-task must be at least 1 (got {args.images_per_task})",
+                  file=sys.stderr)
+            return EXIT_USAGE
         plan = plan_skyflat(args.files, opt, refs=args.refs, ground_flats=args.ground_flat,
-                            ground_masks=args.ground_mask)
+                            ground_masks=args.ground_mask, images_per_task=args.images_per_task or 0)
     except NircamFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

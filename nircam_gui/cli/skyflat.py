@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from .campaign import add_campaign_arguments
 
-    add_campaign_arguments(p)
+    add_campaign_arguments(p, stack_parts=True)
     return p
 
 

@@ -86,9 +86,13 @@ def test_skyflat_campaign(scheduler, tmp_path, capsys):
     simulate_cal_images(data, CalSimConfig(detectors=("NRCA2", "NRCB3"), filters=("F150W",), n_images=3, size=128))
     out = tmp_path / "out"
     assert skyflat.main([str(data), "-o", str(out), "--refs", str(data / "reference"), "--scheduler", scheduler,
-                         "--no-figures", "-q"]) == 0
+                         "--no-figures", "-q", "--images-per-task", "2"]) == 0
     text = capsys.readouterr().out
     assert "NRCA2      done" in text and "NRCB3      done" in text
     flats = Table.read(out / "flats_all.ecsv")
     assert sorted(flats["file"]) == ["NRCA2/flat_NRCA2_F150W.fits", "NRCB3/flat_NRCB3_F150W.fits"]
     assert set(Table.read(out / "deadpix_all.ecsv")["detector"]) == {"NRCA2", "NRCB3"}
+    # 3 images of one filter, at most 2 a task: two stack tasks per detector
+    doc = json.loads((out / "campaign.json").read_text())
+    assert [t["task"] for t in doc["detectors"]["NRCA2"]["tasks"]] == ["prepare", "stack F150W", "stack F150W-2",
+                                                                      "combine"]

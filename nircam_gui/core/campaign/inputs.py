@@ -57,6 +57,8 @@ class DetectorJob:
         Its epoxy-void region file or mask.
     keys : list of str
         FILTER/PUPIL groups of its inputs (sky flats), for the tables.
+    split : dict
+        Sky flats: the stack parts (one Dask task each), ``{name: [image positions]}``.
     problems : list of str
         Why it cannot run (``<file>: <problem>``); empty when it can.
     notes : list of str
@@ -74,8 +76,12 @@ class DetectorJob:
     notes: list[str] = field(default_factory=list)
     #: the analysis' options object for this detector (None until its inputs are checked)
     options: object = None
-    #: tasks its main work splits into (gain: its pairs; each is a Dask task)
+    #: tasks its main work splits into (gain: its pairs; sky flats: its stack parts; each is a Dask task)
     parts: int = 1
+    #: sky flats: image positions (in stack order) of each stack part, by part name (filter token)
+    split: dict = field(default_factory=dict)
+    #: sky flats: at most this many images per stack part (0: one part per filter)
+    images_per_task: int = 0
 
     @property
     def ok(self) -> bool:

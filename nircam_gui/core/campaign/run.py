@@ -6,10 +6,13 @@ problems listed); :func:`run_campaign` runs the jobs on a cluster (the tasks rea
 files and write their own products into ``OUTDIR/<DETECTOR>/``), then writes the instrument
 tables and one provenance file at the top of ``OUTDIR``.
 
-A gain detector is a graph of tasks: prepare, one task per pair (the calibration and box
-statistics, nearly all of the work), combine (a gain map needs all its pairs). The cluster's
-parallelism is over pairs, so one detector can use many workers. A sky-flat detector is one
-task (a new flat needs all its filters, through the grey flat).
+A detector is a graph of tasks: prepare, one task per part, combine. For the gain the parts
+are its pairs (the calibration and box statistics, nearly all of the work) and the combine
+fits and maps them (a gain map needs all its pairs). For sky flats the parts are its filters
+(or chunks of a filter's images: the reading, source masks and normalisation of each image,
+written by the worker into the detector's work folder) and the combine merges them in image
+order and makes the delta flats and new flats (a new flat needs every filter, through the
+grey flat). The cluster's parallelism is over parts, so one detector can use many workers.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from ..provenance import software_versions
 from .cluster import ClusterSpec, describe_cluster, open_client
 from .inputs import DetectorJob, collect_inputs, find_regions, scan_references
 from .tables import gain_tables, skyflat_tables
-from .tasks import GAIN_SPANS, DetectorOutcome, gain_combine, gain_pair, gain_prepare, run_detector
+from .tasks import (PART_SPANS, DetectorOutcome, gain_combine, gain_pair, gain_prepare, run_detector, skyflat_combine,
+                    skyflat_prepare, skyflat_stack)
 
 __all__ = ["CAMPAIGN_FILE", "CampaignError", "CampaignPlan", "CampaignProgress", "CampaignResult", "plan_gain",
            "plan_skyflat", "run_campaign"]
@@ -149,12 +153,14 @@ def plan_gain(paths: Iterable[str | os.PathLike], option_values: dict | None = N
 
 def plan_skyflat(paths: Iterable[str | os.PathLike], options=None, *, refs: Iterable[str | os.PathLike] = (),
                  ground_flats: Iterable[str | os.PathLike] = (),
-                 ground_masks: Iterable[str | os.PathLike] = ()) -> CampaignPlan:
+                 ground_masks: Iterable[str | os.PathLike] = (), images_per_task: int = 0) -> CampaignPlan:
     """One sky-flat job per detector among ``paths`` (``_cal`` images, files or folders).
 
     Ground FLATs are found by the name the images' ``R_FLAT`` gives, in ``refs`` and
     ``ground_flats`` (folders are listed, not read); the ground MASK of each detector is
-    matched on DETECTOR in ``refs`` and ``ground_masks``, scanned once.
+    matched on DETECTOR in ``refs`` and ``ground_masks``, scanned once. Each detector's
+    stack is made in parts, one per filter, or per ``images_per_task`` images of a filter
+    when that is > 0 (:attr:`~.inputs.DetectorJob.split`).
 
     Raises
     ------
@@ -163,8 +169,9 @@ def plan_skyflat(paths: Iterable[str | os.PathLike], options=None, *, refs: Iter
     """
     from ..references import ReferenceSet
     from ..skyflat.inputs import check_inputs, filter_token
-    from ..skyflat.run import check_fit_grid
     from ..skyflat.options import SkyflatOptions
+    from ..skyflat.run import check_fit_grid
+    from ..skyflat.stack_parts import split_by_filter
 
     opt = options or SkyflatOptions()
     by_det, skipped = collect_inputs(paths, SKYFLAT_KINDS, "_cal images")
@@ -191,6 +198,9 @@ def plan_skyflat(paths: Iterable[str | os.PathLike], options=None, *, refs: Iter
         job.notes.extend(inputs.warnings)
         # only the flats the images name are read: the job carries those files, not a whole cache
         job.references["ground_flats"] = sorted({m.path for m in inputs.flats.values()})
+        job.images_per_task = max(int(images_per_task or 0), 0)
+        job.split = split_by_filter(inputs.by_detector[det], job.images_per_task)
+        job.parts = len(job.split)
         job.options = opt
     return plan
 
@@ -203,6 +213,8 @@ class CampaignProgress:
     fractions: dict[str, float]
     messages: dict[str, str]
     workers: dict[str, str]
+    #: per detector, its part tasks (pairs, stack parts) finished and in all
+    parts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
@@ -216,7 +228,9 @@ class CampaignProgress:
         for s in self.states.values():
             counts[s] = counts.get(s, 0) + 1
         head = ", ".join(f"{n} {s}" for s, n in counts.items())
-        running = [f"{d[3:]} {100 * self.fractions.get(d, 0):.0f}%" for d, s in self.states.items() if s == "running"]
+        running = [f"{d[3:]} {100 * self.fractions.get(d, 0):.0f}%" + (f" {self.parts[d][0]}/{self.parts[d][1]}"
+                                                                      if d in self.parts else "")
+                   for d, s in self.states.items() if s == "running"]
         return head + (" | " + " ".join(running) if running else "")
 
 
@@ -243,7 +257,8 @@ class CampaignResult:
 def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: ClusterSpec | None = None,
                  client=None, keep_going: bool = False, settings: dict | None = None, force: bool = False,
                  progress: Callable[[CampaignProgress], None] | None = None,
-                 cancel: Callable[[], bool] | None = None, command: list[str] | None = None) -> CampaignResult:
+                 cancel: Callable[[], bool] | None = None, command: list[str] | None = None,
+                 split: bool = True) -> CampaignResult:
     """Run every job of ``plan`` on a Dask cluster; products under ``OUTDIR/<DETECTOR>/``.
 
     Parameters
@@ -271,6 +286,9 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
         starts.
     command : list of str, optional
         The command line, for the provenance.
+    split : bool
+        Run each detector as its graph of tasks (prepare, its parts, combine); False runs
+        each detector as one task (for comparison: the products are the same).
 
     Raises
     ------
@@ -293,11 +311,12 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
         if progress is not None:
             with lock:
                 snap = CampaignProgress(dict(state.states), dict(state.fractions), dict(state.messages),
-                                        dict(state.workers))
+                                        dict(state.workers), dict(state.parts))
             progress(snap)
 
     active: dict[str, int] = {d: 0 for d in jobs}  # tasks of each detector running now
     part_fractions: dict[str, dict[int, float]] = {d: {} for d in jobs}
+    parts_ended: dict[str, set] = {d: set() for d in jobs}
     seen_workers: dict[str, dict[str, None]] = {d: {} for d in jobs}
 
     def on_event(event) -> None:  # runs on the client's event-loop thread
@@ -309,10 +328,13 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
         with lock:
             kind = msg.get("event")
             active[det] += 1 if kind == "start" else -1 if kind == "end" else 0
-            if "part" in msg:  # one of the detector's pairs: its share of the pairs' span
+            if "part" in msg:  # one of the detector's part tasks (pairs, stack parts): its share of their span
                 parts = part_fractions[det]
                 parts[int(msg["part"])] = max(parts.get(int(msg["part"]), 0.0), fraction)
-                lo, hi = GAIN_SPANS["pairs"]
+                if kind == "end":
+                    parts_ended[det].add(int(msg["part"]))
+                state.parts[det] = (len(parts_ended[det]), int(msg.get("parts", 1)))
+                lo, hi = PART_SPANS[plan.analysis] if split else (0.0, 1.0)
                 fraction = lo + (hi - lo) * min(sum(parts.values()) / max(int(msg.get("parts", 1)), 1), 1.0)
             if state.states[det] in ("queued", "running"):
                 # running while any of its tasks runs; queued again while its next task waits
@@ -326,7 +348,7 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
     info: dict = {"kind": "none (no detector could run)"}
     if jobs:
         with (contextlib.nullcontext(client) if client is not None
-              else open_client(cluster or ClusterSpec(), _task_count(plan.analysis, jobs))) as cl:
+              else open_client(cluster or ClusterSpec(), _task_count(jobs, split))) as cl:
             info = describe_cluster(cl)
             info["kind"] = ("caller's client" if client is not None else
                             "external" if (cluster and cluster.external) else "local")
@@ -338,7 +360,8 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
             work = out / f".nircam-campaign-work-{token}"
             work.mkdir()  # the tasks make their detectors' folders in it while it exists
             cl.subscribe_topic(topic, on_event)
-            submit = _submit_gain if plan.analysis == "gain" else _submit_detector
+            submit = (_submit_detector if not split else _submit_gain if plan.analysis == "gain" else
+                      _submit_skyflat)
             futures: dict = {}  # the last task of each detector -> detector
             tasks_of: dict[str, list] = {}  # every task of each detector (to cancel them)
             # a campaign cancelled before it starts submits nothing
@@ -383,7 +406,11 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
             # a cancelled task that had started may run on in its worker: without the work folder it
             # stops at its next step (tasks.py, _enter_workdir) rather than write anything
             flag.unlink(missing_ok=True)
-            shutil.rmtree(work, ignore_errors=True)  # a detector whose last task never ran
+            for _ in range(5):  # a detector whose last task never ran; again if a late task wrote in between
+                shutil.rmtree(work, ignore_errors=True)
+                if not work.exists():
+                    break
+                time.sleep(0.2)
             for det in jobs:
                 if det not in outcomes:
                     outcomes[det] = DetectorOutcome(det, "cancelled", error="not started: the campaign stopped")
@@ -413,14 +440,14 @@ def _cancel_queued(client, futures: dict, tasks_of: dict, pending: set, state: C
         client.cancel([t for f in queued for t in tasks_of.get(futures[f], [f])])
 
 
-def _task_count(analysis: str, jobs: dict) -> int:
-    """Tasks that can run at once: detectors, or for the gain their pairs."""
-    return sum(j.parts for j in jobs.values()) if analysis == "gain" else len(jobs)
+def _task_count(jobs: dict, split: bool) -> int:
+    """Tasks that can run at once: the detectors' parts (pairs, stack parts), or the detectors."""
+    return sum(j.parts for j in jobs.values()) if split else len(jobs)
 
 
 def _submit_detector(cl, analysis: str, job, detdir: Path, settings: dict, topic: str, flag: Path, force: bool,
                      work: Path, name: str, priority: int, top: int) -> tuple:
-    """One task for the detector (sky flats)."""
+    """One task for the detector."""
     fut = cl.submit(run_detector, analysis, job, os.fspath(detdir), settings, topic, os.fspath(flag), force,
                     key=f"nircam-{analysis}-{name}", pure=False, priority=priority)
     return fut, [fut]
@@ -439,6 +466,20 @@ def _submit_gain(cl, analysis: str, job, detdir: Path, settings: dict, topic: st
     last = cl.submit(gain_combine, prep, pairs, os.fspath(detdir), settings, topic, os.fspath(flag),
                      key=f"nircam-gain-combine-{name}", pure=False, priority=top + priority)
     return last, [prep, *pairs, last]
+
+
+def _submit_skyflat(cl, analysis: str, job, detdir: Path, settings: dict, topic: str, flag: Path, force: bool,
+                    work: Path, name: str, priority: int, top: int) -> tuple:
+    """The sky-flat graph of one detector: prepare -> a stack task per filter -> combine (see :mod:`.tasks`).
+
+    The stack parts' images go through files in ``work``; the tasks pass paths."""
+    prep = cl.submit(skyflat_prepare, job, os.fspath(detdir), settings, topic, os.fspath(flag), force,
+                     os.fspath(work), key=f"nircam-skyflat-prepare-{name}", pure=False, priority=priority)
+    parts = [cl.submit(skyflat_stack, prep, i, topic, os.fspath(flag), key=f"nircam-skyflat-stack{i + 1}-{name}",
+                       pure=False, priority=priority) for i in range(job.parts)]
+    last = cl.submit(skyflat_combine, prep, parts, os.fspath(detdir), settings, topic, os.fspath(flag),
+                     key=f"nircam-skyflat-combine-{name}", pure=False, priority=top + priority)
+    return last, [prep, *parts, last]
 
 
 def _write_provenance(plan: CampaignPlan, out: Path, outcomes: dict, cluster: dict, tables: list[str], created: str,

@@ -5,11 +5,18 @@ runs the same analysis and the same writer as a single-detector command into
 ``OUTDIR/<DETECTOR>/``, and returns a small :class:`DetectorOutcome` (states, a few
 numbers, the workers that ran it). No frame travels through the scheduler.
 
-A sky-flat detector is one task (:func:`run_detector`). A gain detector is a small graph,
-the steps of :func:`~nircam_gui.core.gain.run.run_gain` as tasks: :func:`gain_prepare`
-(checksums, skip test, pairing, the SUPERBIAS estimate when none is given), one
-:func:`gain_pair` per pair (calibration and box statistics of two integrations; it
-returns arrays of groups x boxes) and :func:`gain_combine` (fits, maps, products).
+A detector is a small graph of tasks. A gain detector runs the steps of
+:func:`~nircam_gui.core.gain.run.run_gain`: :func:`gain_prepare` (checksums, skip test,
+pairing, the SUPERBIAS estimate when none is given), one :func:`gain_pair` per pair
+(calibration and box statistics of two integrations; it returns arrays of groups x boxes)
+and :func:`gain_combine` (fits, maps, products). A sky-flat detector runs
+:func:`skyflat_prepare` (checksums, skip test, its images in stack order), one
+:func:`skyflat_stack` per filter or chunk of images (reading, source masks, normalisation,
+backgrounds: :func:`~nircam_gui.core.skyflat.stack_parts.build_stack_part`; the normalised
+images go to ``.npy`` files in the detector's work folder, only their paths come back) and
+:func:`skyflat_combine` (the parts merged in image order, then the grey and per-filter delta
+flats, the additive fit, new flats, dead pixels, products: a new flat needs every filter,
+through the grey flat). :func:`run_detector` runs either analysis as one task.
 
 Beside the products it writes ``campaign_record.json``: the SHA-256 of every file read,
 the options, and the SHA-256 of every product. A later campaign with the same inputs and
@@ -32,7 +39,7 @@ from pathlib import Path
 from ..errors import NircamFileError
 from ..fileio import atomic_path, sha256sum
 from ..memory import peak_rss_mb
-from ..progress import Cancelled
+from ..progress import Cancelled, Reporter
 from ..provenance import file_checksum, known_checksums, remember_checksums
 
 __all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "PairOutcome", "Prepared", "gain_combine", "gain_pair",
@@ -189,13 +196,13 @@ def _write_gain(result, job, outdir: Path, settings: dict) -> tuple[list[str], d
     return [os.fspath(p) for p in paths.values()], summary, list(result.warnings)
 
 
-def _skyflat(job, outdir: Path, settings: dict, progress, cancel) -> tuple[list[str], dict, list[str]]:
+def _skyflat(job, outdir: Path, settings: dict, progress, cancel, stacks=None) -> tuple[list[str], dict, list[str]]:
     from ..skyflat.run import run_and_write
 
     result, files = run_and_write(job.files, outdir, ground_flats=job.references.get("ground_flats", ()),
                                   ground_masks=job.references.get("ground_masks", ()),
                                   predictions=settings.get("predictions"), options=job.options,
-                                  progress=progress, cancel=cancel)
+                                  progress=progress, cancel=cancel, stacks=stacks)
     if settings.get("keep_result"):
         files = [*files, _keep(result, outdir)]
     det = result.detectors[job.detector]
@@ -319,12 +326,14 @@ _BOXES_FILE = "boxes.pickle"
 
 @dataclass
 class Prepared:
-    """A gain detector after :func:`gain_prepare`: its setup, or why it goes no further.
+    """A detector after its prepare task (:func:`gain_prepare`, :func:`skyflat_prepare`): its
+    setup, or why it goes no further.
 
     ``outcome`` is set when the detector is finished already (skipped, failed, cancelled);
-    otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup`, paths and numbers)
-    goes to every pair task. ``known`` are the inputs' checksums for the products'
-    provenance, so the worker that writes them does not hash the ramps again.
+    otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup` or a
+    :class:`SkyflatSetup`, paths and numbers) goes to every part task. ``known`` are the inputs'
+    checksums for the products' provenance, so the worker that writes them does not hash the
+    inputs again.
     """
 
     job: object
@@ -416,6 +425,26 @@ def _buffers():
     return pool
 
 
+def _part_stop(link: _Link, workdir: str):
+    """A detector's part tasks stop when the campaign is cancelled, a sibling failed, or the
+    work folder is gone (the campaign has ended: the part would be made for nobody)."""
+    failed_flag = os.path.join(workdir, _FAILED_FLAG) if workdir else None
+
+    def stop() -> bool:
+        return link.cancelled() or (failed_flag is not None and (os.path.exists(failed_flag) or
+                                                                 not os.path.isdir(workdir)))
+    return stop
+
+
+def _fail_siblings(workdir: str) -> None:
+    if workdir:
+        try:
+            _enter_workdir(workdir)
+            Path(workdir, _FAILED_FLAG).touch()
+        except (OSError, Cancelled):
+            pass  # the siblings then finish their parts; the detector fails all the same
+
+
 def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, topic: str | None = None,
                  cancel_flag: str | None = None, force: bool = False, workdir: str | os.PathLike | None = None
                  ) -> Prepared:
@@ -501,14 +530,7 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
         return PairOutcome(index, "skipped")
     setup = prepared.setup
     n = len(setup.pairs)
-    failed_flag = os.path.join(prepared.workdir, _FAILED_FLAG) if prepared.workdir else None
-
-    def stop() -> bool:
-        # a work folder gone means the campaign has ended (cancelled, or its client stopped): the
-        # pair would be measured for nobody
-        return link.cancelled() or (failed_flag is not None and (os.path.exists(failed_flag) or
-                                                                 not os.path.isdir(prepared.workdir)))
-
+    stop = _part_stop(link, prepared.workdir)
     out = PairOutcome(index, "failed")
     link.send(0.0, f"pair {index + 1}: starting", force=True, part=index, parts=n, event="start")
     try:
@@ -522,12 +544,7 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
         out.state, out.error = "cancelled", "cancelled by the user"
     except Exception as exc:  # noqa: BLE001 - the detector fails, the campaign goes on
         out.state, out.error = "failed", error_text(exc)
-        if failed_flag is not None:
-            try:
-                _enter_workdir(prepared.workdir)
-                Path(failed_flag).touch()
-            except (OSError, Cancelled):
-                pass  # the siblings then finish their pairs; the detector fails all the same
+        _fail_siblings(prepared.workdir)
     out.task = link.task(f"pair {index + 1}", t0)
     link.send(1.0, f"pair {index + 1}: {out.state}", force=True, part=index, parts=n, event="end")
     return out
@@ -556,7 +573,7 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
         try:
             failed = [p for p in pairs if p.state == "failed"]
             if failed:
-                raise _PairFailed(failed[0].error)
+                raise _PartFailed(failed[0].error)
             if link.cancelled() or any(p.state != "done" for p in pairs):
                 raise Cancelled("cancelled by the user")
             remember_checksums(prepared.known)
@@ -570,7 +587,7 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
             out.state = "done"
         except (Cancelled, KeyboardInterrupt):
             out.state, out.error = "cancelled", "cancelled by the user"
-        except _PairFailed as exc:
+        except _PartFailed as exc:
             out.state, out.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001
             out.state, out.error = "failed", error_text(exc)
@@ -583,5 +600,209 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
     return out
 
 
-class _PairFailed(Exception):
-    """A pair's error, already one line naming the file."""
+class _PartFailed(Exception):
+    """A part task's error (a pair, a stack part), already one line naming the file."""
+
+
+# --- a sky-flat detector as a graph: prepare -> one stack task per filter -> combine ---------
+
+#: parts of a sky-flat detector's progress: prepare, the stack parts, combine (fractions of the whole)
+SKYFLAT_SPANS = {"prepare": (0.0, 0.02), "parts": (0.02, 0.6), "combine": (0.6, 1.0)}
+#: per analysis, the span of a detector's progress its part tasks (pairs, stack parts) share
+PART_SPANS = {"gain": GAIN_SPANS["pairs"], "skyflat": SKYFLAT_SPANS["parts"]}
+
+
+@dataclass
+class SkyflatSetup:
+    """A sky-flat detector after :func:`skyflat_prepare`: its images in stack order and its parts."""
+
+    metas: list  # ExposureMeta, headers only
+    #: image positions of each stack part, by part name
+    split: dict
+    block_bin: int = 0
+
+
+@dataclass
+class StackOutcome:
+    """What one stack task returns: where its part of the stack was written, or why it was not."""
+
+    index: int
+    name: str
+    state: str  # done, failed, cancelled, skipped (the detector went no further)
+    error: str = ""
+    part: object = None  # StackPart (paths and background records)
+    task: dict = field(default_factory=dict)
+
+
+def skyflat_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, topic: str | None = None,
+                    cancel_flag: str | None = None, force: bool = False, workdir: str | os.PathLike | None = None
+                    ) -> Prepared:
+    """First task of a sky-flat detector: checksums and the skip test, then its images in stack order.
+
+    Parameters
+    ----------
+    job : DetectorJob
+        ``job.split`` holds the stack parts the plan found.
+    outdir : path-like
+        The detector's folder (``OUTDIR/<DETECTOR>``): read here only for the skip test.
+    settings, topic, cancel_flag, force
+        As :func:`run_detector`.
+    workdir : path-like, optional
+        The detector's folder in the campaign's work folder, where its stack parts are written
+        (every worker must see it; removed by :func:`skyflat_combine`).
+
+    Returns
+    -------
+    Prepared
+        With a :class:`SkyflatSetup`. Never raises for a problem of the data.
+    """
+    from ..skyflat.inputs import check_inputs
+    from ..skyflat.stack_parts import split_by_filter
+
+    settings = settings or {}
+    t0 = time.perf_counter()
+    link = _Link(job.detector, topic, cancel_flag)
+    prep = Prepared(job, None, workdir=os.fspath(workdir) if workdir else "", started=time.time())
+    fail = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
+                           worker=link.worker.address if link.worker is not None else "")
+    link.send(0.0, "checking inputs", force=True, event="start")
+    try:
+        if link.cancelled():
+            raise Cancelled("cancelled by the user")
+        prep.checksums = {p: file_checksum(p) for p in _inputs_read(job)}
+        prep.options = options_record("skyflat", job, settings)
+        earlier = None if force else _complete(Path(outdir), "skyflat", prep.options, prep.checksums)
+        if earlier is not None:
+            fail.state, fail.summary = "skipped", earlier.get("summary", {})
+            fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
+            prep.outcome = fail
+        else:
+            inputs = check_inputs(job.files, job.references.get("ground_flats", ()),
+                                  job.references.get("ground_masks", ()))
+            metas = inputs.by_detector.get(job.detector)
+            if metas is None or len(inputs.by_detector) != 1:
+                raise NircamFileError(job.files[0], f"the images are of {', '.join(inputs.by_detector)}, not only "
+                                                    f"{job.detector}")
+            split = split_by_filter(metas, job.images_per_task)
+            if split != job.split:
+                raise NircamFileError(job.files[0], f"the images changed after the campaign was planned: stack parts "
+                                                    f"{sorted(split)}, were {sorted(job.split)}")
+            opt = job.options
+            prep.setup = SkyflatSetup(metas, split, opt.additive_bin if opt.additive == "separate" else 0)
+            prep.known = known_checksums(job.files)
+            if workdir:
+                _enter_workdir(workdir)
+    except (Cancelled, KeyboardInterrupt):
+        fail.state, fail.error = "cancelled", "cancelled by the user"
+        prep.outcome, prep.setup = fail, None
+    except Exception as exc:  # noqa: BLE001 - one detector's failure is reported, the others go on
+        fail.state, fail.error = "failed", error_text(exc)
+        prep.outcome, prep.setup = fail, None
+    prep.tasks.append(link.task("prepare", t0))
+    link.send(SKYFLAT_SPANS["prepare"][1], "stacks queued" if prep.outcome is None else prep.outcome.state,
+              force=True, event="end")
+    return prep
+
+
+def skyflat_stack(prepared: Prepared, index: int, topic: str | None = None,
+                  cancel_flag: str | None = None) -> StackOutcome:
+    """One stack part of a sky-flat detector (the images of one filter, or a chunk of them):
+    each image read, its sources masked, normalised by its sky
+    (:func:`~nircam_gui.core.skyflat.stack_parts.build_stack_part`), written into the
+    detector's work folder.
+
+    Stops at its next image when the campaign is cancelled or another part of the detector
+    failed. Never raises for a problem of the data: the error is in the outcome.
+    """
+    from ..skyflat.stack_parts import build_stack_part
+
+    t0 = time.perf_counter()
+    det = prepared.job.detector
+    link = _Link(det, topic, cancel_flag)
+    if prepared.setup is None:
+        return StackOutcome(index, "", "skipped")
+    setup = prepared.setup
+    name, idx = list(setup.split.items())[index]
+    n = len(setup.split)
+    stop = _part_stop(link, prepared.workdir)
+    out = StackOutcome(index, name, "failed")
+    link.send(0.0, f"{name}: starting", force=True, part=index, parts=n, event="start")
+    try:
+        if stop():
+            raise Cancelled("cancelled")
+        rep = Reporter(len(idx), lambda f, m: link.send(f, m, part=index, parts=n), stop)
+        out.part = build_stack_part(det, setup.metas, idx, prepared.job.options, prepared.workdir, name, rep,
+                                    block_bin=setup.block_bin)
+        out.state = "done"
+    except (Cancelled, KeyboardInterrupt):
+        out.state, out.error = "cancelled", "cancelled by the user"
+    except FileNotFoundError as exc:
+        if prepared.workdir and not os.path.isdir(prepared.workdir):  # the campaign has ended
+            out.state, out.error = "cancelled", "cancelled by the user"
+        else:
+            out.state, out.error = "failed", error_text(exc)
+            _fail_siblings(prepared.workdir)
+    except Exception as exc:  # noqa: BLE001 - the detector fails, the campaign goes on
+        out.state, out.error = "failed", error_text(exc)
+        _fail_siblings(prepared.workdir)
+    out.task = link.task(f"stack {name}", t0)
+    link.send(1.0, f"{name}: {out.state}", force=True, part=index, parts=n, event="end")
+    return out
+
+
+def skyflat_combine(prepared: Prepared, parts: list[StackOutcome], outdir: str | os.PathLike,
+                    settings: dict | None = None, topic: str | None = None,
+                    cancel_flag: str | None = None) -> DetectorOutcome:
+    """Last task of a sky-flat detector: its stack parts merged in image order
+    (:func:`~nircam_gui.core.skyflat.stack_parts.merge_stack_parts`, memory-mapped), then the
+    rest of :func:`~nircam_gui.core.skyflat.run.run_skyflat` on that stack and the products
+    and the record written into ``outdir``. A failed part fails the detector (its folder is
+    left as it was); the work folder is removed."""
+    from ..skyflat.stack_parts import merge_stack_parts
+
+    settings = settings or {}
+    t0 = time.perf_counter()
+    job = prepared.job
+    link = _Link(job.detector, topic, cancel_flag)
+    outdir = Path(outdir)
+    tasks = list(prepared.tasks) + [p.task for p in parts if p is not None and p.task]
+    lo, hi = SKYFLAT_SPANS["combine"]
+    link.send(lo, "merging the stack", force=True, event="start")
+    if prepared.outcome is not None:
+        out = prepared.outcome
+    else:
+        out = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
+                              worker=link.worker.address if link.worker is not None else "")
+        try:
+            failed = [p for p in parts if p.state == "failed"]
+            if failed:
+                raise _PartFailed(failed[0].error)
+            gone = bool(prepared.workdir) and not os.path.isdir(prepared.workdir)  # the campaign has ended
+            if link.cancelled() or gone or any(p.state != "done" for p in parts):
+                raise Cancelled("cancelled by the user")
+            remember_checksums(prepared.known)
+            metas = prepared.setup.metas
+            stack = {job.detector: lambda: merge_stack_parts(job.detector, metas, [p.part for p in parts])}
+            products, out.summary, out.warnings = _skyflat(job, outdir, settings,
+                                                           lambda f, m: link.send(lo + (hi - lo) * f, m),
+                                                           link.cancelled, stacks=stack)
+            _record(outdir, "skyflat", job, prepared.options, prepared.checksums, products, out.summary)
+            out.products = products + [os.fspath(outdir / RECORD_FILE)]
+            out.state = "done"
+        except (Cancelled, KeyboardInterrupt):
+            out.state, out.error = "cancelled", "cancelled by the user"
+        except _PartFailed as exc:
+            out.state, out.error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001
+            out.state, out.error = "failed", error_text(exc)
+    if prepared.workdir:
+        shutil.rmtree(prepared.workdir, ignore_errors=True)
+    out.tasks = [*tasks, link.task("combine", t0)]
+    out.seconds = time.time() - prepared.started
+    out.peak_rss_mb = max(t.get("peak_rss_mb", 0.0) for t in out.tasks)
+    link.send(1.0, out.state, force=True, event="end")
+    return out
+
+
+__all__ += ["PART_SPANS", "SKYFLAT_SPANS", "SkyflatSetup", "StackOutcome", "skyflat_combine", "skyflat_prepare",
+            "skyflat_stack"]

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
 import numpy as np
 from astropy.table import Table
 
 from ..errors import NircamFileError
-from ..fileio import ensure_output_dir, sha256sum
+from ..fileio import ensure_output_dir
 from ..progress import CancelCheck, ProgressCallback, Reporter
-from ..provenance import software_versions
+from ..provenance import file_checksum, software_versions
 from .additive import check_templates
 from .analysis import analyse_detector
 from .background import backgrounds_table, summarise_backgrounds
@@ -33,7 +34,7 @@ from .largescale import grid_problem
 from .options import SkyflatOptions
 from .products import write_skyflat_products
 from .result import DetectorResult, SkyflatResult
-from .stack import build_stack
+from .stack import ImageStack, build_stack
 
 __all__ = ["check_fit_grid", "filter_dependence_table", "run_and_write", "run_skyflat"]
 
@@ -70,6 +71,17 @@ def check_fit_grid(inputs: SkyflatInputs, options: SkyflatOptions) -> None:
             raise NircamFileError(metas[0].path, problem)
 
 
+def _check_given_stack(detector: str, metas: list, stack: ImageStack, block_bin: int) -> None:
+    """Refuse a stack made of other images, or another order, than this run's."""
+    files = [r["file"] for r in stack.records]
+    if files != [os.path.basename(m.path) for m in metas] or stack.data.shape[0] != len(metas):
+        raise NircamFileError(metas[0].path, f"the {detector} stack given holds other images or another order "
+                                             f"({len(files)} images) than the run's {len(metas)}")
+    if stack.block_bin != block_bin:
+        raise NircamFileError(metas[0].path, f"the {detector} stack given was made with block_bin "
+                                             f"{stack.block_bin}, the run needs {block_bin}")
+
+
 def run_skyflat(
     cal_files,
     *,
@@ -81,6 +93,7 @@ def run_skyflat(
     cancel: CancelCheck | None = None,
     keep_masks: bool = False,
     additive_templates=(),
+    stacks: Mapping[str, ImageStack | Callable[[], ImageStack]] | None = None,
 ) -> SkyflatResult:
     """Delta sky flats, new flats, dead pixels and backgrounds from ``_cal`` images.
 
@@ -101,6 +114,11 @@ def run_skyflat(
     additive_templates : iterable of path-like
         Wisp templates (FITS images, matched on DETECTOR) to fit instead of a fitted template
         (with ``options.additive == "separate"``).
+    stacks : mapping, optional
+        Per detector, its stack built elsewhere (e.g. in parts by a campaign's workers,
+        :func:`~.stack_parts.merge_stack_parts`), or a callable that returns it when the
+        detector's turn comes; it must hold the detector's images in the order this run
+        stacks them (built with the same options). Other detectors are stacked here.
 
     Returns
     -------
@@ -139,11 +157,17 @@ def run_skyflat(
                             "judged dead, so no dead pixels can be found, and the median of so few images "
                             "does not reject sources and cosmic rays")
         tsource, template = templates.get(name, templates.get("", ("fitted", None)))
-        stack = build_stack(name, metas, opt, drep, keep_masks,
-                            block_bin=opt.additive_bin if opt.additive == "separate" else 0)
+        block_bin = opt.additive_bin if opt.additive == "separate" else 0
+        if stacks is not None and name in stacks:
+            given = stacks[name]
+            stack = given() if callable(given) else given
+            _check_given_stack(name, metas, stack, block_bin)
+            drep.step(f"{name}: {n} images stacked", n)
+        else:
+            stack = build_stack(name, metas, opt, drep, keep_masks, block_bin=block_bin)
         records += stack.records
         if opt.checksums:
-            checks.update({m.path: sha256sum(m.path) for m in metas})
+            checks.update({m.path: file_checksum(m.path) for m in metas})
         detectors[name] = analyse_detector(name, metas, stack, inputs, opt, drep.sub(n + 1, n, 2 * n + 1), cancel,
                                            warnings, template=template,
                                            template_source=os.path.basename(tsource))

@@ -24,7 +24,7 @@ from .normalise import clipped_level, normalise
 from .options import SkyflatOptions
 from .sourcemask import source_mask
 
-__all__ = ["ImageStack", "build_stack", "remask_without_light"]
+__all__ = ["ImageStack", "StackedImage", "build_stack", "frame_shape", "remask_without_light", "stack_image"]
 
 
 @dataclass
@@ -46,7 +46,14 @@ class ImageStack:
     block_bin: int = 0
 
 
-def _shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
+def frame_shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
+    """The one frame size (ny, nx) of a detector's images (headers).
+
+    Raises
+    ------
+    NircamFileError
+        Naming an image whose size differs from the others'.
+    """
     shapes = Counter((m.ny, m.nx) for m in metas)
     if len(shapes) != 1:
         # blame the odd one out, not whichever file sorts first
@@ -57,9 +64,64 @@ def _shape(detector: str, metas: list[ExposureMeta]) -> tuple[int, int]:
     return next(iter(shapes))
 
 
+@dataclass
+class StackedImage:
+    """One image after :func:`stack_image`: its normalised row and what the stack keeps of it."""
+
+    row: np.ndarray = field(repr=False)  # (ny, nx) float32, NaN where masked
+    dead: np.ndarray = field(repr=False)  # DQ DEAD
+    record: BackgroundRecord
+    mask: np.ndarray | None = field(default=None, repr=False)  # bit-packed source mask (when kept)
+    block: np.ndarray | None = field(default=None, repr=False)  # block medians (when block_bin > 0)
+
+
+def stack_image(detector: str, meta: ExposureMeta, options: SkyflatOptions, keep_mask: bool = False,
+                block_bin: int = 0) -> StackedImage:
+    """Read one ``_cal`` image, mask its sources, normalise it by its sky (one row of a stack).
+
+    Raises
+    ------
+    NircamFileError
+        An image with no usable sky, or whose DQ and SCI differ in shape.
+    """
+    opt, m = options, meta
+    with open_image(m.path) as img:
+        sci = np.array(img.sci, dtype=np.float32)
+        dq = np.array(img.dq)
+    if sci.shape != dq.shape:
+        raise NircamFileError(m.path, f"DQ has shape {dq.shape}, SCI {sci.shape}")
+    n_usable = int(np.count_nonzero(np.isfinite(sci) & ((dq & DO_NOT_USE) == 0)))
+    if n_usable == 0:
+        raise NircamFileError(m.path, "no usable sky: every SCI pixel is NaN or flagged DO_NOT_USE")
+    try:
+        mask = source_mask(sci, dq, n_sigma=opt.n_sigma, n_pixels=opt.n_pixels, kernel_fwhm=opt.kernel_fwhm,
+                           kernel_size=opt.kernel_size, dilate=opt.dilate, box_size=opt.box_size)
+    except ValueError as exc:  # photutils, when too few pixels are left for a background
+        raise NircamFileError(m.path, f"no source mask could be made ({exc}); {n_usable} usable "
+                                      "pixels") from None
+    level = clipped_level(sci, mask, opt.sigma, opt.maxiters)
+    if not np.isfinite(level.median) or level.median <= 0:
+        raise NircamFileError(m.path, f"no usable sky: the clipped background is {level.median:g}; a sky "
+                                      "flat needs a positive sky level")
+    block = None
+    if block_bin > 0:
+        from .additive import block_medians
+
+        block = block_medians(normalise(sci, (dq & DO_NOT_USE) != 0, level.median), block_bin)
+    record = BackgroundRecord(file=os.path.basename(m.path), detector=detector, filter=m.filter.upper(),
+                              pupil=(m.pupil or "CLEAR").upper(), background=level.median, std=level.std,
+                              n_pixels=level.n_used, masked_fraction=float(mask.mean()),
+                              start_mjd=m.start_mjd if m.start_mjd is not None else np.nan)
+    return StackedImage(normalise(sci, mask, level.median), (dq & DEAD) != 0, record,
+                        np.packbits(mask, axis=None) if keep_mask else None, block)
+
+
 def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOptions, reporter: Reporter,
                 keep_masks: bool = False, block_bin: int = 0) -> ImageStack:
     """Mask, normalise and stack the images of one detector.
+
+    The images are done one at a time (:func:`stack_image`); :mod:`.stack_parts` does the
+    same over parts of them, on other processes or machines, and merges the parts.
 
     Parameters
     ----------
@@ -80,8 +142,7 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
     NircamFileError
         Images of different sizes, or an image with no usable sky.
     """
-    opt = options
-    ny, nx = _shape(detector, metas)
+    ny, nx = frame_shape(detector, metas)
     stack = np.empty((len(metas), ny, nx), np.float32)
     groups: dict[str, list[int]] = defaultdict(list)
     dq_dead = np.zeros((ny, nx), bool)
@@ -89,41 +150,18 @@ def build_stack(detector: str, metas: list[ExposureMeta], options: SkyflatOption
     kept: dict[str, np.ndarray] = {}
     blocks = None
     for i, m in enumerate(metas):
-        with open_image(m.path) as img:
-            sci = np.array(img.sci, dtype=np.float32)
-            dq = np.array(img.dq)
-        if sci.shape != dq.shape:
-            raise NircamFileError(m.path, f"DQ has shape {dq.shape}, SCI {sci.shape}")
-        n_usable = int(np.count_nonzero(np.isfinite(sci) & ((dq & DO_NOT_USE) == 0)))
-        if n_usable == 0:
-            raise NircamFileError(m.path, "no usable sky: every SCI pixel is NaN or flagged DO_NOT_USE")
-        try:
-            mask = source_mask(sci, dq, n_sigma=opt.n_sigma, n_pixels=opt.n_pixels, kernel_fwhm=opt.kernel_fwhm,
-                               kernel_size=opt.kernel_size, dilate=opt.dilate, box_size=opt.box_size)
-        except ValueError as exc:  # photutils, when too few pixels are left for a background
-            raise NircamFileError(m.path, f"no source mask could be made ({exc}); {n_usable} usable "
-                                          "pixels") from None
-        level = clipped_level(sci, mask, opt.sigma, opt.maxiters)
-        if not np.isfinite(level.median) or level.median <= 0:
-            raise NircamFileError(m.path, f"no usable sky: the clipped background is {level.median:g}; a sky "
-                                          "flat needs a positive sky level")
-        if block_bin > 0:
-            from .additive import block_medians
-
-            med = block_medians(normalise(sci, (dq & DO_NOT_USE) != 0, level.median), block_bin)
+        one = stack_image(detector, m, options, keep_masks, block_bin)
+        if one.block is not None:
             if blocks is None:
-                blocks = np.empty((len(metas), *med.shape), np.float32)
-            blocks[i] = med
-        stack[i] = normalise(sci, mask, level.median)
-        dq_dead |= (dq & DEAD) != 0
-        if keep_masks:
-            kept[m.path] = np.packbits(mask, axis=None)
+                blocks = np.empty((len(metas), *one.block.shape), np.float32)
+            blocks[i] = one.block
+        stack[i] = one.row
+        dq_dead |= one.dead
+        if one.mask is not None:
+            kept[m.path] = one.mask
         groups[filter_token(m.filter, m.pupil)].append(i)
-        records.append(BackgroundRecord(file=os.path.basename(m.path), detector=detector, filter=m.filter.upper(),
-                                        pupil=(m.pupil or "CLEAR").upper(), background=level.median, std=level.std,
-                                        n_pixels=level.n_used, masked_fraction=float(mask.mean()),
-                                        start_mjd=m.start_mjd if m.start_mjd is not None else np.nan))
-        del sci, dq, mask
+        records.append(one.record)
+        del one
         reporter.step(f"{detector} mask {i + 1}/{len(metas)}")
     return ImageStack(stack, dict(groups), records, dq_dead, kept, blocks, block_bin)
 

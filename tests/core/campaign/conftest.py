@@ -32,8 +32,9 @@ def flats_two(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def images_two(tmp_path_factory):
-    """_cal images of NRCA1 and NRCBLONG in two filters, with ground FLATs and MASKs."""
+    """_cal images of NRCA1 and NRCBLONG in three filters (3 images each: enough for the additive
+    fit), with ground FLATs and MASKs."""
     root = tmp_path_factory.mktemp("campaign_images")
-    sim = simulate_cal_images(root, CalSimConfig(detectors=("NRCA1", "NRCBLONG"), filters=("F150W", "F200W"),
+    sim = simulate_cal_images(root, CalSimConfig(detectors=("NRCA1", "NRCBLONG"), filters=("F150W", "F200W", "F090W"),
                                                  n_images=3, size=SIZE, seed=4))
     return root, sim

@@ -91,7 +91,13 @@ def test_plan_skyflat_matches_ground_files_per_detector(images_two):
     plan = plan_skyflat([root], refs=[root / "reference"])
     assert not plan.problems and list(plan.jobs) == ["NRCA1", "NRCBLONG"]
     for det, job in plan.jobs.items():
-        assert job.keys == ["F150W", "F200W"]
+        assert job.keys == ["F090W", "F150W", "F200W"]
         assert [p.rsplit("/", 1)[1] for p in job.references["ground_masks"]] == [f"{det.lower()}_mask.fits"]
         assert sorted(p.rsplit("/", 1)[1] for p in job.references["ground_flats"]) == [
-            f"{det.lower()}_f150w_clear_flat.fits", f"{det.lower()}_f200w_clear_flat.fits"]
+            f"{det.lower()}_{f}_clear_flat.fits" for f in ("f090w", "f150w", "f200w")]
+        # one stack part per filter, its images in the order the analysis stacks them
+        assert job.parts == 3 and list(job.split) == job.keys
+        assert sorted(i for idx in job.split.values() for i in idx) == list(range(len(job.files)))
+    chunked = plan_skyflat([root], refs=[root / "reference"], images_per_task=2)
+    assert list(chunked.jobs["NRCA1"].split) == ["F090W", "F090W-2", "F150W", "F150W-2", "F200W", "F200W-2"]
+    assert chunked.jobs["NRCA1"].parts == 6

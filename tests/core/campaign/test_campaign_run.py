@@ -238,21 +238,123 @@ def test_cancel_while_running_leaves_no_partial_products(flats_two, dask_client,
     assert json.loads((tmp_path / CAMPAIGN_FILE).read_text())["cancelled"] is True
 
 
-def test_skyflat_campaign_identical_to_single_runs(images_two, dask_client, tmp_path):
-    root, sim = images_two
+@pytest.fixture(scope="module")
+def skyflat_campaign(images_two, dask_client, tmp_path_factory):
+    root, _ = images_two
     plan = plan_skyflat([root], refs=[root / "reference"])
-    out = tmp_path / "campaign"
-    result = run_campaign(plan, out, client=dask_client)
+    out = tmp_path_factory.mktemp("skyflat_campaign")
+    seen = []
+    result = run_campaign(plan, out, client=dask_client, progress=seen.append)
+    return plan, out, result, seen
+
+
+def test_skyflat_campaign_identical_to_single_runs(skyflat_campaign, images_two, tmp_path):
+    """Per-filter stack tasks on two workers, merged by a combine task: the products of
+    ``nircam-skyflat`` on each detector's images, bit for bit (3 filters a detector)."""
+    root, sim = images_two
+    plan, out, result, _ = skyflat_campaign
     assert result.ok
     flats = Table.read(out / "flats_all.ecsv")
-    assert sorted(zip(flats["detector"], flats["filter"])) == [("NRCA1", "F150W"), ("NRCA1", "F200W"),
-                                                              ("NRCBLONG", "F150W"), ("NRCBLONG", "F200W")]
+    assert sorted(zip(flats["detector"], flats["filter"])) == [
+        (d, f) for d in ("NRCA1", "NRCBLONG") for f in ("F090W", "F150W", "F200W")]
     assert all((out / f).is_file() for f in flats["file"])
     dead = Table.read(out / "deadpix_all.ecsv")
     for det, job in plan.jobs.items():
         single = tmp_path / det
         r, _ = run_and_write(job.files, single, ground_flats=job.references["ground_flats"],
                              ground_masks=job.references["ground_masks"], options=job.options)
+        assert r.detectors[det].additive is not None  # the additive fit ran on the merged stack
         assert_same_products(out / det, single)
         assert dead["n_dead"][list(dead["detector"]).index(det)] == r.detectors[det].n_dead
     assert len(Table.read(out / "backgrounds_all.ecsv")) == len(sim.cal_files)
+    assert not list(out.glob(".nircam-campaign-*"))
+
+
+def test_skyflat_detector_runs_as_prepare_stacks_combine(skyflat_campaign):
+    """A sky-flat detector is prepare -> one stack task per filter -> combine, each on a worker
+    of the cluster (recorded in campaign.json); progress counts the stack tasks and never goes back."""
+    plan, out, result, seen = skyflat_campaign
+    doc = json.loads((out / CAMPAIGN_FILE).read_text())
+    workers = set(doc["cluster"]["workers"])
+    for det, job in plan.jobs.items():
+        assert job.parts == 3 and sorted(job.split) == ["F090W", "F150W", "F200W"]
+        tasks = doc["detectors"][det]["tasks"]
+        assert [t["task"] for t in tasks] == ["prepare", "stack F090W", "stack F150W", "stack F200W", "combine"]
+        assert all(t["worker"] in workers and t["pid"] != os.getpid() and t["seconds"] > 0 for t in tasks)
+        assert result.outcomes[det].worker == tasks[-1]["worker"]
+        fractions = [s.fractions.get(det, 0.0) for s in seen]
+        assert fractions == sorted(fractions)
+        counts = [s.parts[det] for s in seen if det in s.parts]
+        assert counts[-1] == (3, 3) and [c[0] for c in counts] == sorted(c[0] for c in counts)
+    assert any("/3" in s.line() for s in seen if "running" in s.states.values())
+
+
+def test_skyflat_one_task_per_detector_gives_the_same_products(skyflat_campaign, dask_client, tmp_path):
+    plan, out, _, _ = skyflat_campaign
+    result = run_campaign(plan, tmp_path, client=dask_client, split=False)
+    assert result.ok
+    doc = json.loads((tmp_path / CAMPAIGN_FILE).read_text())
+    for det in plan.jobs:
+        assert doc["detectors"][det]["tasks"] == []  # one task: the detector's own record
+        assert_same_products(tmp_path / det, out / det)
+
+
+def test_skyflat_rerun_skips_complete_detectors(skyflat_campaign, dask_client):
+    """The prepare task finds the record and the products intact: no stack task does any work."""
+    plan, out, _, _ = skyflat_campaign
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "NRCA1").iterdir()}
+    again = run_campaign(plan, out, client=dask_client)
+    assert {d: o.state for d, o in again.outcomes.items()} == {"NRCA1": "skipped", "NRCBLONG": "skipped"}
+    assert {p: p.stat().st_mtime_ns for p in (out / "NRCA1").iterdir()} == stamp
+    doc = json.loads((out / CAMPAIGN_FILE).read_text())
+    assert [t["task"] for t in doc["detectors"]["NRCA1"]["tasks"]] == ["prepare", "combine"]
+    assert not list(out.glob(".nircam-campaign-*"))
+
+
+def test_skyflat_failed_filter_fails_only_its_detector(images_two, dask_client, tmp_path):
+    """An image with no usable sky (found only when a worker reads its pixels): its stack task
+    fails, its detector fails with the file named and no products; the other detector is done;
+    nothing hidden is left in OUTDIR."""
+    root, sim = images_two
+    data = tmp_path / "data"
+    shutil.copytree(root, data)
+    plan = plan_skyflat([data], refs=[data / "reference"])
+    job = plan.jobs["NRCBLONG"]
+    bad = job.files[job.split["F150W"][1]]
+    with fits.open(bad, mode="update") as h:
+        h["SCI"].data[:] = np.nan
+    out = tmp_path / "out"
+    result = run_campaign(plan, out, client=dask_client, keep_going=True)
+    assert result.outcomes["NRCA1"].state == "done" and (out / "NRCA1" / "flat_NRCA1_F150W.fits").is_file()
+    failed = result.outcomes["NRCBLONG"]
+    assert failed.state == "failed" and os.path.basename(bad) in failed.error and "no usable sky" in failed.error
+    assert not result.ok
+    assert not (out / "NRCBLONG").exists() or not any(p.suffix in (".fits", ".ecsv")
+                                                       for p in (out / "NRCBLONG").iterdir())
+    assert list(Table.read(out / "flats_all.ecsv")["detector"]) == ["NRCA1"] * 3
+    doc = json.loads((out / CAMPAIGN_FILE).read_text())
+    tasks = {t["task"]: t for t in doc["detectors"]["NRCBLONG"]["tasks"]}
+    assert "stack F150W" in tasks and "combine" in tasks
+    assert doc["detectors"]["NRCBLONG"]["state"] == "failed"
+    assert not list(out.glob(".nircam-campaign-*"))
+
+
+def test_skyflat_cancel_mid_run_leaves_no_partial_products(images_two, dask_client, tmp_path):
+    """Cancelled once a stack task has finished: each detector is done with all its products or
+    cancelled with none, and neither the work folder nor the cancel flag is left."""
+    root, _ = images_two
+    plan = plan_skyflat([root], refs=[root / "reference"])
+    ended = []
+    result = run_campaign(plan, tmp_path, client=dask_client, cancel=lambda: bool(ended),
+                          progress=lambda s: ended.extend(d for d, (k, _) in s.parts.items() if k >= 1))
+    assert ended and result.cancelled and not result.ok
+    states = {d: o.state for d, o in result.outcomes.items()}
+    assert set(states.values()) <= {"cancelled", "done"}, states
+    for det, state in states.items():
+        products = {p.name for p in (tmp_path / det).iterdir()} if (tmp_path / det).exists() else set()
+        if state == "done":
+            assert {f"flat_{det}_{t}.fits" for t in ("F090W", "F150W", "F200W")} <= products, products
+        else:
+            assert not any(name.endswith((".fits", ".ecsv")) for name in products), (det, products)
+    assert not list(tmp_path.glob(".nircam-campaign-*"))
+    assert json.loads((tmp_path / CAMPAIGN_FILE).read_text())["cancelled"] is True
