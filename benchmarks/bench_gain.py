@@ -166,8 +166,7 @@ from nircam_gui.cli.gain import main
 t_import = time.perf_counter() - t_import
 timed(rawread.RawGroupReader, "read", "read raw words")
 timed(fused, "_fused_chunk", "fused kernel")
-timed(fused, "even_odd_offsets_fast", "reference statistics")
-timed(fused, "side_reference_signal_fast", "reference statistics")
+timed(fused, "_reference_corrections", "reference statistics")
 timed(pipeline, "group_median", "group medians")
 timed(pipeline, "calibrate_chunk_fast", "numpy calibration")
 timed(pipeline, "shared_references", "reference files")
