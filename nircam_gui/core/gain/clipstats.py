@@ -251,8 +251,8 @@ def _box_pass(a, b, valid, use_valid, ga, gb, use_dq, runs, starts, ends, run_co
     dependency from pixel to pixel, so the loops vectorise; the column sums are added in
     column order at the end, a fixed order. Every other valid pixel is a candidate: its sum
     and difference relative to the centres go to the bucket ``cand_s/cand_d[base:base +
-    cap]``. Each loop writes one array and runs over whole views from index 0 (LLVM then
-    vectorises it). ``sums`` receives (n, t1, t2) of the sum band, then of the difference
+    cap]``. Each loop runs over whole views from index 0 and writes at most three arrays
+    (LLVM then vectorises it). ``sums`` receives (n, t1, t2) of the sum band, then of the difference
     band. Returns the number of candidates, or -1 when the bucket would overflow.
     """
     acc = np.zeros((4, width))
@@ -282,50 +282,50 @@ def _box_pass(a, b, valid, use_valid, ga, gb, use_dq, runs, starts, ends, run_co
         ind = ind_w[:n]
         cf = cf_w[:n]
         for t in range(n):
-            xs[t] = (np.float64(a_r[t]) + np.float64(b_r[t])) - cs
-        for t in range(n):
-            xd[t] = (np.float64(a_r[t]) - np.float64(b_r[t])) - cd
-        if use_valid:
+            ai = np.float64(a_r[t])
+            bi = np.float64(b_r[t])
+            xs[t] = (ai + bi) - cs
+            xd[t] = (ai - bi) - cd
+        if use_valid and use_dq:
+            v_r = valid[lo:lo + n]
+            ga_r = ga[lo:lo + n]
+            gb_r = gb[lo:lo + n]
+            for t in range(n):
+                vm[t] = np.uint8(v_r[t]) & np.uint8((ga_r[t] | gb_r[t]) == 0)
+        elif use_valid:
             v_r = valid[lo:lo + n]
             for t in range(n):
                 vm[t] = np.uint8(v_r[t])
-        if use_dq:
+        elif use_dq:
             ga_r = ga[lo:lo + n]
             gb_r = gb[lo:lo + n]
-            if use_valid:
-                for t in range(n):
-                    vm[t] = vm[t] & np.uint8((ga_r[t] | gb_r[t]) == 0)
-            else:
-                for t in range(n):
-                    vm[t] = np.uint8((ga_r[t] | gb_r[t]) == 0)
-        # a non-finite pixel is outside the bands (comparisons with NaN are false): a
-        # candidate, which the box stage drops
+            for t in range(n):
+                vm[t] = np.uint8((ga_r[t] | gb_r[t]) == 0)
         for t in range(n):
-            ins[t] = vm[t] & np.uint8(abs(xs[t]) <= bs)
-        for t in range(n):
-            ind[t] = ins[t] & np.uint8(abs(xd[t]) <= bd)
-        for t in range(n):
-            cf[t] = vm[t] & (ind[t] ^ np.uint8(1))
+            i_s = vm[t] & np.uint8(abs(xs[t]) <= bs)
+            i_d = i_s & np.uint8(abs(xd[t]) <= bd)
+            ins[t] = i_s
+            ind[t] = i_d
+            cf[t] = vm[t] & (i_d ^ np.uint8(1))
         k_s = 0
         k_d = 0
         for t in range(n):
             k_s += ins[t]
-        for t in range(n):
             k_d += ind[t]
         n_s += k_s
         n_d += k_d
         s1 = acc[0, c0:c0 + n]
-        for t in range(n):
-            s1[t] += xs[t] if ins[t] else 0.0
         s2 = acc[1, c0:c0 + n]
         for t in range(n):
-            s2[t] += xs[t] * xs[t] if ins[t] else 0.0
+            w = xs[t] if ins[t] else 0.0
+            s1[t] += w
+            s2[t] += w * w
         d1 = acc[2, c0:c0 + n]
-        for t in range(n):
-            d1[t] += xd[t] if ind[t] else 0.0
         d2 = acc[3, c0:c0 + n]
         for t in range(n):
-            d2[t] += xd[t] * xd[t] if ind[t] else 0.0
+            w = xd[t] if ind[t] else 0.0
+            d1[t] += w
+            d2[t] += w * w
         # the candidates, ~3% of the pixels: eight flags at a time
         for t in range(n, (n + 7) // 8 * 8):
             cf_w[t] = 0
