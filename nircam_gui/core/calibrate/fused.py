@@ -205,11 +205,16 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
                 y = y0 - halo + r
                 if y < border or y >= ny - border:
                     continue
-                _offset_row(dec[y - ylo], bias[y] if has_bias else bias[0], has_bias, o1, cur)
                 dst = ipc_in[r, halo + border:halo + nx - border]
-                src = cur[border:nx - border]
-                for x in range(nsci):
-                    dst[x] = src[x]
+                d_sci = dec[y - ylo][border:nx - border]
+                o_sci = o1[border:nx - border]
+                if has_bias:
+                    b_sci = bias[y][border:nx - border]
+                    for x in range(nsci):
+                        dst[x] = np.float64(np.float32(np.float64(d_sci[x] - b_sci[x]) - o_sci[x]))
+                else:
+                    for x in range(nsci):
+                        dst[x] = np.float64(np.float32(np.float64(d_sci[x]) - o_sci[x]))
             for r in range(nr_sat):
                 y = y0 - grow + r
                 if y < 0 or y >= ny:
@@ -284,8 +289,10 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
                     for x in range(nsci):
                         sci[x] = np.float32(acc[x])
                 s = sk[y]
-                for x in range(nx):
-                    cur[x] = np.float32(np.float64(cur[x]) - o2[x]) - s
+                fuse_lin = has_lin and ncoef == 4
+                if not fuse_lin:
+                    for x in range(nx):
+                        cur[x] = np.float32(np.float64(cur[x]) - o2[x]) - s
                 flags = gdq[k, y]
                 if has_sat and grow == 1:
                     g_a = grown_x[y - y0]
@@ -320,7 +327,7 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
                     c1 = coeffs[1, y]
                     c0 = coeffs[0, y]
                     for x in range(nx):
-                        cx = cur[x]
+                        cx = np.float32(np.float64(cur[x]) - o2[x]) - s
                         v = ((c3[x] * cx + c2[x]) * cx + c1[x]) * cx + c0[x]
                         o_row[x] = cx if flags[x] & _SAT else v
                 elif has_lin:
