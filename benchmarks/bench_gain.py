@@ -14,7 +14,11 @@
    ``nircam-gain`` and the read-and-sum passes run alternately ``--repeat`` times (medians).
    Ratios against the targets: end to end <= 0.25x the plain script and <= 3x the
    read-and-sum pass; peak memory < 2 GB and flat in the number of groups (the same run
-   on 20 groups).
+   on 20 groups). The per-group hot path (raw reading, reference-pixel statistics, fused
+   kernel, box statistics, group medians) is printed apart from the one-off costs.
+   ``--baseline SOURCE_TREE`` (e.g. a checkout of main) runs that version's ``nircam-gain``
+   alternately with this one and prints both stage by stage (a stage a version does not
+   have, or names differently, shows 0 there and its time under "rest").
 2. ``--statistics``: the statistics stage alone against the per-box astropy loop, and the
    covariances at lags up to 3 over the same pixels (target: at most 2x the statistics).
 
