@@ -14,11 +14,16 @@
    ``nircam-gain`` and the read-and-sum passes run alternately ``--repeat`` times (medians).
    Ratios against the targets: end to end <= 0.25x the plain script and <= 3x the
    read-and-sum pass; peak memory < 2 GB and flat in the number of groups (the same run
-   on 20 groups).
+   on 20 groups). The per-group hot path (raw reading, reference-pixel statistics, fused
+   kernel, box statistics, group medians) is printed apart from the one-off costs.
+   ``--baseline SOURCE_TREE`` (e.g. a checkout of main) runs that version's ``nircam-gain``
+   alternately with this one and prints both stage by stage (a stage a version does not
+   have, or names differently, shows 0 there and its time under "rest").
 2. ``--statistics``: the statistics stage alone against the per-box astropy loop, and the
    covariances at lags up to 3 over the same pixels (target: at most 2x the statistics).
 
 Usage: python benchmarks/bench_gain.py [--workdir DIR] [--statistics] [--skip-plain] [--repeat N]
+                                      [--baseline SOURCE_TREE]
 The machine should be quiet; the load average is printed with the results.
 """
 
@@ -146,7 +151,9 @@ info, outdir, engine, ngroups = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3
 spent = defaultdict(float)
 
 def timed(owner, name, key):
-    fn = getattr(owner, name)
+    fn = getattr(owner, name, None)
+    if fn is None:  # a baseline version without this function
+        return
     def wrapper(*a, **k):
         t0 = time.perf_counter()
         try:
@@ -166,6 +173,7 @@ from nircam_gui.cli.gain import main
 t_import = time.perf_counter() - t_import
 timed(rawread.RawGroupReader, "read", "read raw words")
 timed(fused, "_fused_chunk", "fused kernel")
+timed(fused, "_reference_corrections", "reference statistics")
 timed(fused, "even_odd_offsets_fast", "reference statistics")
 timed(fused, "side_reference_signal_fast", "reference statistics")
 timed(pipeline, "group_median", "group medians")
@@ -189,6 +197,7 @@ t0 = time.perf_counter()
 code = main(argv)
 wall = time.perf_counter() - t0
 print(json.dumps({"code": code, "wall_s": wall, "parts": dict(spent), "import_s": t_import,
+                  "source": cconf.__file__.rsplit("/nircam_gui/", 1)[0],
                   "peak_gb": peak_rss_mb() / 1024}))
 """
 
@@ -259,8 +268,14 @@ print(json.dumps({"wall_s": time.perf_counter() - t0}))
 """
 
 
-def _child(script: str, *args: str) -> dict | None:
-    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
+def _child(script: str, *args: str, source: str | None = None) -> dict | None:
+    """Run ``script`` in a fresh interpreter; with ``source``, the nircam_gui found there."""
+    env = cwd = None
+    if source:
+        # run from there: the script's first import path is its working folder
+        cwd = os.path.abspath(source)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [cwd, os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, cwd=cwd)
     if out.returncode:
         print(out.stderr[-3000:])
         return None
@@ -279,7 +294,30 @@ def _median_run(runs: list[dict]) -> dict | None:
     return out
 
 
-def bench_end_to_end(infos: dict[int, dict], work: Path, plain: bool = True, repeat: int = 3) -> None:
+# the stages of the per-group hot path (raw words -> calibration -> box statistics); the rest
+# are one-off costs of a run
+HOT_STAGES = ("read raw words", "reference statistics", "fused kernel", "box statistics", "group medians",
+              "covariances")
+
+
+def _stage_table(rows: dict[str, dict], names: list[str], ngroups: int) -> None:
+    """Stage times of the given rows side by side, and the per-group hot path."""
+    runs = [rows[n] for n in names if rows.get(n) and "parts" in rows[n]]
+    if len(runs) < 2:
+        return
+    keys = sorted(set().union(*(r["parts"] for r in runs)), key=lambda k: -runs[0]["parts"].get(k, 0.0))
+    print(f"{'stage (s)':<24}" + "".join(f"{n[:22]:>24}" for n in names))
+    for k in keys:
+        print(f"{k:<24}" + "".join(f"{r['parts'].get(k, 0.0):>24.2f}" for r in runs))
+    print(f"{'rest':<24}" + "".join(f"{r['wall_s'] - sum(r['parts'].values()):>24.2f}" for r in runs))
+    print(f"{'wall':<24}" + "".join(f"{r['wall_s']:>24.2f}" for r in runs))
+    hot = [sum(r["parts"].get(k, 0.0) for k in HOT_STAGES) for r in runs]
+    print(f"{'hot path':<24}" + "".join(f"{h:>24.2f}" for h in hot))
+    print(f"{'hot path, ms per group':<24}" + "".join(f"{1e3 * h / ngroups:>24.1f}" for h in hot))
+
+
+def bench_end_to_end(infos: dict[int, dict], work: Path, plain: bool = True, repeat: int = 3,
+                     baseline: str | None = None) -> None:
     print(f"\n== end to end: 10 full-frame integrations, full calibration, 256 px boxes "
           f"(load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}) ==")
     info12 = infos[12]
@@ -287,17 +325,24 @@ def bench_end_to_end(infos: dict[int, dict], work: Path, plain: bool = True, rep
     # warm the page cache and numba's cache so that no run pays for the first read or a compile
     _child(_READ_SUM, arg, "12", "raw")
     _child(_E2E, arg, str(work / "out_warm"), "fused", "2")
+    if baseline:
+        _child(_E2E, arg, str(work / "out_warm_base"), "fused", "2", source=baseline)
     # the rows the 3x target compares are run alternately, `repeat` times each, and their medians taken
     runs: dict[str, list] = {"read+sum (astropy)": [], "read+sum (raw words)": [], "nircam-gain (fused)": []}
+    if baseline:
+        runs["nircam-gain (baseline)"] = []
     for _ in range(repeat):
         runs["read+sum (astropy)"].append(_child(_READ_SUM, arg, "12", "astropy"))
         runs["read+sum (raw words)"].append(_child(_READ_SUM, arg, "12", "raw"))
         runs["nircam-gain (fused)"].append(_child(_E2E, arg, str(work / "out_fused"), "fused", "12"))
+        if baseline:
+            runs["nircam-gain (baseline)"].append(_child(_E2E, arg, str(work / "out_base"), "fused", "12",
+                                                         source=baseline))
     rows = {name: _median_run([r for r in rs if r is not None]) for name, rs in runs.items()}
     rows["nircam-gain (numpy engine)"] = _child(_E2E, arg, str(work / "out_numpy"), "numpy", "12")
     if plain:
         rows["plain script"] = _child(_PLAIN, arg, "12")
-    print(f"(median of {repeat} alternating runs for the first three rows; load average now "
+    print(f"(median of {repeat} alternating runs for the first {len(runs)} rows; load average now "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})")
     for name, r in rows.items():
         if r is None:
@@ -306,12 +351,25 @@ def bench_end_to_end(infos: dict[int, dict], work: Path, plain: bool = True, rep
         if "import_s" in r:
             extra += f" (imports before the clock: {r['import_s']:.1f} s)"
         print(f"{name:<28} {r['wall_s']:7.1f} s{extra}")
+        if "source" in r and name.endswith("(baseline)"):
+            print(f"    nircam_gui from {r['source']}")
         if "parts" in r:
             parts = sorted(r["parts"].items(), key=lambda kv: -kv[1])
             known = sum(v for _, v in parts)
             print("    " + ", ".join(f"{k} {v:.1f} s" for k, v in parts) + f", rest {r['wall_s'] - known:.1f} s")
         if "calibration_s" in r:
             print(f"    calibration {r['calibration_s']:.1f} s, astropy box loop {r['statistics_s']:.1f} s")
+    ngroups = 12 * len(info12["ramps"])
+    ours = rows.get("nircam-gain (fused)")
+    if ours and "parts" in ours:
+        hot = sum(ours["parts"].get(k, 0.0) for k in HOT_STAGES)
+        print(f"nircam-gain hot path ({', '.join(HOT_STAGES)}): {hot:.2f} s = {1e3 * hot / ngroups:.1f} ms per group")
+    if baseline:
+        print(f"\nstages, median of {repeat} alternating runs ({ngroups} groups):")
+        _stage_table(rows, ["nircam-gain (fused)", "nircam-gain (baseline)"], ngroups)
+        new, old = rows.get("nircam-gain (fused)"), rows.get("nircam-gain (baseline)")
+        if new and old:
+            print(f"nircam-gain / baseline = {new['wall_s'] / old['wall_s']:.2f}x")
     ours = rows.get("nircam-gain (fused)")
     if ours:
         def ratio(name, target, sense):
@@ -335,16 +393,18 @@ def bench_end_to_end(infos: dict[int, dict], work: Path, plain: bool = True, rep
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "nircam-bench-gain"))
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "nircam-bench-gain"), type=os.path.abspath)
     ap.add_argument("--statistics", action="store_true", help="also the statistics stage alone")
     ap.add_argument("--skip-plain", action="store_true", help="leave out the plain script (minutes)")
     ap.add_argument("--no-20", action="store_true", help="leave out the 20-group memory run")
     ap.add_argument("--repeat", type=int, default=3, help="alternating runs of nircam-gain and the read+sum passes")
+    ap.add_argument("--baseline", help="source tree of another nircam_gui version (e.g. a checkout of main): its "
+                                       "nircam-gain runs alternately with this one, stage by stage")
     args = ap.parse_args()
     work = Path(args.workdir)
     groups = (12,) if args.no_20 else (12, 20)
     infos = {ng: _simulate(work / f"g{ng}", ng) for ng in groups}
-    bench_end_to_end(infos, work, plain=not args.skip_plain, repeat=args.repeat)
+    bench_end_to_end(infos, work, plain=not args.skip_plain, repeat=args.repeat, baseline=args.baseline)
     if args.statistics:
         bench_statistics(infos[12])
 

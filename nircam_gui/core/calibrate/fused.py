@@ -30,7 +30,7 @@ from ..dq import DO_NOT_USE, SATURATED
 from .buffers import BufferPool
 from .config import CalibrationConfig, CalibrationPlan
 from .rawread import RawGroupReader
-from .refstats import dnu_mask, even_odd_offsets_fast, side_reference_signal_fast
+from .refstats import _even_odd_offsets, _side_signal, dnu_mask
 from .saturation import AD_FLOOR
 from .steps import References
 
@@ -84,6 +84,56 @@ def _reference_pixels(raw, encoded, bias, has_bias, border, rows, cols):
 
 
 @numba.njit(cache=True)
+def _column_offsets_into(off, out):
+    """The offset of each column (float64) from the (4, 2) [amplifier, column parity] offsets;
+    0 for an amplifier left alone (NaN: no usable pixel; x - 0.0 is x, exactly)."""
+    nx = out.size
+    width = nx // 4
+    for x in range(nx):
+        a = x // width
+        out[x] = 0.0 if np.isnan(off[a, 0]) or np.isnan(off[a, 1]) else off[a, x % 2]
+
+
+@numba.njit(cache=True)
+def _subtract_offsets(rows, cols, off, ref_x, with_rows):
+    # float64 offsets subtracted from float32 values, rounded back: evenodd.subtract_even_odd
+    if with_rows:
+        for r in range(rows.shape[0]):
+            for x in range(rows.shape[1]):
+                rows[r, x] = np.float32(np.float64(rows[r, x]) - off[x])
+    for y in range(cols.shape[0]):
+        for c in range(cols.shape[1]):
+            cols[y, c] = np.float32(np.float64(cols[y, c]) - off[ref_x[c]])
+
+
+@numba.njit(cache=True, nogil=True)
+def _reference_corrections(raw, encoded, bias, has_bias, border, dnu_rows, dnu_cols, ref_x, sigma, smoothing,
+                           side_gain, even_odd, refpix, off1, off2, side):
+    """The even/odd offsets (``off1``), the reference-pixel step's offsets (``off2``) and side
+    signal (``side``) of every group of a chunk: :mod:`.refstats` on the reference rows and
+    columns, as :mod:`.evenodd` computes them, bit for bit. One thread: ~1.5 ms a full-frame
+    group, where a parallel loop lost more than that waiting for a busy core."""
+    n, ny, nx = raw.shape
+    for k in range(n):
+        rows = np.empty((2 * border, nx), np.float32)
+        cols = np.empty((ny, 2 * border), np.float32)
+        eo = np.empty((4, 2))
+        _reference_pixels(raw[k], encoded, bias, has_bias, border, rows, cols)
+        if even_odd:
+            _even_odd_offsets(rows, dnu_rows, sigma, border, eo)
+            _column_offsets_into(eo, off1[k])
+            _subtract_offsets(rows, cols, off1[k], ref_x, True)
+        if refpix:
+            _even_odd_offsets(rows, dnu_rows, sigma, border, eo)
+            _column_offsets_into(eo, off2[k])
+            _subtract_offsets(rows, cols, off2[k], ref_x, False)
+            signal = np.empty(ny)
+            _side_signal(cols, dnu_cols, smoothing, border, signal)
+            for y in range(ny):
+                side[k, y] = np.float32(side_gain * signal[y])
+
+
+@numba.njit(cache=True)
 def _offset_row(row, bias, has_bias, off, out):
     """A decoded row after the bias and the first even/odd correction (``off`` per column, 0 = none)."""
     if has_bias:
@@ -95,7 +145,7 @@ def _offset_row(row, bias, has_bias, off, out):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, off2,
+def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, off2, ipc3,
                  side, coeffs, has_lin, thr, has_sat, ever_in, ever_out, grow,
                  dnu, has_dnu, border, out, gdq):
     """Every group of a chunk, one block of rows at a time.
@@ -106,7 +156,13 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
     whole frames re-read them for every group. A block keeps its own running
     saturation tally of its rows and the ``grow`` rows either side (the same OR of
     the same comparisons as its neighbours make), so blocks never wait for each other;
-    ``ever_out`` receives the tally of its own rows after the last group.
+    ``ever_out`` receives the tally of its own rows after the last group. The tally holds
+    the SATURATED bit itself (0 or ``_SAT``), so that every DQ operation stays in bytes.
+
+    The IPC terms are summed in float64 from a float64 copy of the input rows (each value
+    converted once, not once per term); a full 3x3 kernel (``ipc3``) has its nine terms
+    unrolled and summed in a register, as is a cubic linearity polynomial. Each inner loop
+    writes one array, over views from index 0, so that LLVM vectorises it.
     """
     ng, ny, nx = raw.shape
     nblocks = (ny + _BLOCK - 1) // _BLOCK
@@ -126,10 +182,9 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
         cur = np.empty(nx, np.float32)
         acc = np.zeros(nsci)
         res = np.empty(nx, np.float32)
-        flags = np.empty(nx, np.uint8)
         # IPC input (bias and even/odd corrected science pixels, zero elsewhere), rows y0-halo .. y1+halo
         nr_ipc = y1 - y0 + 2 * halo if has_ipc else 0
-        ipc_in = np.zeros((nr_ipc, nx + 2 * halo), np.float32)
+        ipc_in = np.zeros((nr_ipc, nx + 2 * halo))
         # saturation: the running tally of rows y0-grow .. y1+grow (zero-padded along x), grown along x
         nr_sat = y1 - y0 + 2 * grow if has_sat else 0
         tally = np.zeros((nr_sat, nx + 2 * grow), np.uint8)
@@ -151,11 +206,16 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
                 y = y0 - halo + r
                 if y < border or y >= ny - border:
                     continue
-                _offset_row(dec[y - ylo], bias[y] if has_bias else bias[0], has_bias, o1, cur)
                 dst = ipc_in[r, halo + border:halo + nx - border]
-                src = cur[border:nx - border]
-                for x in range(nsci):
-                    dst[x] = src[x]
+                d_sci = dec[y - ylo][border:nx - border]
+                o_sci = o1[border:nx - border]
+                if has_bias:
+                    b_sci = bias[y][border:nx - border]
+                    for x in range(nsci):
+                        dst[x] = np.float64(np.float32(np.float64(d_sci[x] - b_sci[x]) - o_sci[x]))
+                else:
+                    for x in range(nsci):
+                        dst[x] = np.float64(np.float32(np.float64(d_sci[x]) - o_sci[x]))
             for r in range(nr_sat):
                 y = y0 - grow + r
                 if y < 0 or y >= ny:
@@ -165,7 +225,7 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
                 t_row = tally[r]
                 t_mid = t_row[grow:grow + nx]
                 for x in range(nx):
-                    t_mid[x] |= np.uint8(d_row[x] >= t_thr[x])
+                    t_mid[x] |= _SAT if d_row[x] >= t_thr[x] else np.uint8(0)
                 g_row = grown_x[r]
                 for x in range(nx):
                     g_row[x] = t_row[x]
@@ -176,8 +236,47 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
             sk = side[k]
             for y in range(y0, y1):
                 rawrow = dec[y - ylo]
-                _offset_row(rawrow, bias[y] if has_bias else bias[0], has_bias, o1, cur)
                 if has_ipc and border <= y < ny - border:
+                    # the science pixels come from the IPC below: only the reference columns here
+                    b_row = bias[y] if has_bias else bias[0]
+                    for x in range(border):
+                        v = rawrow[x] - b_row[x] if has_bias else rawrow[x]
+                        cur[x] = np.float32(np.float64(v) - o1[x])
+                    for x in range(nx - border, nx):
+                        v = rawrow[x] - b_row[x] if has_bias else rawrow[x]
+                        cur[x] = np.float32(np.float64(v) - o1[x])
+                else:
+                    _offset_row(rawrow, bias[y] if has_bias else bias[0], has_bias, o1, cur)
+                if has_ipc and border <= y < ny - border and ipc3:
+                    # a full 3x3 kernel: its nine terms in scipy's order, summed in a register
+                    r = y - y0 + halo
+                    c = halo + border
+                    rm = ipc_in[r - 1]
+                    r0 = ipc_in[r]
+                    rp = ipc_in[r + 1]
+                    m0 = rm[c - 1:c - 1 + nsci]
+                    m1 = rm[c:c + nsci]
+                    m2 = rm[c + 1:c + 1 + nsci]
+                    z0 = r0[c - 1:c - 1 + nsci]
+                    z1 = r0[c:c + nsci]
+                    z2 = r0[c + 1:c + 1 + nsci]
+                    p0 = rp[c - 1:c - 1 + nsci]
+                    p1 = rp[c:c + nsci]
+                    p2 = rp[c + 1:c + 1 + nsci]
+                    w0, w1, w2, w3, w4, w5, w6, w7, w8 = kw[0], kw[1], kw[2], kw[3], kw[4], kw[5], kw[6], kw[7], kw[8]
+                    sci = cur[border:nx - border]
+                    for x in range(nsci):
+                        v = 0.0 + m0[x] * w0
+                        v += m1[x] * w1
+                        v += m2[x] * w2
+                        v += z0[x] * w3
+                        v += z1[x] * w4
+                        v += z2[x] * w5
+                        v += p0[x] * w6
+                        v += p1[x] * w7
+                        v += p2[x] * w8
+                        sci[x] = np.float32(v)
+                elif has_ipc and border <= y < ny - border:
                     r = y - y0 + halo
                     acc[:] = 0.0
                     # scipy.ndimage.convolve's terms, in its order, each in float64
@@ -186,28 +285,53 @@ def _fused_chunk(raw, encoded, bias, has_bias, off1, ky, kx, kw, has_ipc, halo, 
                         src = ipc_in[r + ky[t], o:o + nsci]
                         w = kw[t]
                         for x in range(nsci):
-                            acc[x] += np.float64(src[x]) * w
+                            acc[x] += src[x] * w
                     sci = cur[border:nx - border]
                     for x in range(nsci):
                         sci[x] = np.float32(acc[x])
                 s = sk[y]
-                for x in range(nx):
-                    cur[x] = np.float32(np.float64(cur[x]) - o2[x]) - s
-                if has_dnu:
-                    flags[:] = dnu[y]
-                else:
-                    flags[:] = 0
-                if has_sat:
-                    gr = y - y0
-                    for d in range(2 * grow + 1):
-                        g_row = grown_x[gr + d]
-                        for x in range(nx):
-                            flags[x] |= g_row[x] * _SAT
+                fuse_lin = has_lin and ncoef == 4
+                if not fuse_lin:
                     for x in range(nx):
-                        flags[x] |= np.uint8(rawrow[x] <= 0) * _LOW
-                gdq[k, y, :] = flags
+                        cur[x] = np.float32(np.float64(cur[x]) - o2[x]) - s
+                flags = gdq[k, y]
+                if has_sat and grow == 1:
+                    g_a = grown_x[y - y0]
+                    g_b = grown_x[y - y0 + 1]
+                    g_c = grown_x[y - y0 + 2]
+                    if has_dnu:
+                        d_row = dnu[y]
+                        for x in range(nx):
+                            flags[x] = (d_row[x] | g_a[x] | g_b[x] | g_c[x]
+                                        | (_LOW if rawrow[x] <= 0 else np.uint8(0)))
+                    else:
+                        for x in range(nx):
+                            flags[x] = g_a[x] | g_b[x] | g_c[x] | (_LOW if rawrow[x] <= 0 else np.uint8(0))
+                else:
+                    if has_dnu:
+                        flags[:] = dnu[y]
+                    else:
+                        flags[:] = 0
+                    if has_sat:
+                        gr = y - y0
+                        for d in range(2 * grow + 1):
+                            g_row = grown_x[gr + d]
+                            for x in range(nx):
+                                flags[x] |= g_row[x]
+                        for x in range(nx):
+                            flags[x] |= _LOW if rawrow[x] <= 0 else np.uint8(0)
                 o_row = out[k, y]
-                if has_lin:
+                if has_lin and ncoef == 4:
+                    # a cubic: the same Horner steps, in registers
+                    c3 = coeffs[3, y]
+                    c2 = coeffs[2, y]
+                    c1 = coeffs[1, y]
+                    c0 = coeffs[0, y]
+                    for x in range(nx):
+                        cx = np.float32(np.float64(cur[x]) - o2[x]) - s
+                        v = ((c3[x] * cx + c2[x]) * cx + c1[x]) * cx + c0[x]
+                        o_row[x] = cx if flags[x] & _SAT else v
+                elif has_lin:
                     # stcal apply_polynomial: Horner in float32, in this order; saturated values kept
                     c_last = coeffs[ncoef - 1, y]
                     for x in range(nx):
@@ -284,6 +408,9 @@ class FusedCalibrator:
         else:
             self._ky = self._kx = np.zeros(0, np.int64)
             self._kw, self._halo = np.zeros(0), 0
+        # a full 3x3 kernel (NIRCam's) takes the kernel's unrolled path
+        self._ipc3 = bool(self._ky.size == 9 and (self._ky == np.repeat([-1, 0, 1], 3)).all()
+                          and (self._kx == np.tile([-1, 0, 1], 3)).all())
         self._coeffs = refs.lin_coeffs if refs.lin_coeffs is not None else np.zeros((1, 1, 1), np.float32)
         sat = refs.saturation
         self._thr = sat.threshold if sat is not None else empty2
@@ -349,24 +476,18 @@ class FusedCalibrator:
         off1 = np.zeros((n, nx))
         off2 = np.zeros((n, nx))
         side = np.zeros((n, ny), np.float32)
-        rows = np.empty((2 * b, nx), np.float32)
-        cols = np.empty((ny, 2 * b), np.float32)
-        for k in range(n):
-            _reference_pixels(raw[k], encoded, bias_arr, has_bias, b, rows, cols)
-            # float64 offsets subtracted from float32 values, rounded back: evenodd.subtract_even_odd
-            if plan.runs("even_odd"):
-                off1[k] = _column_offsets(even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b), nx)
-                rows[:] = rows - off1[k]
-                cols[:] = cols - off1[k, self._ref_x]
-            if plan.runs("refpix"):
-                off2[k] = _column_offsets(even_odd_offsets_fast(rows, self._dnu_rows, cfg.sigma, b), nx)
-                cols[:] = cols - off2[k, self._ref_x]
-                signal = side_reference_signal_fast(cols, self._dnu_cols, cfg.side_smoothing_length, b)
-                side[k] = (cfg.side_gain * signal).astype(np.float32)
+        smoothing = int(cfg.side_smoothing_length)
+        if smoothing % 2 == 0:
+            smoothing += 1
+        if plan.runs("refpix") and smoothing // 2 >= ny:
+            raise ValueError(f"side smoothing length {smoothing} is longer than the frame ({ny} rows)")
+        _reference_corrections(raw, encoded, bias_arr, has_bias, b, self._dnu_rows, self._dnu_cols, self._ref_x,
+                               float(cfg.sigma), smoothing, float(cfg.side_gain), plan.runs("even_odd"),
+                               plan.runs("refpix"), off1, off2, side)
         has_sat = self.refs.saturation is not None
         ever_in, ever_out = self._ever
         _fused_chunk(raw, encoded, bias_arr, has_bias, off1, self._ky, self._kx, self._kw,
-                     self.refs.ipc_kernel is not None, self._halo, off2,
+                     self.refs.ipc_kernel is not None, self._halo, off2, self._ipc3,
                      side, self._coeffs, self.refs.lin_coeffs is not None,
                      self._thr, has_sat, ever_in, ever_out, self._grow,
                      self._dnu, self.refs.mask_dq is not None, b, data, gdq)
@@ -380,14 +501,6 @@ class FusedCalibrator:
         if self._out is None or self._out[0].shape[0] < n:
             return np.empty((n, ny, nx), np.float32), np.empty((n, ny, nx), np.uint8)
         return self._out[0][:n], self._out[1][:n]
-
-
-def _column_offsets(off: np.ndarray, nx: int) -> np.ndarray:
-    """Offset of each column (float64); 0 for amplifiers left alone (x - 0.0 is x, exactly)."""
-    width = nx // 4
-    x = np.arange(nx)
-    per_amp = np.where(np.isnan(off).any(axis=1)[:, None], 0.0, off)
-    return per_amp[x // width, x % 2].astype(np.float64)
 
 
 def _decoded_float32(raw: np.ndarray, encoded: bool) -> np.ndarray:

@@ -8,10 +8,12 @@ reordering the frame:
 * a start per box: the same clip on a fixed sample of 512 of its pixels (blocks of 16
   neighbours, cheap to gather). It fixes a band ``|x - c| <= 2.49 s`` whose pixels are
   certainly kept by the clip of the whole box;
-* one fused pass over the two frames of a pair in image order (a numba kernel) forms the
-  summed and the differenced frame on the fly, sums the pixels inside both bands in
-  float64 (branch-free, per run of a row) and writes the others, ~3% of them, to their
-  box's bucket;
+* for a pair of frames (:meth:`BoxClipper.clip_pair`) every box is done on its own, the
+  boxes in parallel (numba, ``NUMBA_NUM_THREADS`` threads): its start, then one pass over
+  its runs (stretches of a row) that forms the summed and the differenced frame on the fly,
+  sums the pixels inside both bands in float64 per column of the box (vectorised; the
+  columns are added in a fixed order, so the result does not depend on the threads) and
+  writes the others, ~3% of them, to the box's bucket;
 * box by box, the iteration to convergence runs on the bucket alone: first the sum, then
   the difference over the pixels the sum kept.
 
@@ -40,8 +42,6 @@ from ..clipping import clip_variance_factor
 __all__ = ["BoxClipper", "ClippedStats", "clip_variance_factor"]
 
 _CHUNKS = 64  # row blocks of the general pass, each with its own accumulators
-# All passes are serial: the GUI thread and the simulator's threads share two cores, where
-# a parallel pass measured slower.
 
 
 # No fastmath in the kernels: with reassociation allowed, numba's freshly compiled code and
@@ -107,6 +107,41 @@ def _band_pass(a, b, sign, starts, ends, run_labels, valid, use_valid, center, b
 
 
 @numba.njit(cache=True)
+def _sample_clip(x, m, nsigma, max_iter):  # pragma: no cover - jitted
+    """The clip of ``x[:m]`` as sigma_clip does it: (clipped mean, clipped deviation or inf)."""
+    if m == 0:
+        return 0.0, np.inf
+    # as sigma_clip: the mean of the kept values, then the variance about it (two passes
+    # on the raw values: a mean pulled far off by a huge outlier must not cost precision)
+    mu = 0.0
+    var = 0.0
+    lim = np.inf
+    kept = -1.0
+    for _ in range(max_iter):
+        n = 0.0
+        t1 = 0.0
+        for k in range(m):
+            inside = abs(x[k] - mu) <= lim
+            t1 += x[k] if inside else 0.0
+            n += 1.0 if inside else 0.0
+        if n == 0:
+            break
+        new_mu = t1 / n
+        t2 = 0.0
+        for k in range(m):
+            d = x[k] - new_mu
+            t2 += d * d if abs(x[k] - mu) <= lim else 0.0
+        mu = new_mu
+        var = t2 / n
+        lim = nsigma * np.sqrt(var)
+        if n == kept:
+            break
+        kept = n
+    sig = np.sqrt(var)
+    return mu, (sig if sig > 0 else np.inf)
+
+
+@numba.njit(cache=True)
 def _sample_start(a, b, sign, valid, use_valid, sample_index, nsigma, max_iter):  # pragma: no cover
     """The clip itself, on each box's fixed subsample of ``a + sign * b``: a start for the frame.
 
@@ -127,102 +162,8 @@ def _sample_start(a, b, sign, valid, use_valid, sample_index, nsigma, max_iter):
                 ok = ok and valid[i]
             x[m] = v
             m += 1 if ok else 0
-        if m == 0:
-            out[0, j] = 0.0
-            out[1, j] = np.inf
-            continue
-        # as sigma_clip: the mean of the kept values, then the variance about it (two passes
-        # on the raw values: a mean pulled far off by a huge outlier must not cost precision)
-        mu = 0.0
-        var = 0.0
-        lim = np.inf
-        kept = -1.0
-        for _ in range(max_iter):
-            n = 0.0
-            t1 = 0.0
-            for k in range(m):
-                inside = abs(x[k] - mu) <= lim
-                t1 += x[k] if inside else 0.0
-                n += 1.0 if inside else 0.0
-            if n == 0:
-                break
-            new_mu = t1 / n
-            t2 = 0.0
-            for k in range(m):
-                d = x[k] - new_mu
-                t2 += d * d if abs(x[k] - mu) <= lim else 0.0
-            mu = new_mu
-            var = t2 / n
-            lim = nsigma * np.sqrt(var)
-            if n == kept:
-                break
-            kept = n
-        sig = np.sqrt(var)
-        out[0, j] = mu
-        out[1, j] = sig if sig > 0 else np.inf
+        out[0, j], out[1, j] = _sample_clip(x, m, nsigma, max_iter)
     return out
-
-
-@numba.njit(cache=True)
-def _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, cd, bd,
-               off, cap, fill, sums, cand_s, cand_d, over):  # pragma: no cover - jitted
-    """One pass over the given runs (stretches of a row with one label) of a pair of frames.
-
-    Pixels inside both bands (sum and difference) are certainly kept by both clips and
-    only summed. Every other valid pixel is a candidate: its sum and difference relative
-    to the start centres go to its box's bucket (``off[lab]``, at most ``cap[lab]``). The
-    loop has no branch: every pixel is written at the bucket's end, and a candidate is kept
-    by advancing the fill. A box whose bucket would overflow is marked in ``over``.
-    """
-    for q in range(runs.size):
-        r = runs[q]
-        lab = run_labels[r]
-        lo = starts[r]
-        hi = ends[r]
-        f = fill[lab]
-        if f + (hi - lo) > cap[lab]:
-            over[lab] = True
-            continue
-        base = off[lab] + f
-        csl = cs[lab]
-        bsl = bs[lab]
-        cdl = cd[lab]
-        bdl = bd[lab]
-        s1 = 0.0
-        s2 = 0.0
-        ns = 0.0
-        d1 = 0.0
-        d2 = 0.0
-        nd = 0.0
-        m = 0
-        for i in range(lo, hi):
-            ai = np.float64(a[i])
-            bi = np.float64(b[i])
-            xs = (ai + bi) - csl
-            xd = (ai - bi) - cdl
-            # a non-finite pixel is outside the bands (comparisons with NaN are false); it
-            # goes to the bucket, where the box stage drops it (cheaper than a test here)
-            v = valid[i] if use_valid else True
-            ins = v and abs(xs) <= bsl
-            ind = ins and abs(xd) <= bdl
-            ws = xs if ins else 0.0
-            wd = xd if ind else 0.0
-            s1 += ws
-            s2 += ws * ws
-            ns += 1.0 if ins else 0.0
-            d1 += wd
-            d2 += wd * wd
-            nd += 1.0 if ind else 0.0
-            cand_s[base + m] = xs
-            cand_d[base + m] = xd
-            m += 1 if (v and not ind) else 0
-        fill[lab] = f + m
-        sums[0, lab] += ns
-        sums[1, lab] += s1
-        sums[2, lab] += s2
-        sums[3, lab] += nd
-        sums[4, lab] += d1
-        sums[5, lab] += d2
 
 
 @numba.njit(cache=True)
@@ -276,35 +217,172 @@ def _clip_box(x, keep, m, n0, t10, t20, band, nsigma, max_iter, res, row, j):  #
 
 
 @numba.njit(cache=True)
-def _clip_pair_boxes(a, b, valid, use_valid, runs, boxes, starts, ends, run_labels, cs, bs, cd, bd,
-                     off, cap, nsigma, max_iter, res, cand_s, cand_d):  # pragma: no cover - jitted
-    """Both clips of a pair for the given boxes (their runs): pass, then box by box to convergence.
+def _box_start(a, b, valid, use_valid, ga, gb, use_dq, idx, nsigma, max_iter):  # pragma: no cover - jitted
+    """:func:`_sample_start` of one box (sample ``idx``) for the sum and for the difference:
+    (centre, deviation) of each. A pixel is valid where ``valid`` (if used) is true and,
+    if used, ``ga | gb`` is 0."""
+    xs = np.empty(idx.size)
+    xd = np.empty(idx.size)
+    m = 0
+    for k in range(idx.size):
+        i = idx[k]
+        ai = np.float64(a[i])
+        bi = np.float64(b[i])
+        ok = np.isfinite(a[i]) and np.isfinite(b[i])
+        if use_valid:
+            ok = ok and valid[i]
+        if use_dq:
+            ok = ok and (ga[i] | gb[i]) == 0
+        xs[m] = ai + bi
+        xd[m] = ai - bi
+        m += 1 if ok else 0
+    mu_s, sig_s = _sample_clip(xs, m, nsigma, max_iter)
+    mu_d, sig_d = _sample_clip(xd, m, nsigma, max_iter)
+    return mu_s, sig_s, mu_d, sig_d
 
-    The sum is clipped over its candidates (pixels outside the sum band); the difference
-    over the pixels inside the sum band but outside the difference band, and the sum
-    candidates the sum kept. Results go to ``res[:, box]`` (rows ``_N_S`` ... ``_OVER``).
+
+@numba.njit(cache=True)
+def _box_pass(a, b, valid, use_valid, ga, gb, use_dq, runs, starts, ends, run_col, width, cs, bs, cd, bd,
+              base, cap, cand_s, cand_d, sums):  # pragma: no cover - jitted
+    """One box's pass over its runs (stretches of a row, in image order).
+
+    Pixels inside both bands (sum and difference) are certainly kept by both clips and
+    only summed, per column of the box (``run_col`` is a run's first column): no
+    dependency from pixel to pixel, so the loops vectorise; the column sums are added in
+    column order at the end, a fixed order. Every other valid pixel is a candidate: its sum
+    and difference relative to the centres go to the bucket ``cand_s/cand_d[base:base +
+    cap]``. Each loop runs over whole views from index 0 and writes at most three arrays
+    (LLVM then vectorises it). ``sums`` receives (n, t1, t2) of the sum band, then of the difference
+    band. Returns the number of candidates, or -1 when the bucket would overflow.
     """
-    nb = cs.size
-    fill = np.zeros(nb, np.int64)
-    sums = np.zeros((6, nb))
-    over = np.zeros(nb, np.bool_)
-    _pair_runs(a, b, valid, use_valid, runs, starts, ends, run_labels, cs, bs, cd, bd,
-               off, cap, fill, sums, cand_s, cand_d, over)
-    width = 1
-    for j in boxes:
-        width = max(width, fill[j])
-    xs_c = np.empty(width)
-    keep_s = np.empty(width, np.bool_)
-    xd_c = np.empty(width)
-    keep_d = np.empty(width, np.bool_)
-    for j in boxes:
-        res[_OVER, j] = 1.0 if over[j] else 0.0
-        if over[j]:
+    acc = np.zeros((4, width))
+    w8 = (width + 7) // 8 * 8
+    xs_w = np.empty(width)
+    xd_w = np.empty(width)
+    v_w = np.ones(width, np.uint8)
+    in_w = np.empty(width, np.uint8)
+    ind_w = np.empty(width, np.uint8)
+    cf_w = np.zeros(w8, np.uint8)
+    words = cf_w.view(np.uint64)
+    n_s = 0
+    n_d = 0
+    fill = 0
+    for r in runs:
+        lo = starts[r]
+        n = ends[r] - lo
+        if fill + n > cap:
+            return -1
+        c0 = run_col[r]
+        a_r = a[lo:lo + n]
+        b_r = b[lo:lo + n]
+        xs = xs_w[:n]
+        xd = xd_w[:n]
+        vm = v_w[:n]
+        ins = in_w[:n]
+        ind = ind_w[:n]
+        cf = cf_w[:n]
+        for t in range(n):
+            ai = np.float64(a_r[t])
+            bi = np.float64(b_r[t])
+            xs[t] = (ai + bi) - cs
+            xd[t] = (ai - bi) - cd
+        if use_valid and use_dq:
+            v_r = valid[lo:lo + n]
+            ga_r = ga[lo:lo + n]
+            gb_r = gb[lo:lo + n]
+            for t in range(n):
+                vm[t] = np.uint8(v_r[t]) & np.uint8((ga_r[t] | gb_r[t]) == 0)
+        elif use_valid:
+            v_r = valid[lo:lo + n]
+            for t in range(n):
+                vm[t] = np.uint8(v_r[t])
+        elif use_dq:
+            ga_r = ga[lo:lo + n]
+            gb_r = gb[lo:lo + n]
+            for t in range(n):
+                vm[t] = np.uint8((ga_r[t] | gb_r[t]) == 0)
+        for t in range(n):
+            i_s = vm[t] & np.uint8(abs(xs[t]) <= bs)
+            i_d = i_s & np.uint8(abs(xd[t]) <= bd)
+            ins[t] = i_s
+            ind[t] = i_d
+            cf[t] = vm[t] & (i_d ^ np.uint8(1))
+        k_s = 0
+        k_d = 0
+        for t in range(n):
+            k_s += ins[t]
+            k_d += ind[t]
+        n_s += k_s
+        n_d += k_d
+        s1 = acc[0, c0:c0 + n]
+        s2 = acc[1, c0:c0 + n]
+        for t in range(n):
+            w = xs[t] if ins[t] else 0.0
+            s1[t] += w
+            s2[t] += w * w
+        d1 = acc[2, c0:c0 + n]
+        d2 = acc[3, c0:c0 + n]
+        for t in range(n):
+            w = xd[t] if ind[t] else 0.0
+            d1[t] += w
+            d2[t] += w * w
+        # the candidates, ~3% of the pixels: eight flags at a time
+        for t in range(n, (n + 7) // 8 * 8):
+            cf_w[t] = 0
+        m = base + fill
+        for w in range((n + 7) // 8):
+            if words[w] != 0:
+                for t in range(8 * w, 8 * w + 8):
+                    if cf_w[t]:
+                        cand_s[m] = xs_w[t]
+                        cand_d[m] = xd_w[t]
+                        m += 1
+        fill = m - base
+    t = np.zeros(4)
+    for k in range(4):
+        for c in range(width):
+            t[k] += acc[k, c]
+    sums[0] = n_s
+    sums[1] = t[0]
+    sums[2] = t[1]
+    sums[3] = n_d
+    sums[4] = t[2]
+    sums[5] = t[3]
+    return fill
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _clip_pair_boxes(a, b, valid, use_valid, ga, boxes, gb, use_dq, box_ptr, box_runs, starts, ends, run_col,
+                     box_width, sample_index, new_start, band, cs, sig_s, cd, sig_d, bs, bd, off, cap, nsigma,
+                     max_iter, res, cand_s, cand_d):  # pragma: no cover - jitted
+    """Both clips of a pair for the given boxes, each box on its own, boxes in parallel.
+
+    With ``new_start`` a box's start (``cs``, ``sig_s``, ``cd``, ``sig_d``) is first the
+    clip of its sample (:func:`_box_start`) and its bands ``band`` times the deviations
+    (-1, no band, where ``band`` < 0 or the deviation is inf); otherwise ``bs``, ``bd``
+    are given. Then the pass (:func:`_box_pass`) and the clips to convergence: the sum
+    over its candidates (pixels outside the sum band); the difference over the pixels
+    inside the sum band but outside the difference band, and the sum candidates the sum
+    kept. Results go to ``res[:, box]`` (rows ``_N_S`` ... ``_OVER``).
+    """
+    for q in numba.prange(boxes.size):
+        j = boxes[q]
+        if new_start:
+            cs[j], sig_s[j], cd[j], sig_d[j] = _box_start(a, b, valid, use_valid, ga, gb, use_dq,
+                                                          sample_index[j - 1], nsigma, max_iter)
+            bs[j] = band * sig_s[j] if band >= 0 and np.isfinite(sig_s[j]) else -1.0
+            bd[j] = band * sig_d[j] if band >= 0 and np.isfinite(sig_d[j]) else -1.0
+        o = off[j]
+        sums = np.zeros(6)
+        fill = _box_pass(a, b, valid, use_valid, ga, gb, use_dq, box_runs[box_ptr[j]:box_ptr[j + 1]], starts,
+                         ends, run_col, box_width[j], cs[j], bs[j], cd[j], bd[j], o, cap[j], cand_s, cand_d,
+                         sums)
+        over = fill < 0
+        res[_OVER, j] = 1.0 if over else 0.0
+        if over:
             res[_OK_S, j] = res[_OK_D, j] = 0.0
             continue
-        o = off[j]
-        m = fill[j]
-        k3 = 0
+        m = fill
         k2 = o
         for k in range(o, o + m):  # drop the non-finite pixels (compacting the bucket)
             if np.isfinite(cand_s[k]) and np.isfinite(cand_d[k]):
@@ -312,23 +390,29 @@ def _clip_pair_boxes(a, b, valid, use_valid, runs, boxes, starts, ends, run_labe
                 cand_d[k2] = cand_d[k]
                 k2 += 1
         m = k2 - o
+        xs_c = np.empty(max(m, 1))
+        keep_s = np.empty(max(m, 1), np.bool_)
+        xd_c = np.empty(max(m, 1))
+        keep_d = np.empty(max(m, 1), np.bool_)
+        bsl = bs[j]
+        k3 = 0
         for k in range(o, o + m):
-            if not abs(cand_s[k]) <= bs[j]:
+            if not abs(cand_s[k]) <= bsl:
                 xs_c[k3] = cand_s[k]
                 k3 += 1
-        _clip_box(xs_c, keep_s, k3, sums[0, j], sums[1, j], sums[2, j], bs[j], nsigma, max_iter, res, _N_S, j)
+        _clip_box(xs_c, keep_s, k3, sums[0], sums[1], sums[2], bsl, nsigma, max_iter, res, _N_S, j)
         md = 0
-        q = 0
+        q2 = 0
         for k in range(o, o + m):
-            if abs(cand_s[k]) <= bs[j]:
+            if abs(cand_s[k]) <= bsl:
                 xd_c[md] = cand_d[k]
                 md += 1
             else:
-                if keep_s[q]:
+                if keep_s[q2]:
                     xd_c[md] = cand_d[k]
                     md += 1
-                q += 1
-        _clip_box(xd_c, keep_d, md, sums[3, j], sums[4, j], sums[5, j], bd[j], nsigma, max_iter, res, _N_D, j)
+                q2 += 1
+        _clip_box(xd_c, keep_d, md, sums[3], sums[4], sums[5], bd[j], nsigma, max_iter, res, _N_D, j)
 
 
 @numba.njit(cache=True)
@@ -400,7 +484,11 @@ class BoxClipper:
         self.nbox = int(flat.max()) if flat.size else 0
         self.flat_labels = flat
         self.labelled = flat > 0
-        change = np.flatnonzero(np.diff(flat)) + 1
+        # runs: stretches of one label within a row
+        nx = labels.shape[1] if labels.ndim == 2 else max(flat.size, 1)
+        edge = np.diff(flat) != 0
+        edge[nx - 1::nx] = True
+        change = np.flatnonzero(edge) + 1
         self.run_starts = np.concatenate([[0], change]).astype(np.int64)
         self.run_ends = np.concatenate([change, [flat.size]]).astype(np.int64)
         self.run_labels = flat[self.run_starts]
@@ -429,8 +517,20 @@ class BoxClipper:
         # clip_pair: labelled runs in image order, and per box a bucket for its candidates:
         # ~3% of Gaussian pixels fall outside the two bands; the bucket holds 12% plus the
         # box's longest run (a run is checked against the space left before it is read)
-        self._runs = np.flatnonzero(self.run_labels > 0)
         self._boxes = np.arange(1, self.nbox + 1)
+        # each box's runs in image order, and the column of the box each run starts at
+        runs = np.flatnonzero(self.run_labels > 0)
+        runs = runs[np.argsort(self.run_labels[runs], kind="stable")]
+        self._box_runs = runs.astype(np.int64)
+        self._box_ptr = np.searchsorted(self.run_labels[runs], np.arange(self.nbox + 2)).astype(np.int64)
+        x0 = self.run_starts % nx
+        xmin = np.full(self.nbox + 1, nx, np.int64)
+        xmax = np.zeros(self.nbox + 1, np.int64)
+        np.minimum.at(xmin, self.run_labels, x0)
+        np.maximum.at(xmax, self.run_labels, x0 + (self.run_ends - self.run_starts))
+        self._box_width = np.maximum(xmax - xmin, 1)
+        self._run_col = (x0 - xmin[self.run_labels]).astype(np.int64)
+        self._no_dq = np.zeros(1, np.uint8)
         longest = np.zeros(self.nbox + 1, np.int64)
         np.maximum.at(longest, self.run_labels, self.run_ends - self.run_starts)
         self._cap = np.zeros(self.nbox + 1, np.int64)
@@ -533,7 +633,8 @@ class BoxClipper:
             variance_raw = (s2_t - s1_t * s1_t / n) / n
         return ClippedStats(mean, variance_raw / factor, variance_raw, n.astype(np.int64))
 
-    def clip_pair(self, a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None) -> tuple[ClippedStats, ClippedStats]:
+    def clip_pair(self, a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None,
+                  groupdq: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[ClippedStats, ClippedStats]:
         """Clipped statistics of the summed frame, and of the differenced frame without the
         pixels rejected in the sum, from a single pass over ``a`` and ``b``.
 
@@ -542,26 +643,38 @@ class BoxClipper:
         by the converged limits, or whose candidates overflow their bucket, are done again
         (only their runs) from the converged values; the last attempt clips them exactly,
         with every pixel a candidate, as ``sigma_clip`` would.
+
+        Parameters
+        ----------
+        a, b : ndarray, shape (ny, nx)
+            The two frames (float32).
+        valid : ndarray of bool, optional
+            Pixels that may be used.
+        groupdq : (ndarray, ndarray), optional
+            The two frames' group DQ (uint8): only pixels where both are 0 are used (as if
+            ``valid & ((dq_a | dq_b) == 0)`` were given, without making that array).
         """
         a = self._frame(a, "first frame", np.float32)
         b = self._frame(b, "second frame", np.float32)
         v = self._dummy_valid if valid is None else self._frame(valid, "valid mask", bool)
+        if groupdq is None:
+            ga = gb = self._no_dq
+        else:
+            ga, gb = (self._frame(g, "group DQ", np.uint8) for g in groupdq)
+        use_valid, use_dq = valid is not None, groupdq is not None
         nb = self.nbox + 1
-        start = np.zeros((4, nb))
-        for q, sign in ((0, 1.0), (2, -1.0)):
-            start[q:q + 2, 1:] = _sample_start(a, b, sign, v, valid is not None, self.sample_index,
-                                               self.nsigma, self.max_iter)
-        cs, sig_s, cd, sig_d = start
+        cs, sig_s, cd, sig_d, bs, bd = np.zeros((6, nb))
         res = np.full((13, nb), np.nan)
-        runs, boxes = self._runs, self._boxes
+        boxes = self._boxes
         exact = np.zeros(nb, bool)
         for attempt in range(self._attempts + self._exact_rounds - 1):
             if attempt >= self._attempts - 1:
                 # the boxes still to do take all their pixels as candidates (band -1): exact,
                 # like sigma_clip; so does a box without a usable start (inf sigma)
                 exact[boxes] = True
-            bs = np.where(np.isfinite(sig_s) & ~exact, self.band * sig_s, -1.0)
-            bd = np.where(np.isfinite(sig_d) & ~exact, self.band * sig_d, -1.0)
+            if attempt:
+                bs = np.where(np.isfinite(sig_s) & ~exact, self.band * sig_s, -1.0)
+                bd = np.where(np.isfinite(sig_d) & ~exact, self.band * sig_d, -1.0)
             if attempt == 0 and not exact.any():
                 off, cap, cand_s, cand_d = self._off, self._cap, self._cand_s, self._cand_d
             else:  # few boxes: buckets as large as the boxes, which cannot overflow
@@ -569,9 +682,11 @@ class BoxClipper:
                 cap[boxes] = self.box_npix[boxes - 1]
                 off = np.concatenate([[0], np.cumsum(cap)[:-1]])
                 cand_s, cand_d = np.empty(cap.sum()), np.empty(cap.sum())
-            _clip_pair_boxes(a, b, v, valid is not None, runs, boxes, self.run_starts, self.run_ends,
-                             self.run_labels, cs, bs, cd, bd, off, cap, self.nsigma, self.max_iter, res,
-                             cand_s, cand_d)
+            # the first attempt also takes each box's start from its sample, in the same pass
+            _clip_pair_boxes(a, b, v, use_valid, ga, boxes, gb, use_dq, self._box_ptr, self._box_runs,
+                             self.run_starts, self.run_ends, self._run_col, self._box_width, self.sample_index,
+                             attempt == 0, -1.0 if exact.any() else self.band, cs, sig_s, cd, sig_d, bs, bd,
+                             off, cap, self.nsigma, self.max_iter, res, cand_s, cand_d)
             r = res[:, boxes]
             ex = exact[boxes]
             # a box is done when its band is inside the converged limits, or, done exactly,
@@ -592,6 +707,5 @@ class BoxClipper:
             for sig in (sig_s, sig_d):
                 sig[~np.isfinite(sig) | (sig <= 0)] = np.inf
             boxes = boxes[redo]
-            runs = np.flatnonzero(np.isin(self.run_labels, boxes))
         return (self._result(cs[1:], res[_N_S, 1:], res[_T1_S, 1:], res[_T2_S, 1:], self.factor),
                 self._result(cd[1:], res[_N_D, 1:], res[_T1_D, 1:], res[_T2_D, 1:], self.factor))

@@ -528,8 +528,8 @@ def measure_pair(setup: GainSetup, index: int, progress: ProgressCallback | None
         for k in range(ca.data.shape[0]):
             t0 = time.perf_counter()
             g = g0 + k
-            valid = usable & ((ca.groupdq[k] | cb.groupdq[k]) == 0)
-            ss, sd = clipper.clip_pair(ca.data[k], cb.data[k], valid)
+            # the pixels usable in both integrations and flagged in neither group
+            ss, sd = clipper.clip_pair(ca.data[k], cb.data[k], usable, (ca.groupdq[k], cb.groupdq[k]))
             st.mean[g] = ss.mean
             st.npix_sum[g] = ss.npix
             st.variance[g] = sd.variance
@@ -539,6 +539,7 @@ def measure_pair(setup: GainSetup, index: int, progress: ProgressCallback | None
             t1 = time.perf_counter()
             st.statistics_s += t1 - t0
             if covs is not None:
+                valid = usable & ((ca.groupdq[k] | cb.groupdq[k]) == 0)
                 st.cov[g], st.cov_npairs[g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
                 st.covariances_s += time.perf_counter() - t1
             rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")

@@ -52,6 +52,36 @@ def test_fused_equals_numpy_engine_bit_for_bit(bright, switches):
         assert 0 < sat[-1].mean() < 1  # partly saturated: the running tally and its growth are exercised
 
 
+@pytest.mark.parametrize("ipc_size, ncoef", [(5, 5), (3, 3)])
+def test_general_kernels_equal_numpy_engine(bright, tmp_path, ipc_size, ncoef):
+    """An IPC kernel other than a full 3x3 (5x5; 3x3 with a zero weight) and linearity
+    polynomials other than cubics take the kernel's general loops: the same numbers."""
+    from astropy.io import fits
+
+    ipc, lin = tmp_path / "ipc.fits", tmp_path / "lin.fits"
+    with fits.open(bright.refs["IPC"]) as h:
+        k = h["SCI"].data.astype(np.float32)
+        if ipc_size == 5:
+            big = np.zeros((5, 5), np.float32)
+            big[1:4, 1:4] = k
+            big[0, 2] = big[4, 2] = big[2, 0] = big[2, 4] = -1e-4
+            k = big
+        else:
+            k = k.copy()
+            k[0, 0] = 0.0
+        h["SCI"].data = k
+        h.writeto(ipc)
+    with fits.open(bright.refs["LINEARITY"]) as h:
+        c = h["COEFFS"].data.astype(np.float32)
+        h["COEFFS"].data = np.concatenate([c, c[-1:] * 1e-6]) if ncoef == 5 else c[:3]
+        h.writeto(lin)
+    kw = dict(ipc=str(ipc), linearity=str(lin))
+    fused = _run(bright, integration=1, engine="fused", chunk=5, **kw)
+    _assert_same(fused, _run(bright, integration=1, engine="numpy", chunk=18, **kw))
+    # the references did change the numbers
+    assert not np.array_equal(fused[0], _run(bright, integration=1, engine="fused", chunk=5)[0])
+
+
 def test_fused_chunked_equals_unchunked(bright):
     one = _run(bright, engine="fused", chunk=18)
     for chunk in (1, 4, 7):

@@ -219,3 +219,41 @@ def test_frames_of_another_shape_are_refused(frames):
         clipper.clip_pair(a, b, valid[:, :-1])
     with pytest.raises(ValueError, match="shape"):
         clipper.clip(a.ravel())
+
+
+def test_group_dq_equals_the_valid_array_it_stands_for(frames):
+    """The pair's group DQ read in the pass gives what ``valid & ((dq_a | dq_b) == 0)`` gives."""
+    lab, a, b, valid = frames
+    rng = np.random.default_rng(4)
+    ga = np.where(rng.random(a.shape) < 0.01, 2, 0).astype(np.uint8)
+    gb = np.where(rng.random(a.shape) < 0.01, 4, 0).astype(np.uint8)
+    clipper = BoxClipper(lab)
+    for v in (None, valid):
+        both = ((ga | gb) == 0) if v is None else (v & ((ga | gb) == 0))
+        with_dq = clipper.clip_pair(a, b, v, (ga, gb))
+        explicit = clipper.clip_pair(a, b, both)
+        for x, y in zip(with_dq, explicit):
+            for name in ("mean", "variance", "variance_raw", "npix"):
+                np.testing.assert_array_equal(getattr(x, name), getattr(y, name), err_msg=name)
+    with pytest.raises(ValueError, match="group DQ"):
+        clipper.clip_pair(a, b, valid, (ga[:, :-1], gb))
+
+
+def test_same_numbers_on_one_thread_and_two(frames):
+    """Boxes are done in parallel; each box's sums are in a fixed order, whatever the threads."""
+    import numba
+
+    lab, a, b, valid = frames
+    clipper = BoxClipper(lab)
+    before = numba.get_num_threads()
+    try:
+        out = []
+        for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(n)
+            out.append(clipper.clip_pair(a, b, valid))
+    finally:
+        numba.set_num_threads(before)
+    for x, y in zip(*out):
+        np.testing.assert_array_equal(x.mean, y.mean)
+        np.testing.assert_array_equal(x.variance_raw, y.variance_raw)
+        np.testing.assert_array_equal(x.npix, y.npix)
