@@ -138,13 +138,16 @@ def make_boxes(
     if exclude is not None:
         usable &= ~np.asarray(exclude, bool)
     void = np.zeros(shape, bool) if void_mask is None else (np.asarray(void_mask, bool) & usable)
-    amp = np.broadcast_to(amplifier_index(nx)[None, :], shape)
     cells_x = -(-nx // box_size)
-    cell = (np.arange(ny)[:, None] // box_size) * cells_x + (np.arange(nx)[None, :] // box_size)
-    # cell x amplifier x kind: amplifiers split cells that straddle a boundary
-    ncell = int(cell.max()) + 1
-    key = (cell + ncell * amp) * 2 + void
-    labels = np.where(usable, key + 1, 0).astype(np.int64)
+    cell_row = (np.arange(ny, dtype=np.int32) // box_size) * cells_x
+    cell_col = np.arange(nx, dtype=np.int32) // box_size
+    # cell x amplifier x kind: amplifiers split cells that straddle a boundary; the key is made
+    # of a row and a column part, so the frame is built in one int32 pass
+    ncell = int(cell_row[-1] + cell_col[-1]) + 1
+    col_key = (cell_col + ncell * amplifier_index(nx).astype(np.int32)) * 2 + 1
+    labels = (cell_row * 2)[:, None] + col_key[None, :]
+    labels += void
+    labels *= usable
     labels = _relabel(labels)
 
     nominal = box_size * box_size
@@ -157,7 +160,7 @@ def make_boxes(
     # (merging adds them up) instead of recounted over the frame after every merge
     npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
     contacts = _neighbour_contacts(labels)
-    target = np.arange(npix.size)
+    target = np.arange(npix.size, dtype=np.int32)
     while True:
         live = np.flatnonzero(npix[1:]) + 1
         top = int(live[-1]) + 1 if live.size else 1  # the length a recount would give
