@@ -185,17 +185,32 @@ def make_boxes(
             break
         if not merged:
             break
-    labels = _relabel(target[labels]).astype(np.int32)
-
-    n = int(labels.max())
-    flat = labels.ravel()
-    npix = np.bincount(flat, minlength=n + 1)[1:]
-    bounds = find_objects(labels, max_label=n)  # bounding slices of labels 1..n (all present)
-    ymin = np.array([b[0].start for b in bounds], np.int64)
-    ymax = np.array([b[0].stop - 1 for b in bounds], np.int64)
-    xmin = np.array([b[1].start for b in bounds], np.int64)
-    xmax = np.array([b[1].stop - 1 for b in bounds], np.int64)
-    pix = _one_pixel_each(labels)[1:]
+    # the labels are numbered in order of first appearance in the raster, so a merged box first
+    # appears where its lowest member does: the final numbering, pixel counts, bounds and one
+    # pixel of each box follow from its members', without another pass over the frame
+    n0 = npix.size - 1
+    member = np.arange(1, n0 + 1)
+    lowest = np.full(n0 + 1, n0 + 1, np.int64)
+    np.minimum.at(lowest, target[1:], member)
+    kept = np.flatnonzero(lowest <= n0)
+    kept = kept[np.argsort(lowest[kept], kind="stable")]  # final box k + 1 is kept[k]
+    final = np.zeros(n0 + 1, np.int32)
+    final[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
+    lut = final[target]
+    n = int(kept.size)
+    bounds = find_objects(labels, max_label=n0)  # bounding slices of the members 1..n0 (all present)
+    labels = lut[labels]
+    owner = lut[1:].astype(np.int64) - 1
+    ymin = np.full(n, np.iinfo(np.int64).max, np.int64)
+    xmin = ymin.copy()
+    ymax = np.full(n, -1, np.int64)
+    xmax = ymax.copy()
+    np.minimum.at(ymin, owner, np.array([b[0].start for b in bounds], np.int64))
+    np.maximum.at(ymax, owner, np.array([b[0].stop - 1 for b in bounds], np.int64))
+    np.minimum.at(xmin, owner, np.array([b[1].start for b in bounds], np.int64))
+    np.maximum.at(xmax, owner, np.array([b[1].stop - 1 for b in bounds], np.int64))
+    npix = npix[kept]
+    pix = pix[lowest[kept]]
     box_amp_out = amp_x[pix % nx].astype(np.int64)
     box_void_out = void.ravel()[pix]
     table = Table(
