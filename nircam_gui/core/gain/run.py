@@ -245,7 +245,7 @@ class GainResult:
 def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[float, dict]:
     if options.ipc == "none":
         return 1.0, {"mode": "none"}
-    ref = open_reference(options.ipc_kernel, "IPC")
+    ref = open_reference(options.ipc_kernel, "IPC", ("SCI",))
     require_same_detector(ref, detector, "the ramps")
     kc = ref.data.astype(float)
     if kc.ndim != 2:
@@ -264,7 +264,7 @@ def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[floa
 def _exclusion(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> np.ndarray | None:
     if not options.mask:
         return None
-    ref = open_reference(options.mask, "MASK")
+    ref = open_reference(options.mask, "MASK", ("DQ",))
     require_same_detector(ref, detector, "the ramps")
     if ref.dq.shape != shape:
         raise NircamFileError(options.mask, f"MASK is {ref.dq.shape[1]}x{ref.dq.shape[0]}, the ramps "
@@ -399,7 +399,8 @@ class PairStatistics:
 
 
 def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = None,
-                 workdir: str | os.PathLike | None = None, make_geometry=None) -> GainSetup:
+                 workdir: str | os.PathLike | None = None, make_geometry=None,
+                 preload: bool = True) -> GainSetup:
     """Check the inputs of a gain run and settle everything its pairs share.
 
     Pairs the integrations, reads the IPC kernel, builds (and so checks) the box grid and,
@@ -415,6 +416,9 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     make_geometry : callable, optional
         ``make_geometry(options, shape, detector) -> PairGeometry`` in place of
         :func:`build_geometry` (a caller that keeps box grids between runs).
+    preload : bool
+        Start loading what the product writer needs (:func:`~nircam_gui.core.reffiles.preload_writer`)
+        in a thread now; False for a caller that starts it when it suits its own work.
 
     Raises
     ------
@@ -424,10 +428,12 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     opt = options or GainOptions()
     files = list(files)
     integrations = find_integrations(files)
-    # the products record the inputs' SHA-256 and are written through stdatamodels: the hashing
-    # and the loading of asdf's extensions run in threads while the ramps are calibrated
-    prefetch_checksums(files)
-    preload_writer()
+    # the products record the SHA-256 of the inputs and the calibration's of its reference files:
+    # they are hashed in a thread (hashlib and the reads release the GIL), the reference files
+    # first, as the first pair's calibration asks for theirs
+    prefetch_checksums([*(p for p in (getattr(opt, f) for f in REFERENCE_OPTIONS.values()) if p), *files])
+    if preload:
+        preload_writer()
     pairs = make_pairs(integrations)
     run_warnings = []
     if len(integrations) % 2:
@@ -447,7 +453,7 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     if superbias is None and meta.ngroups >= 3:
         # the first read is no bias: it holds one frame of signal, which the linearity needs and
         # without which group 0 would be an exact (0, 0) point below the read-noise intercept
-        sat = open_reference(opt.saturation, "SATURATION").data if opt.saturation else None
+        sat = open_reference(opt.saturation, "SATURATION", ("SCI",)).data if opt.saturation else None
         try:
             if workdir is None:
                 tmp = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
@@ -653,7 +659,7 @@ def run_gain(
     -------
     GainResult
     """
-    setup = prepare_gain(files, options)
+    setup = prepare_gain(files, options, preload=False)
     geometry = setup.geometry()
     npairs = len(setup.pairs)
     buffers = BufferPool()
@@ -661,6 +667,12 @@ def run_gain(
     for p in range(npairs):
         part = None if progress is None else (lambda f, m, p=p: progress((p + f) / npairs, m))
         stats.append(measure_pair(setup, p, part, cancel, geometry, buffers))
+        if p == 0:
+            # the product writer's warm-up (asdf's extensions and schemas: ~1 s of YAML that holds
+            # the GIL) starts once the setup and the first pair are done: beside the setup (box
+            # layout, reference files), whose many numpy calls each wait for the GIL, it slowed
+            # them down by more than it saved
+            preload_writer()
     return combine_gain(setup, stats, geometry)
 
 
