@@ -127,7 +127,7 @@ def load_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tup
     if plan.steps["saturation"] == "run":
         r = _open(config.saturation, "SATURATION", ("SCI", "DQ"))
         _check_shape(r.path, r.data, shape, "SATURATION")
-        refs.saturation = SaturationFlagger(r.data, r.dq, config.n_pix_grow_sat)
+        refs.saturation = SaturationFlagger(r.data, r.dq, config.n_pix_grow_sat, copy=False)
     if plan.steps["linearity"] == "run":
         r = _open(config.linearity, "LINEARITY", ("COEFFS", "DQ"))
         _check_shape(r.path, r.coeffs, shape, "LINEARITY COEFFS")
