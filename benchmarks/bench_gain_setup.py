@@ -13,8 +13,8 @@ Stages:
   calibration uses them (``shared_references``);
 - ``box layout``: MASK exclusions, epoxy-void polygons, boxes (``build_boxes``);
 - ``box clippers``: the box grid's clipper (``build_geometry`` after the layout);
-- ``prepare_gain``: all of the run's setup (pairs, IPC kernel, layout, clippers), with the input
-  hashing it starts in its thread;
+- ``prepare_gain``: the run's setup (pairs, IPC kernel, layout, clippers) as the run does it, with
+  the input hashing and the writer's warm-up it starts in threads beside it;
 - ``products (writer cold)``: ``write_gain_products`` as the first write of the process;
 - ``products (writer warm)``: the same after the writer's warm-up, as in a run where the warm-up
   ran beside the pairs (the input checksums are known, as the run's thread has them by then).
@@ -75,8 +75,7 @@ elif stage == "layout":
     boxes = clock("box layout", lambda: run.build_boxes(opt, shape, "NRCB1"))
     clock("box clippers", lambda: run.build_geometry(opt, shape, "NRCB1", boxes=boxes))
 elif stage == "prepare":
-    clock("prepare_gain", lambda: run.prepare_gain(info["ramps"], opt, preload=False)
-          if "preload" in run.prepare_gain.__code__.co_varnames else run.prepare_gain(info["ramps"], opt))
+    clock("prepare_gain", lambda: run.prepare_gain(info["ramps"], opt))
 elif stage.startswith("products"):
     with open(result, "rb") as f:
         res, known = pickle.load(f)

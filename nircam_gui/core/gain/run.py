@@ -659,7 +659,11 @@ def run_gain(
     -------
     GainResult
     """
-    setup = prepare_gain(files, options, preload=False)
+    # the product writer's warm-up (asdf's extensions and schemas, ~1 s of Python that holds the
+    # GIL) starts with the setup: the setup runs on one core, the pairs' kernels on both, so beside
+    # the pairs it would take its whole time from them (measured: a wash today, the pairs not yet
+    # all parallel), beside the setup it costs the waits of the setup's numpy calls for the GIL
+    setup = prepare_gain(files, options)
     geometry = setup.geometry()
     npairs = len(setup.pairs)
     buffers = BufferPool()
@@ -667,12 +671,6 @@ def run_gain(
     for p in range(npairs):
         part = None if progress is None else (lambda f, m, p=p: progress((p + f) / npairs, m))
         stats.append(measure_pair(setup, p, part, cancel, geometry, buffers))
-        if p == 0:
-            # the product writer's warm-up (asdf's extensions and schemas: ~1 s of YAML that holds
-            # the GIL) starts once the setup and the first pair are done: beside the setup (box
-            # layout, reference files), whose many numpy calls each wait for the GIL, it slowed
-            # them down by more than it saved
-            preload_writer()
     return combine_gain(setup, stats, geometry)
 
 
