@@ -399,8 +399,7 @@ class PairStatistics:
 
 
 def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = None,
-                 workdir: str | os.PathLike | None = None, make_geometry=None,
-                 preload: bool = True) -> GainSetup:
+                 workdir: str | os.PathLike | None = None, make_geometry=None) -> GainSetup:
     """Check the inputs of a gain run and settle everything its pairs share.
 
     Pairs the integrations, reads the IPC kernel, builds (and so checks) the box grid and,
@@ -416,9 +415,6 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     make_geometry : callable, optional
         ``make_geometry(options, shape, detector) -> PairGeometry`` in place of
         :func:`build_geometry` (a caller that keeps box grids between runs).
-    preload : bool
-        Start loading what the product writer needs (:func:`~nircam_gui.core.reffiles.preload_writer`)
-        in a thread now; False for a caller that starts it when it suits its own work.
 
     Raises
     ------
@@ -432,8 +428,10 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     # they are hashed in a thread (hashlib and the reads release the GIL), the reference files
     # first, as the first pair's calibration asks for theirs
     prefetch_checksums([*(p for p in (getattr(opt, f) for f in REFERENCE_OPTIONS.values()) if p), *files])
-    if preload:
-        preload_writer()
+    # the product writer's warm-up (asdf's extensions and schemas, ~1 s of Python that holds the
+    # GIL) runs beside the setup, which uses one core and costs it only the waits of its numpy
+    # calls for the GIL; beside the pairs it would take its time from their parallel kernels
+    preload_writer()
     pairs = make_pairs(integrations)
     run_warnings = []
     if len(integrations) % 2:
@@ -659,10 +657,6 @@ def run_gain(
     -------
     GainResult
     """
-    # the product writer's warm-up (asdf's extensions and schemas, ~1 s of Python that holds the
-    # GIL) starts with the setup: the setup runs on one core, the pairs' kernels on both, so beside
-    # the pairs it would take its whole time from them (measured: a wash today, the pairs not yet
-    # all parallel), beside the setup it costs the waits of the setup's numpy calls for the GIL
     setup = prepare_gain(files, options)
     geometry = setup.geometry()
     npairs = len(setup.pairs)
