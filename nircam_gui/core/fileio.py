@@ -196,9 +196,12 @@ def _commit(stage: Path, outdir: Path, protect, last: tuple[str, ...]) -> None:
 
 
 def sha256sum(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
+    """Hex SHA-256 of a file, read in chunks into one buffer (hashing a GB of ramps into new
+    4 MB blocks would fault in a GB of fresh memory)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
     return h.hexdigest()

@@ -637,7 +637,8 @@ class ReferenceFile:
     coeffs: np.ndarray | None = None
 
 
-def open_reference(path: str | os.PathLike, reftype: str | None = None) -> ReferenceFile:
+def open_reference(path: str | os.PathLike, reftype: str | None = None,
+                   extensions: tuple[str, ...] | None = None) -> ReferenceFile:
     """Read a JWST reference file (GAIN, SUPERBIAS, LINEARITY, SATURATION, MASK, IPC, FLAT, READNOISE).
 
     Parameters
@@ -645,8 +646,13 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None) -> Refer
     path : path-like
     reftype : str, optional
         Expected type; a file of another type raises :class:`NircamFileError`.
+    extensions : tuple of str, optional
+        The arrays to read, of ``"SCI"``, ``"ERR"``, ``"DQ"``, ``"COEFFS"`` (default all);
+        the others are left None. A full-frame LINEARITY or SUPERBIAS file holds tens of MB
+        a caller may not need. A requested array the type must have is still checked.
     """
     path = os.fspath(path)
+    wanted = ("SCI", "ERR", "DQ", "COEFFS") if extensions is None else tuple(e.upper() for e in extensions)
     with _open_fits(path) as hdul:
         state = _file_state(path)
         meta = _meta_checked(hdul, path)
@@ -656,31 +662,91 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None) -> Refer
         if reftype and found != reftype.upper():
             raise NircamFileError(path, f"is {_a(found)} {found} reference file, expected {reftype.upper()}")
 
+        direct = _plain_file(path)
+
         def ext(name: str) -> np.ndarray | None:
-            if name not in hdul:
+            if name not in wanted or name not in hdul:
                 return None
             try:
+                data = _image_words(hdul[name], direct) if direct is not None else None
+                if data is not None:
+                    return data
                 data = hdul[name].data
-                return None if data is None else np.array(data)
+                # read without a memory map, the array is the file's own copy: no second one
+                return None if data is None else np.asarray(data)
             except Exception as exc:
                 raise NircamFileError(path, _read_failure(path, state, name, exc)) from None
 
         ref = ReferenceFile(path=path, reftype=found, meta=meta)
-        ref.data = ext("SCI")
-        ref.err = ext("ERR")
-        ref.dq = ext("DQ")
-        ref.coeffs = ext("COEFFS")
+        try:
+            ref.data = ext("SCI")
+            ref.err = ext("ERR")
+            ref.dq = ext("DQ")
+            ref.coeffs = ext("COEFFS")
+        finally:
+            if direct is not None:
+                direct.close()
     for name, arr in (("SCI", ref.data), ("ERR", ref.err), ("DQ", ref.dq), ("COEFFS", ref.coeffs)):
         if arr is not None and (arr.dtype.names is not None or arr.dtype.kind not in "biuf" or arr.ndim < 2):
             raise NircamFileError(path, f"{found} reference file: {name} is not a numeric image "
                                         f"(shape {arr.shape}, type {arr.dtype})")
-    if found in ("GAIN", "SUPERBIAS", "SATURATION", "FLAT", "READNOISE", "IPC") and ref.data is None:
+    if found in ("GAIN", "SUPERBIAS", "SATURATION", "FLAT", "READNOISE", "IPC") and "SCI" in wanted \
+            and ref.data is None:
         raise NircamFileError(path, f"{found} reference file has no SCI array")
-    if found == "LINEARITY" and ref.coeffs is None:
+    if found == "LINEARITY" and "COEFFS" in wanted and ref.coeffs is None:
         raise NircamFileError(path, "LINEARITY reference file has no COEFFS array")
-    if found == "MASK" and ref.dq is None:
+    if found == "MASK" and "DQ" in wanted and ref.dq is None:
         raise NircamFileError(path, "MASK reference file has no DQ array")
     return ref
+
+
+#: BITPIX of the images read straight from the file, as stored (big-endian)
+_STORED = {-32: ">f4", -64: ">f8", 16: ">i2", 32: ">i4", 64: ">i8"}
+
+
+def _plain_file(path: str):
+    """The file open for reading when it is an uncompressed FITS file (else None: astropy reads it)."""
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return None
+    if f.read(2) == b"\x1f\x8b":
+        f.close()
+        return None
+    return f
+
+
+def _image_words(hdu, f) -> np.ndarray | None:
+    """An uncompressed image extension's data read from the open file ``f`` and decoded in place:
+    native byte order, unsigned integers for FITS's unsigned convention (BZERO = 2**(BITPIX-1)).
+
+    astropy decodes such data into new arrays (a byte-swapped copy, an unsigned copy of the
+    signed words): two more full-size arrays for every DQ. None for anything else (other
+    scalings, BLANK, tables, a short read), which astropy then reads as usual.
+    """
+    hdr = hdu.header
+    offset = getattr(hdu, "_data_offset", None)
+    if type(hdu) not in (fits.ImageHDU, fits.PrimaryHDU) or offset is None or "BLANK" in hdr:
+        return None
+    bitpix, naxis = hdr.get("BITPIX"), hdr.get("NAXIS", 0)
+    if bitpix not in _STORED or hdr.get("BSCALE", 1) != 1 or not naxis:
+        return None
+    bzero = hdr.get("BZERO", 0)
+    unsigned = bitpix > 0 and bzero == 2 ** (bitpix - 1)
+    if bzero != 0 and not unsigned:
+        return None
+    shape = tuple(int(hdr[f"NAXIS{k}"]) for k in range(naxis, 0, -1))
+    count = int(np.prod(shape))
+    f.seek(int(offset))
+    words = np.fromfile(f, np.dtype(_STORED[bitpix]), count)
+    if words.size != count:
+        return None
+    words.byteswap(inplace=True)
+    native = words.view(words.dtype.newbyteorder("="))
+    if unsigned:
+        native = native.view(f"u{bitpix // 8}")
+        native ^= native.dtype.type(bzero)  # the stored word's sign bit flipped: value + BZERO
+    return native.reshape(shape)
 
 
 def require_same_detector(ref: ReferenceFile, detector: str | None, data: str = "the data") -> None:

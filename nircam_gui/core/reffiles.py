@@ -33,28 +33,47 @@ MODEL_CLASSES = {
 }
 
 _PRELOAD_LOCK = threading.Lock()
-_PRELOADED = False
+_PRELOAD: threading.Thread | None = None
 
 
-def preload_writer() -> None:
-    """Start loading what the first reference file written in a process needs (asdf's extensions
-    and the datamodel schemas, ~2 s of YAML once per process) in a background thread, so an
-    analysis can overlap it with its own work."""
-    global _PRELOADED
+def preload_writer(reftypes: Iterable[str] = ("GAIN", "MASK")) -> None:
+    """Start loading what writing reference files of ``reftypes`` needs, in a background thread.
+
+    The first reference file a process writes loads asdf's extensions and the datamodel
+    schemas (~2 s of YAML), the first of each type its own schema and validators: the
+    thread writes a small file of each type to a temporary folder, so an analysis can
+    overlap that with its own work. :func:`write_reference` waits for it to finish rather
+    than load the same things beside it. Once per process.
+    """
+    global _PRELOAD
     with _PRELOAD_LOCK:
-        if _PRELOADED:
+        if _PRELOAD is not None:
             return
-        _PRELOADED = True
+        _PRELOAD = threading.Thread(target=_warm_up, args=(tuple(reftypes),), name="datamodels-preload",
+                                    daemon=True)
+        _PRELOAD.start()
 
-    def load() -> None:
-        try:
-            # making a model loads asdf's extensions and the schema; validating it would warn
-            # (an empty model), and warnings filters cannot be changed from a thread
-            dm.GainModel().close()
-        except Exception:  # noqa: BLE001 - only a warm-up: the real write reports its own errors
-            pass
 
-    threading.Thread(target=load, name="datamodels-preload", daemon=True).start()
+def _warm_up(reftypes: tuple[str, ...]) -> None:
+    import tempfile
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="nircam_gui_warmup_") as tmp:
+            for reftype in reftypes:
+                # a whole, valid model: validating an incomplete one would warn, and warnings
+                # filters cannot be changed from a thread
+                arrays = ({"dq": np.zeros((8, 8), np.uint32)} if reftype == "MASK" else
+                          {"data": np.ones((8, 8), np.float32)})
+                _write(os.path.join(tmp, f"{reftype.lower()}.fits"), reftype, "NRCA1", arrays,
+                       description="warm-up", bunit="ELECTRONS/DN" if reftype == "GAIN" else None)
+    except Exception:  # noqa: BLE001 - only a warm-up: the real write reports its own errors
+        pass
+
+
+def _wait_for_preload() -> None:
+    thread = _PRELOAD
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
 
 
 _DQ_DEF_TYPE = np.dtype([("BIT", "<u4"), ("VALUE", "<u4"), ("NAME", "S40"), ("DESCRIPTION", "S80")])
@@ -127,9 +146,20 @@ def write_reference(
     str
         The written path.
     """
+    _wait_for_preload()
+    return _write(path, reftype, detector, arrays, description=description, author=author, pedigree=pedigree,
+                  useafter=useafter, exp_type=exp_type, filter=filter, pupil=pupil, history=history, bunit=bunit,
+                  dq_names=dq_names, extra_keywords=extra_keywords, protect=protect, extra_hdus=extra_hdus)
+
+
+def _write(path, reftype, detector, arrays, *, description, author="nircam-gui", pedigree="GROUND",
+           useafter="2022-01-01T00:00:00", exp_type=None, filter=None, pupil=None, history=(), bunit=None,
+           dq_names=("DO_NOT_USE",), extra_keywords=None, protect=(), extra_hdus=()) -> str:
     reftype = reftype.upper()
     det = get_detector(detector)
-    model = MODEL_CLASSES[reftype]()
+    # the model is validated whole below (and again as it is saved): validating every meta
+    # value as it is set parses the schemas anew each time
+    model = MODEL_CLASSES[reftype](validate_on_assignment=False)
     for name, value in arrays.items():
         setattr(model, name, value)
     shape = next(iter(arrays.values())).shape

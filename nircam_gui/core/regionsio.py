@@ -114,24 +114,41 @@ def check_polygons(polygons: list[np.ndarray], shape: tuple[int, int], path: str
     NircamFileError
         Naming ``path``, the polygon (1-based) and its extent.
     """
-    ny, nx = shape
     for k, verts in enumerate(polygons, 1):
-        if not polygons_mask([verts], shape).any():
-            x0, y0 = verts.min(axis=0) + 1
-            x1, y1 = verts.max(axis=0) + 1
-            raise NircamFileError(path, f"polygon {k} (x {x0:g}-{x1:g}, y {y0:g}-{y1:g}, 1-based) covers no pixel "
-                                        f"of the {nx}x{ny} frame; is the file for another detector size?")
+        if _polygon_pixels(verts, shape) is None:
+            _covers_nothing(path, k, verts, shape)
+
+
+def _covers_nothing(path, k: int, verts: np.ndarray, shape: tuple[int, int]) -> None:
+    ny, nx = shape
+    x0, y0 = verts.min(axis=0) + 1
+    x1, y1 = verts.max(axis=0) + 1
+    raise NircamFileError(path, f"polygon {k} (x {x0:g}-{x1:g}, y {y0:g}-{y1:g}, 1-based) covers no pixel "
+                                f"of the {nx}x{ny} frame; is the file for another detector size?")
+
+
+def _polygon_pixels(verts: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """Where a polygon lies in a ``shape`` frame and which pixels of that cutout have their centres
+    inside it: ``(frame slices, boolean cutout)``, None when it covers no pixel of the frame."""
+    reg = PolygonPixelRegion(PixCoord(x=verts[:, 0], y=verts[:, 1]))
+    m = reg.to_mask(mode="center")
+    if m is None:
+        return None
+    large, small = m.get_overlap_slices(shape)
+    if large is None:  # wholly outside the frame
+        return None
+    cut = m.data[small] != 0
+    return (large, cut) if cut.any() else None
 
 
 def polygons_mask(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask of the pixels whose centres fall inside any polygon."""
     mask = np.zeros(shape, dtype=bool)
     for verts in polygons:
-        reg = PolygonPixelRegion(PixCoord(x=verts[:, 0], y=verts[:, 1]))
-        m = reg.to_mask(mode="center")
-        img = m.to_image(shape) if m is not None else None
-        if img is not None:  # None: the polygon lies wholly outside the frame
-            mask |= img.astype(bool)
+        # each polygon is filled over its own bounding box, not over a whole frame
+        found = _polygon_pixels(verts, shape)
+        if found is not None:
+            mask[found[0]] |= found[1]
     return mask
 
 
@@ -204,6 +221,10 @@ def void_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
     """Void pixels of a void file for a ``shape`` frame: a FITS mask as it is, DS9 polygons filled."""
     if is_mask_file(path):
         return read_void_mask(path, shape)
-    polygons = read_polygons(path)
-    check_polygons(polygons, shape, path)
-    return polygons_mask(polygons, shape)
+    mask = np.zeros(shape, dtype=bool)
+    for k, verts in enumerate(read_polygons(path), 1):
+        found = _polygon_pixels(verts, shape)  # each polygon filled once: checked and drawn
+        if found is None:
+            _covers_nothing(path, k, verts, shape)
+        mask[found[0]] |= found[1]
+    return mask

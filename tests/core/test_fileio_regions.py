@@ -121,3 +121,18 @@ def test_mask_and_bad_region_files(tmp_path):
     bad.write_text("image\ncircle(10,10,5)\n")
     with pytest.raises(NircamFileError, match="bad.reg: only polygons"):
         read_polygons(bad)
+
+
+def test_sha256sum_over_several_chunks(tmp_path):
+    import hashlib
+
+    from nircam_gui.core.fileio import sha256sum
+
+    data = bytes(range(256)) * 1000 + b"tail"
+    p = tmp_path / "f.bin"
+    p.write_bytes(data)
+    want = hashlib.sha256(data).hexdigest()
+    assert sha256sum(p) == want
+    assert sha256sum(p, chunk=1000) == want  # the last chunk short
+    (tmp_path / "empty").write_bytes(b"")
+    assert sha256sum(tmp_path / "empty") == hashlib.sha256(b"").hexdigest()

@@ -101,3 +101,27 @@ def test_subarray_gets_a_clear_message(tmp_path):
     assert not m.is_full_frame
     with pytest.raises(NotFullFrameError, match="gain analysis needs full-frame data.*SUB64P"):
         require_full_frame(m, "the gain analysis")
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float32, None), (np.float64, None), (np.uint16, None),
+                                         (np.uint32, None), (np.int16, None), (np.int32, None),
+                                         (np.int16, (2.0, 10.0))])
+def test_reference_arrays_decoded_as_astropy_decodes_them(tmp_path, dtype, scale):
+    rng = np.random.default_rng(1)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    data = (rng.integers(info.min, info.max, (3, 40, 30), endpoint=True).astype(dtype) if info is not None
+            else rng.normal(0, 1e3, (3, 40, 30)).astype(dtype))
+    prim = fits.PrimaryHDU()
+    prim.header.update(REFTYPE="LINEARITY", DETECTOR="NRCA1")
+    hdu = fits.ImageHDU(data, name="COEFFS")
+    if scale is not None:  # a scaled image: astropy decodes it
+        hdu.scale("int16", bscale=scale[0], bzero=scale[1])
+    dq = fits.ImageHDU(rng.integers(0, 2**32, (40, 30), dtype=np.uint32, endpoint=False), name="DQ")
+    path = tmp_path / "lin.fits"
+    fits.HDUList([prim, hdu, dq]).writeto(path)
+    ref = open_reference(path, "LINEARITY")
+    with fits.open(path) as hl:
+        for arr, name in ((ref.coeffs, "COEFFS"), (ref.dq, "DQ")):
+            want = hl[name].data
+            assert arr.dtype == want.dtype.newbyteorder("=") and arr.dtype.isnative
+            np.testing.assert_array_equal(arr, want)

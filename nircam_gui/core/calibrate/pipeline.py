@@ -122,10 +122,14 @@ class _Session:
                                              "use engine='fused'")
         self.refs: References = shared_references(self.plan, config, (meta.ny, meta.nx), meta.detector)
         self.pixeldq = self.refs.pixeldq
-        self.median_mask = self.refs.derived("median_mask", lambda: _median_mask(self.pixeldq))
         self.provenance = config.provenance()
         self.header = ramp._hdul[0].header if config.engine == "jwst" else None
         self.fused = FusedCalibrator(ramp, self.refs, self.plan, config, buffers) if config.engine == "fused" else None
+
+    @property
+    def median_mask(self) -> np.ndarray:
+        """The science pixels the group medians are taken over (made when first asked for)."""
+        return self.refs.derived("median_mask", lambda: _median_mask(self.pixeldq))
 
     def close(self) -> None:
         if self.fused is not None:

@@ -71,15 +71,21 @@ class SaturationFlagger:
     ref_dq : ndarray, optional
         Its DQ array.
     n_pix_grow_sat : int
+    copy : bool
+        False lets the flagger keep and change ``threshold`` and ``ref_dq`` (arrays just read
+        from the file, which nobody else holds) instead of copying them.
     """
 
-    def __init__(self, threshold: np.ndarray, ref_dq: np.ndarray | None = None, n_pix_grow_sat: int = 1) -> None:
-        thr = np.array(threshold, dtype=np.float32)
-        dq = np.zeros(thr.shape, np.uint32) if ref_dq is None else np.array(ref_dq, np.uint32)
+    def __init__(self, threshold: np.ndarray, ref_dq: np.ndarray | None = None, n_pix_grow_sat: int = 1,
+                 copy: bool = True) -> None:
+        own = np.array if copy else np.asarray
+        thr = own(threshold, dtype=np.float32)
+        dq = np.zeros(thr.shape, np.uint32) if ref_dq is None else own(ref_dq, np.uint32)
         nan = np.isnan(thr)
-        dq[nan] |= NO_SAT_CHECK
-        no_check = ((dq & NO_SAT_CHECK) != 0) | nan
-        thr[no_check] = ATOD_LIMIT + 1
+        if nan.any():
+            dq[nan] |= NO_SAT_CHECK
+        no_check = (dq & NO_SAT_CHECK) != 0  # the NaN thresholds now among them
+        np.copyto(thr, np.float32(ATOD_LIMIT + 1), where=no_check)
         self.threshold = thr
         self.ref_dq = dq
         self.n_grow = int(n_pix_grow_sat)

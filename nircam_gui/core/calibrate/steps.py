@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
-from stcal.linearity.linearity import apply_polynomial, prepare_coefficients
+from stcal.linearity.linearity import apply_polynomial
 from stdatamodels.jwst.datamodels import dqflags
 
 from ..detector import REF_BORDER
@@ -29,7 +29,8 @@ from .config import CalibrationConfig, CalibrationPlan
 from .evenodd import correct_refpix, even_odd_offsets, subtract_even_odd
 from .saturation import SaturationFlagger
 
-__all__ = ["References", "calibrate_chunk_fast", "calibrate_chunk_jwst", "load_references", "shared_references"]
+__all__ = ["References", "calibrate_chunk_fast", "calibrate_chunk_jwst", "load_references", "prepare_linearity",
+           "shared_references"]
 
 
 @dataclass
@@ -100,43 +101,79 @@ def load_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tup
     """
     refs = References(shape=shape)
 
-    def _open(path, reftype):
-        ref = open_reference(path, reftype)
+    def _open(path, reftype, extensions):
+        # only the arrays the steps use: a SUPERBIAS's ERR is 16 MB full frame
+        ref = open_reference(path, reftype, extensions)
         require_same_detector(ref, detector, "the ramps")
         return ref
 
     if plan.steps["dq_init"] == "run":
-        r = _open(config.mask, "MASK")
+        r = _open(config.mask, "MASK", ("DQ",))
         _check_shape(r.path, r.dq, shape, "MASK DQ")
-        refs.mask_dq = r.dq.astype(np.uint32)
+        refs.mask_dq = _native(r.dq, np.uint32)
     if plan.steps["superbias"] == "run":
-        r = _open(config.superbias, "SUPERBIAS")
+        r = _open(config.superbias, "SUPERBIAS", ("SCI", "DQ"))
         _check_shape(r.path, r.data, shape, "SUPERBIAS")
-        sb = r.data.astype(np.float32)
-        sb[np.isnan(sb)] = 0.0  # as jwst bias_sub
+        sb = _native(r.data, np.float32)
+        np.copyto(sb, np.float32(0.0), where=np.isnan(sb))  # as jwst bias_sub
         refs.superbias = sb
-        refs.superbias_dq = None if r.dq is None else r.dq.astype(np.uint32)
+        refs.superbias_dq = None if r.dq is None else _native(r.dq, np.uint32)
     if plan.steps["ipc"] == "run":
-        r = _open(config.ipc, "IPC")
+        r = _open(config.ipc, "IPC", ("SCI",))
         if r.data.ndim != 2 or max(r.data.shape) > 15:
             raise NircamFileError(r.path, f"IPC kernel of shape {r.data.shape}: only a small 2-D kernel "
                                           "(e.g. 3x3) is supported")
         refs.ipc_kernel = r.data.astype(np.float32)
     if plan.steps["saturation"] == "run":
-        r = _open(config.saturation, "SATURATION")
+        r = _open(config.saturation, "SATURATION", ("SCI", "DQ"))
         _check_shape(r.path, r.data, shape, "SATURATION")
-        refs.saturation = SaturationFlagger(r.data, r.dq, config.n_pix_grow_sat)
+        refs.saturation = SaturationFlagger(r.data, r.dq, config.n_pix_grow_sat, copy=False)
     if plan.steps["linearity"] == "run":
-        r = _open(config.linearity, "LINEARITY")
+        r = _open(config.linearity, "LINEARITY", ("COEFFS", "DQ"))
         _check_shape(r.path, r.coeffs, shape, "LINEARITY COEFFS")
-        lin_dq = np.zeros(shape, np.uint32) if r.dq is None else r.dq.astype(np.uint32)
-        # stcal's own preparation: NO_LIN_CORR, NaN and all-zero coefficients become
-        # the identity and are flagged, exactly as in LinearityStep
-        coeffs, pdq = prepare_coefficients(r.coeffs.astype(np.float32), lin_dq, np.zeros(shape, np.uint32),
-                                           dqflags.pixel)
+        lin_dq = np.zeros(shape, np.uint32) if r.dq is None else _native(r.dq, np.uint32)
+        coeffs, pdq = prepare_linearity(_native(r.coeffs, np.float32), lin_dq)
         refs.lin_coeffs = coeffs
-        refs.lin_pdq = pdq.astype(np.uint32)
+        refs.lin_pdq = pdq
     return refs
+
+
+def _native(arr: np.ndarray, dtype) -> np.ndarray:
+    """``arr`` as a native-byte-order array of ``dtype``, converted in one pass, copied only when
+    the file's array is not one already (the arrays read from a file are their own)."""
+    return np.asarray(arr, np.dtype(dtype).newbyteorder("="))
+
+
+def prepare_linearity(coeffs: np.ndarray, lin_dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """stcal's ``prepare_coefficients`` for LINEARITY arrays, vectorised: the same arrays.
+
+    NO_LIN_CORR pixels of the reference DQ, pixels with a NaN coefficient and pixels whose
+    linear term is zero get the identity polynomial (0, 1, 0, ...); the last two are flagged
+    NO_LIN_CORR, in stcal's order. stcal sets them one pixel at a time in a Python loop
+    (real files flag tens of thousands). ``coeffs`` (float32, ``(ncoeffs, ny, nx)``) is
+    changed in place and returned with the new PIXELDQ (uint32).
+    """
+    no_lin = np.uint32(dqflags.pixel["NO_LIN_CORR"])
+    benign = np.zeros(coeffs.shape[0], coeffs.dtype)
+    benign[1] = 1.0
+    pdq = np.asarray(lin_dq, np.uint32).copy()
+    flagged = (pdq & no_lin) != 0
+    if flagged.any():
+        coeffs[:, flagged] = benign[:, None]
+    # a NaN anywhere in a pixel's coefficients makes their sum NaN: one pass over the pixels
+    # instead of a mask of every coefficient (inf - inf, also NaN, is sorted out below)
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan = np.isnan(coeffs.sum(axis=0, dtype=coeffs.dtype))
+    if nan.any():
+        nan &= np.isnan(coeffs).any(axis=0)
+        coeffs[:, nan] = benign[:, None]
+        pdq[nan] |= no_lin
+    if coeffs.shape[0] > 1:
+        zero = coeffs[1] == 0
+        if zero.any():
+            coeffs[:, zero] = benign[:, None]
+            pdq[zero] |= no_lin
+    return coeffs, pdq
 
 
 _SHARED: OrderedDict = OrderedDict()

@@ -138,13 +138,16 @@ def make_boxes(
     if exclude is not None:
         usable &= ~np.asarray(exclude, bool)
     void = np.zeros(shape, bool) if void_mask is None else (np.asarray(void_mask, bool) & usable)
-    amp = np.broadcast_to(amplifier_index(nx)[None, :], shape)
     cells_x = -(-nx // box_size)
-    cell = (np.arange(ny)[:, None] // box_size) * cells_x + (np.arange(nx)[None, :] // box_size)
-    # cell x amplifier x kind: amplifiers split cells that straddle a boundary
-    ncell = int(cell.max()) + 1
-    key = (cell + ncell * amp) * 2 + void
-    labels = np.where(usable, key + 1, 0).astype(np.int64)
+    cell_row = (np.arange(ny, dtype=np.int32) // box_size) * cells_x
+    cell_col = np.arange(nx, dtype=np.int32) // box_size
+    # cell x amplifier x kind: amplifiers split cells that straddle a boundary; the key is made
+    # of a row and a column part, so the frame is built in one int32 pass
+    ncell = int(cell_row[-1] + cell_col[-1]) + 1
+    col_key = (cell_col + ncell * amplifier_index(nx).astype(np.int32)) * 2 + 1
+    labels = (cell_row * 2)[:, None] + col_key[None, :]
+    labels += void
+    labels *= usable
     labels = _relabel(labels)
 
     nominal = box_size * box_size
@@ -157,7 +160,7 @@ def make_boxes(
     # (merging adds them up) instead of recounted over the frame after every merge
     npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
     contacts = _neighbour_contacts(labels)
-    target = np.arange(npix.size)
+    target = np.arange(npix.size, dtype=np.int32)
     while True:
         live = np.flatnonzero(npix[1:]) + 1
         top = int(live[-1]) + 1 if live.size else 1  # the length a recount would give
@@ -182,17 +185,32 @@ def make_boxes(
             break
         if not merged:
             break
-    labels = _relabel(target[labels]).astype(np.int32)
-
-    n = int(labels.max())
-    flat = labels.ravel()
-    npix = np.bincount(flat, minlength=n + 1)[1:]
-    bounds = find_objects(labels, max_label=n)  # bounding slices of labels 1..n (all present)
-    ymin = np.array([b[0].start for b in bounds], np.int64)
-    ymax = np.array([b[0].stop - 1 for b in bounds], np.int64)
-    xmin = np.array([b[1].start for b in bounds], np.int64)
-    xmax = np.array([b[1].stop - 1 for b in bounds], np.int64)
-    pix = _one_pixel_each(labels)[1:]
+    # the labels are numbered in order of first appearance in the raster, so a merged box first
+    # appears where its lowest member does: the final numbering, pixel counts, bounds and one
+    # pixel of each box follow from its members', without another pass over the frame
+    n0 = npix.size - 1
+    member = np.arange(1, n0 + 1)
+    lowest = np.full(n0 + 1, n0 + 1, np.int64)
+    np.minimum.at(lowest, target[1:], member)
+    kept = np.flatnonzero(lowest <= n0)
+    kept = kept[np.argsort(lowest[kept], kind="stable")]  # final box k + 1 is kept[k]
+    final = np.zeros(n0 + 1, np.int32)
+    final[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
+    lut = final[target]
+    n = int(kept.size)
+    bounds = find_objects(labels, max_label=n0)  # bounding slices of the members 1..n0 (all present)
+    labels = lut[labels]
+    owner = lut[1:].astype(np.int64) - 1
+    ymin = np.full(n, np.iinfo(np.int64).max, np.int64)
+    xmin = ymin.copy()
+    ymax = np.full(n, -1, np.int64)
+    xmax = ymax.copy()
+    np.minimum.at(ymin, owner, np.array([b[0].start for b in bounds], np.int64))
+    np.maximum.at(ymax, owner, np.array([b[0].stop - 1 for b in bounds], np.int64))
+    np.minimum.at(xmin, owner, np.array([b[1].start for b in bounds], np.int64))
+    np.maximum.at(xmax, owner, np.array([b[1].stop - 1 for b in bounds], np.int64))
+    npix = npix[kept]
+    pix = pix[lowest[kept]]
     box_amp_out = amp_x[pix % nx].astype(np.int64)
     box_void_out = void.ravel()[pix]
     table = Table(

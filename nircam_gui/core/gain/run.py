@@ -245,7 +245,7 @@ class GainResult:
 def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[float, dict]:
     if options.ipc == "none":
         return 1.0, {"mode": "none"}
-    ref = open_reference(options.ipc_kernel, "IPC")
+    ref = open_reference(options.ipc_kernel, "IPC", ("SCI",))
     require_same_detector(ref, detector, "the ramps")
     kc = ref.data.astype(float)
     if kc.ndim != 2:
@@ -264,7 +264,7 @@ def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[floa
 def _exclusion(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> np.ndarray | None:
     if not options.mask:
         return None
-    ref = open_reference(options.mask, "MASK")
+    ref = open_reference(options.mask, "MASK", ("DQ",))
     require_same_detector(ref, detector, "the ramps")
     if ref.dq.shape != shape:
         raise NircamFileError(options.mask, f"MASK is {ref.dq.shape[1]}x{ref.dq.shape[0]}, the ramps "
@@ -424,9 +424,13 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     opt = options or GainOptions()
     files = list(files)
     integrations = find_integrations(files)
-    # the products record the inputs' SHA-256 and are written through stdatamodels: the hashing
-    # and the loading of asdf's extensions run in threads while the ramps are calibrated
-    prefetch_checksums(files)
+    # the products record the SHA-256 of the inputs and the calibration's of its reference files:
+    # they are hashed in a thread (hashlib and the reads release the GIL), the reference files
+    # first, as the first pair's calibration asks for theirs
+    prefetch_checksums([*(p for p in (getattr(opt, f) for f in REFERENCE_OPTIONS.values()) if p), *files])
+    # the product writer's warm-up (asdf's extensions and schemas, ~1 s of Python that holds the
+    # GIL) runs beside the setup, which uses one core and costs it only the waits of its numpy
+    # calls for the GIL; beside the pairs it would take its time from their parallel kernels
     preload_writer()
     pairs = make_pairs(integrations)
     run_warnings = []
@@ -447,7 +451,7 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     if superbias is None and meta.ngroups >= 3:
         # the first read is no bias: it holds one frame of signal, which the linearity needs and
         # without which group 0 would be an exact (0, 0) point below the read-noise intercept
-        sat = open_reference(opt.saturation, "SATURATION").data if opt.saturation else None
+        sat = open_reference(opt.saturation, "SATURATION", ("SCI",)).data if opt.saturation else None
         try:
             if workdir is None:
                 tmp = tempfile.TemporaryDirectory(prefix="nircam_gui_bias_")
