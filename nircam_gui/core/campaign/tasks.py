@@ -469,6 +469,30 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
     """
     from ..gain.run import prepare_gain
 
+    def setup(prep: Prepared) -> None:
+        if workdir:
+            _enter_workdir(workdir)
+        prep.setup = prepare_gain(job.files, job.options, workdir=workdir, make_geometry=_geometry)
+        n = len(prep.setup.pairs)
+        if n != getattr(job, "parts", n):
+            raise NircamFileError(job.files[0], f"the ramps changed after the campaign was planned: {n} pairs, "
+                                                f"were {job.parts}")
+        prep.known = known_checksums(job.files)
+        geo = prep.setup.geometry()  # made by prepare_gain (it checked the regions and the MASK)
+        if workdir:  # the other workers read it rather than make it again
+            _enter_workdir(workdir)
+            with atomic_path(Path(workdir) / _BOXES_FILE) as tmp:
+                with open(tmp, "wb") as f:
+                    pickle.dump(geo.boxes, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    return _prepare("gain", job, outdir, settings, topic, cancel_flag, force, workdir, setup,
+                    GAIN_SPANS["prepare"][1], "pairs queued")
+
+
+def _prepare(analysis: str, job, outdir, settings: dict | None, topic: str | None, cancel_flag: str | None,
+             force: bool, workdir, setup, end: float, queued: str) -> Prepared:
+    """What both analyses' prepare tasks do: checksums, the skip test, ``setup(prep)`` when the
+    detector must run, and a problem of the data turned into the detector's outcome."""
     settings = settings or {}
     t0 = time.perf_counter()
     link = _Link(job.detector, topic, cancel_flag)
@@ -480,27 +504,14 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
         if link.cancelled():
             raise Cancelled("cancelled by the user")
         prep.checksums = {p: file_checksum(p) for p in _inputs_read(job)}
-        prep.options = options_record("gain", job, settings)
-        earlier = None if force else _complete(Path(outdir), "gain", prep.options, prep.checksums)
+        prep.options = options_record(analysis, job, settings)
+        earlier = None if force else _complete(Path(outdir), analysis, prep.options, prep.checksums)
         if earlier is not None:
             fail.state, fail.summary = "skipped", earlier.get("summary", {})
             fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
             prep.outcome = fail
         else:
-            if workdir:
-                _enter_workdir(workdir)
-            prep.setup = prepare_gain(job.files, job.options, workdir=workdir, make_geometry=_geometry)
-            n = len(prep.setup.pairs)
-            if n != getattr(job, "parts", n):
-                raise NircamFileError(job.files[0], f"the ramps changed after the campaign was planned: {n} pairs, "
-                                                    f"were {job.parts}")
-            prep.known = known_checksums(job.files)
-            geo = prep.setup.geometry()  # made by prepare_gain (it checked the regions and the MASK)
-            if workdir:  # the other workers read it rather than make it again
-                _enter_workdir(workdir)
-                with atomic_path(Path(workdir) / _BOXES_FILE) as tmp:
-                    with open(tmp, "wb") as f:
-                        pickle.dump(geo.boxes, f, protocol=pickle.HIGHEST_PROTOCOL)
+            setup(prep)
     except (Cancelled, KeyboardInterrupt):
         fail.state, fail.error = "cancelled", "cancelled by the user"
         prep.outcome, prep.setup = fail, None
@@ -508,8 +519,7 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
         fail.state, fail.error = "failed", error_text(exc)
         prep.outcome, prep.setup = fail, None
     prep.tasks.append(link.task("prepare", t0))
-    link.send(GAIN_SPANS["prepare"][1], "pairs queued" if prep.outcome is None else prep.outcome.state, force=True,
-              event="end")
+    link.send(end, queued if prep.outcome is None else prep.outcome.state, force=True, event="end")
     return prep
 
 
@@ -659,49 +669,25 @@ def skyflat_prepare(job, outdir: str | os.PathLike, settings: dict | None = None
     from ..skyflat.inputs import check_inputs
     from ..skyflat.stack_parts import split_by_filter
 
-    settings = settings or {}
-    t0 = time.perf_counter()
-    link = _Link(job.detector, topic, cancel_flag)
-    prep = Prepared(job, None, workdir=os.fspath(workdir) if workdir else "", started=time.time())
-    fail = DetectorOutcome(job.detector, "failed", host=socket.gethostname(), pid=os.getpid(),
-                           worker=link.worker.address if link.worker is not None else "")
-    link.send(0.0, "checking inputs", force=True, event="start")
-    try:
-        if link.cancelled():
-            raise Cancelled("cancelled by the user")
-        prep.checksums = {p: file_checksum(p) for p in _inputs_read(job)}
-        prep.options = options_record("skyflat", job, settings)
-        earlier = None if force else _complete(Path(outdir), "skyflat", prep.options, prep.checksums)
-        if earlier is not None:
-            fail.state, fail.summary = "skipped", earlier.get("summary", {})
-            fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
-            prep.outcome = fail
-        else:
-            inputs = check_inputs(job.files, job.references.get("ground_flats", ()),
-                                  job.references.get("ground_masks", ()))
-            metas = inputs.by_detector.get(job.detector)
-            if metas is None or len(inputs.by_detector) != 1:
-                raise NircamFileError(job.files[0], f"the images are of {', '.join(inputs.by_detector)}, not only "
-                                                    f"{job.detector}")
-            split = split_by_filter(metas, job.images_per_task)
-            if split != job.split:
-                raise NircamFileError(job.files[0], f"the images changed after the campaign was planned: stack parts "
-                                                    f"{sorted(split)}, were {sorted(job.split)}")
-            opt = job.options
-            prep.setup = SkyflatSetup(metas, split, opt.additive_bin if opt.additive == "separate" else 0)
-            prep.known = known_checksums(job.files)
-            if workdir:
-                _enter_workdir(workdir)
-    except (Cancelled, KeyboardInterrupt):
-        fail.state, fail.error = "cancelled", "cancelled by the user"
-        prep.outcome, prep.setup = fail, None
-    except Exception as exc:  # noqa: BLE001 - one detector's failure is reported, the others go on
-        fail.state, fail.error = "failed", error_text(exc)
-        prep.outcome, prep.setup = fail, None
-    prep.tasks.append(link.task("prepare", t0))
-    link.send(SKYFLAT_SPANS["prepare"][1], "stacks queued" if prep.outcome is None else prep.outcome.state,
-              force=True, event="end")
-    return prep
+    def setup(prep: Prepared) -> None:
+        inputs = check_inputs(job.files, job.references.get("ground_flats", ()),
+                              job.references.get("ground_masks", ()))
+        metas = inputs.by_detector.get(job.detector)
+        if metas is None or len(inputs.by_detector) != 1:
+            raise NircamFileError(job.files[0], f"the images are of {', '.join(inputs.by_detector)}, not only "
+                                                f"{job.detector}")
+        split = split_by_filter(metas, job.images_per_task)
+        if split != job.split:
+            raise NircamFileError(job.files[0], f"the images changed after the campaign was planned: stack parts "
+                                                f"{sorted(split)}, were {sorted(job.split)}")
+        opt = job.options
+        prep.setup = SkyflatSetup(metas, split, opt.additive_bin if opt.additive == "separate" else 0)
+        prep.known = known_checksums(job.files)
+        if workdir:
+            _enter_workdir(workdir)
+
+    return _prepare("skyflat", job, outdir, settings, topic, cancel_flag, force, workdir, setup,
+                    SKYFLAT_SPANS["prepare"][1], "stacks queued")
 
 
 def skyflat_stack(prepared: Prepared, index: int, topic: str | None = None,

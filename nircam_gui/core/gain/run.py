@@ -410,8 +410,8 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     files : list of path-like
     options : GainOptions
     workdir : path-like, optional
-        Folder for the estimated SUPERBIAS; it must be readable wherever the pairs are
-        measured. By default a temporary folder that lives as long as the setup.
+        An existing folder for the estimated SUPERBIAS; it must be readable wherever the pairs
+        are measured. By default a temporary folder that lives as long as the setup.
     make_geometry : callable, optional
         ``make_geometry(options, shape, detector) -> PairGeometry`` in place of
         :func:`build_geometry` (a caller that keeps box grids between runs).
@@ -451,6 +451,9 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     if superbias is None and meta.ngroups >= 3:
         # the first read is no bias: it holds one frame of signal, which the linearity needs and
         # without which group 0 would be an exact (0, 0) point below the read-noise intercept
+        if workdir is not None and not os.path.isdir(workdir):
+            # never made here: in a campaign a missing folder means the campaign ended
+            raise FileNotFoundError(f"{os.fspath(workdir)}: the folder for the estimated SUPERBIAS does not exist")
         sat = open_reference(opt.saturation, "SATURATION", ("SCI",)).data if opt.saturation else None
         try:
             if workdir is None:
@@ -458,7 +461,6 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
                 where = tmp.name
             else:
                 where = os.fspath(workdir)
-                os.makedirs(where, exist_ok=True)
             estimated = os.fspath(write_estimated_superbias(integrations, where, det.name,
                                                             sat if sat is not None and sat.shape == shape else None))
             superbias = estimated

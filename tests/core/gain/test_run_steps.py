@@ -60,6 +60,10 @@ def test_estimated_superbias_in_a_shared_folder(three_pairs, tmp_path):
     given (a campaign's, which every worker sees); the pairs then calibrate with it."""
     files = [str(p) for p in three_pairs.ramps]
     opt = _options(three_pairs, superbias=None)
+    with pytest.raises(FileNotFoundError, match="estimated SUPERBIAS does not exist"):
+        prepare_gain(files, opt, workdir=tmp_path / "work")  # a campaign's folder, gone: not made again
+    assert not (tmp_path / "work").exists()
+    (tmp_path / "work").mkdir()
     setup = prepare_gain(files, opt, workdir=tmp_path / "work")
     assert setup.estimated_superbias and setup.estimated_superbias.startswith(str(tmp_path / "work"))
     assert any("estimated from the ramps" in n for n in setup.notes)
