@@ -601,6 +601,13 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
             out.state, out.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001
             out.state, out.error = "failed", error_text(exc)
+    return _end_combine(prepared, out, tasks, link, t0)
+
+
+def _end_combine(prepared: Prepared, out: DetectorOutcome, tasks: list[dict], link: _Link, t0: float
+                 ) -> DetectorOutcome:
+    """What both analyses' combine tasks do last, whatever the outcome: the work folder removed,
+    the detector's task records, time and peak memory filled in, the end reported."""
     if prepared.workdir:
         shutil.rmtree(prepared.workdir, ignore_errors=True)
     out.tasks = [*tasks, link.task("combine", t0)]
@@ -781,13 +788,7 @@ def skyflat_combine(prepared: Prepared, parts: list[StackOutcome], outdir: str |
             out.state, out.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001
             out.state, out.error = "failed", error_text(exc)
-    if prepared.workdir:
-        shutil.rmtree(prepared.workdir, ignore_errors=True)
-    out.tasks = [*tasks, link.task("combine", t0)]
-    out.seconds = time.time() - prepared.started
-    out.peak_rss_mb = max(t.get("peak_rss_mb", 0.0) for t in out.tasks)
-    link.send(1.0, out.state, force=True, event="end")
-    return out
+    return _end_combine(prepared, out, tasks, link, t0)
 
 
 __all__ += ["PART_SPANS", "SKYFLAT_SPANS", "SkyflatSetup", "StackOutcome", "skyflat_combine", "skyflat_prepare",
