@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .errors import NircamFileError, OutputError
 
-__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "sha256sum", "staged_outputs", "unstaged",
-           "write_problem"]
+__all__ = ["InputOverwriteError", "atomic_path", "ensure_output_dir", "reserve", "sha256sum", "staged_outputs",
+           "unstaged", "write_problem"]
 
 
 class InputOverwriteError(OutputError, ValueError):
@@ -34,6 +34,26 @@ def write_problem(exc: OSError) -> str:
         errno.EISDIR: "a folder of that name is in the way",
     }
     return reasons.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)
+
+
+def reserve(file, offset: int, nbytes: int) -> None:
+    """Give ``nbytes`` of the open ``file`` from ``offset`` real disk blocks now (extending it).
+
+    A memory-mapped write into a sparse file that the disk can no longer back kills
+    the process with SIGBUS and no message. Reserving the blocks before mapping turns
+    a full disk into an ordinary ``OSError`` (ENOSPC) raised here, which the writers
+    report with the file's name.
+
+    Raises
+    ------
+    OSError
+        The space cannot be reserved (a full disk, a quota).
+    """
+    if nbytes > 0:
+        try:
+            os.posix_fallocate(file.fileno(), offset, nbytes)
+        except OSError as exc:  # the bare error names no file
+            raise OSError(exc.errno, exc.strerror, getattr(file, "name", None)) from None
 
 
 def ensure_output_dir(path: str | os.PathLike) -> Path:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from ..fileio import reserve
+
 __all__ = ["RampWriter"]
 
 _BLOCK = 2880
@@ -81,7 +83,7 @@ class RampWriter:
                 f.write(h.tostring().encode("ascii"))
                 offset = f.tell()
                 nbytes = abs(bitpix) // 8 * math.prod(shape)
-                f.truncate(offset + -(-nbytes // _BLOCK) * _BLOCK)
+                reserve(f, offset, -(-nbytes // _BLOCK) * _BLOCK)
                 f.seek(0, 2)
                 self._offsets[name] = (offset, shape, dtype)
         for name, (offset, shape, dtype) in self._offsets.items():

@@ -49,7 +49,7 @@ from ... import __version__
 from .. import dq as dqbits
 from ..crdskeys import subarray_keywords
 from ..detector import REF_BORDER, amplifier_bounds, dms_to_native, get_detector, reference_pixel_mask
-from ..fileio import atomic_path
+from ..fileio import atomic_path, reserve
 from ..ipc import REPORT_B1_CORRECTION_KERNEL, apply_kernel, invert_kernel, variance_factor
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..reffiles import write_reference
@@ -374,7 +374,7 @@ def _alloc_fits(path: Path, primary: fits.Header, shape: tuple[int, ...], in_pri
                                ("BZERO", 32768), ("BSCALE", 1), ("EXTNAME", "SCI")])
             f.write(ext.tostring().encode("ascii"))
         offset = f.tell()
-        f.truncate(offset + padded)
+        reserve(f, offset, padded)
     return np.memmap(path, dtype=">i2", mode="r+", offset=offset, shape=shape)
 
 

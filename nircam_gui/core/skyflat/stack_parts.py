@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NircamFileError
+from ..fileio import reserve
 from ..progress import Reporter
 from ..readers import ExposureMeta
 from .background import BackgroundRecord
@@ -142,6 +143,8 @@ def build_stack_part(detector: str, metas: Sequence[ExposureMeta], indices: Sequ
     blocks, masks = [], []
     with _written(folder / f"{name}.npy") as tmp:
         data = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(indices), ny, nx))
+        with open(tmp, "r+b") as f:
+            reserve(f, 0, os.path.getsize(tmp))
         try:
             for k, i in enumerate(indices):
                 one = stack_image(detector, metas[i], options, keep_masks, block_bin)
