@@ -383,7 +383,6 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
 def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> dict[str, Path]:
     # outdir is the staging folder: staged_outputs checks every product against the inputs
     out: dict[str, Path] = {}
-    prov = provenance(result, checksums)
     img, dq = gain_image(result)
     used = [p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]
     history = [
@@ -452,6 +451,8 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
         with atomic_path(outdir / "covariances.fits") as tmp:
             covariance_hdus(result).writeto(tmp)
         out["covariances"] = outdir / "covariances.fits"
+    # last: the inputs' checksums are made in a thread beside the run (and the writing above)
+    prov = provenance(result, checksums)
     with atomic_path(outdir / "provenance.json") as tmp:
         tmp.write_text(json.dumps(prov, indent=1, default=str))
     out["provenance"] = outdir / "provenance.json"
