@@ -18,7 +18,7 @@ from astropy.table import Table
 from ... import __version__
 from ..ds9coords import add_ds9_columns
 from ..fileio import atomic_path, ensure_output_dir, staged_outputs, unstaged
-from ..provenance import file_checksum, software_versions
+from ..provenance import file_checksums, software_versions
 from ..errors import NircamFileError
 from ..reffiles import write_reference
 from .convention import CONVENTION_NOTE, apparent_divisor, is_ipc_corrected
@@ -337,11 +337,14 @@ def _summary_meta(result: GainResult) -> dict:
 
 def provenance(result: GainResult, checksums: bool = True) -> dict:
     """Inputs with checksums, every option, calibration steps and software versions."""
+    paths = list(dict.fromkeys(result.files))
+    # hashed beside the run when run_gain started it; what is left, on every core now
+    digests = file_checksums(paths) if checksums else None
     files = []
-    for f in dict.fromkeys(result.files):
+    for k, f in enumerate(paths):
         entry = {"path": os.path.abspath(f)}
-        if checksums:
-            entry["sha256"] = file_checksum(f)  # hashed beside the run when run_gain started it
+        if digests is not None:
+            entry["sha256"] = digests[k]
         files.append(entry)
     return {
         "software": software_versions(),
