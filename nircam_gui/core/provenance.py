@@ -22,7 +22,8 @@ from importlib import metadata
 from .background import lower_priority
 from .fileio import sha256sum
 
-__all__ = ["file_checksum", "file_checksums", "known_checksums", "prefetch_checksums", "remember_checksums", "software_versions"]
+__all__ = ["file_checksum", "file_checksums", "known_checksums", "prefetch_checksums", "remember_checksums",
+           "software_versions"]
 
 _CACHE: dict[tuple[str, int, int], str] = {}
 _PENDING: dict[tuple[str, int, int], Future] = {}
