@@ -182,6 +182,7 @@ timed(pipeline, "shared_references", "reference files")
 timed(clipstats.BoxClipper, "clip_pair", "box statistics")
 timed(covariances.BoxCovariances, "measure", "covariances")
 timed(run, "build_boxes", "box layout")
+timed(run, "BoxClipper", "box clippers")
 timed(products, "write_gain_products", "products")
 if engine != "fused":
     orig = cconf.CalibrationConfig.__init__

@@ -3,9 +3,11 @@
 Checksums of large reference files (a full-frame LINEARITY file is ~70 MB) are cached
 by path, size and modification time, so asking for provenance once per chunk or per
 file costs nothing after the first time. An analysis that will record the checksums of
-its inputs (ten full-frame ramps are ~1.7 GB, ~3 s of SHA-256) starts them with
-:func:`prefetch_checksums` while it reads: the hashing runs in a thread beside the work
-(hashlib releases the GIL) and :func:`file_checksum` waits for it.
+its inputs (ten full-frame ramps are ~1.2 GB, ~0.7 s of SHA-256 on one core) starts them
+with :func:`prefetch_checksums` while it works: the hashing runs in a thread beside the work
+(hashlib releases the GIL) at a lower priority, on the cores the work leaves idle
+(:mod:`.background`). :func:`file_checksum` hashes a file the thread has not begun itself,
+and waits for the one being hashed only as long as hashing it would take.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 
+from .background import lower_priority
 from .fileio import sha256sum
 
-__all__ = ["file_checksum", "known_checksums", "prefetch_checksums", "remember_checksums", "software_versions"]
+__all__ = ["file_checksum", "file_checksums", "known_checksums", "prefetch_checksums", "remember_checksums",
+           "software_versions"]
 
 _CACHE: dict[tuple[str, int, int], str] = {}
 _PENDING: dict[tuple[str, int, int], Future] = {}
 _LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
+_SLOW_HASH_RATE = 400e6  # bytes/s: SHA-256 without CPU support; ~1.7e9 with it
 
 
 def _key(path: str | os.PathLike) -> tuple[str, int, int]:
@@ -40,15 +45,42 @@ def file_checksum(path: str | os.PathLike) -> str:
         if key in _CACHE:
             return _CACHE[key]
         pending = _PENDING.get(key)
+        if pending is not None and pending.cancel():
+            # not begun by the thread: hashed here, at the caller's priority, while the
+            # thread goes on with the next file
+            del _PENDING[key]
+            pending = None
     if pending is not None:
         try:
-            return pending.result()
-        except OSError:
-            pass  # hashed again below, so the error is the caller's
+            # the file being hashed: waited for as long as hashing it takes an idle core, not
+            # as long as a low-priority thread may take on a loaded machine
+            return pending.result(timeout=0.05 + key[1] / _SLOW_HASH_RATE)
+        except (OSError, TimeoutError):
+            pass  # hashed here, so an error is the caller's
     digest = sha256sum(key[0])
     with _LOCK:
         _CACHE[key] = digest
     return digest
+
+
+def file_checksums(paths) -> list[str]:
+    """:func:`file_checksum` of each of ``paths``, the files not yet hashed hashed on every core
+    (for a caller that needs them all at once, e.g. to write a product's provenance)."""
+    paths = [os.fspath(p) for p in paths]
+    with _LOCK:
+        todo = sum(1 for p in dict.fromkeys(paths) if _known(p) is None)
+    workers = min(todo, os.cpu_count() or 1)
+    if workers <= 1:
+        return [file_checksum(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="checksum-now") as pool:
+        return list(pool.map(file_checksum, paths))
+
+
+def _known(path: str) -> str | None:
+    try:
+        return _CACHE.get(_key(path))
+    except OSError:
+        return None
 
 
 def known_checksums(paths) -> dict[tuple[str, int, int], str]:
@@ -86,7 +118,7 @@ def prefetch_checksums(paths) -> None:
     global _POOL
     with _LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum")
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum", initializer=lower_priority)
         for path in dict.fromkeys(os.fspath(p) for p in paths):
             try:
                 key = _key(path)

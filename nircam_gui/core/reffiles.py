@@ -15,6 +15,7 @@ import numpy as np
 from astropy.io import fits
 from stdatamodels.jwst import datamodels as dm
 
+from .background import short_switch_interval
 from .crdskeys import SELECTION_KEYWORDS, subarray_keywords
 from .detector import get_detector
 from .fileio import atomic_path
@@ -57,8 +58,11 @@ def preload_writer(reftypes: Iterable[str] = ("GAIN", "MASK")) -> None:
 def _warm_up(reftypes: tuple[str, ...]) -> None:
     import tempfile
 
+    # ~1 s of Python (asdf's entry points, extension manifests, schemas) that holds the GIL:
+    # the work's thread gets it back within 0.5 ms after each numpy call, not 5 ms. (Not at
+    # a lower priority: on a loaded machine the write at the end would wait for it.)
     try:
-        with tempfile.TemporaryDirectory(prefix="nircam_gui_warmup_") as tmp:
+        with short_switch_interval(), tempfile.TemporaryDirectory(prefix="nircam_gui_warmup_") as tmp:
             for reftype in reftypes:
                 # a whole, valid model: validating an incomplete one would warn, and warnings
                 # filters cannot be changed from a thread

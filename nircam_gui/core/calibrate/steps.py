@@ -179,6 +179,8 @@ def prepare_linearity(coeffs: np.ndarray, lin_dq: np.ndarray) -> tuple[np.ndarra
 _SHARED: OrderedDict = OrderedDict()
 _SHARED_MAX = 2  # a run and, e.g., a study's variant of it (~130 MB each, full frame)
 _SHARED_LOCK = threading.Lock()
+#: keys being read, with the event set when they are: a second caller waits, rather than read them too
+_LOADING: dict[tuple, threading.Event] = {}
 
 
 def shared_references(plan: CalibrationPlan, config: CalibrationConfig, shape: tuple[int, int],
@@ -197,16 +199,30 @@ def shared_references(plan: CalibrationPlan, config: CalibrationConfig, shape: t
             st = os.stat(path)
             files.append((name, os.path.abspath(path), st.st_size, st.st_mtime_ns))
     key = (tuple(sorted(plan.steps.items())), tuple(files), tuple(shape), detector, config.n_pix_grow_sat)
-    with _SHARED_LOCK:
-        refs = _SHARED.get(key)
-        if refs is not None:
-            _SHARED.move_to_end(key)
-    if refs is None:
-        refs = load_references(plan, config, shape, detector)
+    while True:
         with _SHARED_LOCK:
-            _SHARED[key] = refs
-            while len(_SHARED) > _SHARED_MAX:
-                _SHARED.popitem(last=False)
+            refs = _SHARED.get(key)
+            if refs is not None:
+                _SHARED.move_to_end(key)
+                break
+            loading = _LOADING.get(key)
+            if loading is None:
+                loading = _LOADING[key] = threading.Event()
+                break
+        # read by another thread (e.g. a run's setup started it early): wait for its result; if
+        # it failed, the loop reads them here, so the error is this caller's
+        loading.wait()
+    if refs is None:
+        try:
+            refs = load_references(plan, config, shape, detector)
+            with _SHARED_LOCK:
+                _SHARED[key] = refs
+                while len(_SHARED) > _SHARED_MAX:
+                    _SHARED.popitem(last=False)
+        finally:
+            with _SHARED_LOCK:
+                del _LOADING[key]
+            loading.set()
     if refs.saturation is not None:
         refs = dataclasses.replace(refs, saturation=refs.saturation.fresh())
     return refs

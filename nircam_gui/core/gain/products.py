@@ -18,7 +18,7 @@ from astropy.table import Table
 from ... import __version__
 from ..ds9coords import add_ds9_columns
 from ..fileio import atomic_path, ensure_output_dir, staged_outputs, unstaged
-from ..provenance import file_checksum, software_versions
+from ..provenance import file_checksums, software_versions
 from ..errors import NircamFileError
 from ..reffiles import write_reference
 from .convention import CONVENTION_NOTE, apparent_divisor, is_ipc_corrected
@@ -337,11 +337,14 @@ def _summary_meta(result: GainResult) -> dict:
 
 def provenance(result: GainResult, checksums: bool = True) -> dict:
     """Inputs with checksums, every option, calibration steps and software versions."""
+    paths = list(dict.fromkeys(result.files))
+    # hashed beside the run when run_gain started it; what is left, on every core now
+    digests = file_checksums(paths) if checksums else None
     files = []
-    for f in dict.fromkeys(result.files):
+    for k, f in enumerate(paths):
         entry = {"path": os.path.abspath(f)}
-        if checksums:
-            entry["sha256"] = file_checksum(f)  # hashed beside the run when run_gain started it
+        if digests is not None:
+            entry["sha256"] = digests[k]
         files.append(entry)
     return {
         "software": software_versions(),
@@ -383,7 +386,6 @@ def write_gain_products(result: GainResult, outdir: str | os.PathLike, figures: 
 def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> dict[str, Path]:
     # outdir is the staging folder: staged_outputs checks every product against the inputs
     out: dict[str, Path] = {}
-    prov = provenance(result, checksums)
     img, dq = gain_image(result)
     used = [p.number for p, u in zip(result.pairs, result.maps.pair_used) if u]
     history = [
@@ -452,6 +454,8 @@ def _write_data_products(result: GainResult, outdir: Path, checksums: bool) -> d
         with atomic_path(outdir / "covariances.fits") as tmp:
             covariance_hdus(result).writeto(tmp)
         out["covariances"] = outdir / "covariances.fits"
+    # last: the inputs' checksums are made in a thread beside the run (and the writing above)
+    prov = provenance(result, checksums)
     with atomic_path(outdir / "provenance.json") as tmp:
         tmp.write_text(json.dumps(prov, indent=1, default=str))
     out["provenance"] = outdir / "provenance.json"

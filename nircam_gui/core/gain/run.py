@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from .. import options as option_schema
 from ..calibrate import CalibrationConfig, calibrate_integration
 from ..calibrate.buffers import BufferPool
 from ..calibrate.pipeline import science_median
+from ..calibrate.steps import shared_references
 from ..clipping import clip_variance_factor
 from ..crdskeys import check_delivery, delivery_option
 from ..detector import get_detector
@@ -398,8 +400,30 @@ class PairStatistics:
     covariances_s: float = 0.0
 
 
+def _calibration(opt: GainOptions, superbias: str | None) -> CalibrationConfig:
+    return CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
+                             mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
+                             ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups,
+                             group_medians=False)
+
+
+def _read_references_beside(cal: CalibrationConfig, shape: tuple[int, int], detector: str | None) -> None:
+    """Start reading and preparing the calibration's reference files in a thread, for the first
+    integration's calibration to find them ready (:func:`~..calibrate.steps.shared_references`
+    waits for them rather than read them twice). A file that cannot be read is left for the
+    calibration to report."""
+    def read() -> None:
+        try:
+            shared_references(cal.plan(warn=False), cal, shape, detector)
+        except Exception:  # noqa: BLE001 - the calibration reads it again and says what is wrong
+            pass
+
+    threading.Thread(target=read, name="references-read", daemon=True).start()
+
+
 def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = None,
-                 workdir: str | os.PathLike | None = None, make_geometry=None) -> GainSetup:
+                 workdir: str | os.PathLike | None = None, make_geometry=None,
+                 read_references: bool = False) -> GainSetup:
     """Check the inputs of a gain run and settle everything its pairs share.
 
     Pairs the integrations, reads the IPC kernel, builds (and so checks) the box grid and,
@@ -415,6 +439,9 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     make_geometry : callable, optional
         ``make_geometry(options, shape, detector) -> PairGeometry`` in place of
         :func:`build_geometry` (a caller that keeps box grids between runs).
+    read_references : bool
+        Read the calibration's reference files in a thread beside the box layout, for a caller
+        that measures the pairs in this process (not for one that sends the setup elsewhere).
 
     Raises
     ------
@@ -445,6 +472,9 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
     limit = float(opt.signal_limit if opt.signal_limit is not None else det.signal_limit)
     shape = (meta.ny, meta.nx)
     ipc_factor, ipc_info = _ipc_factor(opt, det.name)
+    if read_references and opt.superbias is not None:
+        # ~0.3 s of file reads and array work that mostly release the GIL, beside the box layout's
+        _read_references_beside(_calibration(opt, opt.superbias), shape, meta.detector)
     geometry = (make_geometry or build_geometry)(opt, shape, det.name)
     superbias, estimated, run_notes = opt.superbias, None, []
     tmp = None
@@ -468,10 +498,7 @@ def prepare_gain(files: list[str | os.PathLike], options: GainOptions | None = N
                              "over the integrations)")
         except (OSError, NircamFileError) as exc:  # a full temporary folder: the first read is the bias
             run_notes.append(f"no SUPERBIAS given and none could be estimated ({exc}): the bias is the first read")
-    cal = CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
-                            mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
-                            ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups,
-                            group_medians=False)
+    cal = _calibration(opt, superbias)
     ngroups = meta.ngroups if opt.groups is None else min(opt.groups, meta.ngroups)
     return GainSetup(opt, [os.fspath(f) for f in files], det.name, pairs, shape, ngroups, limit, ipc_factor,
                      ipc_info, cal, estimated, run_notes, run_warnings, _geometry=geometry, _workdir=tmp)
@@ -660,7 +687,7 @@ def run_gain(
     -------
     GainResult
     """
-    setup = prepare_gain(files, options)
+    setup = prepare_gain(files, options, read_references=True)
     geometry = setup.geometry()
     npairs = len(setup.pairs)
     buffers = BufferPool()

@@ -86,3 +86,89 @@ def test_reference_arrays_read_as_asked(tmp_path):
                            description="test")
     with pytest.raises(NircamFileError, match="is an IPC IPC reference file, expected SUPERBIAS|expected SUPERBIAS"):
         open_reference(mask, "SUPERBIAS", ("SCI",))
+
+
+def _mask_config(tmp_path, name="mask.fits"):
+    from nircam_gui.core.calibrate import CalibrationConfig
+
+    path = write_reference(tmp_path / name, "MASK", "NRCA1", {"dq": np.zeros((40, 48), np.uint32)},
+                           description="test mask")
+    return CalibrationConfig(mask=str(path))
+
+
+def test_references_read_by_one_thread_are_waited_for_not_read_again(tmp_path, monkeypatch):
+    """A run's setup starts reading the reference files in a thread; the calibration asking for
+    them meanwhile waits for that read instead of making a second one."""
+    import threading
+
+    from nircam_gui.core.calibrate import steps
+
+    cfg = _mask_config(tmp_path)
+    plan = cfg.plan(warn=False)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+    real = steps.load_references
+
+    def slow(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "load_references", slow)
+    monkeypatch.setattr(steps, "_SHARED", type(steps._SHARED)())
+    reader = threading.Thread(target=steps.shared_references, args=(plan, cfg, (40, 48), "NRCA1"), name="reader")
+    reader.start()
+    assert started.wait(10)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(steps.shared_references(plan, cfg, (40, 48), "NRCA1")))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # waiting for the reader
+    release.set()
+    reader.join(10)
+    waiter.join(10)
+    assert calls == ["reader"]
+    assert got and got[0].mask_dq.shape == (40, 48)
+    assert not steps._LOADING
+
+
+def test_a_failed_read_is_reported_to_the_caller_that_waited(tmp_path, monkeypatch):
+    import threading
+
+    from nircam_gui.core.calibrate import steps
+
+    cfg = _mask_config(tmp_path)
+    plan = cfg.plan(warn=False)
+    started, release = threading.Event(), threading.Event()
+    real = steps.load_references
+
+    def failing_in_reader(*args, **kwargs):
+        if threading.current_thread().name == "reader":
+            started.set()
+            release.wait(30)
+            raise OSError("disk gone")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "load_references", failing_in_reader)
+    monkeypatch.setattr(steps, "_SHARED", type(steps._SHARED)())
+    errors = []
+
+    def read():
+        try:
+            steps.shared_references(plan, cfg, (40, 48), "NRCA1")
+        except OSError as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read, name="reader")
+    reader.start()
+    assert started.wait(10)
+    out = []
+    waiter = threading.Thread(target=lambda: out.append(steps.shared_references(plan, cfg, (40, 48), "NRCA1")))
+    waiter.start()
+    release.set()
+    reader.join(10)
+    waiter.join(10)
+    assert [str(e) for e in errors] == ["disk gone"]
+    assert out and out[0].mask_dq.shape == (40, 48)  # the waiter read them itself
+    assert not steps._LOADING

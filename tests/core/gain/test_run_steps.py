@@ -82,3 +82,25 @@ def test_progress_over_the_pairs_and_cancel(three_pairs):
     calls = []
     with pytest.raises(Cancelled):
         run_gain(files, _options(three_pairs, cov_lag=None), None, lambda: calls.append(1) or len(calls) > 8)
+
+
+def test_run_gain_reads_the_reference_files_once(three_pairs, monkeypatch):
+    """run_gain reads the calibration's reference files in a thread beside the box layout; the
+    integrations' calibrations take them from there: one read for the run."""
+    import threading
+
+    from nircam_gui.core.calibrate import steps
+
+    calls = []
+    real = steps.load_references
+
+    def counted(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "load_references", counted)
+    monkeypatch.setattr(steps, "_SHARED", type(steps._SHARED)())
+    files = [str(p) for p in three_pairs.ramps]
+    result = run_gain(files, _options(three_pairs))
+    assert calls == ["references-read"]  # read beside the layout, not again by the calibration
+    assert np.isfinite(result.maps.mean_gain).any()
