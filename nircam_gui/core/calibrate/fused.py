@@ -106,17 +106,15 @@ def _subtract_offsets(rows, cols, off, ref_x, with_rows):
             cols[y, c] = np.float32(np.float64(cols[y, c]) - off[ref_x[c]])
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _reference_corrections(raw, encoded, bias, has_bias, border, dnu_rows, dnu_cols, ref_x, sigma, smoothing,
                            side_gain, even_odd, refpix, off1, off2, side):
     """The even/odd offsets (``off1``), the reference-pixel step's offsets (``off2``) and side
     signal (``side``) of every group of a chunk: :mod:`.refstats` on the reference rows and
-    columns, as :mod:`.evenodd` computes them, bit for bit. ~1.6 ms a full-frame group, most
-    of it the side columns' running median; the groups are independent, so they are shared
-    between the threads (a chunk of 8 groups: 14 ms against 17 ms on one thread, measured
-    side by side on a loaded 2-core machine)."""
+    columns, as :mod:`.evenodd` computes them, bit for bit. One thread: ~1.5 ms a full-frame
+    group, where a parallel loop lost more than that waiting for a busy core."""
     n, ny, nx = raw.shape
-    for k in numba.prange(n):
+    for k in range(n):
         rows = np.empty((2 * border, nx), np.float32)
         cols = np.empty((ny, 2 * border), np.float32)
         eo = np.empty((4, 2))
