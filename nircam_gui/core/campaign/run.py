@@ -374,6 +374,11 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                 futures[last] = det
                 tasks_of[det] = every
             pending = set(futures)
+            # a detector's end wakes the loop at once (the callbacks run on the client's thread); the
+            # timeout keeps the cancel check responsive
+            ended = threading.Event()
+            for fut in futures:
+                fut.add_done_callback(lambda _: ended.set())
             report()
             try:
                 while pending:
@@ -383,10 +388,12 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                         cancelled = True
                         flag.touch()
                         _cancel_queued(cl, futures, tasks_of, pending, state, lock)
-                    # a future's status is local (no scheduler round trip); polling keeps cancel responsive
+                    # a future's status is local (no scheduler round trip)
+                    ended.clear()
                     done = {f for f in pending if f.done()}
                     if not done:
-                        time.sleep(0.2)
+                        ended.wait(0.2)
+                        done = {f for f in pending if f.done()}
                     pending -= done
                     for fut in done:
                         det = futures[fut]

@@ -131,6 +131,10 @@ def test_gain_detector_runs_as_prepare_pairs_combine(gain_campaign):
         tasks = doc["detectors"][det]["tasks"]
         assert [t["task"] for t in tasks] == ["prepare", "pair 1", "pair 2", "combine"]
         assert all(t["worker"] in workers and t["pid"] != os.getpid() and t["seconds"] > 0 for t in tasks)
+        # when each task ran (one host, one clock): the pairs after the prepare, the combine after the pairs
+        prep, pairs, combine = tasks[0], tasks[1:3], tasks[3]
+        assert all(p["start"] >= prep["start"] + prep["seconds"] - 1e-3 for p in pairs)
+        assert combine["start"] >= max(p["start"] + p["seconds"] for p in pairs) - 1e-3
         assert result.outcomes[det].worker == tasks[-1]["worker"]  # where the products were written
         fractions = [s.fractions.get(det, 0.0) for s in seen]
         assert fractions == sorted(fractions)
