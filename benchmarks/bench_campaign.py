@@ -6,13 +6,18 @@ IPC deconvolved, 256 px boxes, the epoxy void on B4):
 
 1. two detectors on a 2-worker ``distributed.LocalCluster`` vs the same two on a 1-worker
    cluster (one after the other; its worker's numba kernel and BLAS get both cores, as a
-   single ``nircam-gain`` run does): both clusters stay up, the two variants alternate
-   ``--repeat`` times after one untimed round each (imports, reference files and box grids
-   read once per worker, as on a long-lived cluster), the medians are compared; target >= 1.6.
-   The first (cold) round is printed too. A third cluster of 1 worker with one numba thread
-   runs the same rounds: 2 one-thread workers against it give the scaling of the campaign
-   itself at a fixed share of the machine per worker (what adding workers to a cluster buys;
-   no target of its own, it shows that the scheduler adds no serial cost);
+   single ``nircam-gain`` run does): both clusters stay up, the variants alternate
+   ``--repeat`` times after one untimed round each (imports and compiled kernels loaded once
+   per worker, as on a long-lived cluster), the medians are compared; target >= 1.6. Each
+   round runs the campaign twice per variant: "fresh", after every worker has dropped what it
+   kept of the inputs (checksums, prepared reference files, box grids: a campaign meets each
+   detector once, so this is a campaign's case), then "warm", the same campaign again at once
+   (what a rerun with ``--force`` on a long-lived cluster pays). Both are printed. The first
+   (cold) round is printed too. A third cluster of 1 worker with one numba thread runs the
+   same rounds: 2 one-thread workers against it give the scaling of the campaign itself at a
+   fixed share of the machine per worker (what adding workers to a cluster buys). With
+   ``--timeline`` every round prints its tasks per worker (from the campaign's task records),
+   and each variant prints the share of the workers' time spent in tasks;
 2. peak resident memory of a worker (its process' lifetime peak, a fresh 1-worker cluster
    each time) running one detector with G and 2G groups per integration: flat in the
    number of groups (ratio ~1);
@@ -22,8 +27,9 @@ IPC deconvolved, 256 px boxes, the epoxy void on B4):
    cores: the parallel ratio's ceiling when the serial part is small); and the share of a
    detector's wall time in its prepare and combine tasks (the serial part).
 
-Usage: nice python benchmarks/bench_campaign.py [--workdir DIR] [--groups G] [--size N] [--repeat R]
-The simulated ramps are kept in the work folder between runs. The load average is
+Usage: nice python benchmarks/bench_campaign.py [--workdir DIR] [--groups G] [--size N] [--repeat R] [--timeline]
+The simulated ramps (2G groups per integration; ~2 GB at G = 8, ~5 GB at G = 32 with the outputs, full frames)
+are kept in the work folder between runs: delete it when done. The load average is
 printed with every round: on a busy machine the parallel ratio is bounded by free cores.
 
 With ``--skyflat`` it measures sky-flat campaigns instead, on simulated ``_cal`` images
