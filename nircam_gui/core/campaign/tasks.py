@@ -332,9 +332,9 @@ class Prepared:
 
     ``outcome`` is set when the detector is finished already (skipped, failed, cancelled);
     otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup` or a
-    :class:`SkyflatSetup`, paths and numbers) goes to every part task. ``known`` are the inputs'
-    checksums for the products' provenance, so the worker that writes them does not hash the
-    inputs again.
+    :class:`SkyflatSetup`, paths and numbers) goes to every part task. ``known`` are the checksums
+    of every file read (inputs, reference files, regions), so the workers that record them (a
+    pair's calibration, the products' provenance) do not hash them again.
     """
 
     job: object
@@ -506,10 +506,10 @@ def _prepare(analysis: str, job, outdir, settings: dict | None, topic: str | Non
         paths = _inputs_read(job)
         prep.options = options_record(analysis, job, settings)
         if force or not (Path(outdir) / RECORD_FILE).is_file():
-            # no earlier run to compare with: the inputs are hashed in a thread while the setup runs
-            # (the reference files first, which the first pair's calibration records)
-            ramps = {os.path.abspath(p) for p in job.files}
-            prefetch_checksums([p for p in paths if p not in ramps] + [p for p in paths if p in ramps])
+            # no earlier run to compare with: the files are hashed in a thread while the setup runs,
+            # the reference files first (a gain pair's calibration records theirs as it starts)
+            inputs = {os.path.abspath(p) for p in job.files}
+            prefetch_checksums([p for p in paths if p not in inputs] + [p for p in paths if p in inputs])
             setup(prep)
             prep.checksums = {p: file_checksum(p) for p in paths}
         else:
