@@ -370,10 +370,15 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                 # earlier detectors first, and a ready combine before any pair: a detector finishes
                 # (its pairs' statistics released) as soon as its last pair is measured
                 last, every = submit(cl, plan.analysis, job, out / det, settings or {}, topic, flag, force,
-                                     work / det, f"{det}-{token}", len(jobs) - k, 2 * len(jobs))
+                                     work / det, _task_name(det, token), len(jobs) - k, 2 * len(jobs))
                 futures[last] = det
                 tasks_of[det] = every
             pending = set(futures)
+            # a detector's end wakes the loop at once (the callbacks run on the client's thread); the
+            # timeout keeps the cancel check responsive
+            ended = threading.Event()
+            for fut in futures:
+                fut.add_done_callback(lambda _: ended.set())
             report()
             try:
                 while pending:
@@ -383,10 +388,12 @@ def run_campaign(plan: CampaignPlan, outdir: str | os.PathLike, *, cluster: Clus
                         cancelled = True
                         flag.touch()
                         _cancel_queued(cl, futures, tasks_of, pending, state, lock)
-                    # a future's status is local (no scheduler round trip); polling keeps cancel responsive
+                    # a future's status is local (no scheduler round trip)
+                    ended.clear()
                     done = {f for f in pending if f.done()}
                     if not done:
-                        time.sleep(0.2)
+                        ended.wait(0.2)
+                        done = {f for f in pending if f.done()}
                     pending -= done
                     for fut in done:
                         det = futures[fut]
@@ -440,6 +447,12 @@ def _cancel_queued(client, futures: dict, tasks_of: dict, pending: set, state: C
         client.cancel([t for f in queued for t in tasks_of.get(futures[f], [f])])
 
 
+def _task_name(detector: str, token: str) -> str:
+    """The tail of a detector's task keys: the campaign's token (hex, so that Dask's key prefix, which
+    groups task durations, ends before it and does not hold the detector's name), then the detector."""
+    return f"{token}-{detector}"
+
+
 def _task_count(jobs: dict, split: bool) -> int:
     """Tasks that can run at once: the detectors' parts (pairs, stack parts), or the detectors."""
     return sum(j.parts for j in jobs.values()) if split else len(jobs)
@@ -449,7 +462,7 @@ def _submit_detector(cl, analysis: str, job, detdir: Path, settings: dict, topic
                      work: Path, name: str, priority: int, top: int) -> tuple:
     """One task for the detector."""
     fut = cl.submit(run_detector, analysis, job, os.fspath(detdir), settings, topic, os.fspath(flag), force,
-                    key=f"nircam-{analysis}-{name}", pure=False, priority=priority)
+                    key=f"nircam-{analysis}-whole-{name}", pure=False, priority=priority)
     return fut, [fut]
 
 
@@ -458,10 +471,11 @@ def _submit_gain(cl, analysis: str, job, detdir: Path, settings: dict, topic: st
     """The gain graph of one detector: prepare -> a task per pair -> combine (see :mod:`.tasks`).
 
     The pairs' statistics (groups x boxes) go from the pair tasks to the combine task; the
-    client holds only the futures."""
+    client holds only the futures. Dask learns task durations (by which it balances the workers)
+    per key prefix, the words before the first one with a digit: every kind of task has its own."""
     prep = cl.submit(gain_prepare, job, os.fspath(detdir), settings, topic, os.fspath(flag), force, os.fspath(work),
                      key=f"nircam-gain-prepare-{name}", pure=False, priority=priority)
-    pairs = [cl.submit(gain_pair, prep, i, topic, os.fspath(flag), key=f"nircam-gain-pair{i + 1}-{name}",
+    pairs = [cl.submit(gain_pair, prep, i, topic, os.fspath(flag), key=f"nircam-gain-pair-{i + 1}-{name}",
                        pure=False, priority=priority) for i in range(job.parts)]
     last = cl.submit(gain_combine, prep, pairs, os.fspath(detdir), settings, topic, os.fspath(flag),
                      key=f"nircam-gain-combine-{name}", pure=False, priority=top + priority)
@@ -475,7 +489,7 @@ def _submit_skyflat(cl, analysis: str, job, detdir: Path, settings: dict, topic:
     The stack parts' images go through files in ``work``; the tasks pass paths."""
     prep = cl.submit(skyflat_prepare, job, os.fspath(detdir), settings, topic, os.fspath(flag), force,
                      os.fspath(work), key=f"nircam-skyflat-prepare-{name}", pure=False, priority=priority)
-    parts = [cl.submit(skyflat_stack, prep, i, topic, os.fspath(flag), key=f"nircam-skyflat-stack{i + 1}-{name}",
+    parts = [cl.submit(skyflat_stack, prep, i, topic, os.fspath(flag), key=f"nircam-skyflat-stack-{i + 1}-{name}",
                        pure=False, priority=priority) for i in range(job.parts)]
     last = cl.submit(skyflat_combine, prep, parts, os.fspath(detdir), settings, topic, os.fspath(flag),
                      key=f"nircam-skyflat-combine-{name}", pure=False, priority=top + priority)

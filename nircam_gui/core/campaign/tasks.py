@@ -40,7 +40,7 @@ from ..errors import NircamFileError
 from ..fileio import atomic_path, sha256sum
 from ..memory import peak_rss_mb
 from ..progress import Cancelled, Reporter
-from ..provenance import file_checksum, known_checksums, remember_checksums
+from ..provenance import file_checksum, known_checksums, prefetch_checksums, remember_checksums
 
 __all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "PairOutcome", "Prepared", "gain_combine", "gain_pair",
            "gain_prepare", "run_detector"]
@@ -117,10 +117,11 @@ class _Link:
         self.worker.log_event(self.topic, msg)
 
     def task(self, name: str, t0: float) -> dict:
-        """Where and how long a task ran (for the provenance)."""
+        """Where, when (``start``: seconds since the epoch) and how long a task ran (for the provenance)."""
+        seconds = time.perf_counter() - t0
         return {"task": name, "worker": self.worker.address if self.worker is not None else "",
-                "host": socket.gethostname(), "pid": os.getpid(), "seconds": time.perf_counter() - t0,
-                "peak_rss_mb": peak_rss_mb()}
+                "host": socket.gethostname(), "pid": os.getpid(), "start": time.time() - seconds,
+                "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
     def cancelled(self) -> bool:
         return bool(self.flag) and os.path.exists(self.flag)
@@ -331,9 +332,9 @@ class Prepared:
 
     ``outcome`` is set when the detector is finished already (skipped, failed, cancelled);
     otherwise ``setup`` (a :class:`~nircam_gui.core.gain.run.GainSetup` or a
-    :class:`SkyflatSetup`, paths and numbers) goes to every part task. ``known`` are the inputs'
-    checksums for the products' provenance, so the worker that writes them does not hash the
-    inputs again.
+    :class:`SkyflatSetup`, paths and numbers) goes to every part task. ``known`` are the checksums
+    of every file read (inputs, reference files, regions), so the workers that record them (a
+    pair's calibration, the products' provenance) do not hash them again.
     """
 
     job: object
@@ -477,7 +478,6 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
         if n != getattr(job, "parts", n):
             raise NircamFileError(job.files[0], f"the ramps changed after the campaign was planned: {n} pairs, "
                                                 f"were {job.parts}")
-        prep.known = known_checksums(job.files)
         geo = prep.setup.geometry()  # made by prepare_gain (it checked the regions and the MASK)
         if workdir:  # the other workers read it rather than make it again
             _enter_workdir(workdir)
@@ -503,15 +503,28 @@ def _prepare(analysis: str, job, outdir, settings: dict | None, topic: str | Non
     try:
         if link.cancelled():
             raise Cancelled("cancelled by the user")
-        prep.checksums = {p: file_checksum(p) for p in _inputs_read(job)}
+        paths = _inputs_read(job)
         prep.options = options_record(analysis, job, settings)
-        earlier = None if force else _complete(Path(outdir), analysis, prep.options, prep.checksums)
-        if earlier is not None:
-            fail.state, fail.summary = "skipped", earlier.get("summary", {})
-            fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
-            prep.outcome = fail
-        else:
+        if force or not (Path(outdir) / RECORD_FILE).is_file():
+            # no earlier run to compare with: the files are hashed in a thread while the setup runs,
+            # the reference files first (a gain pair's calibration records theirs as it starts)
+            inputs = {os.path.abspath(p) for p in job.files}
+            prefetch_checksums([p for p in paths if p not in inputs] + [p for p in paths if p in inputs])
             setup(prep)
+            prep.checksums = {p: file_checksum(p) for p in paths}
+        else:
+            prep.checksums = {p: file_checksum(p) for p in paths}
+            earlier = _complete(Path(outdir), analysis, prep.options, prep.checksums)
+            if earlier is not None:
+                fail.state, fail.summary = "skipped", earlier.get("summary", {})
+                fail.products = [os.fspath(Path(outdir) / rel) for rel in earlier["products"]]
+                prep.outcome = fail
+            else:
+                setup(prep)
+        if prep.outcome is None:
+            # for the part tasks (a pair's calibration records its reference files) and the combine
+            # (the products record every input), wherever they run: no file is hashed twice
+            prep.known = known_checksums(paths)
     except (Cancelled, KeyboardInterrupt):
         fail.state, fail.error = "cancelled", "cancelled by the user"
         prep.outcome, prep.setup = fail, None
@@ -546,6 +559,7 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
     try:
         if stop():
             raise Cancelled("cancelled")
+        remember_checksums(prepared.known)
         out.stats = measure_pair(setup, index, lambda f, m: link.send(f, m, part=index, parts=n), stop,
                                  _geometry(setup.options, setup.shape, setup.detector, prepared.workdir),
                                  _buffers())
@@ -689,7 +703,6 @@ def skyflat_prepare(job, outdir: str | os.PathLike, settings: dict | None = None
                                                 f"{sorted(split)}, were {sorted(job.split)}")
         opt = job.options
         prep.setup = SkyflatSetup(metas, split, opt.additive_bin if opt.additive == "separate" else 0)
-        prep.known = known_checksums(job.files)
         if workdir:
             _enter_workdir(workdir)
 

@@ -131,10 +131,45 @@ def test_gain_detector_runs_as_prepare_pairs_combine(gain_campaign):
         tasks = doc["detectors"][det]["tasks"]
         assert [t["task"] for t in tasks] == ["prepare", "pair 1", "pair 2", "combine"]
         assert all(t["worker"] in workers and t["pid"] != os.getpid() and t["seconds"] > 0 for t in tasks)
+        # when each task ran (one host, one clock): the pairs after the prepare, the combine after the pairs
+        prep, pairs, combine = tasks[0], tasks[1:3], tasks[3]
+        assert all(p["start"] >= prep["start"] + prep["seconds"] - 1e-3 for p in pairs)
+        assert combine["start"] >= max(p["start"] + p["seconds"] for p in pairs) - 1e-3
         assert result.outcomes[det].worker == tasks[-1]["worker"]  # where the products were written
         fractions = [s.fractions.get(det, 0.0) for s in seen]
         assert fractions == sorted(fractions)
     assert any("running" in s.states.values() for s in seen)
+
+
+def test_each_kind_of_task_has_its_own_key_prefix(flats_two, images_two, tmp_path):
+    """Dask keeps task durations (its work stealing uses them) per key prefix: a pair's must not be
+    mixed with a whole detector's, nor split by detector (NRCBLONG has no digit to end the prefix)."""
+    from dask.utils import key_split
+
+    from nircam_gui.core.campaign.run import _submit_detector, _submit_gain, _submit_skyflat, _task_name
+
+    class Recorder:
+        def __init__(self):
+            self.keys = []
+
+        def submit(self, fn, *args, key, **kwargs):
+            self.keys.append(key)
+            return key
+
+    root, _ = flats_two
+    gain = plan_gain([root], {"box": BOX})
+    sky = plan_skyflat([images_two[0]], refs=[images_two[0] / "reference"])
+    prefixes = {}
+    for submit, plan in ((_submit_gain, gain), (_submit_skyflat, sky), (_submit_detector, gain)):
+        for (det, job), token in zip(plan.jobs.items(), ("0123abcd", "abcdef01")):
+            cl = Recorder()
+            submit(cl, plan.analysis, job, tmp_path, {}, "topic", tmp_path / "flag", False, tmp_path / "work",
+                   _task_name(det, token), 1, 2)
+            prefixes.setdefault(submit.__name__, set()).update(key_split(k) for k in cl.keys)
+    assert prefixes == {"_submit_gain": {"nircam-gain-prepare", "nircam-gain-pair", "nircam-gain-combine"},
+                        "_submit_skyflat": {"nircam-skyflat-prepare", "nircam-skyflat-stack",
+                                            "nircam-skyflat-combine"},
+                        "_submit_detector": {"nircam-gain-whole"}}
 
 
 def test_rerun_skips_complete_detectors_and_redoes_changed_ones(gain_campaign, dask_client, flats_two):
