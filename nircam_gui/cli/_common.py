@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..core.errors import NircamFileError
 from ..core.progress import Cancelled
+from ..core.runtime import configure_compute
 
 T = TypeVar("T")
 
@@ -112,6 +113,7 @@ def run_with_progress(
     (exit_code, result)
         ``result`` is None unless the work finished.
     """
+    configure_compute()
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
 

@@ -36,6 +36,9 @@ def child_main(fn: Callable[..., Any], args: tuple, kwargs: dict, queue, cancel_
     Messages: ``("progress", fraction, text)``, then one of ``("result", value)``,
     ``("error", message)`` or ``("cancelled",)``.
     """
+    from ..core.runtime import configure_compute
+
+    configure_compute()
     last = [0.0]
 
     def progress(fraction: float, message: str = "") -> None:

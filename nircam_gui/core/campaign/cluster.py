@@ -19,6 +19,8 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..runtime import worker_environment
+
 __all__ = ["ClusterError", "ClusterSpec", "open_client"]
 
 
@@ -100,6 +102,7 @@ def open_client(spec: ClusterSpec, n_jobs: int = 1) -> Iterator:
     threads = str(spec.threads or max(1, (os.cpu_count() or 1) // n))
     env = {name: threads for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                       "MKL_NUM_THREADS")}
+    env.update(worker_environment())  # OpenMP threads that sleep, no huge pages: see core.runtime
     # no dashboard: a second campaign (or a test) on this machine must not fight for port 8787.
     # The scheduler still serves its health routes, on 8787 or any free port; that it had to
     # take another one is of no interest to the user of a private cluster

@@ -18,6 +18,9 @@ images go to ``.npy`` files in the detector's work folder, only their paths come
 flats, the additive fit, new flats, dead pixels, products: a new flat needs every filter,
 through the grey flat). :func:`run_detector` runs either analysis as one task.
 
+Every task first applies :func:`~nircam_gui.core.runtime.configure_compute`, as a command-line
+run does: a worker process may have been started by a cluster this package did not set up.
+
 Beside the products it writes ``campaign_record.json``: the SHA-256 of every file read,
 the options, and the SHA-256 of every product. A later campaign with the same inputs and
 options finds the record and the products intact and skips the detector.
@@ -41,6 +44,7 @@ from ..fileio import atomic_path, sha256sum
 from ..memory import peak_rss_mb
 from ..progress import Cancelled, Reporter
 from ..provenance import file_checksum, known_checksums, prefetch_checksums, remember_checksums
+from ..runtime import configure_compute
 
 __all__ = ["RECORD_FILE", "RESULT_FILE", "DetectorOutcome", "PairOutcome", "Prepared", "gain_combine", "gain_pair",
            "gain_prepare", "run_detector"]
@@ -267,6 +271,7 @@ def run_detector(analysis: str, job, outdir: str | os.PathLike, settings: dict |
         staged and moved in at the end, so a failed or cancelled detector leaves its folder
         as it was.
     """
+    configure_compute()
     settings = settings or {}
     t0 = time.perf_counter()
     link = _Link(job.detector, topic, cancel_flag)
@@ -468,6 +473,7 @@ def gain_prepare(job, outdir: str | os.PathLike, settings: dict | None = None, t
     Prepared
         Never raises for a problem of the data (see :func:`run_detector`).
     """
+    configure_compute()
     from ..gain.run import prepare_gain
 
     def setup(prep: Prepared) -> None:
@@ -544,6 +550,7 @@ def gain_pair(prepared: Prepared, index: int, topic: str | None = None,
     Stops at its next group when the campaign is cancelled or another pair of the detector
     failed. Never raises for a problem of the data: the error is in the outcome.
     """
+    configure_compute()
     from ..gain.run import measure_pair
 
     t0 = time.perf_counter()
@@ -580,6 +587,7 @@ def gain_combine(prepared: Prepared, pairs: list[PairOutcome], outdir: str | os.
     """Last task of a gain detector: the pairs' statistics fitted and combined into its maps
     (:func:`~nircam_gui.core.gain.run.combine_gain`), the products and the record written
     into ``outdir``. A failed pair fails the detector (its folder is left as it was)."""
+    configure_compute()
     from ..gain.run import combine_gain
 
     settings = settings or {}
@@ -687,6 +695,7 @@ def skyflat_prepare(job, outdir: str | os.PathLike, settings: dict | None = None
     Prepared
         With a :class:`SkyflatSetup`. Never raises for a problem of the data.
     """
+    configure_compute()
     from ..skyflat.inputs import check_inputs
     from ..skyflat.stack_parts import split_by_filter
 
@@ -720,6 +729,7 @@ def skyflat_stack(prepared: Prepared, index: int, topic: str | None = None,
     Stops at its next image when the campaign is cancelled or another part of the detector
     failed. Never raises for a problem of the data: the error is in the outcome.
     """
+    configure_compute()
     from ..skyflat.stack_parts import build_stack_part
 
     t0 = time.perf_counter()
@@ -764,6 +774,7 @@ def skyflat_combine(prepared: Prepared, parts: list[StackOutcome], outdir: str |
     rest of :func:`~nircam_gui.core.skyflat.run.run_skyflat` on that stack and the products
     and the record written into ``outdir``. A failed part fails the detector (its folder is
     left as it was); the work folder is removed."""
+    configure_compute()
     from ..skyflat.stack_parts import merge_stack_parts
 
     settings = settings or {}
