@@ -145,7 +145,7 @@ def bench_statistics(info: dict, groups: int = 5) -> None:
 
 
 _E2E = r"""
-import json, sys, time
+import json, os, sys, time
 from nircam_gui.core.memory import peak_rss_mb
 from collections import defaultdict
 info, outdir, engine, ngroups = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -196,6 +196,7 @@ argv = [*info["ramps"], "-o", outdir, "--box", "256", "--regions", info["regions
         "--ipc-kernel", r["IPC"], "--superbias", r["SUPERBIAS"], "--linearity", r["LINEARITY"],
         "--saturation", r["SATURATION"], "--mask", r["MASK"], "--groups", str(ngroups), "--no-figures", "-q"]
 t0 = time.perf_counter()
+c0 = os.times()
 # numba's own start-up (its typing and target set up, ~0.3 s here) is paid by the first jitted call of
 # the run, whichever stage makes it: paid here, inside the clock, and shown as a stage of its own
 from nircam_gui.core.calibrate import refstats
@@ -205,7 +206,9 @@ if hasattr(refstats, "_sum_f32"):
     spent["numba start-up"] += time.perf_counter() - t0
 code = main(argv)
 wall = time.perf_counter() - t0
+c1 = os.times()
 print(json.dumps({"code": code, "wall_s": wall, "parts": dict(spent), "import_s": t_import,
+                  "user_s": c1.user - c0.user, "sys_s": c1.system - c0.system,
                   "source": cconf.__file__.rsplit("/nircam_gui/", 1)[0],
                   "peak_gb": peak_rss_mb() / 1024}))
 """
@@ -255,12 +258,13 @@ print(json.dumps({"wall_s": time.perf_counter() - t0, "calibration_s": t_cal, "s
 """
 
 _READ_SUM = r"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 from nircam_gui.core.readers import open_ramp
 from nircam_gui.core.calibrate.rawread import RawGroupReader
 info, ngroups, how = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 t0 = time.perf_counter()
+c0 = os.times()
 for p in range(0, len(info["ramps"]) - 1, 2):
     with open_ramp(info["ramps"][p]) as ra, open_ramp(info["ramps"][p + 1]) as rb:
         if how == "astropy":
@@ -273,7 +277,8 @@ for p in range(0, len(info["ramps"]) - 1, 2):
                 s = xa.read(0, g, g + 1)[0][0].astype(np.float32)
                 s += xb.read(0, g, g + 1)[0][0]
             xa.close(); xb.close()
-print(json.dumps({"wall_s": time.perf_counter() - t0}))
+c1 = os.times()
+print(json.dumps({"wall_s": time.perf_counter() - t0, "user_s": c1.user - c0.user, "sys_s": c1.system - c0.system}))
 """
 
 
@@ -297,6 +302,9 @@ def _median_run(runs: list[dict]) -> dict | None:
         return None
     out = dict(sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2])
     out["wall_s"] = float(np.median([r["wall_s"] for r in runs]))
+    for k in ("user_s", "sys_s"):
+        if all(k in r for r in runs):
+            out[k] = float(np.median([r[k] for r in runs]))
     if "parts" in out:
         keys = set().union(*(r["parts"] for r in runs))
         out["parts"] = {k: float(np.median([r["parts"].get(k, 0.0) for r in runs])) for k in keys}
@@ -365,6 +373,10 @@ def bench_end_to_end(infos: dict[int, dict], work: Path, plain: bool = True, rep
         if r is None:
             continue
         extra = f", peak {r['peak_gb']:.2f} GB" if "peak_gb" in r else ""
+        if "user_s" in r:
+            # what the run's threads spent on the cores: on n cores the run can take no less than CPU / n
+            cpu = r["user_s"] + r["sys_s"]
+            extra += f", CPU {cpu:.1f} s ({r['user_s']:.1f} user + {r['sys_s']:.1f} system, {cpu / r['wall_s']:.2f} cores)"
         if "import_s" in r:
             extra += f" (imports before the clock: {r['import_s']:.1f} s)"
         print(f"{name:<28} {r['wall_s']:7.1f} s{extra}")
