@@ -511,15 +511,15 @@ def _prepare(analysis: str, job, outdir, settings: dict | None, topic: str | Non
             raise Cancelled("cancelled by the user")
         paths = _inputs_read(job)
         prep.options = options_record(analysis, job, settings)
-        if force or not (Path(outdir) / RECORD_FILE).is_file():
+        fresh = force or not (Path(outdir) / RECORD_FILE).is_file()
+        if fresh:
             # no earlier run to compare with: the files are hashed in a thread while the setup runs,
             # the reference files first (a gain pair's calibration records theirs as it starts)
             inputs = {os.path.abspath(p) for p in job.files}
             prefetch_checksums([p for p in paths if p not in inputs] + [p for p in paths if p in inputs])
             setup(prep)
-            prep.checksums = {p: file_checksum(p) for p in paths}
-        else:
-            prep.checksums = {p: file_checksum(p) for p in paths}
+        prep.checksums = {p: file_checksum(p) for p in paths}
+        if not fresh:
             earlier = _complete(Path(outdir), analysis, prep.options, prep.checksums)
             if earlier is not None:
                 fail.state, fail.summary = "skipped", earlier.get("summary", {})
