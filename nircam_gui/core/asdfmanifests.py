@@ -59,8 +59,9 @@ def parse_manifests_with_libyaml() -> bool:
         original = current.__func__
 
         def from_uri(cls, manifest_uri, **kwargs):
+            content = get_config().resource_manager[manifest_uri]
             try:
-                manifest = yaml.load(get_config().resource_manager[manifest_uri], Loader=loader)  # noqa: S506 - safe loader
+                manifest = yaml.load(content, Loader=loader)  # noqa: S506 - CSafeLoader is a safe loader
             except yaml.YAMLError:
                 return original(cls, manifest_uri, **kwargs)
             return cls(manifest, **kwargs)

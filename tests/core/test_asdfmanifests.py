@@ -49,7 +49,8 @@ import asdf
 out = []
 for e in asdf.get_config().extensions:
     out.append([e.extension_uri, str(e.asdf_standard_requirement), sorted(e.legacy_class_names or ()),
-                sorted([t.tag_uri, t.schema_uris, t.title, t.description] for t in e.tags), len(e.converters), len(e.validators)])
+                sorted([t.tag_uri, t.schema_uris, t.title, t.description] for t in e.tags), len(e.converters),
+                len(e.validators)])
 print(json.dumps(out))
 """
     runs = [subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout
