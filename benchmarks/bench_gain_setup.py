@@ -4,9 +4,9 @@
 in the same work folder) spends part of its time outside the per-group work: reading and
 preparing the calibration reference files, building the box layout, checking the inputs,
 writing the products. Each is timed here alone, in its own process (modules imported before
-the clock, every array read for the first time), ``--repeat`` times, alternating with
-``--baseline`` (the source folder of another version, e.g. a ``git worktree`` of the main
-branch) when given; medians are printed with the load average.
+the clock, every array read for the first time; wall time and the CPU time of all its threads),
+``--repeat`` times, alternating with ``--baseline`` (the source folder of another version, e.g. a
+``git worktree`` of the main branch) when given; medians are printed with the load average.
 
 Stages:
 - ``reference files``: SUPERBIAS, LINEARITY, SATURATION, MASK, IPC read and prepared as the
@@ -15,6 +15,8 @@ Stages:
 - ``box clippers``: the box grid's clipper (``build_geometry`` after the layout);
 - ``prepare_gain``: the run's setup (pairs, IPC kernel, layout, clippers) as the run does it, with
   the input hashing and the writer's warm-up it starts in threads beside it;
+- ``writer warm-up``: what the product writer's warm-up thread does, alone (asdf's extensions and
+  schemas loaded, a small GAIN and MASK file written);
 - ``products (writer cold)``: ``write_gain_products`` as the first write of the process;
 - ``products (writer warm)``: the same after the writer's warm-up, as in a run where the warm-up
   ran beside the pairs (the input checksums are known, as the run's thread has them by then).
@@ -61,9 +63,10 @@ opt = run.GainOptions(box=256, regions=info["regions"], ipc="deconvolve", ipc_ke
 out = {}
 
 def clock(name, fn):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     value = fn()
     out[name] = time.perf_counter() - t0
+    out[name + " (CPU)"] = time.process_time() - c0  # every thread of the process
     return value
 
 if stage == "references":
@@ -76,6 +79,9 @@ elif stage == "layout":
     clock("box clippers", lambda: run.build_geometry(opt, shape, "NRCB1", boxes=boxes))
 elif stage == "prepare":
     clock("prepare_gain", lambda: run.prepare_gain(info["ramps"], opt))
+elif stage == "warm-up":
+    # what the run's writer warm-up thread costs, alone (asdf's extensions and schemas, two small files)
+    clock("writer warm-up", lambda: reffiles._warm_up(("GAIN", "MASK")))
 elif stage.startswith("products"):
     with open(result, "rb") as f:
         res, known = pickle.load(f)
@@ -91,7 +97,7 @@ elif stage.startswith("products"):
 print(json.dumps(out))
 """
 
-STAGES = ("references", "layout", "prepare", "products-cold", "products-warm")
+STAGES = ("references", "layout", "prepare", "warm-up", "products-cold", "products-warm")
 
 
 def _child(script: str, src: str | None, *args: str) -> dict | None:

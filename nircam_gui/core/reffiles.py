@@ -15,6 +15,7 @@ import numpy as np
 from astropy.io import fits
 from stdatamodels.jwst import datamodels as dm
 
+from .asdfmanifests import parse_manifests_with_libyaml
 from .background import short_switch_interval
 from .crdskeys import SELECTION_KEYWORDS, subarray_keywords
 from .detector import get_detector
@@ -41,7 +42,8 @@ def preload_writer(reftypes: Iterable[str] = ("GAIN", "MASK")) -> None:
     """Start loading what writing reference files of ``reftypes`` needs, in a background thread.
 
     The first reference file a process writes loads asdf's extensions and the datamodel
-    schemas (~2 s of YAML), the first of each type its own schema and validators: the
+    schemas (~0.5 s of CPU, the manifests parsed with libyaml: :mod:`.asdfmanifests`), the
+    first of each type its own schema and validators: the
     thread writes a small file of each type to a temporary folder, so an analysis can
     overlap that with its own work. :func:`write_reference` waits for it to finish rather
     than load the same things beside it. Once per process.
@@ -58,7 +60,7 @@ def preload_writer(reftypes: Iterable[str] = ("GAIN", "MASK")) -> None:
 def _warm_up(reftypes: tuple[str, ...]) -> None:
     import tempfile
 
-    # ~1 s of Python (asdf's entry points, extension manifests, schemas) that holds the GIL:
+    # ~0.5 s of Python (asdf's entry points and the imports they make, schemas) that holds the GIL:
     # the work's thread gets it back within 0.5 ms after each numpy call, not 5 ms. (Not at
     # a lower priority: on a loaded machine the write at the end would wait for it.)
     try:
@@ -161,6 +163,8 @@ def _write(path, reftype, detector, arrays, *, description, author="nircam-gui",
            dq_names=("DO_NOT_USE",), extra_keywords=None, protect=(), extra_hdus=()) -> str:
     reftype = reftype.upper()
     det = get_detector(detector)
+    # before the first model: it loads asdf's extensions, whose manifests are parsed once per process
+    parse_manifests_with_libyaml()
     # the model is validated whole below (and again as it is saved): validating every meta
     # value as it is set parses the schemas anew each time
     model = MODEL_CLASSES[reftype](validate_on_assignment=False)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..provenance import file_checksum, software_versions
 
-__all__ = ["STEP_ORDER", "CalibrationConfig", "CalibrationPlan", "MissingReferenceWarning"]
+__all__ = ["STEP_ORDER", "CalibrationConfig", "CalibrationPlan", "MissingReferenceWarning", "with_reference_checksums"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,11 @@ class CalibrationConfig:
         Saturation flags grow by this many pixels (jwst SaturationStep default 1).
     side_smoothing_length, side_gain, sigma : jwst RefPixStep parameters (defaults 11, 1.0, 3.0);
         ``sigma`` is also the clip of the even/odd correction.
+    reference_checksums : bool
+        Put the SHA-256 of every reference file in :meth:`provenance` (and so in every
+        chunk's). False leaves them to a caller that records the provenance later
+        (:func:`with_reference_checksums`): the first integration then does not wait for
+        ~200 MB of full-frame reference files to be hashed before its first chunk.
     """
 
     superbias: str | None = None
@@ -119,6 +124,7 @@ class CalibrationConfig:
     side_smoothing_length: int = 11
     side_gain: float = 1.0
     sigma: float = 3.0
+    reference_checksums: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -170,20 +176,32 @@ class CalibrationConfig:
         return CalibrationPlan(steps, refs, notes)
 
     def provenance(self) -> dict:
-        """Steps actually run, reference files with SHA-256, software versions, settings.
+        """Steps actually run, reference files with SHA-256 (unless ``reference_checksums`` is
+        False), software versions, settings.
 
         JSON-serialisable; travels with every result (chunks, written files).
         """
         plan = self.plan(warn=False)
         settings = {k: v for k, v in asdict(self).items()
-                    if k not in ("superbias", "linearity", "saturation", "mask", "ipc")}
+                    if k not in ("superbias", "linearity", "saturation", "mask", "ipc", "reference_checksums")}
         return {
             "sequence": "JWST-STScI-004622 Table 1",
             "steps": dict(plan.steps),
             "steps_run": [s for s in STEP_ORDER if plan.runs(s)],
             "notes": list(plan.warnings),
-            "references": {k: {"path": p, "sha256": file_checksum(p)} for k, p in plan.references.items()},
+            "references": {k: {"path": p, "sha256": file_checksum(p)} if self.reference_checksums else {"path": p}
+                           for k, p in plan.references.items()},
             "software": software_versions(),
             "settings": settings,
             "saturation_domain": "raw DN (bias included), as the SATURATION reference file defines",
         }
+
+
+def with_reference_checksums(provenance: dict) -> dict:
+    """``provenance`` (:meth:`CalibrationConfig.provenance`) with the SHA-256 of every reference
+    file that has none yet: a new dict, the same when all are there."""
+    refs = provenance.get("references") or {}
+    if all("sha256" in r for r in refs.values()):
+        return provenance
+    done = {k: r if "sha256" in r else {**r, "sha256": file_checksum(r["path"])} for k, r in refs.items()}
+    return {**provenance, "references": done}

@@ -19,6 +19,7 @@ import numpy as np
 from .. import dq as dqbits
 from .. import options as option_schema
 from ..calibrate import CalibrationConfig, calibrate_integration
+from ..calibrate.config import with_reference_checksums
 from ..calibrate.buffers import BufferPool
 from ..calibrate.pipeline import science_median
 from ..calibrate.steps import shared_references
@@ -401,10 +402,13 @@ class PairStatistics:
 
 
 def _calibration(opt: GainOptions, superbias: str | None) -> CalibrationConfig:
+    # the reference files' checksums are recorded when a pair is measured (measure_pair), not before
+    # its first chunk: the run's hashing thread has them by then, where the first integration waited
+    # for them (or hashed them itself) while the thread was still at work
     return CalibrationConfig(superbias=superbias, linearity=opt.linearity, saturation=opt.saturation,
                              mask=opt.mask, ipc=opt.ipc_kernel if opt.ipc == "deconvolve" else None,
                              ipc_step=opt.ipc == "deconvolve", chunk=opt.chunk, max_groups=opt.groups,
-                             group_medians=False)
+                             group_medians=False, reference_checksums=False)
 
 
 def _read_references_beside(cal: CalibrationConfig, shape: tuple[int, int], detector: str | None) -> None:
@@ -576,6 +580,7 @@ def measure_pair(setup: GainSetup, index: int, progress: ProgressCallback | None
                 st.cov[g], st.cov_npairs[g] = covs.measure(ca.data[k], cb.data[k], valid, ss, sd)
                 st.covariances_s += time.perf_counter() - t1
             rep.step(f"pair {pair.number}: group {g + 1} of {ngroups}")
+    st.calibration = with_reference_checksums(st.calibration)
     return st
 
 

@@ -88,6 +88,25 @@ def test_provenance(bright):
     assert chunk.provenance == prov
 
 
+def test_provenance_with_reference_checksums_left_for_later(bright):
+    import dataclasses
+
+    from nircam_gui.core.calibrate.config import with_reference_checksums
+
+    cfg = bright.config()
+    full = cfg.provenance()
+    later_cfg = dataclasses.replace(cfg, reference_checksums=False)
+    later = later_cfg.provenance()
+    assert later["references"] and all(set(r) == {"path"} for r in later["references"].values())
+    chunk = next(iter(calibrate_integration(bright.ramps[0], 0, later_cfg)))
+    assert chunk.provenance == later
+    # completed, it is what the checksums in place give, in the same order (settings included)
+    done = with_reference_checksums(later)
+    assert done == full and json.dumps(done) == json.dumps(full)
+    assert with_reference_checksums(full) is full
+    assert set(later) == set(full)
+
+
 def test_calibrate_file_round_trip(bright, tmp_path):
     out = tmp_path / "cal_ramp.fits"
     cfg = bright.config(chunk=7, max_groups=12)

@@ -104,3 +104,37 @@ def test_run_gain_reads_the_reference_files_once(three_pairs, monkeypatch):
     result = run_gain(files, _options(three_pairs))
     assert calls == ["references-read"]  # read beside the layout, not again by the calibration
     assert np.isfinite(result.maps.mean_gain).any()
+
+
+def test_reference_checksums_recorded_after_the_first_chunk(three_pairs, monkeypatch):
+    """The calibration's reference files are hashed for the provenance, not before the first chunk
+    of the run is calibrated (the run's hashing thread is still at them then); every pair's
+    statistics, and so the products, carry their SHA-256."""
+    import hashlib
+
+    from nircam_gui.core.calibrate import config, fused
+
+    order = []
+    real_checksum, real_calibrate = config.file_checksum, fused.FusedCalibrator.calibrate
+
+    def checksum(path):
+        order.append("checksum")
+        return real_checksum(path)
+
+    def calibrate(self, *args, **kwargs):
+        order.append("chunk")
+        return real_calibrate(self, *args, **kwargs)
+
+    monkeypatch.setattr(config, "file_checksum", checksum)
+    monkeypatch.setattr(fused.FusedCalibrator, "calibrate", calibrate)
+    files = [str(p) for p in three_pairs.ramps]
+    setup = prepare_gain(files, _options(three_pairs, cov_lag=None))
+    stats = [measure_pair(setup, i) for i in range(3)]
+    assert order[0] == "chunk" and "checksum" in order
+    for st in stats:
+        refs = st.calibration["references"]
+        assert set(refs) == {"SUPERBIAS", "LINEARITY", "SATURATION", "MASK", "IPC"}
+        for r in refs.values():
+            with open(r["path"], "rb") as f:
+                assert r["sha256"] == hashlib.sha256(f.read()).hexdigest()
+    assert "reference_checksums" not in stats[0].calibration["settings"]
