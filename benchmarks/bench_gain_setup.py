@@ -90,7 +90,10 @@ elif stage in ("layout", "layout-parts"):
         from nircam_gui.core.regionsio import void_mask
         void = clock("  void regions", lambda: void_mask(opt.regions, shape))
         exclude = clock("  MASK exclusions", lambda: run._exclusion(opt, shape, "NRCB1"))
-        clock("  make_boxes", lambda: make_boxes(shape, opt.box, void_mask=void, exclude=exclude))
+        # a version may give the MASK's words and the bits that count in them
+        kw = dict(exclude=exclude) if not isinstance(exclude, tuple) else dict(exclude=exclude[0],
+                                                                                exclude_bits=exclude[1])
+        clock("  make_boxes", lambda: make_boxes(shape, opt.box, void_mask=void, **kw))
 elif stage == "prepare":
     clock("prepare_gain", lambda: run.prepare_gain(info["ramps"], opt))
 elif stage.startswith("products"):

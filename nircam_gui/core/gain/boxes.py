@@ -90,10 +90,12 @@ def _run_contacts(run_x, run_lab, row_ptr, nx, n, key, weight):  # pragma: no co
 
 
 @numba.njit(cache=True)
-def _label_pieces(rowref, colref, row_key, col_key, exclude, use_exclude, void, use_void, nkey):  # pragma: no cover
+def _label_pieces(rowref, colref, row_key, col_key, exclude, exclude_bits, use_exclude, void, use_void,
+                  nkey):  # pragma: no cover - jitted
     """The pieces (cell x amplifier x kind) of a frame, in one pass over it.
 
-    A usable pixel's key is ``row_key[y] + col_key[x] + void`` (0 elsewhere); the pieces are
+    A usable pixel (not in ``rowref`` or ``colref``, no ``exclude_bits`` set in ``exclude``)
+    has the key ``row_key[y] + col_key[x] + void`` (the others 0); the pieces are
     numbered 1..n in order of first appearance in raster order. Each row is handled as runs
     of one key, so counts and bounds cost per run, and the contacts between pieces are found
     from the runs afterwards (side by side in a row, overlapping in two consecutive rows)
@@ -145,7 +147,7 @@ def _label_pieces(rowref, colref, row_key, col_key, exclude, use_exclude, void, 
         if use_exclude:
             ex = exclude[y]
             for x in range(nx):
-                usable[x] = usable[x] if ex[x] == 0 else 0
+                usable[x] = usable[x] if (ex[x] & exclude_bits) == 0 else 0
         if use_void:
             vd = void[y]
             for x in range(nx):
@@ -226,16 +228,21 @@ def _merge_contacts(contacts: np.ndarray, b: int, best: int) -> np.ndarray:
     return np.column_stack([uniq, counts])
 
 
-def _frame_flags(mask: np.ndarray | None, shape: tuple[int, int], what: str) -> np.ndarray:
-    """``mask`` as the kernel reads it: C-contiguous, non-zero = set (a 1x1 stand-in when None)."""
+def _frame_flags(mask: np.ndarray | None, shape: tuple[int, int], what: str,
+                 bits: int | None = None) -> tuple[np.ndarray, np.generic]:
+    """``mask`` as the kernel reads it, C-contiguous unsigned words, and the bits that count
+    in them (all, unless ``bits`` is given); a 1x1 stand-in when None."""
     if mask is None:
-        return np.zeros((1, 1), bool)
+        return np.zeros((1, 1), np.uint8), np.uint8(0)
     mask = np.asarray(mask)
     if mask.shape != tuple(shape):
         raise ValueError(f"{what} has shape {mask.shape}, the frame {tuple(shape)}")
     if mask.dtype.kind not in "biu":
         mask = mask != 0
-    return np.ascontiguousarray(mask)
+    mask = np.ascontiguousarray(mask)
+    words = mask.view(f"u{mask.dtype.itemsize}")  # a bit test reads signed words and booleans alike
+    top = np.iinfo(words.dtype).max
+    return words, words.dtype.type(top if bits is None or mask.dtype == bool else int(bits) & top)
 
 
 def make_boxes(
@@ -245,6 +252,7 @@ def make_boxes(
     exclude: np.ndarray | None = None,
     border: int = REF_BORDER,
     min_fraction: float = 0.5,
+    exclude_bits: int | None = None,
 ) -> BoxGrid:
     """Build the box label image.
 
@@ -258,11 +266,15 @@ def make_boxes(
     void_mask : ndarray of bool, optional
         Epoxy-void pixels (e.g. from :func:`nircam_gui.core.regionsio.polygons_mask`).
     exclude : ndarray of bool or of integers, optional
-        Pixels to leave out (DQ, MASK reference file, a user mask): true or non-zero.
+        Pixels to leave out (DQ, MASK reference file, a user mask): true or non-zero, or,
+        with ``exclude_bits``, having any of those bits set.
     min_fraction : float
         Pieces with fewer than this fraction of ``box_size**2`` pixels are joined to a
         neighbour of the same kind in the same amplifier (the one they share the longest
         border with). A piece with no such neighbour stays on its own.
+    exclude_bits : int, optional
+        With an integer ``exclude`` (e.g. DQ words), the bits that leave a pixel out
+        (ignored for a boolean one).
 
     Returns
     -------
@@ -277,8 +289,8 @@ def make_boxes(
     colref = np.zeros(nx, bool)
     colref[:border] = colref[-border:] = True
     use_exclude, use_void = exclude is not None, void_mask is not None
-    exclude = _frame_flags(exclude, shape, "exclusion mask")
-    void = _frame_flags(void_mask, shape, "void mask")
+    exclude, exclude_bits = _frame_flags(exclude, shape, "exclusion mask", exclude_bits)
+    void, _ = _frame_flags(void_mask, shape, "void mask")
     cells_x = -(-nx // box_size)
     cell_row = (np.arange(ny, dtype=np.int64) // box_size) * cells_x
     cell_col = np.arange(nx, dtype=np.int64) // box_size
@@ -288,7 +300,7 @@ def make_boxes(
     amp_x = amplifier_index(nx)
     col_key = (cell_col + ncell * amp_x) * 2 + 1
     labels, npix, pix, ymin0, ymax0, xmin0, xmax0, key, weight = _label_pieces(
-        rowref, colref, cell_row * 2, col_key, exclude, use_exclude, void, use_void, 8 * ncell + 2)
+        rowref, colref, cell_row * 2, col_key, exclude, exclude_bits, use_exclude, void, use_void, 8 * ncell + 2)
     contacts = _neighbour_contacts(key, weight, npix.size)
     npix[0] = labels.size - npix[1:].sum()
 

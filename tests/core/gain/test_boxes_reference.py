@@ -215,3 +215,35 @@ def test_mask_of_another_shape_is_refused():
         make_boxes((64, 64), 16, exclude=np.zeros((64, 32), bool))
     with pytest.raises(ValueError, match="void mask has shape"):
         make_boxes((64, 64), 16, void_mask=np.zeros((32, 64), bool))
+
+
+def test_exclusion_bits_of_integer_words():
+    rng = np.random.default_rng(3)
+    shape = (96, 128)
+    for dtype in (np.uint32, np.int16, np.uint8):
+        values = [0, 1, 4, 8, 2] + ([1024, 1028] if dtype != np.uint8 else [])
+        dq = rng.choice(np.array(values), size=shape).astype(dtype)
+        labels, table = reference_boxes(shape, 32, exclude=(dq.astype(np.int64) & (1 | 1024)) != 0)
+        _same(make_boxes(shape, 32, exclude=dq, exclude_bits=1 | 1024), labels, table)
+
+
+def test_run_layout_with_a_mask_file_equals_reference(tmp_path):
+    from astropy.io import fits
+
+    from nircam_gui.core.gain.run import GainOptions, build_boxes
+    from nircam_gui.core.regionsio import write_polygons
+
+    rng = np.random.default_rng(4)
+    shape = (256, 256)
+    dq = np.zeros(shape, np.uint32)
+    dq[rng.random(shape) < 0.02] = 1024  # DEAD: left out
+    dq[rng.random(shape) < 0.02] |= 4  # another flag: kept
+    dq[rng.random(shape) < 0.01] |= 2**31  # REFERENCE_PIXEL: kept, and the top bit of the stored word
+    prim = fits.PrimaryHDU()
+    prim.header.update(REFTYPE="MASK", DETECTOR="NRCB1")
+    fits.HDUList([prim, fits.ImageHDU(dq, name="DQ")]).writeto(tmp_path / "mask.fits")
+    poly = np.array([[40.0, 30.0], [200.0, 60.0], [150.0, 200.0], [60.0, 170.0]])
+    write_polygons(tmp_path / "void.reg", [poly])
+    opt = GainOptions(box=32, ipc="none", mask=str(tmp_path / "mask.fits"), regions=str(tmp_path / "void.reg"))
+    labels, table = reference_boxes(shape, 32, void_mask=polygons_mask([poly], shape), exclude=(dq & (1 | 1024 | 2048)) != 0)
+    _same(build_boxes(opt, shape, "NRCB1"), labels, table)
