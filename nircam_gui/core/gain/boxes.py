@@ -127,8 +127,8 @@ def _label_pieces(rowref, colref, row_key, col_key, exclude, exclude_bits, use_e
     run_x = np.empty(ny * nx, np.int64)
     run_lab = np.empty(ny * nx, np.int32)
     row_ptr = np.zeros(ny + 1, np.int64)
-    keyrow = np.empty(nx, np.int64)
-    usable = np.empty(nx, np.int64)
+    no_exclude = np.zeros(nx, exclude.dtype)  # the row of a mask not given
+    no_void = np.zeros(nx, void.dtype)
     n = 0
     nr = 0
     for y in range(ny):
@@ -142,47 +142,42 @@ def _label_pieces(rowref, colref, row_key, col_key, exclude, exclude_bits, use_e
             row_ptr[y + 1] = nr
             continue
         rk = row_key[y]
+        ex = exclude[y] if use_exclude else no_exclude
+        vd = void[y] if use_void else no_void
+        # one run open at a time: it ends where the key changes
+        pk = -1
+        lab = 0
+        x0 = 0
         for x in range(nx):
-            usable[x] = 0 if colref[x] else 1
-        if use_exclude:
-            ex = exclude[y]
-            for x in range(nx):
-                usable[x] = usable[x] if (ex[x] & exclude_bits) == 0 else 0
-        if use_void:
-            vd = void[y]
-            for x in range(nx):
-                keyrow[x] = (rk + col_key[x] + (1 if vd[x] else 0)) * usable[x]
-        else:
-            for x in range(nx):
-                keyrow[x] = (rk + col_key[x]) * usable[x]
-        x = 0
-        while x < nx:
-            k = keyrow[x]
-            x0 = x
-            x += 1
-            while x < nx and keyrow[x] == k:
-                x += 1
-            lab = 0
-            if k != 0:
-                lab = lut[k]
-                if lab == 0:
-                    n += 1
-                    lab = n
-                    lut[k] = n
-                    first[n] = y * nx + x0
-                    ymin[n] = y
-                    xmin[n] = x0
-                    xmax[n] = x - 1
-                else:
-                    xmin[lab] = min(xmin[lab], x0)
+            usable = colref[x] == 0 and (ex[x] & exclude_bits) == 0
+            k = rk + col_key[x] + (1 if vd[x] != 0 else 0) if usable else 0
+            if k != pk:
+                if pk > 0:
                     xmax[lab] = max(xmax[lab], x - 1)
-                ymax[lab] = y
-                npix[lab] += x - x0
-            for t in range(x0, x):
-                row[t] = lab
-            run_x[nr] = x0
-            run_lab[nr] = lab
-            nr += 1
+                    npix[lab] += x - x0
+                pk = k
+                x0 = x
+                lab = 0
+                if k != 0:
+                    lab = lut[k]
+                    if lab == 0:
+                        n += 1
+                        lab = n
+                        lut[k] = n
+                        first[n] = y * nx + x0
+                        ymin[n] = y
+                        xmin[n] = x0
+                        xmax[n] = x0
+                    else:
+                        xmin[lab] = min(xmin[lab], x0)
+                    ymax[lab] = y
+                run_x[nr] = x0
+                run_lab[nr] = lab
+                nr += 1
+            row[x] = lab
+        if pk > 0:
+            xmax[lab] = max(xmax[lab], nx - 1)
+            npix[lab] += nx - x0
         row_ptr[y + 1] = nr
     # contacts: counted first, then written (no growing buffer)
     m = _run_contacts(run_x, run_lab, row_ptr, nx, n, np.empty(0, np.int64), np.empty(0, np.int64))
