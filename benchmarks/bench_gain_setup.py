@@ -18,7 +18,8 @@ Stages:
 - ``layout-parts``: the parts of ``box layout`` one after the other (void regions, MASK
   exclusions, ``make_boxes``);
 - ``prepare_gain``: the run's setup (pairs, IPC kernel, layout, clippers) as the run does it, with
-  the input hashing and the writer's warm-up it starts in threads beside it;
+  the input hashing and the writer's warm-up it starts in threads beside it (after numba's
+  start-up, as the layout);
 - ``products (writer cold)``: ``write_gain_products`` as the first write of the process;
 - ``products (writer warm)``: the same after the writer's warm-up, as in a run where the warm-up
   ran beside the pairs (the input checksums are known, as the run's thread has them by then).
@@ -64,6 +65,13 @@ shape = (2048, 2048)
 opt = run.GainOptions(box=256, regions=info["regions"], ipc="deconvolve", ipc_kernel=r["IPC"], superbias=r["SUPERBIAS"],
                       linearity=r["LINEARITY"], saturation=r["SATURATION"], mask=r["MASK"], groups=12)
 out = {}
+if stage in ("layout", "layout-parts", "prepare"):
+    # numba's own start-up (~0.3 s) is paid once by the first jitted call of a run, whichever stage
+    # makes it (the box layout's or the calibration's, depending on the version): paid before the
+    # clock, as bench_gain.py does; loading the stage's own kernels from numba's cache is timed
+    import numpy as np
+    from nircam_gui.core.calibrate import refstats
+    refstats._sum_f32(np.zeros(8, np.float32), 8)
 
 def clock(name, fn):
     t0 = time.perf_counter()
@@ -77,11 +85,6 @@ if stage == "references":
     plan = cfg.plan(warn=False)
     clock("reference files", lambda: steps.shared_references(plan, cfg, shape, "NRCB1").pixeldq)
 elif stage in ("layout", "layout-parts"):
-    # numba's own start-up is paid by the first jitted call of a run, whichever stage makes it (the
-    # calibration's, in a run): paid before the clock; loading the layout's own kernels is timed
-    import numpy as np
-    from nircam_gui.core.calibrate import refstats
-    refstats._sum_f32(np.zeros(8, np.float32), 8)
     if stage == "layout":
         boxes = clock("box layout", lambda: run.build_boxes(opt, shape, "NRCB1"))
         clock("box clippers", lambda: run.build_geometry(opt, shape, "NRCB1", boxes=boxes))
@@ -152,7 +155,7 @@ def main() -> None:
         if any(st.startswith("products") for st in args.stages) or not Path(results[name]).exists():
             if _child(_RESULT, src, arg, results[name]) is None:
                 raise SystemExit(f"{name}: the gain run failed")
-        for stage in ("layout", "layout-parts"):  # every kernel signature they call compiled beforehand
+        for stage in ("layout", "layout-parts", "prepare"):  # every kernel signature they call compiled before
             if stage in args.stages:
                 _child(_STAGE, src, arg, stage, results[name], "")
     print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -458,7 +458,7 @@ def _converge_nb(n0, s1, s2, labels, x, nsigma, max_iter):  # pragma: no cover -
     return keep, n, t1, t2, mu, var, lim
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _label_runs(flat, nx):  # pragma: no cover - jitted
     """The runs of a flat label image (stretches of one label within a row of ``nx``) and
     what the clipper keeps of them, in one pass over the pixels and one over the runs.
