@@ -50,7 +50,6 @@ class BoxGrid:
         return np.asarray(self.table["region"])
 
 
-# The kernels release the GIL (nogil): the GUI builds its box preview in a worker thread.
 @numba.njit(cache=True)
 def _run_contacts(run_x, run_lab, row_ptr, nx, n, key, weight):  # pragma: no cover - jitted
     """Contacts of pieces from the runs of :func:`_label_pieces`: the number of entries, and,
@@ -90,6 +89,7 @@ def _run_contacts(run_x, run_lab, row_ptr, nx, n, key, weight):  # pragma: no co
     return m
 
 
+# the frame kernels release the GIL (nogil): the GUI builds its box preview in a worker thread
 @numba.njit(cache=True, nogil=True)
 def _label_pieces(rowref, colref, row_key, col_key, exclude, exclude_bits, use_exclude, void, use_void,
                   nkey):  # pragma: no cover - jitted
