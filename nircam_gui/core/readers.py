@@ -723,7 +723,7 @@ def reference_flags(path: str | os.PathLike, reftype: str, bits: int,
     ------
     NircamFileError
         As :func:`open_reference`: not a reference file of type ``reftype``, no such array,
-        not an integer image, a failed read.
+        an array that holds no flags (floats that are not whole numbers), a failed read.
     """
     path = os.fspath(path)
     with _open_fits(path) as hdul:
@@ -745,7 +745,8 @@ def reference_flags(path: str | os.PathLike, reftype: str, bits: int,
         decoded = open_reference(path, reftype, (extension,))
         arr = decoded.data if extension == "SCI" else getattr(decoded, extension.lower())
         if arr.dtype.kind == "f":  # a scaled integer image decodes to floats: whole numbers are flags
-            whole = np.isfinite(arr).all() and (arr >= 0).all() and (arr < 2**32).all() and (arr == np.round(arr)).all()
+            with np.errstate(invalid="ignore"):
+                whole = bool(np.all((arr >= 0) & (arr < 2**32) & (arr == np.round(arr))))  # NaN compares False
             if not whole:
                 raise NircamFileError(path, f"{meta.reftype} reference file: {extension} is not an image of flags "
                                             f"(values that are not whole numbers from 0 to 2**32 - 1)")

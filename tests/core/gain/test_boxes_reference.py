@@ -245,5 +245,6 @@ def test_run_layout_with_a_mask_file_equals_reference(tmp_path):
     poly = np.array([[40.0, 30.0], [200.0, 60.0], [150.0, 200.0], [60.0, 170.0]])
     write_polygons(tmp_path / "void.reg", [poly])
     opt = GainOptions(box=32, ipc="none", mask=str(tmp_path / "mask.fits"), regions=str(tmp_path / "void.reg"))
-    labels, table = reference_boxes(shape, 32, void_mask=polygons_mask([poly], shape), exclude=(dq & (1 | 1024 | 2048)) != 0)
+    excluded = (dq & (1 | 1024 | 2048)) != 0  # DO_NOT_USE, DEAD, HOT
+    labels, table = reference_boxes(shape, 32, void_mask=polygons_mask([poly], shape), exclude=excluded)
     _same(build_boxes(opt, shape, "NRCB1"), labels, table)
