@@ -40,6 +40,7 @@ __all__ = [
     "RampFile",
     "ReferenceFile",
     "read_metadata",
+    "reference_flags",
     "is_fits",
     "open_image",
     "open_ramp",
@@ -655,12 +656,8 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None,
     wanted = ("SCI", "ERR", "DQ", "COEFFS") if extensions is None else tuple(e.upper() for e in extensions)
     with _open_fits(path) as hdul:
         state = _file_state(path)
-        meta = _meta_checked(hdul, path)
+        meta = _reference_meta(hdul, path, reftype)
         found = meta.reftype
-        if not found:
-            raise NircamFileError(path, "not a JWST reference file (no REFTYPE keyword)")
-        if reftype and found != reftype.upper():
-            raise NircamFileError(path, f"is {_a(found)} {found} reference file, expected {reftype.upper()}")
 
         direct = _plain_file(path)
 
@@ -700,6 +697,74 @@ def open_reference(path: str | os.PathLike, reftype: str | None = None,
     return ref
 
 
+def _reference_meta(hdul: fits.HDUList, path: str, reftype: str | None) -> ExposureMeta:
+    """The metadata of a reference file, refused unless it is one (of type ``reftype`` if given)."""
+    meta = _meta_checked(hdul, path)
+    found = meta.reftype
+    if not found:
+        raise NircamFileError(path, "not a JWST reference file (no REFTYPE keyword)")
+    if reftype and found != reftype.upper():
+        raise NircamFileError(path, f"is {_a(found)} {found} reference file, expected {reftype.upper()}")
+    return meta
+
+
+def reference_flags(path: str | os.PathLike, reftype: str, bits: int,
+                    extension: str = "DQ") -> tuple[ReferenceFile, np.ndarray, int]:
+    """Where a reference file's flag array has any of ``bits`` set, in the form cheapest to read.
+
+    Returns ``(ref, words, stored_bits)``: ``ref`` holds the metadata (no array), and
+    ``(words & stored_bits) != 0`` is true exactly where ``(flags & bits) != 0``
+    (``stored_bits`` fits the words: bits wider than the array's are dropped). An
+    uncompressed integer image comes as its stored words, neither byte-swapped nor offset
+    by BZERO (a bit test needs neither: ``stored_bits`` is ``bits`` in the stored byte
+    order); anything else is decoded as :func:`open_reference` does, with ``bits`` as given.
+
+    Raises
+    ------
+    NircamFileError
+        As :func:`open_reference`: not a reference file of type ``reftype``, no such array,
+        an array that holds no flags (floats that are not whole numbers), a failed read.
+    """
+    path = os.fspath(path)
+    with _open_fits(path) as hdul:
+        state = _file_state(path)
+        meta = _reference_meta(hdul, path, reftype)
+        if extension not in hdul:
+            raise NircamFileError(path, f"{meta.reftype} reference file has no {extension} array")
+        direct = _plain_file(path)
+        words = None
+        try:
+            if direct is not None:
+                words = _image_words(hdul[extension], direct, decode=False, keep_bits=bits)
+        except Exception as exc:
+            raise NircamFileError(path, _read_failure(path, state, extension, exc)) from None
+        finally:
+            if direct is not None:
+                direct.close()
+    if words is None or words.ndim < 2:
+        decoded = open_reference(path, reftype, (extension,))
+        arr = decoded.data if extension == "SCI" else getattr(decoded, extension.lower())
+        if arr.dtype.kind == "f":  # a scaled integer image decodes to floats: whole numbers are flags
+            with np.errstate(invalid="ignore"):
+                whole = bool(np.all((arr >= 0) & (arr < 2**32) & (arr == np.round(arr))))  # NaN compares False
+            if not whole:
+                raise NircamFileError(path, f"{meta.reftype} reference file: {extension} is not an image of flags "
+                                            f"(values that are not whole numbers from 0 to 2**32 - 1)")
+            arr = arr.astype(np.uint32)
+        elif arr.dtype.kind not in "biu":
+            raise NircamFileError(path, f"{meta.reftype} reference file: {extension} is not an image of flags "
+                                        f"(type {arr.dtype})")
+        return ReferenceFile(path=path, reftype=meta.reftype, meta=meta), arr, bits & _all_bits(arr)
+    # the bits as the big-endian word holding them reads in native order
+    stored = int(np.array(bits & _all_bits(words), np.dtype(f">u{words.itemsize}")).view(words.dtype))
+    return ReferenceFile(path=path, reftype=meta.reftype, meta=meta), words, stored
+
+
+def _all_bits(arr: np.ndarray) -> int:
+    """Every bit of one element of ``arr``."""
+    return 2 ** (8 * arr.itemsize) - 1
+
+
 #: BITPIX of the images read straight from the file, as stored (big-endian)
 _STORED = {-32: ">f4", -64: ">f8", 16: ">i2", 32: ">i4", 64: ">i8"}
 
@@ -716,13 +781,18 @@ def _plain_file(path: str):
     return f
 
 
-def _image_words(hdu, f) -> np.ndarray | None:
+def _image_words(hdu, f, decode: bool = True, keep_bits: int = 0) -> np.ndarray | None:
     """An uncompressed image extension's data read from the open file ``f`` and decoded in place:
     native byte order, unsigned integers for FITS's unsigned convention (BZERO = 2**(BITPIX-1)).
 
     astropy decodes such data into new arrays (a byte-swapped copy, an unsigned copy of the
     signed words): two more full-size arrays for every DQ. None for anything else (other
     scalings, BLANK, tables, a short read), which astropy then reads as usual.
+
+    With ``decode`` False, the words of an integer image are returned as stored (unsigned,
+    native-order view of the big-endian words, BZERO not applied), for a test of the bits
+    ``keep_bits`` only; None when that test would need decoding (a float image, or BZERO
+    flipping one of those bits).
     """
     hdr = hdu.header
     offset = getattr(hdu, "_data_offset", None)
@@ -735,12 +805,16 @@ def _image_words(hdu, f) -> np.ndarray | None:
     unsigned = bitpix > 0 and bzero == 2 ** (bitpix - 1)
     if bzero != 0 and not unsigned:
         return None
+    if not decode and (bitpix < 0 or (unsigned and keep_bits & bzero)):
+        return None
     shape = tuple(int(hdr[f"NAXIS{k}"]) for k in range(naxis, 0, -1))
     count = int(np.prod(shape))
     f.seek(int(offset))
     words = np.fromfile(f, np.dtype(_STORED[bitpix]), count)
     if words.size != count:
         return None
+    if not decode:
+        return words.view(f"=u{bitpix // 8}").reshape(shape)
     words.byteswap(inplace=True)
     native = words.view(words.dtype.newbyteorder("="))
     if unsigned:

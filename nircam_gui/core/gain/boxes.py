@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from astropy.table import Table
-from scipy.ndimage import find_objects
 
-from ..detector import REF_BORDER, amplifier_index, reference_pixel_mask
+from ..detector import REF_BORDER, amplifier_index
 
 __all__ = ["BoxGrid", "make_boxes"]
 
@@ -50,40 +50,163 @@ class BoxGrid:
         return np.asarray(self.table["region"])
 
 
-def _relabel(labels: np.ndarray) -> np.ndarray:
-    """Consecutive ids 1..n in order of first appearance in raster order."""
+@numba.njit(cache=True)
+def _run_contacts(run_x, run_lab, row_ptr, nx, n, key, weight):  # pragma: no cover - jitted
+    """Contacts of pieces from the runs of :func:`_label_pieces`: the number of entries, and,
+    when ``key`` has room for them, each entry's pair ``a * (n + 1) + b`` (``a < b``) and
+    its count of 4-connected pixel pairs (a pair may have several entries)."""
+    fill = key.size > 0
+    m = 0
+    for y in range(row_ptr.size - 1):
+        r0 = row_ptr[y]
+        r1 = row_ptr[y + 1]
+        for r in range(r0 + 1, r1):  # side by side: one pixel pair per run boundary
+            a = run_lab[r - 1]
+            b = run_lab[r]
+            if a > 0 and b > 0 and a != b:
+                if fill:
+                    key[m] = min(a, b) * (n + 1) + max(a, b)
+                    weight[m] = 1
+                m += 1
+        if y == 0:
+            continue
+        i = row_ptr[y - 1]
+        j = r0
+        while i < r0 and j < r1:  # the runs of the row above against this row's, in step
+            ei = run_x[i + 1] if i + 1 < r0 else nx
+            ej = run_x[j + 1] if j + 1 < r1 else nx
+            a = run_lab[i]
+            b = run_lab[j]
+            if a > 0 and b > 0 and a != b:
+                if fill:
+                    key[m] = min(a, b) * (n + 1) + max(a, b)
+                    weight[m] = min(ei, ej) - max(run_x[i], run_x[j])
+                m += 1
+            if ei <= ej:
+                i += 1
+            if ej <= ei:
+                j += 1
+    return m
+
+
+# the frame kernels release the GIL (nogil): the GUI builds its box preview in a worker thread
+@numba.njit(cache=True, nogil=True)
+def _label_pieces(rowref, colref, row_key, col_key, exclude, exclude_bits, use_exclude, void, use_void,
+                  nkey):  # pragma: no cover - jitted
+    """The pieces (cell x amplifier x kind) of a frame, in one pass over it.
+
+    A usable pixel (not in ``rowref`` or ``colref``, no ``exclude_bits`` set in ``exclude``)
+    has the key ``row_key[y] + col_key[x] + void`` (the others 0); the pieces are
+    numbered 1..n in order of first appearance in raster order. Each row is handled as runs
+    of one key, so counts and bounds cost per run, and the contacts between pieces are found
+    from the runs afterwards (side by side in a row, overlapping in two consecutive rows)
+    rather than pixel by pixel.
+
+    Returns
+    -------
+    labels : int32 (ny, nx)
+    npix, first, ymin, ymax, xmin, xmax : int64 (n + 1,)
+        Pixel count, flat index of the first pixel and inclusive bounds of every piece
+        (entry 0 unused).
+    key, weight : int64 (m,)
+        Contacts of two pieces ``a < b`` (4-connected), as ``a * (n + 1) + b``, and the
+        number of pixel pairs across their border; a pair may have several entries.
+    """
+    ny = rowref.size
+    nx = colref.size
+    labels = np.empty((ny, nx), np.int32)
+    lut = np.zeros(nkey, np.int32)
+    size = min(nkey, ny * nx) + 1
+    npix = np.zeros(size, np.int64)
+    first = np.zeros(size, np.int64)
+    ymin = np.zeros(size, np.int64)
+    ymax = np.zeros(size, np.int64)
+    xmin = np.zeros(size, np.int64)
+    xmax = np.zeros(size, np.int64)
+    # runs, row after row: start column and piece (at most one run per pixel; the pages of
+    # these buffers that are never written are never touched)
+    run_x = np.empty(ny * nx, np.int64)
+    run_lab = np.empty(ny * nx, np.int32)
+    row_ptr = np.zeros(ny + 1, np.int64)
+    no_exclude = np.zeros(nx, exclude.dtype)  # the row of a mask not given
+    no_void = np.zeros(nx, void.dtype)
+    n = 0
+    nr = 0
+    for y in range(ny):
+        row = labels[y]
+        if rowref[y]:
+            for x in range(nx):
+                row[x] = 0
+            run_x[nr] = 0
+            run_lab[nr] = 0
+            nr += 1
+            row_ptr[y + 1] = nr
+            continue
+        rk = row_key[y]
+        ex = exclude[y] if use_exclude else no_exclude
+        vd = void[y] if use_void else no_void
+        # one run open at a time: it ends where the key changes
+        pk = -1
+        lab = 0
+        x0 = 0
+        for x in range(nx):
+            usable = colref[x] == 0 and (ex[x] & exclude_bits) == 0
+            k = rk + col_key[x] + (1 if vd[x] != 0 else 0) if usable else 0
+            if k != pk:
+                if pk > 0:
+                    xmax[lab] = max(xmax[lab], x - 1)
+                    npix[lab] += x - x0
+                pk = k
+                x0 = x
+                lab = 0
+                if k != 0:
+                    lab = lut[k]
+                    if lab == 0:
+                        n += 1
+                        lab = n
+                        lut[k] = n
+                        first[n] = y * nx + x0
+                        ymin[n] = y
+                        xmin[n] = x0
+                        xmax[n] = x0
+                    else:
+                        xmin[lab] = min(xmin[lab], x0)
+                    ymax[lab] = y
+                run_x[nr] = x0
+                run_lab[nr] = lab
+                nr += 1
+            row[x] = lab
+        if pk > 0:
+            xmax[lab] = max(xmax[lab], nx - 1)
+            npix[lab] += nx - x0
+        row_ptr[y + 1] = nr
+    # contacts: counted first, then written (no growing buffer)
+    m = _run_contacts(run_x, run_lab, row_ptr, nx, n, np.empty(0, np.int64), np.empty(0, np.int64))
+    key = np.empty(m, np.int64)
+    weight = np.empty(m, np.int64)
+    _run_contacts(run_x, run_lab, row_ptr, nx, n, key, weight)
+    return labels, npix[:n + 1], first[:n + 1], ymin[:n + 1], ymax[:n + 1], xmin[:n + 1], xmax[:n + 1], \
+        key, weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _remap(labels, lut):  # pragma: no cover - jitted
+    """``labels[...] = lut[labels]``, in place."""
     flat = labels.ravel()
-    # a label first appears where one of its runs along the raster starts: the runs are few
-    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]])) if flat.size else np.zeros(0, int)
-    run_label = flat[starts]
-    uniq, first = np.unique(run_label[run_label > 0], return_index=True)
-    order = uniq[np.argsort(first)]
-    lut = np.zeros(int(flat.max()) + 1 if flat.size else 1, np.int32)
-    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
-    return lut[labels]
+    for i in range(flat.size):
+        flat[i] = lut[flat[i]]
 
 
-def _one_pixel_each(labels: np.ndarray) -> np.ndarray:
-    """Flat index of one pixel of each label 0..max (labels 1..max all present)."""
-    flat = labels.ravel()
-    starts = np.flatnonzero(np.concatenate([[True], flat[1:] != flat[:-1]]))
-    pix = np.zeros(int(flat.max()) + 1, np.int64)
-    pix[flat[starts]] = starts  # the runs of a label all lie in it: any one will do
-    return pix
-
-
-def _neighbour_contacts(labels: np.ndarray) -> np.ndarray:
-    """Pairs (a, b, count) of 4-connected label contacts, a != b, both > 0."""
-    pairs = []
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
-        sel = (a != b) & (a > 0) & (b > 0)
-        pairs.append(np.stack([a[sel], b[sel]], axis=1))
-    p = np.concatenate(pairs)
-    if p.size == 0:
+def _neighbour_contacts(key: np.ndarray, weight: np.ndarray, m: int) -> np.ndarray:
+    """Pairs (a, b, count) of label contacts, a < b, sorted by (a, b), from the entries
+    ``key = a * m + b`` and their counts (a pair may have several entries)."""
+    if key.size == 0:
         return np.zeros((0, 3), np.int64)
-    p = np.sort(p, axis=1)
-    uniq, counts = np.unique(p, axis=0, return_counts=True)
-    return np.column_stack([uniq, counts])
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    pair = key[starts]
+    return np.column_stack([pair // m, pair % m, np.add.reduceat(weight[order], starts)])
 
 
 def _merge_contacts(contacts: np.ndarray, b: int, best: int) -> np.ndarray:
@@ -101,6 +224,23 @@ def _merge_contacts(contacts: np.ndarray, b: int, best: int) -> np.ndarray:
     return np.column_stack([uniq, counts])
 
 
+def _frame_flags(mask: np.ndarray | None, shape: tuple[int, int], what: str,
+                 bits: int | None = None) -> tuple[np.ndarray, np.generic]:
+    """``mask`` as the kernel reads it, C-contiguous unsigned words, and the bits that count
+    in them (all, unless ``bits`` is given); a 1x1 stand-in when None."""
+    if mask is None:
+        return np.zeros((1, 1), np.uint8), np.uint8(0)
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"{what} has shape {mask.shape}, the frame {tuple(shape)}")
+    if mask.dtype.kind not in "biu":
+        mask = mask != 0
+    mask = np.ascontiguousarray(mask)
+    words = mask.view(f"u{mask.dtype.itemsize}")  # a bit test reads signed words and booleans alike
+    top = np.iinfo(words.dtype).max
+    return words, words.dtype.type(top if bits is None or mask.dtype == bool else int(bits) & top)
+
+
 def make_boxes(
     shape: tuple[int, int],
     box_size: int = 256,
@@ -108,6 +248,7 @@ def make_boxes(
     exclude: np.ndarray | None = None,
     border: int = REF_BORDER,
     min_fraction: float = 0.5,
+    exclude_bits: int | None = None,
 ) -> BoxGrid:
     """Build the box label image.
 
@@ -120,12 +261,16 @@ def make_boxes(
         so boxes fit the 512-column amplifiers for 128, 256 and 512.
     void_mask : ndarray of bool, optional
         Epoxy-void pixels (e.g. from :func:`nircam_gui.core.regionsio.polygons_mask`).
-    exclude : ndarray of bool, optional
-        Pixels to leave out (DQ, MASK reference file, a user mask).
+    exclude : ndarray of bool or of integers, optional
+        Pixels to leave out (DQ, MASK reference file, a user mask): true or non-zero, or,
+        with ``exclude_bits``, having any of those bits set.
     min_fraction : float
         Pieces with fewer than this fraction of ``box_size**2`` pixels are joined to a
         neighbour of the same kind in the same amplifier (the one they share the longest
         border with). A piece with no such neighbour stays on its own.
+    exclude_bits : int, optional
+        With an integer ``exclude`` (e.g. DQ words), the bits that leave a pixel out
+        (ignored for a boolean one).
 
     Returns
     -------
@@ -134,32 +279,33 @@ def make_boxes(
     ny, nx = shape
     if box_size < 4:
         raise ValueError(f"box size {box_size} is too small")
-    usable = ~reference_pixel_mask(shape, border)
-    if exclude is not None:
-        usable &= ~np.asarray(exclude, bool)
-    void = np.zeros(shape, bool) if void_mask is None else (np.asarray(void_mask, bool) & usable)
+    # the reference border as a row and a column flag (the same slices as reference_pixel_mask)
+    rowref = np.zeros(ny, bool)
+    rowref[:border] = rowref[-border:] = True
+    colref = np.zeros(nx, bool)
+    colref[:border] = colref[-border:] = True
+    use_exclude, use_void = exclude is not None, void_mask is not None
+    exclude, exclude_bits = _frame_flags(exclude, shape, "exclusion mask", exclude_bits)
+    void, _ = _frame_flags(void_mask, shape, "void mask")
     cells_x = -(-nx // box_size)
-    cell_row = (np.arange(ny, dtype=np.int32) // box_size) * cells_x
-    cell_col = np.arange(nx, dtype=np.int32) // box_size
+    cell_row = (np.arange(ny, dtype=np.int64) // box_size) * cells_x
+    cell_col = np.arange(nx, dtype=np.int64) // box_size
     # cell x amplifier x kind: amplifiers split cells that straddle a boundary; the key is made
-    # of a row and a column part, so the frame is built in one int32 pass
+    # of a row and a column part (odd, plus 1 in a void), so it costs an addition per pixel
     ncell = int(cell_row[-1] + cell_col[-1]) + 1
-    col_key = (cell_col + ncell * amplifier_index(nx).astype(np.int32)) * 2 + 1
-    labels = (cell_row * 2)[:, None] + col_key[None, :]
-    labels += void
-    labels *= usable
-    labels = _relabel(labels)
+    amp_x = amplifier_index(nx)
+    col_key = (cell_col + ncell * amp_x) * 2 + 1
+    labels, npix, pix, ymin0, ymax0, xmin0, xmax0, key, weight = _label_pieces(
+        rowref, colref, cell_row * 2, col_key, exclude, exclude_bits, use_exclude, void, use_void, 8 * ncell + 2)
+    contacts = _neighbour_contacts(key, weight, npix.size)
+    npix[0] = labels.size - npix[1:].sum()
 
     nominal = box_size * box_size
-    # every pixel of a piece has its amplifier and kind: one pixel of each tells them
-    amp_x = amplifier_index(nx)
-    pix = _one_pixel_each(labels)
+    # every pixel of a piece has its amplifier and kind: its first pixel tells them
     box_amp = amp_x[pix % nx].astype(np.int64)
-    box_void = void.ravel()[pix]
+    box_void = void.ravel()[pix] != 0 if use_void else np.zeros(npix.size, bool)
     # one piece merged at a time, smallest first; pixel counts and contacts are carried along
     # (merging adds them up) instead of recounted over the frame after every merge
-    npix = np.bincount(labels.ravel(), minlength=labels.max() + 1)
-    contacts = _neighbour_contacts(labels)
     target = np.arange(npix.size, dtype=np.int32)
     while True:
         live = np.flatnonzero(npix[1:]) + 1
@@ -198,21 +344,21 @@ def make_boxes(
     final[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
     lut = final[target]
     n = int(kept.size)
-    bounds = find_objects(labels, max_label=n0)  # bounding slices of the members 1..n0 (all present)
-    labels = lut[labels]
+    if not np.array_equal(lut, np.arange(n0 + 1)):
+        _remap(labels, lut)
     owner = lut[1:].astype(np.int64) - 1
     ymin = np.full(n, np.iinfo(np.int64).max, np.int64)
     xmin = ymin.copy()
     ymax = np.full(n, -1, np.int64)
     xmax = ymax.copy()
-    np.minimum.at(ymin, owner, np.array([b[0].start for b in bounds], np.int64))
-    np.maximum.at(ymax, owner, np.array([b[0].stop - 1 for b in bounds], np.int64))
-    np.minimum.at(xmin, owner, np.array([b[1].start for b in bounds], np.int64))
-    np.maximum.at(xmax, owner, np.array([b[1].stop - 1 for b in bounds], np.int64))
+    np.minimum.at(ymin, owner, ymin0[1:])
+    np.maximum.at(ymax, owner, ymax0[1:])
+    np.minimum.at(xmin, owner, xmin0[1:])
+    np.maximum.at(xmax, owner, xmax0[1:])
     npix = npix[kept]
     pix = pix[lowest[kept]]
     box_amp_out = amp_x[pix % nx].astype(np.int64)
-    box_void_out = void.ravel()[pix]
+    box_void_out = void.ravel()[pix] != 0 if use_void else np.zeros(n, bool)
     table = Table(
         {
             "box_id": np.arange(1, n + 1),

@@ -458,6 +458,68 @@ def _converge_nb(n0, s1, s2, labels, x, nsigma, max_iter):  # pragma: no cover -
     return keep, n, t1, t2, mu, var, lim
 
 
+@numba.njit(cache=True, nogil=True)
+def _label_runs(flat, nx):  # pragma: no cover - jitted
+    """The runs of a flat label image (stretches of one label within a row of ``nx``) and
+    what the clipper keeps of them, in one pass over the pixels and one over the runs.
+
+    Returns ``labelled`` (label > 0 per pixel); the runs' ``starts``, ``ends`` (int64) and
+    ``labels`` (int32); per label 0..max: pixel count, the first column and one past the
+    last column of its runs (``nx`` and 0 for a label without runs) and its longest run;
+    the labelled runs grouped by label (a counting sort: image order within a label) and
+    ``ptr`` (``ptr[j]:ptr[j + 1]`` are label j's, ``j >= 1``).
+    """
+    n = flat.size
+    labelled = np.empty(n, np.bool_)
+    for i in range(n):
+        labelled[i] = flat[i] > 0
+    starts = np.empty(n, np.int64)  # at most one run per pixel; pages never written stay untouched
+    nr = 0
+    top = 0
+    for r0 in range(0, n, nx):
+        r1 = min(r0 + nx, n)
+        starts[nr] = r0
+        nr += 1
+        for i in range(r0 + 1, r1):
+            if flat[i] != flat[i - 1]:
+                starts[nr] = i
+                nr += 1
+    run_starts = starts[:nr].copy()
+    run_ends = np.empty(nr, np.int64)
+    run_labels = np.empty(nr, np.int32)
+    for r in range(nr):
+        run_ends[r] = run_starts[r + 1] if r + 1 < nr else n
+        run_labels[r] = flat[run_starts[r]]
+        top = max(top, run_labels[r])
+    npix = np.zeros(top + 1, np.int64)
+    xmin = np.full(top + 1, nx, np.int64)
+    xmax = np.zeros(top + 1, np.int64)
+    longest = np.zeros(top + 1, np.int64)
+    ptr = np.zeros(top + 2, np.int64)
+    for r in range(nr):
+        lab = run_labels[r]
+        if lab < 0:  # the caller refuses such labels
+            continue
+        length = run_ends[r] - run_starts[r]
+        x0 = run_starts[r] % nx
+        npix[lab] += length
+        xmin[lab] = min(xmin[lab], x0)
+        xmax[lab] = max(xmax[lab], x0 + length)
+        longest[lab] = max(longest[lab], length)
+        if lab > 0:
+            ptr[lab + 1] += 1
+    for j in range(1, top + 1):
+        ptr[j + 1] += ptr[j]
+    box_runs = np.empty(ptr[top + 1], np.int64)
+    fill = ptr[:top + 1].copy()
+    for r in range(nr):
+        lab = run_labels[r]
+        if lab > 0:
+            box_runs[fill[lab]] = r
+            fill[lab] += 1
+    return labelled, run_starts, run_ends, run_labels, npix, box_runs, ptr, xmin, xmax, longest
+
+
 class BoxClipper:
     """Precomputed layout of a label image; clips frames box by box.
 
@@ -481,18 +543,15 @@ class BoxClipper:
         self.max_iter = max_iter
         self.factor = clip_variance_factor(nsigma)
         flat = np.ascontiguousarray(labels, dtype=np.int32).ravel()
-        self.nbox = int(flat.max()) if flat.size else 0
         self.flat_labels = flat
-        self.labelled = flat > 0
         # runs: stretches of one label within a row
         nx = labels.shape[1] if labels.ndim == 2 else max(flat.size, 1)
-        edge = np.diff(flat) != 0
-        edge[nx - 1::nx] = True
-        change = np.flatnonzero(edge) + 1
-        self.run_starts = np.concatenate([[0], change]).astype(np.int64)
-        self.run_ends = np.concatenate([change, [flat.size]]).astype(np.int64)
-        self.run_labels = flat[self.run_starts]
-        self.box_npix = np.bincount(flat, minlength=self.nbox + 1)[1:]
+        (self.labelled, self.run_starts, self.run_ends, self.run_labels, box_npix, box_runs, box_ptr, xmin,
+         xmax, longest) = _label_runs(flat, nx)
+        if self.run_labels.size and self.run_labels.min() < 0:
+            raise ValueError("box labels must be 0 (no box) or positive")
+        self.nbox = box_npix.size - 1
+        self.box_npix = box_npix[1:]
         # The start is the clip of a per-box sample of n pixels: its mean is off by ~1/sqrt(n)
         # of the clipped deviation s, and s by ~0.75/sqrt(n) of itself. The band |x - c| <=
         # band * s of certainly kept pixels stays inside the converged limits (nsigma s) unless
@@ -501,17 +560,19 @@ class BoxClipper:
         e = 4.0 / np.sqrt(sample)
         self.band = (nsigma - e) / (1.0 + 0.75 * e)
         # the sample: blocks of 16 neighbouring pixels of the box (one cache line of a float32
-        # frame, so gathering it costs little), spread evenly over the box's pixels
-        order = np.argsort(flat, kind="stable")
-        order = order[flat[order] > 0]
+        # frame, so gathering it costs little), spread evenly over the box's pixels; position p
+        # of the boxes' pixels in label order (each box's in raster order) is found through the
+        # lengths of the boxes' runs, which come in that order, without sorting the frame
         first = np.concatenate([[0], np.cumsum(self.box_npix)[:-1]])
         block = 16 if sample % 16 == 0 else 1
         nblock = sample // block
         k = np.arange(sample)
         room = np.maximum(self.box_npix[:, None] - block, 0)
         idx = (k[None, :] // block) * room // max(nblock - 1, 1) + k[None, :] % block
-        idx = first[:, None] + np.minimum(idx, np.maximum(self.box_npix[:, None] - 1, 0))
-        self.sample_index = order[idx]
+        pos = first[:, None] + np.minimum(idx, np.maximum(self.box_npix[:, None] - 1, 0))
+        run_first = np.concatenate([[0], np.cumsum(self.run_ends[box_runs] - self.run_starts[box_runs])])
+        q = np.searchsorted(run_first, pos, side="right") - 1
+        self.sample_index = self.run_starts[box_runs[q]] + (pos - run_first[q])
         self._outside = np.empty(flat.size, bool)
         self._dummy_valid = np.ones(1, bool)
         # clip_pair: labelled runs in image order, and per box a bucket for its candidates:
@@ -519,20 +580,11 @@ class BoxClipper:
         # box's longest run (a run is checked against the space left before it is read)
         self._boxes = np.arange(1, self.nbox + 1)
         # each box's runs in image order, and the column of the box each run starts at
-        runs = np.flatnonzero(self.run_labels > 0)
-        runs = runs[np.argsort(self.run_labels[runs], kind="stable")]
-        self._box_runs = runs.astype(np.int64)
-        self._box_ptr = np.searchsorted(self.run_labels[runs], np.arange(self.nbox + 2)).astype(np.int64)
-        x0 = self.run_starts % nx
-        xmin = np.full(self.nbox + 1, nx, np.int64)
-        xmax = np.zeros(self.nbox + 1, np.int64)
-        np.minimum.at(xmin, self.run_labels, x0)
-        np.maximum.at(xmax, self.run_labels, x0 + (self.run_ends - self.run_starts))
+        self._box_runs = box_runs
+        self._box_ptr = box_ptr
         self._box_width = np.maximum(xmax - xmin, 1)
-        self._run_col = (x0 - xmin[self.run_labels]).astype(np.int64)
+        self._run_col = (self.run_starts % nx - xmin[self.run_labels]).astype(np.int64)
         self._no_dq = np.zeros(1, np.uint8)
-        longest = np.zeros(self.nbox + 1, np.int64)
-        np.maximum.at(longest, self.run_labels, self.run_ends - self.run_starts)
         self._cap = np.zeros(self.nbox + 1, np.int64)
         self._cap[1:] = (0.12 * self.box_npix).astype(np.int64) + longest[1:]
         self._off = np.concatenate([[0], np.cumsum(self._cap)[:-1]])

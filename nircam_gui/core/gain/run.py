@@ -31,7 +31,7 @@ from ..ipc import analytic_gain_factor, physical_kernel, variance_factor
 from ..options import option
 from ..progress import CancelCheck, ProgressCallback, Reporter
 from ..provenance import prefetch_checksums
-from ..readers import open_reference, read_metadata, require_same_detector
+from ..readers import open_reference, read_metadata, reference_flags, require_same_detector
 from ..references import ReferenceSet
 from ..reffiles import preload_writer
 from ..regionsio import void_mask
@@ -264,15 +264,18 @@ def _ipc_factor(options: GainOptions, detector: str | None = None) -> tuple[floa
     return factor, info
 
 
-def _exclusion(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> np.ndarray | None:
+def _exclusion(options: GainOptions, shape: tuple[int, int],
+               detector: str | None = None) -> tuple[np.ndarray | None, int | None]:
+    """The MASK's DQ words and the bits in them that keep a pixel out of every box (None, None
+    without a MASK); the words as stored in the file, which a bit test needs no decoding for."""
     if not options.mask:
-        return None
-    ref = open_reference(options.mask, "MASK", ("DQ",))
+        return None, None
+    ref, words, bits = reference_flags(options.mask, "MASK", _EXCLUDE_BITS)
     require_same_detector(ref, detector, "the ramps")
-    if ref.dq.shape != shape:
-        raise NircamFileError(options.mask, f"MASK is {ref.dq.shape[1]}x{ref.dq.shape[0]}, the ramps "
+    if words.shape != shape:
+        raise NircamFileError(options.mask, f"MASK is {words.shape[1]}x{words.shape[0]}, the ramps "
                                             f"{shape[1]}x{shape[0]}")
-    return (ref.dq.astype(np.uint32) & np.uint32(_EXCLUDE_BITS)) != 0
+    return words, bits
 
 
 def build_boxes(options: GainOptions, shape: tuple[int, int], detector: str | None = None) -> BoxGrid:
@@ -280,7 +283,8 @@ def build_boxes(options: GainOptions, shape: tuple[int, int], detector: str | No
     void = None
     if options.regions:
         void = void_mask(options.regions, shape)
-    return make_boxes(shape, options.box, void_mask=void, exclude=_exclusion(options, shape, detector))
+    words, bits = _exclusion(options, shape, detector)
+    return make_boxes(shape, options.box, void_mask=void, exclude=words, exclude_bits=bits)
 
 
 def _blame_ramp(chunks, member: Integration, estimated: str | None, shape: tuple[int, int]):
