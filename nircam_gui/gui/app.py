@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from .gain.tasks import warm_box_layout
 from .gc_timer import collect_in_gui_thread, freeze_startup_objects
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANIZATION, Settings
@@ -85,6 +88,9 @@ def run(path: str | None = None, demo: bool = False, screenshot: str | None = No
         window.viewer.loaded.connect(keep_tab)
     window.show()
     _report_unexpected_errors(window)
+    # compiled kernels the GUI process itself runs (the Gain tab's box preview), loaded while the
+    # window appears rather than at the first preview
+    threading.Thread(target=_warm_kernels, name="warm-kernels", daemon=True).start()
     if demo:
         window.open_demo()
     if path:
@@ -92,6 +98,13 @@ def run(path: str | None = None, demo: bool = False, screenshot: str | None = No
     if screenshot is None:
         return app.exec()
     return _screenshot_when_idle(app, window, screenshot)
+
+
+def _warm_kernels() -> None:
+    try:
+        warm_box_layout()
+    except Exception:  # noqa: BLE001 - only a warm-up: the first preview then pays for it
+        logging.getLogger("nircam_gui").debug("kernel warm-up failed", exc_info=True)
 
 
 def _report_unexpected_errors(window: MainWindow) -> None:

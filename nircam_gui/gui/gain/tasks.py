@@ -4,6 +4,7 @@
   check, before any run;
 - :func:`preview_boxes`: the box grid for the regions on screen, through the engine's own
   :func:`~nircam_gui.core.gain.run.build_boxes`, so the preview is the grid a run uses;
+  :func:`warm_box_layout` loads its compiled kernels ahead of the first preview;
 - :func:`find_references`: calibration reference files beside the ramps, by REFTYPE;
 - :func:`export_products`: every product through the ``nircam-gain`` writers.
 """
@@ -24,7 +25,8 @@ from ...core.gain.studies.consistency import quick_signal, signal_flags
 from ...core.regionsio import check_polygons, write_polygons
 from .geometry import grid_segments
 
-__all__ = ["RampCheck", "export_products", "find_references", "inspect_ramps", "preview_boxes", "run_analysis"]
+__all__ = ["RampCheck", "export_products", "find_references", "inspect_ramps", "preview_boxes", "run_analysis",
+           "warm_box_layout"]
 
 REFTYPES = ("SUPERBIAS", "LINEARITY", "SATURATION", "MASK", "IPC")
 
@@ -87,6 +89,21 @@ def preview_boxes(polygons: list[np.ndarray], box: int, mask: str | None, shape:
             write_polygons(regions, polygons)
         grid = build_boxes(GainOptions(box=box, ipc="none", regions=regions, mask=mask or None), shape)
     return grid, grid_segments(grid)
+
+
+def warm_box_layout() -> None:
+    """Lay out a small grid with a void, as a preview does: numba's start-up and the loading of
+    the layout's kernels from its cache happen here, not at the first preview.
+
+    numba's start-up (~0.3 s of imports and set-up) holds the interpreter lock for up to ~0.1 s
+    at a time; in a thread at application start that pause falls before the user acts, where
+    at the first preview it froze the window under the user's hand.
+    """
+    from ...core.gain.boxes import make_boxes
+
+    void = np.zeros((64, 64), bool)
+    void[20:40, 20:40] = True
+    make_boxes((64, 64), 16, void_mask=void)
 
 
 def find_references(ramps: list[str]) -> dict[str, str]:
