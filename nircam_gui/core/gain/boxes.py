@@ -209,6 +209,57 @@ def _neighbour_contacts(key: np.ndarray, weight: np.ndarray, m: int) -> np.ndarr
     return np.column_stack([pair // m, pair % m, np.add.reduceat(weight[order], starts)])
 
 
+def merge_small_pieces(npix: np.ndarray, contacts: np.ndarray, box_amp: np.ndarray, box_void: np.ndarray,
+                       limit: float) -> np.ndarray:
+    """Join every piece of fewer than ``limit`` pixels to a neighbour of the same amplifier and kind.
+
+    One piece is merged at a time, smallest first, into the neighbour it shares the longest
+    border with (ties: the smaller neighbour); pixel counts and contacts are carried along
+    (merging adds them up) instead of recounted over the frame after every merge. A piece with
+    no such neighbour stays on its own.
+
+    Parameters
+    ----------
+    npix : ndarray of int, shape (n + 1,)
+        Pixels of each piece (index 0: outside every piece); updated in place.
+    contacts : ndarray of int, shape (m, 3)
+        ``(a, b, shared border)`` of neighbouring pieces, ``a < b``, sorted.
+    box_amp, box_void : ndarray, shape (n + 1,)
+        Each piece's amplifier and whether it is epoxy void.
+    limit : float
+
+    Returns
+    -------
+    ndarray of int32, shape (n + 1,)
+        The piece each piece became.
+    """
+    target = np.arange(npix.size, dtype=np.int32)
+    while True:
+        live = np.flatnonzero(npix[1:]) + 1
+        top = int(live[-1]) + 1 if live.size else 1  # the length a recount would give
+        small = [b for b in np.argsort(npix[:top]) if b > 0 and 0 < npix[b] < limit]
+        if not small:
+            break
+        merged = False
+        for b in small:
+            rows = contacts[(contacts[:, 0] == b) | (contacts[:, 1] == b)]
+            other = np.where(rows[:, 0] == b, rows[:, 1], rows[:, 0])
+            same = (box_amp[other] == box_amp[b]) & (box_void[other] == box_void[b])
+            if not same.any():
+                continue
+            cand, count = other[same], rows[same, 2]
+            best = cand[np.lexsort((npix[cand], -count))[0]]
+            target[target == b] = best
+            npix[best] += npix[b]
+            npix[b] = 0
+            contacts = _merge_contacts(contacts, b, best)
+            merged = True
+            break
+        if not merged:
+            break
+    return target
+
+
 def _merge_contacts(contacts: np.ndarray, b: int, best: int) -> np.ndarray:
     """Contacts after label ``b`` became ``best``: its pairs move to ``best``, counts add up,
     the pair (b, best) disappears; sorted as :func:`_neighbour_contacts` gives them."""
@@ -304,33 +355,7 @@ def make_boxes(
     # every pixel of a piece has its amplifier and kind: its first pixel tells them
     box_amp = amp_x[pix % nx].astype(np.int64)
     box_void = void.ravel()[pix] != 0 if use_void else np.zeros(npix.size, bool)
-    # one piece merged at a time, smallest first; pixel counts and contacts are carried along
-    # (merging adds them up) instead of recounted over the frame after every merge
-    target = np.arange(npix.size, dtype=np.int32)
-    while True:
-        live = np.flatnonzero(npix[1:]) + 1
-        top = int(live[-1]) + 1 if live.size else 1  # the length a recount would give
-        small = [b for b in np.argsort(npix[:top]) if b > 0 and 0 < npix[b] < min_fraction * nominal]
-        if not small:
-            break
-        merged = False
-        for b in small:
-            rows = contacts[(contacts[:, 0] == b) | (contacts[:, 1] == b)]
-            other = np.where(rows[:, 0] == b, rows[:, 1], rows[:, 0])
-            same = (box_amp[other] == box_amp[b]) & (box_void[other] == box_void[b])
-            if not same.any():
-                continue
-            cand, count = other[same], rows[same, 2]
-            # longest shared border; ties go to the smaller neighbour
-            best = cand[np.lexsort((npix[cand], -count))[0]]
-            target[target == b] = best
-            npix[best] += npix[b]
-            npix[b] = 0
-            contacts = _merge_contacts(contacts, b, best)
-            merged = True
-            break
-        if not merged:
-            break
+    target = merge_small_pieces(npix, contacts, box_amp, box_void, min_fraction * nominal)
     # the labels are numbered in order of first appearance in the raster, so a merged box first
     # appears where its lowest member does: the final numbering, pixel counts, bounds and one
     # pixel of each box follow from its members', without another pass over the frame

@@ -13,7 +13,7 @@ from astropy.table import Table
 from scipy.ndimage import find_objects
 
 from nircam_gui.core.detector import REF_BORDER, amplifier_index, reference_pixel_mask
-from nircam_gui.core.gain.boxes import make_boxes
+from nircam_gui.core.gain.boxes import make_boxes, merge_small_pieces
 from nircam_gui.core.regionsio import polygons_mask
 from nircam_gui.core.simulate.fields import epoxy_void_polygon
 
@@ -37,18 +37,6 @@ def _contacts(labels):
     if p.size == 0:
         return np.zeros((0, 3), np.int64)
     uniq, counts = np.unique(np.sort(p, axis=1), axis=0, return_counts=True)
-    return np.column_stack([uniq, counts])
-
-
-def _merge_contacts(contacts, b, best):
-    c = contacts.copy()
-    ab = c[:, :2]
-    ab[ab == b] = best
-    c = c[ab[:, 0] != ab[:, 1]]
-    if c.size == 0:
-        return np.zeros((0, 3), np.int64)
-    uniq, inv = np.unique(np.sort(c[:, :2], axis=1), axis=0, return_inverse=True)
-    counts = np.bincount(inv.ravel(), weights=c[:, 2], minlength=len(uniq)).astype(np.int64)
     return np.column_stack([uniq, counts])
 
 
@@ -76,31 +64,9 @@ def reference_boxes(shape, box_size=256, void_mask=None, exclude=None, border=RE
     box_void = void.ravel()[pix]
     npix = np.bincount(flat, minlength=labels.max() + 1)
     contacts = _contacts(labels)
-    target = np.arange(npix.size, dtype=np.int32)
-    nominal = box_size * box_size
-    while True:
-        live = np.flatnonzero(npix[1:]) + 1
-        top = int(live[-1]) + 1 if live.size else 1
-        small = [b for b in np.argsort(npix[:top]) if b > 0 and 0 < npix[b] < min_fraction * nominal]
-        if not small:
-            break
-        merged = False
-        for b in small:
-            rows = contacts[(contacts[:, 0] == b) | (contacts[:, 1] == b)]
-            other = np.where(rows[:, 0] == b, rows[:, 1], rows[:, 0])
-            same = (box_amp[other] == box_amp[b]) & (box_void[other] == box_void[b])
-            if not same.any():
-                continue
-            cand, count = other[same], rows[same, 2]
-            best = cand[np.lexsort((npix[cand], -count))[0]]
-            target[target == b] = best
-            npix[best] += npix[b]
-            npix[b] = 0
-            contacts = _merge_contacts(contacts, b, best)
-            merged = True
-            break
-        if not merged:
-            break
+    # the merge order itself is the engine's (shared: it works on counts and contacts, which
+    # this reference computes its own way from the whole frame)
+    target = merge_small_pieces(npix, contacts, box_amp, box_void, min_fraction * box_size * box_size)
     # merged labels renumbered by first appearance, recounted and bounded over the frame
     merged_labels = target[labels]
     labels = _relabel(merged_labels) if merged_labels.max() > 0 else merged_labels.astype(np.int32)
