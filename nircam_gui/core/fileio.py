@@ -50,6 +50,9 @@ def reserve(file, offset: int, nbytes: int) -> None:
         The space cannot be reserved (a full disk, a quota).
     """
     if nbytes > 0:
+        if not hasattr(os, "posix_fallocate"):  # macOS, Windows: the file is only extended
+            file.truncate(offset + nbytes)
+            return
         try:
             os.posix_fallocate(file.fileno(), offset, nbytes)
         except OSError as exc:  # the bare error names no file
