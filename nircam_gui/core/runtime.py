@@ -11,8 +11,8 @@ side by side in ``benchmarks/bench_gain.py``):
   at once; waking them costs microseconds, against kernels of milliseconds.
 * **Transparent huge pages.** numpy asks the kernel for huge pages for every array of
   4 MB and more (``madvise``). Where memory is fragmented, each such page fault makes
-  the kernel compact memory first: 0.9 s of system time in a gain run of this machine,
-  against 1.1 s without. The large working arrays are reused (:class:`.BufferPool`), so
+  the kernel compact memory first: ~1.9 s of system time in a gain run on a 2-core
+  machine, against ~1.0 s without. The large working arrays are reused (:class:`.BufferPool`), so
   the huge pages' fewer TLB misses do not pay that back.
 
 A user's own setting of ``OMP_WAIT_POLICY`` or ``NUMPY_MADVISE_HUGEPAGE`` is kept.
@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["configure_compute"]
+__all__ = ["configure_compute", "worker_environment"]
 
+#: the settings as environment variables, for the processes a process starts
+_SETTINGS = {"OMP_WAIT_POLICY": "PASSIVE", "NUMPY_MADVISE_HUGEPAGE": "0"}
 _DONE = False
 
 
@@ -38,8 +40,8 @@ def configure_compute() -> None:
     if _DONE:
         return
     _DONE = True
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+    os.environ.setdefault("OMP_WAIT_POLICY", _SETTINGS["OMP_WAIT_POLICY"])
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:  # numpy, imported already, has read it
         try:
             from numpy._core.multiarray import _set_madvise_hugepage
         except ImportError:  # numpy < 2
@@ -54,5 +56,4 @@ def worker_environment() -> dict[str, str]:
     """The same settings as environment variables, for processes started by this one
     (a Dask worker, a GUI worker): what :func:`configure_compute` would set, unless this
     process's environment already says otherwise."""
-    return {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-            "NUMPY_MADVISE_HUGEPAGE": os.environ.get("NUMPY_MADVISE_HUGEPAGE", "0")}
+    return {name: os.environ.get(name, value) for name, value in _SETTINGS.items()}

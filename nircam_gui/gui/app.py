@@ -109,7 +109,6 @@ def _warm_kernels() -> None:
 
 def _report_unexpected_errors(window: MainWindow) -> None:
     """A bug in a slot must not print a traceback at the user: show one line, log the rest."""
-    import logging
     import traceback
 
     from .workers import error_message

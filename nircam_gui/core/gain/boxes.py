@@ -17,7 +17,7 @@ from astropy.table import Table
 
 from ..detector import REF_BORDER, amplifier_index
 
-__all__ = ["BoxGrid", "make_boxes"]
+__all__ = ["BoxGrid", "make_boxes", "merge_small_pieces"]
 
 NORMAL, EPOXY = "normal", "epoxy"
 
@@ -381,14 +381,12 @@ def make_boxes(
     np.minimum.at(xmin, owner, xmin0[1:])
     np.maximum.at(xmax, owner, xmax0[1:])
     npix = npix[kept]
-    pix = pix[lowest[kept]]
-    box_amp_out = amp_x[pix % nx].astype(np.int64)
-    box_void_out = void.ravel()[pix] != 0 if use_void else np.zeros(n, bool)
+    first_member = lowest[kept]  # a box's amplifier and kind are its first member's
     table = Table(
         {
             "box_id": np.arange(1, n + 1),
-            "amp": box_amp_out + 1,
-            "region": np.where(box_void_out, EPOXY, NORMAL),
+            "amp": box_amp[first_member] + 1,
+            "region": np.where(box_void[first_member], EPOXY, NORMAL),
             "npix": npix,
             "xmin": xmin,
             "xmax": xmax,
